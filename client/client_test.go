@@ -1,0 +1,274 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+)
+
+var (
+	testAddr = identity.AddressOf(bytes.Repeat([]byte{9}, 32)).String()
+	testHash = strings.Repeat("cd", 32)
+	testTime = time.Date(2025, 6, 7, 8, 9, 10, 0, time.UTC)
+)
+
+// fakeBackend answers with fixed values and records submissions.
+type fakeBackend struct {
+	mu     sync.Mutex
+	lastTx []byte
+	wait   bool
+}
+
+func (f *fakeBackend) Status(context.Context) (api.Status, error) {
+	return api.Status{ChainID: "stratus-test", NodeID: "n0", Height: 7, LatestBlockTime: testTime,
+		Validators: []api.Validator{{ConsAddress: "C0", PubKey: "cGs=", Power: 1}}}, nil
+}
+
+func (f *fakeBackend) Account(_ context.Context, did string) (api.Account, error) {
+	return api.Account{Address: did, Balance: "42", Nonce: 1}, nil
+}
+
+func (f *fakeBackend) SubmitTx(_ context.Context, tx []byte, wait bool) (api.TxResult, error) {
+	if string(tx) == "overdraft" {
+		return api.TxResult{}, errs.E(errs.Insufficient, "need 5STR but only 1STR is available")
+	}
+	f.mu.Lock()
+	f.lastTx, f.wait = tx, wait
+	f.mu.Unlock()
+	return api.TxResult{Hash: testHash, Height: 7, Nonce: 1}, nil
+}
+
+func (f *fakeBackend) Tx(_ context.Context, hash string) (api.TxResult, error) {
+	if hash != testHash {
+		return api.TxResult{}, errs.E(errs.NotFound, "transaction %s not found", hash)
+	}
+	return api.TxResult{Hash: hash, Height: 7, Fee: "10", Msg: json.RawMessage(`{"to":"x"}`),
+		Events: []api.Event{{Type: "transfer", Attrs: map[string]string{"amount": "5"}}}, Time: &testTime}, nil
+}
+
+func (f *fakeBackend) Block(_ context.Context, height int64) (api.Block, error) {
+	if height > 7 {
+		return api.Block{}, errs.E(errs.NotFound, "block %d not found", height)
+	}
+	return api.Block{Height: height, Hash: "H", Time: testTime, TxHashes: []string{testHash}, NumTxs: 1}, nil
+}
+
+func (f *fakeBackend) Supply(context.Context) (api.Supply, error) {
+	return api.Supply{Supply: "100", Height: 7, Buckets: map[string]string{"accounts": "100"}}, nil
+}
+
+// newNode starts the real API server over a fake backend.
+func newNode(t *testing.T) (*Client, *fakeBackend) {
+	t.Helper()
+	f := &fakeBackend{}
+	hs := httptest.NewServer(api.NewServer(f, api.Options{}).Handler())
+	t.Cleanup(hs.Close)
+	return New(hs.URL), f
+}
+
+func TestRoundTrip(t *testing.T) {
+	c, f := newNode(t)
+	ctx := context.Background()
+
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ChainID != "stratus-test" || st.Height != 7 || !st.LatestBlockTime.Equal(testTime) || len(st.Validators) != 1 {
+		t.Errorf("Status = %+v", st)
+	}
+
+	acct, err := c.Account(ctx, testAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (api.Account{Address: testAddr, Balance: "42", Nonce: 1}); acct != want {
+		t.Errorf("Account = %+v, want %+v", acct, want)
+	}
+
+	tx := []byte{0, 1, 2, 0xff, '<', '>'}
+	res, err := c.SubmitTx(ctx, tx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Hash != testHash || res.Height != 7 {
+		t.Errorf("SubmitTx = %+v", res)
+	}
+	if !bytes.Equal(f.lastTx, tx) || !f.wait {
+		t.Errorf("backend got tx %x wait %v, want %x true", f.lastTx, f.wait, tx)
+	}
+
+	got, err := c.Tx(ctx, testHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := f.Tx(ctx, testHash)
+	if string(got.Msg) != string(want.Msg) || got.Fee != want.Fee || !reflect.DeepEqual(got.Events, want.Events) || !got.Time.Equal(*want.Time) {
+		t.Errorf("Tx = %+v, want %+v", got, want)
+	}
+
+	for _, tt := range []struct{ arg, want int64 }{{3, 3}, {0, 7}} {
+		b, err := c.Block(ctx, tt.arg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Height != tt.want || b.NumTxs != 1 || b.TxHashes[0] != testHash {
+			t.Errorf("Block(%d) = %+v, want height %d", tt.arg, b, tt.want)
+		}
+	}
+
+	sup, err := c.Supply(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sup.Supply != "100" || sup.Buckets["accounts"] != "100" {
+		t.Errorf("Supply = %+v", sup)
+	}
+
+	if err := c.Get(ctx, "/healthz", nil); err != nil {
+		t.Errorf("Get /healthz: %v", err)
+	}
+	var doc map[string]any
+	if err := c.Get(ctx, "/v1/openapi.json", &doc); err != nil || doc["openapi"] != "3.0.3" {
+		t.Errorf("Get /v1/openapi.json: %v, openapi=%v", err, doc["openapi"])
+	}
+}
+
+func TestServerProblems(t *testing.T) {
+	c, _ := newNode(t)
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		call   func() error
+		kind   errs.Kind
+		detail string
+	}{
+		{"bad did", func() error { _, err := c.Account(ctx, "did:web:example.com"); return err }, errs.Invalid, "not a did:key"},
+		{"unknown tx", func() error { _, err := c.Tx(ctx, strings.Repeat("0", 64)); return err }, errs.NotFound, "not found"},
+		{"future block", func() error { _, err := c.Block(ctx, 99); return err }, errs.NotFound, "block 99"},
+		{"rejected tx", func() error { _, err := c.SubmitTx(ctx, []byte("overdraft"), false); return err }, errs.Insufficient, "only 1STR"},
+		{"unknown route", func() error { return c.Get(ctx, "/v1/nothing", nil) }, errs.NotFound, "no route"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkErr(t, tt.call(), tt.kind, tt.detail)
+		})
+	}
+}
+
+func TestProblemMapping(t *testing.T) {
+	tests := []struct {
+		name        string
+		status      int
+		contentType string
+		body        string
+		kind        errs.Kind
+		msg         string
+	}{
+		{"kind from body", 400, api.ProblemContentType, `{"status":400,"kind":"insufficient_funds","detail":"pay up"}`, errs.Insufficient, "pay up"},
+		{"kind from status", 409, api.ProblemContentType, `{"title":"Conflict","status":409,"detail":"nonce 3 was used"}`, errs.Conflict, "nonce 3 was used"},
+		{"title without detail", 401, api.ProblemContentType, `{"title":"Unauthorized","status":401}`, errs.Unauthorized, "Unauthorized"},
+		{"plain text", 502, "text/plain", "bad gateway", errs.Internal, "502 Bad Gateway: bad gateway"},
+		{"garbled problem", 503, api.ProblemContentType, `{"kind":`, errs.Unavailable, "503"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tt.contentType)
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			}))
+			defer hs.Close()
+			err := New(hs.URL).Get(context.Background(), "/v1/x", nil)
+			checkErr(t, err, tt.kind, tt.msg)
+		})
+	}
+}
+
+func TestPostSendsJSON(t *testing.T) {
+	var got map[string]any
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "POST" || r.URL.RequestURI() != "/v1/things?x=1" || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, r.Method+" "+r.URL.RequestURI()+" "+r.Header.Get("Content-Type"), 400)
+			return
+		}
+		json.NewDecoder(r.Body).Decode(&got)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"t1"}`)
+	}))
+	defer hs.Close()
+
+	var out struct{ ID string }
+	if err := New(hs.URL+"/").Post(context.Background(), "/v1/things?x=1", map[string]int{"n": 2}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.ID != "t1" || got["n"] != 2.0 {
+		t.Errorf("out = %+v, server got %v", out, got)
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	c := New(addr) // no scheme: http:// is assumed
+	if want := "http://" + addr; c.BaseURL() != want {
+		t.Errorf("BaseURL = %q, want %q", c.BaseURL(), want)
+	}
+	_, err = c.Status(context.Background())
+	checkErr(t, err, errs.Unavailable, "cannot reach the node at http://"+addr)
+	if !strings.Contains(err.Error(), "stratus devnet") {
+		t.Errorf("error %q does not say what to do", err)
+	}
+}
+
+func TestTimeoutAndCancel(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer hs.Close()
+	c := New(hs.URL, WithHTTPClient(hs.Client()))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.Status(ctx)
+	checkErr(t, err, errs.Timeout, "did not answer in time")
+
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Status(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled call: err = %v, want context.Canceled", err)
+	}
+}
+
+func checkErr(t *testing.T, err error, kind errs.Kind, msg string) {
+	t.Helper()
+	var e *errs.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v (%T), want *errs.Error", err, err)
+	}
+	if e.Kind != kind {
+		t.Errorf("kind = %q, want %q (err: %v)", e.Kind, kind, err)
+	}
+	if !strings.Contains(err.Error(), msg) {
+		t.Errorf("err = %q, want it to contain %q", err, msg)
+	}
+}

@@ -1,0 +1,415 @@
+// Package abci runs the ledger's state machine under CometBFT: it implements
+// the ABCI 2.0 Application over a Pebble store, and starts CometBFT in the
+// same process (node.go).
+//
+// The state machine itself is in package ledger and knows nothing of
+// CometBFT; this package translates requests, persists each block in one
+// batch at Commit, and keeps the node-local things consensus does not need:
+// the signature cache, the transaction index and commit notifications.
+package abci
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	abcitypes "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/pebblestore"
+)
+
+// Version is the application's version, reported in Info.
+const Version = "0.1.0"
+
+// AppVersion is the state machine's protocol version.
+const AppVersion uint64 = 1
+
+// App is the ABCI application. CometBFT calls it on three connections
+// (consensus, mempool, query) which may run at the same time; the fields
+// below say which lock guards what.
+type App struct {
+	abcitypes.BaseApplication
+
+	m            *ledger.Machine
+	st           *pebblestore.Store
+	log          *slog.Logger
+	retainBlocks int64
+
+	// Consensus connection state.
+	mu      sync.Mutex
+	chainID string
+	height  int64
+	appHash []byte
+	pending *pendingBlock
+
+	// Mempool connection state.
+	checkMu sync.Mutex
+	checker *ledger.Checker
+
+	sigs    *sigCache
+	waiters *waiters
+
+	// OnCommit, if set, is called after each block is persisted.
+	OnCommit func(CommitInfo)
+}
+
+// CommitInfo describes a committed block for listeners such as metrics.
+type CommitInfo struct {
+	Height  int64
+	Time    time.Time
+	NumTxs  int
+	Failed  int
+	AppHash []byte
+}
+
+type pendingBlock struct {
+	height  int64
+	time    time.Time
+	changes ledger.Changes
+	results []ledger.TxResult
+	raws    [][]byte
+}
+
+// Options configure an App.
+type Options struct {
+	Logger *slog.Logger
+	// RetainBlocks, if positive, lets CometBFT prune blocks older than this
+	// many. The ledger's own state and transaction index are not pruned.
+	RetainBlocks int64
+}
+
+// NewApp returns an application over the store.
+func NewApp(m *ledger.Machine, st *pebblestore.Store, opts Options) (*App, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &App{m: m, st: st, log: opts.Logger, retainBlocks: opts.RetainBlocks, sigs: newSigCache(1 << 18), waiters: newWaiters()}
+	h, app, err := st.Last()
+	if err != nil {
+		return nil, err
+	}
+	a.height, a.appHash = h, app
+	return a, nil
+}
+
+// Machine returns the state machine.
+func (a *App) Machine() *ledger.Machine { return a.m }
+
+// Store returns the committed state.
+func (a *App) Store() *pebblestore.Store { return a.st }
+
+// Info tells CometBFT where the application is, so it can replay what is
+// missing.
+func (a *App) Info(context.Context, *abcitypes.RequestInfo) (*abcitypes.ResponseInfo, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return &abcitypes.ResponseInfo{
+		Data:             "stratus",
+		Version:          Version,
+		AppVersion:       AppVersion,
+		LastBlockHeight:  a.height,
+		LastBlockAppHash: a.appHash,
+	}, nil
+}
+
+// InitChain writes the genesis state. It is computed from the genesis alone
+// and persisted at once, so running it again after a crash writes the same.
+func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*abcitypes.ResponseInitChain, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h := ledger.Header{ChainID: req.ChainId, Height: req.InitialHeight - 1, Time: req.Time}
+	ch, err := a.m.InitChain(ledger.MemReader{}, h, req.AppStateBytes)
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	if err := a.st.Commit(h.Height, ch.AppHash, ch.Writes, nil); err != nil {
+		return nil, err
+	}
+	a.chainID, a.height, a.appHash = req.ChainId, h.Height, ch.AppHash
+	a.log.Info("genesis written", "chain_id", req.ChainId, "app_hash", fmt.Sprintf("%X", ch.AppHash))
+	return &abcitypes.ResponseInitChain{AppHash: ch.AppHash}, nil
+}
+
+// SetChainID tells the app its chain id before the first call on restart.
+func (a *App) SetChainID(id string) {
+	a.mu.Lock()
+	a.chainID = id
+	a.mu.Unlock()
+}
+
+// CheckTx admits a transaction to the mempool: it must decode, be signed by
+// the key it names, carry the next nonce and a sufficient fee, and succeed
+// against the state the mempool already implies.
+func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcitypes.ResponseCheckTx, error) {
+	hash := ledger.HashTx(req.Tx)
+	verified := a.sigs.has(hash)
+	a.checkMu.Lock()
+	defer a.checkMu.Unlock()
+	if a.checker == nil {
+		if err := a.resetChecker(); err != nil {
+			return &abcitypes.ResponseCheckTx{Code: ledger.CodeInternal, Log: err.Error()}, nil
+		}
+	}
+	_, err := a.checker.Check(req.Tx, !verified)
+	if err != nil {
+		return &abcitypes.ResponseCheckTx{Code: ledger.CodeOf(err), Log: err.Error()}, nil
+	}
+	a.sigs.add(hash)
+	return &abcitypes.ResponseCheckTx{Code: ledger.CodeOK}, nil
+}
+
+// PreVerify checks a transaction's encoding and signature outside the
+// mempool's single-threaded CheckTx, so many API requests verify in
+// parallel, and remembers the result for CheckTx.
+func (a *App) PreVerify(raw []byte) (*ledger.Tx, error) {
+	tx, err := ledger.DecodeTx(raw, a.m.Registry())
+	if err != nil {
+		return nil, err
+	}
+	if !tx.VerifySignature() {
+		return nil, ledger.ErrBadSignature
+	}
+	a.sigs.add(tx.Hash())
+	return tx, nil
+}
+
+func (a *App) resetChecker() error {
+	a.mu.Lock()
+	h := ledger.Header{ChainID: a.chainID, Height: a.height + 1}
+	a.mu.Unlock()
+	c, err := a.m.NewChecker(a.st, h)
+	if err != nil {
+		return err
+	}
+	a.checker = c
+	return nil
+}
+
+// PrepareProposal drops transactions over the byte limit; the mempool has
+// already checked the rest.
+func (a *App) PrepareProposal(_ context.Context, req *abcitypes.RequestPrepareProposal) (*abcitypes.ResponsePrepareProposal, error) {
+	txs := make([][]byte, 0, len(req.Txs))
+	var size int64
+	for _, tx := range req.Txs {
+		size += int64(len(tx))
+		if size > req.MaxTxBytes {
+			break
+		}
+		txs = append(txs, tx)
+	}
+	return &abcitypes.ResponsePrepareProposal{Txs: txs}, nil
+}
+
+// ProcessProposal accepts proposals: invalid transactions in a block fail
+// with a code when executed and change nothing but the audit log.
+func (a *App) ProcessProposal(context.Context, *abcitypes.RequestProcessProposal) (*abcitypes.ResponseProcessProposal, error) {
+	return &abcitypes.ResponseProcessProposal{Status: abcitypes.ResponseProcessProposal_ACCEPT}, nil
+}
+
+// FinalizeBlock executes a decided block and returns the app hash. Nothing is
+// persisted until Commit; a crash in between replays this block.
+func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlock) (*abcitypes.ResponseFinalizeBlock, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h := ledger.Header{ChainID: a.chainID, Height: req.Height, Time: req.Time, Hash: req.Hash, PrevAppHash: a.appHash}
+	blk, err := a.m.BeginBlock(a.st, h)
+	if err != nil {
+		return nil, err
+	}
+	verified := a.verifyAll(req.Txs)
+	out := make([]*abcitypes.ExecTxResult, len(req.Txs))
+	for i, raw := range req.Txs {
+		r := blk.Deliver(raw, verified[i])
+		out[i] = &abcitypes.ExecTxResult{Code: r.Code, Log: r.Log, Events: toABCIEvents(r.Events)}
+	}
+	ch, endEvents, err := blk.End()
+	if err != nil {
+		return nil, err
+	}
+	a.pending = &pendingBlock{height: req.Height, time: req.Time, changes: ch, results: blk.Results, raws: req.Txs}
+	return &abcitypes.ResponseFinalizeBlock{TxResults: out, AppHash: ch.AppHash, Events: toABCIEvents(endEvents)}, nil
+}
+
+// verifyAll reports which transactions have verified signatures, checking
+// the ones this node has not seen in parallel. A transaction whose signature
+// fails is reported unverified and Deliver rejects it.
+func (a *App) verifyAll(txs [][]byte) []bool {
+	ok := make([]bool, len(txs))
+	var todo []int
+	for i, raw := range txs {
+		if a.sigs.has(ledger.HashTx(raw)) {
+			ok[i] = true
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 {
+		return ok
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(todo))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := w; j < len(todo); j += workers {
+				i := todo[j]
+				tx, err := ledger.DecodeTx(txs[i], a.m.Registry())
+				ok[i] = err == nil && tx.VerifySignature()
+			}
+		}()
+	}
+	wg.Wait()
+	return ok
+}
+
+// Commit persists the pending block in one batch, then tells waiters and
+// resets the mempool's view of state.
+func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.ResponseCommit, error) {
+	a.mu.Lock()
+	p := a.pending
+	if p == nil {
+		a.mu.Unlock()
+		return nil, fmt.Errorf("commit without a finalized block")
+	}
+	index := make([]pebblestore.IndexEntry, len(p.results))
+	recs := make([]TxRecord, len(p.results))
+	failed := 0
+	for i, r := range p.results {
+		recs[i] = TxRecord{Height: p.height, Index: i, Code: r.Code, Log: r.Log, Events: r.Events, Time: p.time, Tx: p.raws[i]}
+		if r.Code != 0 {
+			failed++
+		}
+		v, err := json.Marshal(recs[i])
+		if err != nil {
+			a.mu.Unlock()
+			return nil, err
+		}
+		index[i] = pebblestore.IndexEntry{Key: indexKey(r.Hash), Value: v}
+	}
+	if err := a.st.Commit(p.height, p.changes.AppHash, p.changes.Writes, index); err != nil {
+		a.mu.Unlock()
+		return nil, fmt.Errorf("persist block %d: %w", p.height, err)
+	}
+	a.height, a.appHash, a.pending = p.height, p.changes.AppHash, nil
+	a.mu.Unlock()
+
+	// CometBFT holds the mempool lock during Commit and rechecks what is
+	// left afterwards, against this fresh view.
+	a.checkMu.Lock()
+	err := a.resetChecker()
+	a.checkMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range p.results {
+		a.sigs.remove(r.Hash)
+		a.waiters.notify(r.Hash, recs[i])
+	}
+	if a.OnCommit != nil {
+		a.OnCommit(CommitInfo{Height: p.height, Time: p.time, NumTxs: len(p.results), Failed: failed, AppHash: p.changes.AppHash})
+	}
+	resp := &abcitypes.ResponseCommit{}
+	if a.retainBlocks > 0 && p.height > a.retainBlocks {
+		resp.RetainHeight = p.height - a.retainBlocks
+	}
+	return resp, nil
+}
+
+// Query answers abci_query for standard CometBFT tooling:
+// "/account/<did>" and "/supply", as JSON.
+func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.ResponseQuery, error) {
+	fail := func(err error) (*abcitypes.ResponseQuery, error) {
+		return &abcitypes.ResponseQuery{Code: ledger.CodeOf(err), Log: err.Error()}, nil
+	}
+	var v any
+	switch {
+	case strings.HasPrefix(req.Path, "/account/"):
+		addr, err := identity.ParseDID(strings.TrimPrefix(req.Path, "/account/"))
+		if err != nil {
+			return fail(err)
+		}
+		acct, err := ledger.ReadAccount(a.st, addr)
+		if err != nil {
+			return fail(err)
+		}
+		v = map[string]any{"address": addr.String(), "balance": fmt.Sprint(acct.Balance), "nonce": acct.Nonce}
+	case req.Path == "/supply":
+		s, err := ledger.ReadSupply(a.st)
+		if err != nil {
+			return fail(err)
+		}
+		v = map[string]any{"supply": fmt.Sprint(s)}
+	default:
+		return fail(errs.E(errs.NotFound, "unknown query path %q: try /account/<did> or /supply", req.Path))
+	}
+	b, _ := json.Marshal(v)
+	a.mu.Lock()
+	h := a.height
+	a.mu.Unlock()
+	return &abcitypes.ResponseQuery{Code: 0, Value: b, Height: h}, nil
+}
+
+// Height returns the last committed height.
+func (a *App) Height() (int64, []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.height, a.appHash
+}
+
+// TxRecord is the node's index entry for a committed transaction.
+type TxRecord struct {
+	Height int64          `json:"height"`
+	Index  int            `json:"index"`
+	Code   uint32         `json:"code"`
+	Log    string         `json:"log,omitempty"`
+	Events []ledger.Event `json:"events,omitempty"`
+	Time   time.Time      `json:"time"`
+	Tx     []byte         `json:"tx"`
+}
+
+func indexKey(h ledger.Hash) []byte { return append([]byte("tx/"), h[:]...) }
+
+// LookupTx returns the record of a committed transaction, or a NotFound error.
+func (a *App) LookupTx(h ledger.Hash) (TxRecord, error) {
+	b, err := a.st.Index(indexKey(h))
+	if err != nil {
+		return TxRecord{}, err
+	}
+	if b == nil {
+		return TxRecord{}, errs.E(errs.NotFound, "no committed transaction %s: it may still be pending, or was rejected", h)
+	}
+	var r TxRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return TxRecord{}, fmt.Errorf("corrupt index entry for %s: %w", h, err)
+	}
+	return r, nil
+}
+
+// WaitTx returns a channel that receives the transaction's record when it is
+// committed, and a function to stop waiting. Call it before submitting, so
+// the commit cannot be missed.
+func (a *App) WaitTx(h ledger.Hash) (<-chan TxRecord, func()) { return a.waiters.add(h) }
+
+func toABCIEvents(evs []ledger.Event) []abcitypes.Event {
+	if len(evs) == 0 {
+		return nil
+	}
+	out := make([]abcitypes.Event, len(evs))
+	for i, e := range evs {
+		attrs := make([]abcitypes.EventAttribute, len(e.Attrs))
+		for j, at := range e.Attrs {
+			attrs[j] = abcitypes.EventAttribute{Key: at.Key, Value: at.Value, Index: true}
+		}
+		out[i] = abcitypes.Event{Type: e.Type, Attributes: attrs}
+	}
+	return out
+}

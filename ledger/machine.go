@@ -1,0 +1,443 @@
+// Package ledger is Stratus's deterministic state machine: transactions and
+// their encoding, the message registry that modules plug into, accounts and
+// value buckets, and block execution that ends in an app hash.
+//
+// It does no I/O of its own. It reads committed state through a Reader and
+// hands back the block's changes for the caller to persist in one batch; the
+// CometBFT adapter (ledger/abci) and the Pebble store sit around it. It reads
+// no wall clock, no random source and no map in iteration order.
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stratus-cloud/stratus/audit"
+	"github.com/stratus-cloud/stratus/codec"
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/money"
+)
+
+// Result codes of a transaction, as CometBFT reports them. 0 is success.
+const (
+	CodeOK           uint32 = 0
+	CodeInvalid      uint32 = 1
+	CodeUnauthorized uint32 = 2
+	CodeWrongChain   uint32 = 3
+	CodeBadNonce     uint32 = 4
+	CodeFee          uint32 = 5
+	CodeInsufficient uint32 = 6
+	CodeTooLarge     uint32 = 7
+	CodeNotFound     uint32 = 8
+	CodeConflict     uint32 = 9
+	CodeInternal     uint32 = 99
+)
+
+// Sentinel errors the ante checks return; callers test them with errors.Is.
+var (
+	ErrBadSignature = errs.E(errs.Unauthorized, "bad signature: the transaction was not signed by the key it names")
+	ErrWrongChain   = errors.New("wrong chain id")
+	ErrBadNonce     = errors.New("wrong nonce")
+	ErrFeeTooLow    = errors.New("fee too low")
+)
+
+// CodeOf maps an error to a result code.
+func CodeOf(err error) uint32 {
+	switch {
+	case err == nil:
+		return CodeOK
+	case errors.Is(err, ErrWrongChain):
+		return CodeWrongChain
+	case errors.Is(err, ErrBadNonce):
+		return CodeBadNonce
+	case errors.Is(err, ErrFeeTooLow):
+		return CodeFee
+	}
+	switch errs.KindOf(err) {
+	case errs.Invalid:
+		return CodeInvalid
+	case errs.Unauthorized:
+		return CodeUnauthorized
+	case errs.Insufficient:
+		return CodeInsufficient
+	case errs.TooLarge:
+		return CodeTooLarge
+	case errs.NotFound:
+		return CodeNotFound
+	case errs.Conflict:
+		return CodeConflict
+	}
+	return CodeInternal
+}
+
+// KindOfCode maps a result code back to an error kind.
+func KindOfCode(code uint32) errs.Kind {
+	switch code {
+	case CodeInvalid, CodeWrongChain, CodeBadNonce, CodeFee:
+		return errs.Invalid
+	case CodeUnauthorized:
+		return errs.Unauthorized
+	case CodeInsufficient:
+		return errs.Insufficient
+	case CodeTooLarge:
+		return errs.TooLarge
+	case CodeNotFound:
+		return errs.NotFound
+	case CodeConflict:
+		return errs.Conflict
+	}
+	return errs.Internal
+}
+
+// Machine executes blocks. It is stateless between calls and safe to share.
+type Machine struct {
+	reg *Registry
+}
+
+// New returns a machine over the registry's modules.
+func New(reg *Registry) *Machine { return &Machine{reg: reg} }
+
+// Registry returns the machine's message registry.
+func (m *Machine) Registry() *Registry { return m.reg }
+
+// DefaultRegistry holds the modules of this release.
+func DefaultRegistry(extra ...Module) *Registry {
+	return NewRegistry(append([]Module{Bank{}}, extra...)...)
+}
+
+// Buckets lists every bucket that holds value: the core's and the modules'.
+func (m *Machine) Buckets() []string {
+	out := []string{BucketBalances, BucketFees, BucketTreasury}
+	for _, mod := range m.reg.modules {
+		if b, ok := mod.(BucketOwner); ok {
+			out = append(out, b.Buckets()...)
+		}
+	}
+	return out
+}
+
+// Header is what a block brings from consensus.
+type Header struct {
+	ChainID     string
+	Height      int64
+	Time        time.Time
+	Hash        []byte // this block's hash: the state machine's entropy
+	PrevAppHash []byte
+}
+
+// Block is a block being executed.
+type Block struct {
+	m       *Machine
+	ctx     *Context
+	log     *audit.Log
+	header  Header
+	Results []TxResult
+}
+
+// TxResult is what happened to one transaction of a block.
+type TxResult struct {
+	Hash   Hash
+	Code   uint32
+	Log    string
+	Events []Event
+	Tx     *Tx // nil when the transaction could not be decoded
+}
+
+// Changes is the outcome of a block: the writes to persist and the new app
+// hash, which commits to the previous app hash, these writes and the audit
+// log's root.
+type Changes struct {
+	Writes    []Change
+	AppHash   []byte
+	AuditSize uint64
+	AuditRoot []byte
+}
+
+func (m *Machine) newContext(r Reader, h Header, check bool) (*Context, error) {
+	ctx := &Context{cache: NewCache(r), reg: m.reg, ChainID: h.ChainID, Height: h.Height, Time: h.Time, Entropy: h.Hash, Check: check}
+	raw := ctx.Get([]byte(keyParams))
+	if raw == nil {
+		return nil, errs.E(errs.Internal, "state has no chain parameters: was InitChain run?")
+	}
+	p, err := decodeParams(raw)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: corrupt params: %w", err)
+	}
+	ctx.Params = p
+	return ctx, nil
+}
+
+// InitChain writes genesis state and returns it as the changes of height 0.
+func (m *Machine) InitChain(r Reader, h Header, appState []byte) (Changes, error) {
+	var sections map[string]json.RawMessage
+	if err := json.Unmarshal(appState, &sections); err != nil {
+		return Changes{}, errs.E(errs.Invalid, "genesis app_state is not a JSON object: %v", err)
+	}
+	var g Genesis
+	if err := json.Unmarshal(appState, &g); err != nil {
+		return Changes{}, errs.E(errs.Invalid, "genesis app_state: %v", err)
+	}
+	if err := g.Validate(); err != nil {
+		return Changes{}, err
+	}
+	ctx := &Context{cache: NewCache(r), reg: m.reg, ChainID: h.ChainID, Height: h.Height, Time: h.Time, Params: g.Params}
+	ctx.Set([]byte(keyParams), g.Params.encode())
+	ctx.Set([]byte(keyValidators), encodeValidators(g.Validators))
+	ctx.Set([]byte(keySupply), u64(0))
+	for _, a := range g.Accounts {
+		if err := ctx.mint(a.Address, a.Balance); err != nil {
+			return Changes{}, err
+		}
+	}
+	for _, mod := range m.reg.modules {
+		if err := mod.InitGenesis(ctx, sections[mod.Name()]); err != nil {
+			return Changes{}, fmt.Errorf("genesis of module %s: %w", mod.Name(), err)
+		}
+	}
+	log, err := audit.Load(ctx.Prefixed(prefAudit))
+	if err != nil {
+		return Changes{}, err
+	}
+	ctx.Emit("chain.genesis", Attr{"chain_id", h.ChainID}, Attr{"supply", FormatInt(ctx.Supply())})
+	appendEvents(log, h.Height, -1, ctx.events)
+	log.Flush()
+	return finish(ctx.cache, log, h), nil
+}
+
+const prefAudit = "audit/"
+
+// BeginBlock starts executing a block over committed state r.
+func (m *Machine) BeginBlock(r Reader, h Header) (*Block, error) {
+	ctx, err := m.newContext(r, h, false)
+	if err != nil {
+		return nil, err
+	}
+	log, err := audit.Load(ctx.Prefixed(prefAudit))
+	if err != nil {
+		return nil, err
+	}
+	return &Block{m: m, ctx: ctx, log: log, header: h}, nil
+}
+
+// Deliver executes one transaction. With verified, the signature was already
+// checked by this node (in CheckTx) over these exact bytes.
+func (b *Block) Deliver(raw []byte, verified bool) TxResult {
+	res := TxResult{Hash: HashTx(raw)}
+	tx, err := DecodeTx(raw, b.m.reg)
+	if err == nil && !verified && !tx.VerifySignature() {
+		err = ErrBadSignature
+	}
+	if err == nil {
+		res.Tx = tx
+		ctx := b.ctx
+		ctx.events = ctx.events[:0]
+		snap := ctx.cache.Snapshot()
+		err = ante(ctx, tx)
+		if err != nil {
+			ctx.cache.Revert(snap)
+		} else {
+			snap = ctx.cache.Snapshot()
+			if err = runMsg(ctx, tx); err != nil {
+				ctx.cache.Revert(snap)
+				ctx.events = ctx.events[:0]
+			}
+			res.Events = append([]Event(nil), ctx.events...)
+		}
+		ctx.cache.Seal()
+	}
+	res.Code = CodeOf(err)
+	if err != nil {
+		res.Log = err.Error()
+	}
+	b.appendTx(len(b.Results), res)
+	b.Results = append(b.Results, res)
+	return res
+}
+
+// ante checks and charges what every transaction owes before its message
+// runs: chain, size, nonce and fee. It fails without side effects.
+func ante(ctx *Context, tx *Tx) error {
+	if tx.ChainID != ctx.ChainID {
+		return fmt.Errorf("%w: transaction is for chain %q but this is %q; check --node", ErrWrongChain, tx.ChainID, ctx.ChainID)
+	}
+	if uint64(len(tx.raw)) > ctx.Params.MaxTxBytes {
+		return errs.E(errs.TooLarge, "transaction is %d bytes, over the chain's limit of %d", len(tx.raw), ctx.Params.MaxTxBytes)
+	}
+	if err := tx.Msg.Validate(); err != nil {
+		return err
+	}
+	acct := ctx.GetAccount(tx.Signer)
+	if tx.Nonce != acct.Nonce {
+		return fmt.Errorf("%w: transaction has nonce %d but account %s expects %d; a replayed or out-of-order transaction", ErrBadNonce, tx.Nonce, tx.Signer, acct.Nonce)
+	}
+	if tx.Fee < ctx.Params.MinFee {
+		return fmt.Errorf("%w: fee %s is below the minimum %s", ErrFeeTooLow, money.Format(tx.Fee), money.Format(ctx.Params.MinFee))
+	}
+	if err := ctx.Debit(tx.Signer, BucketFees, tx.Fee); err != nil {
+		return errs.E(errs.Insufficient, "%s cannot pay the fee of %s: balance is %s", tx.Signer, money.Format(tx.Fee), money.Format(acct.Balance))
+	}
+	acct = ctx.GetAccount(tx.Signer)
+	acct.Nonce++
+	ctx.setAccount(tx.Signer, acct)
+	return nil
+}
+
+func runMsg(ctx *Context, tx *Tx) (err error) {
+	h, err := ctx.reg.handler(tx.MsgType)
+	if err != nil {
+		return errs.E(errs.Invalid, "%v", err)
+	}
+	return h(ctx, tx.Signer, tx.Msg)
+}
+
+// appendTx puts a transaction and its events in the audit log.
+func (b *Block) appendTx(index int, res TxResult) {
+	w := codec.NewWriter(128)
+	w.String("tx")
+	w.Uvarint(uint64(b.header.Height))
+	w.Uvarint(uint64(index))
+	w.Fixed(res.Hash[:])
+	w.Uvarint(uint64(res.Code))
+	if res.Tx != nil {
+		w.Fixed(res.Tx.Signer[:])
+		w.String(res.Tx.MsgType)
+	}
+	b.log.Append(w.Bytes())
+	appendEvents(b.log, b.header.Height, index, res.Events)
+}
+
+// appendEvents logs events; index -1 marks events of the block itself.
+func appendEvents(log *audit.Log, height int64, index int, evs []Event) {
+	for _, e := range evs {
+		w := codec.NewWriter(128)
+		w.String("event")
+		w.Uvarint(uint64(height))
+		w.Uvarint(uint64(index + 1))
+		e.encode(w)
+		log.Append(w.Bytes())
+	}
+}
+
+// End runs the modules' end-of-block work and returns the block's changes.
+// Events from EndBlock are returned in EndEvents.
+func (b *Block) End() (Changes, []Event, error) {
+	ctx := b.ctx
+	ctx.events = ctx.events[:0]
+	for _, mod := range b.m.reg.modules {
+		if err := mod.EndBlock(ctx); err != nil {
+			return Changes{}, nil, fmt.Errorf("end of block %d in module %s: %w", b.header.Height, mod.Name(), err)
+		}
+	}
+	evs := append([]Event(nil), ctx.events...)
+	appendEvents(b.log, b.header.Height, -1, evs)
+	b.log.Flush()
+	return finish(ctx.cache, b.log, b.header), evs, nil
+}
+
+func finish(c *Cache, log *audit.Log, h Header) Changes {
+	writes := c.Changes()
+	root := log.Root()
+	sum := sha256.New()
+	sum.Write([]byte("stratus/apphash/v1\n"))
+	sum.Write(h.PrevAppHash)
+	sum.Write(binary.BigEndian.AppendUint64(nil, uint64(h.Height)))
+	sum.Write(hashChanges(writes))
+	sum.Write(binary.BigEndian.AppendUint64(nil, log.Size()))
+	sum.Write(root)
+	return Changes{Writes: writes, AppHash: sum.Sum(nil), AuditSize: log.Size(), AuditRoot: root}
+}
+
+// Checker is the mempool's view of state: committed state plus the effects
+// of transactions already accepted since the last commit, so a sender can
+// have several transactions in flight and an overdraft is refused before it
+// reaches a block.
+type Checker struct {
+	m   *Machine
+	ctx *Context
+}
+
+// NewChecker returns a checker over committed state r at height h.
+func (m *Machine) NewChecker(r Reader, h Header) (*Checker, error) {
+	ctx, err := m.newContext(r, h, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Checker{m: m, ctx: ctx}, nil
+}
+
+// Check decodes raw, verifies its signature unless verify is false, and runs
+// it against the checker's state. On success its effects stay, so the next
+// transaction from the same sender needs the next nonce.
+func (c *Checker) Check(raw []byte, verify bool) (*Tx, error) {
+	tx, err := DecodeTx(raw, c.m.reg)
+	if err != nil {
+		return nil, err
+	}
+	return tx, c.CheckDecoded(tx, verify)
+}
+
+// CheckDecoded is Check for a transaction already decoded.
+func (c *Checker) CheckDecoded(tx *Tx, verify bool) error {
+	if verify && !tx.VerifySignature() {
+		return ErrBadSignature
+	}
+	ctx := c.ctx
+	ctx.events = ctx.events[:0]
+	snap := ctx.cache.Snapshot()
+	err := ante(ctx, tx)
+	if err == nil {
+		err = runMsg(ctx, tx)
+	}
+	if err != nil {
+		ctx.cache.Revert(snap)
+		return err
+	}
+	ctx.cache.Seal()
+	return nil
+}
+
+// Account reads an account as the checker sees it, pending transactions
+// included.
+func (c *Checker) Account(a identity.Address) Account { return c.ctx.GetAccount(a) }
+
+// ReadAccount reads an account from committed state.
+func ReadAccount(r Reader, a identity.Address) (Account, error) {
+	b, err := r.Get(accountKey(a))
+	if err != nil {
+		return Account{}, err
+	}
+	return readAccount(b), nil
+}
+
+// ReadBucket reads a bucket from committed state.
+func ReadBucket(r Reader, name string) (uint64, error) {
+	b, err := r.Get([]byte(prefBucket + name))
+	return readU64(b), err
+}
+
+// ReadSupply reads the supply from committed state.
+func ReadSupply(r Reader) (uint64, error) {
+	b, err := r.Get([]byte(keySupply))
+	return readU64(b), err
+}
+
+// ReadValidators reads the validator set from committed state.
+func ReadValidators(r Reader) ([]Validator, error) {
+	b, err := r.Get([]byte(keyValidators))
+	if err != nil {
+		return nil, err
+	}
+	return decodeValidators(b)
+}
+
+// AccountPrefix is the key prefix of accounts, for tests that sum balances
+// by walking state.
+const AccountPrefix = prefAccount
+
+// DecodeAccountValue reads an account's stored value.
+func DecodeAccountValue(b []byte) Account { return readAccount(b) }

@@ -1,0 +1,256 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/stratus-cloud/stratus/codec"
+)
+
+// Reader is committed state. The ledger never writes through it; changes
+// leave a block as a sorted list and the caller persists them atomically.
+// An error from Get is a storage failure, not a missing key (nil, nil).
+type Reader interface {
+	Get(key []byte) ([]byte, error)
+}
+
+type entry struct {
+	val []byte
+	del bool
+}
+
+type undo struct {
+	key  string
+	prev entry
+	had  bool
+}
+
+// Cache is a write overlay over a Reader with an undo journal, so a failed
+// message's writes can be rolled back without copying state.
+type Cache struct {
+	parent  Reader
+	m       map[string]entry
+	journal []undo
+}
+
+// NewCache returns an empty overlay over parent.
+func NewCache(parent Reader) *Cache {
+	return &Cache{parent: parent, m: make(map[string]entry, 256)}
+}
+
+// Get returns the value of key, or nil. A storage failure panics: the state
+// machine cannot continue deterministically without its state, and CometBFT
+// replays the block after a restart.
+func (c *Cache) Get(key []byte) []byte {
+	if e, ok := c.m[string(key)]; ok {
+		if e.del {
+			return nil
+		}
+		return e.val
+	}
+	v, err := c.parent.Get(key)
+	if err != nil {
+		panic(fmt.Sprintf("ledger: state read failed: %v", err))
+	}
+	return v
+}
+
+// Set writes key. The value must not be modified afterwards.
+func (c *Cache) Set(key, val []byte) { c.put(string(key), entry{val: val}) }
+
+// Delete removes key.
+func (c *Cache) Delete(key []byte) { c.put(string(key), entry{del: true}) }
+
+func (c *Cache) put(k string, e entry) {
+	prev, had := c.m[k]
+	c.journal = append(c.journal, undo{key: k, prev: prev, had: had})
+	c.m[k] = e
+}
+
+// Snapshot marks a point to Revert to.
+func (c *Cache) Snapshot() int { return len(c.journal) }
+
+// Revert undoes every write since snapshot s.
+func (c *Cache) Revert(s int) {
+	for i := len(c.journal) - 1; i >= s; i-- {
+		u := c.journal[i]
+		if u.had {
+			c.m[u.key] = u.prev
+		} else {
+			delete(c.m, u.key)
+		}
+	}
+	c.journal = c.journal[:s]
+}
+
+// Seal forgets the journal: writes so far can no longer be reverted.
+func (c *Cache) Seal() { c.journal = c.journal[:0] }
+
+// Change is one write for the caller to persist. Value is nil for a delete.
+type Change struct {
+	Key    []byte
+	Value  []byte
+	Delete bool
+}
+
+// Changes returns the overlay's writes sorted by key.
+func (c *Cache) Changes() []Change {
+	keys := make([]string, 0, len(c.m))
+	for k := range c.m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]Change, len(keys))
+	for i, k := range keys {
+		e := c.m[k]
+		out[i] = Change{Key: []byte(k), Value: e.val, Delete: e.del}
+	}
+	return out
+}
+
+// hashChanges commits to a sorted change list.
+func hashChanges(cs []Change) []byte {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	for _, c := range cs {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(c.Key)))])
+		h.Write(c.Key)
+		if c.Delete {
+			h.Write([]byte{0})
+			continue
+		}
+		h.Write([]byte{1})
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(c.Value)))])
+		h.Write(c.Value)
+	}
+	return h.Sum(nil)
+}
+
+// Attr is one key and value of an event.
+type Attr struct{ Key, Value string }
+
+// Event is something that happened in the state machine. Events go into the
+// audit log with the transaction that caused them.
+type Event struct {
+	Type  string
+	Attrs []Attr
+}
+
+// Get returns the value of an attribute, or "".
+func (e Event) Get(key string) string {
+	for _, a := range e.Attrs {
+		if a.Key == key {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func (e Event) encode(w *codec.Writer) {
+	w.String(e.Type)
+	w.Uvarint(uint64(len(e.Attrs)))
+	for _, a := range e.Attrs {
+		w.String(a.Key)
+		w.String(a.Value)
+	}
+}
+
+func decodeEvent(r *codec.Reader) Event {
+	e := Event{Type: r.String(256)}
+	n := r.Uvarint()
+	if n > 64 {
+		r.Fail(fmt.Errorf("event has %d attributes", n))
+		return e
+	}
+	for i := uint64(0); i < n; i++ {
+		e.Attrs = append(e.Attrs, Attr{Key: r.String(256), Value: r.String(4096)})
+	}
+	return e
+}
+
+// Context is what a handler sees: state, the block it runs in, and a place to
+// emit events. It carries no wall clock and no randomness but the block's.
+type Context struct {
+	cache   *Cache
+	reg     *Registry
+	ChainID string
+	Height  int64
+	Time    time.Time
+	// Entropy is the current block's hash: the only randomness there is.
+	Entropy []byte
+	Params  Params
+	Check   bool // true in CheckTx: no block is being built
+	events  []Event
+}
+
+// Get reads key from state.
+func (c *Context) Get(key []byte) []byte { return c.cache.Get(key) }
+
+// Set writes key.
+func (c *Context) Set(key, val []byte) { c.cache.Set(key, val) }
+
+// Delete removes key.
+func (c *Context) Delete(key []byte) { c.cache.Delete(key) }
+
+// Emit records an event.
+func (c *Context) Emit(typ string, attrs ...Attr) {
+	c.events = append(c.events, Event{Type: typ, Attrs: attrs})
+}
+
+// Prefixed returns a view of state under prefix, for modules and the audit
+// log.
+func (c *Context) Prefixed(prefix string) *PrefixKV { return &PrefixKV{c: c.cache, p: prefix} }
+
+// PrefixKV is state under a key prefix.
+type PrefixKV struct {
+	c *Cache
+	p string
+}
+
+func (p *PrefixKV) key(k []byte) []byte {
+	b := make([]byte, 0, len(p.p)+len(k))
+	return append(append(b, p.p...), k...)
+}
+
+// Get reads a key under the prefix.
+func (p *PrefixKV) Get(k []byte) []byte { return p.c.Get(p.key(k)) }
+
+// Set writes a key under the prefix.
+func (p *PrefixKV) Set(k, v []byte) { p.c.Set(p.key(k), v) }
+
+// Delete removes a key under the prefix.
+func (p *PrefixKV) Delete(k []byte) { p.c.Delete(p.key(k)) }
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func readU64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+// FormatInt is strconv for event attributes.
+func FormatInt(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// MemReader is a Reader over a map, for tests and genesis.
+type MemReader map[string][]byte
+
+// Get returns the value of key, or nil.
+func (m MemReader) Get(key []byte) ([]byte, error) { return m[string(key)], nil }
+
+// Apply writes changes into m.
+func (m MemReader) Apply(cs []Change) {
+	for _, c := range cs {
+		if c.Delete {
+			delete(m, string(c.Key))
+		} else {
+			m[string(c.Key)] = bytes.Clone(c.Value)
+		}
+	}
+}
