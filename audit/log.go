@@ -31,9 +31,9 @@ var factory = &compact.RangeFactory{Hash: hasher.HashChildren}
 
 // Key layout inside the log's namespace.
 var (
-	keyRange = []byte("range")  // size and the compact range's hashes
-	prefLeaf = []byte("leaf/")  // index -> leaf data
-	prefNode = []byte("node/")  // level, index -> node hash (perfect subtrees)
+	keyRange = []byte("range") // size and the compact range's hashes
+	prefLeaf = []byte("leaf/") // index -> leaf data
+	prefNode = []byte("node/") // level, index -> node hash (perfect subtrees)
 )
 
 // Log appends leaves and tracks the root. Load it at the start of a block,

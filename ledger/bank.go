@@ -44,7 +44,9 @@ func accountKey(a identity.Address) []byte {
 }
 
 // GetAccount reads an account; a missing one is the zero account.
-func (c *Context) GetAccount(a identity.Address) Account { return readAccount(c.cache.Get(accountKey(a))) }
+func (c *Context) GetAccount(a identity.Address) Account {
+	return readAccount(c.cache.Get(accountKey(a)))
+}
 
 func readAccount(b []byte) Account {
 	if len(b) != 16 {
