@@ -32,6 +32,8 @@ type Status struct {
 	CatchingUp      bool        `json:"catching_up"`
 	Validators      []Validator `json:"validators"`
 	CometRPC        string      `json:"comet_rpc,omitempty"`
+	// MinFee is the least fee a transaction must pay, in ustr.
+	MinFee string `json:"min_fee"`
 }
 
 // Validator is one member of the validator set.

@@ -441,3 +441,15 @@ const AccountPrefix = prefAccount
 
 // DecodeAccountValue reads an account's stored value.
 func DecodeAccountValue(b []byte) Account { return readAccount(b) }
+
+// ReadParams reads the chain parameters from committed state.
+func ReadParams(r Reader) (Params, error) {
+	b, err := r.Get([]byte(keyParams))
+	if err != nil {
+		return Params{}, err
+	}
+	if b == nil {
+		return Params{}, errs.E(errs.NotFound, "no chain parameters in state yet")
+	}
+	return decodeParams(b)
+}

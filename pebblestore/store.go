@@ -158,3 +158,36 @@ func (quietLogger) Errorf(f string, a ...any) {
 	fmt.Printf("pebble: "+f+"\n", a...)
 }
 func (quietLogger) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
+
+// Snapshot is a consistent read-only view of committed state at one height.
+type Snapshot struct{ snap *pebble.Snapshot }
+
+// Snapshot returns a view that later commits do not change. Close it.
+func (s *Store) Snapshot() *Snapshot { return &Snapshot{snap: s.db.NewSnapshot()} }
+
+// Get reads a state key; it implements ledger.Reader.
+func (s *Snapshot) Get(key []byte) ([]byte, error) {
+	v, closer, err := s.snap.Get(append([]byte(prefState), key...))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := bytes.Clone(v)
+	closer.Close()
+	return out, nil
+}
+
+// Height returns the height the snapshot was taken at.
+func (s *Snapshot) Height() int64 {
+	v, closer, err := s.snap.Get([]byte(keyHeight))
+	if err != nil {
+		return 0
+	}
+	defer closer.Close()
+	return int64(binary.BigEndian.Uint64(v))
+}
+
+// Close releases the snapshot.
+func (s *Snapshot) Close() error { return s.snap.Close() }

@@ -1,0 +1,9 @@
+package main
+
+import "github.com/spf13/cobra"
+
+func newBenchCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "bench", Short: "Measure this machine's Stratus against limits measured in the same run"}
+	c.AddCommand(newBenchLedgerCmd(g))
+	return c
+}

@@ -1,0 +1,209 @@
+// Package node builds a Stratus node from a home folder: it reads the
+// configuration, opens the state store, starts CometBFT in-process with the
+// ledger as its application, and serves the REST API. It is the one package
+// that wires the subsystems together; each of them knows nothing of the
+// others.
+//
+// It also lays out homes: a devnet (one process, everything in it) and the
+// files a node of a testnet or production network needs.
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/stratus-cloud/stratus/errs"
+)
+
+// Modes of a home. In devnet and testnet homes keys have an empty passphrase
+// unless STRATUS_PASSPHRASE says otherwise: development only.
+const (
+	ModeDevnet     = "devnet"
+	ModeTestnet    = "testnet"
+	ModeProduction = "production"
+)
+
+// Config is a node's configuration, read from <home>/config.toml. Flags
+// override it.
+type Config struct {
+	Mode    string `toml:"mode"`
+	ChainID string `toml:"chain_id"`
+	Moniker string `toml:"moniker"`
+	// Role is what this home runs: "validator", or "client" for a home that
+	// only holds keys and talks to a node.
+	Role      string          `toml:"role"`
+	API       APIConfig       `toml:"api"`
+	Consensus ConsensusConfig `toml:"consensus"`
+	// Node is the API URL a client home talks to.
+	Node string `toml:"node,omitempty"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `toml:"log_level"`
+}
+
+// APIConfig configures the REST API.
+type APIConfig struct {
+	Listen string `toml:"listen"`
+}
+
+// ConsensusConfig is the part of CometBFT's configuration Stratus exposes.
+type ConsensusConfig struct {
+	P2PListen       string   `toml:"p2p_listen"`
+	RPCListen       string   `toml:"rpc_listen"`
+	PersistentPeers string   `toml:"persistent_peers"`
+	TimeoutCommit   Duration `toml:"timeout_commit"`
+	TimeoutPropose  Duration `toml:"timeout_propose"`
+	// EmptyBlocksInterval: 0 makes a block at every height, even empty.
+	EmptyBlocksInterval Duration `toml:"empty_blocks_interval"`
+	// RetainBlocks, if positive, prunes CometBFT's blocks older than this
+	// many heights. The ledger's state and transaction index are kept.
+	RetainBlocks int64 `toml:"retain_blocks"`
+}
+
+// Duration is a time.Duration written as "500ms" in TOML.
+type Duration time.Duration
+
+// MarshalText writes the duration as Go does.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads "500ms", "2s" and the like.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// DefaultConfig is the configuration of a devnet.
+func DefaultConfig() Config {
+	return Config{
+		Mode:    ModeDevnet,
+		ChainID: "stratus-devnet",
+		Moniker: "devnet",
+		Role:    "validator",
+		API:     APIConfig{Listen: "127.0.0.1:7070"},
+		Consensus: ConsensusConfig{
+			P2PListen:      "127.0.0.1:26656",
+			RPCListen:      "127.0.0.1:26657",
+			TimeoutCommit:  Duration(300 * time.Millisecond),
+			TimeoutPropose: Duration(1 * time.Second),
+		},
+		LogLevel: "info",
+	}
+}
+
+// Validate checks the configuration and says what to fix.
+func (c Config) Validate() error {
+	switch c.Mode {
+	case ModeDevnet, ModeTestnet, ModeProduction:
+	default:
+		return errs.E(errs.Invalid, "config: mode %q must be devnet, testnet or production", c.Mode)
+	}
+	if c.Role == "client" {
+		return nil
+	}
+	if c.ChainID == "" {
+		return errs.E(errs.Invalid, "config: chain_id is empty")
+	}
+	for name, a := range map[string]string{"api.listen": c.API.Listen, "consensus.p2p_listen": c.Consensus.P2PListen, "consensus.rpc_listen": c.Consensus.RPCListen} {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return errs.E(errs.Invalid, "config: %s %q is not host:port", name, a)
+		}
+	}
+	if time.Duration(c.Consensus.TimeoutCommit) < 0 || time.Duration(c.Consensus.TimeoutPropose) < 0 {
+		return errs.E(errs.Invalid, "config: consensus timeouts must not be negative")
+	}
+	return nil
+}
+
+// DevMode reports whether keys in this home may have an empty passphrase.
+func (c Config) DevMode() bool { return c.Mode == ModeDevnet || c.Mode == ModeTestnet }
+
+// Paths inside a home.
+func ConfigFile(home string) string { return filepath.Join(home, "config.toml") }
+func CometDir(home string) string   { return filepath.Join(home, "comet") }
+func StateDir(home string) string   { return filepath.Join(home, "state") }
+func KeysDir(home string) string    { return filepath.Join(home, "keys") }
+
+// RuntimeFile is written by a running node: its pid and the addresses it
+// actually listens on, so the CLI can find it.
+func RuntimeFile(home string) string { return filepath.Join(home, "node.json") }
+
+// PIDFile is the process id of a node started by `stratus testnet start`.
+func PIDFile(home string) string { return filepath.Join(home, "stratus.pid") }
+
+// LoadConfig reads <home>/config.toml. A missing file is a NotFound error.
+func LoadConfig(home string) (Config, error) {
+	cfg := DefaultConfig()
+	md, err := toml.DecodeFile(ConfigFile(home), &cfg)
+	if errors.Is(err, os.ErrNotExist) {
+		return cfg, errs.E(errs.NotFound, "no Stratus home at %s: start one with `stratus devnet --home %s`, or pass --home", home, home)
+	}
+	if err != nil {
+		return cfg, errs.E(errs.Invalid, "config %s: %v", ConfigFile(home), err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return cfg, errs.E(errs.Invalid, "config %s: unknown settings %s", ConfigFile(home), strings.Join(keys, ", "))
+	}
+	return cfg, cfg.Validate()
+}
+
+// SaveConfig writes <home>/config.toml.
+func SaveConfig(home string, cfg Config) error {
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("# Stratus node configuration. Flags override these settings.\n")
+	if err := toml.NewEncoder(&b).Encode(cfg); err != nil {
+		return err
+	}
+	return writeFileAtomic(ConfigFile(home), []byte(b.String()), 0o600)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// FreePort returns a loopback address with a port that was free a moment
+// ago. Only for tests and for homes laid out on one machine.
+func FreePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}

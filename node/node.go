@@ -1,0 +1,207 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	nm "github.com/cometbft/cometbft/node"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/abci"
+	"github.com/stratus-cloud/stratus/pebblestore"
+)
+
+// Node is a running Stratus node: ledger, consensus and REST API.
+type Node struct {
+	Home   string
+	Config Config
+
+	log     *slog.Logger
+	store   *pebblestore.Store
+	app     *abci.App
+	comet   *nm.Node
+	httpSrv *http.Server
+	apiURL  string
+	rpcAddr string
+	api     *api.Server
+}
+
+// Runtime is what a running node writes to RuntimeFile.
+type Runtime struct {
+	PID     int    `json:"pid"`
+	API     string `json:"api"`
+	RPC     string `json:"rpc"`
+	P2P     string `json:"p2p"`
+	ChainID string `json:"chain_id"`
+}
+
+// Start opens the home's state, starts consensus and serves the API. Any
+// listen address with port 0 gets a free port; the ones chosen are in
+// RuntimeFile(home) and APIURL.
+func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (n *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	n = &Node{Home: home, Config: cfg, log: logger}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	p2pAddr, err := resolvePort(cfg.Consensus.P2PListen)
+	if err != nil {
+		return nil, err
+	}
+	rpcAddr, err := resolvePort(cfg.Consensus.RPCListen)
+	if err != nil {
+		return nil, err
+	}
+	n.rpcAddr = rpcAddr
+	ln, err := net.Listen("tcp", cfg.API.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("API cannot listen on %s: %w (pass --api 127.0.0.1:PORT with a free port)", cfg.API.Listen, err)
+	}
+	n.apiURL = "http://" + ln.Addr().String()
+
+	if n.store, err = pebblestore.Open(StateDir(home)); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	reg := ledger.DefaultRegistry()
+	n.app, err = abci.NewApp(ledger.New(reg), n.store, abci.Options{Logger: logger, RetainBlocks: cfg.Consensus.RetainBlocks})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	b := &backend{n: n}
+	n.api = api.NewServer(b, api.Options{Logger: logger, CometRPC: "http://" + rpcAddr})
+	m := newLedgerMetrics(n.api.Registry())
+	n.app.OnCommit = m.observe
+
+	n.comet, err = abci.StartComet(ctx, n.app, abci.CometConfig{
+		Dir:                 CometDir(home),
+		Moniker:             cfg.Moniker,
+		P2PListen:           p2pAddr,
+		RPCListen:           rpcAddr,
+		PersistentPeers:     cfg.Consensus.PersistentPeers,
+		TimeoutCommit:       time.Duration(cfg.Consensus.TimeoutCommit),
+		TimeoutPropose:      time.Duration(cfg.Consensus.TimeoutPropose),
+		EmptyBlocksInterval: time.Duration(cfg.Consensus.EmptyBlocksInterval),
+		Logger:              logger,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	n.httpSrv = &http.Server{Handler: n.api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := n.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("API server stopped", "err", err)
+		}
+	}()
+	rt := Runtime{PID: os.Getpid(), API: n.apiURL, RPC: "http://" + rpcAddr, P2P: p2pAddr, ChainID: n.comet.GenesisDoc().ChainID}
+	raw, _ := json.MarshalIndent(rt, "", "  ")
+	if err := writeFileAtomic(RuntimeFile(home), raw, 0o600); err != nil {
+		return nil, err
+	}
+	logger.Info("node started", "home", home, "chain_id", rt.ChainID, "api", n.apiURL, "rpc", rt.RPC, "p2p", p2pAddr)
+	return n, nil
+}
+
+func resolvePort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("address %q is not host:port", addr)
+	}
+	if port != "0" {
+		return addr, nil
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// APIURL is the base URL of the node's REST API.
+func (n *Node) APIURL() string { return n.apiURL }
+
+// RPCURL is the CometBFT RPC address.
+func (n *Node) RPCURL() string { return "http://" + n.rpcAddr }
+
+// App returns the ABCI application.
+func (n *Node) App() *abci.App { return n.app }
+
+// Store returns the state store.
+func (n *Node) Store() *pebblestore.Store { return n.store }
+
+// Comet returns the CometBFT node.
+func (n *Node) Comet() *nm.Node { return n.comet }
+
+// API returns the REST API server, so other roles can mount routes on it.
+func (n *Node) API() *api.Server { return n.api }
+
+// Close stops the API, consensus and the store, in that order. It is safe to
+// call on a partly started node.
+func (n *Node) Close() error {
+	var first error
+	if n.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := n.httpSrv.Shutdown(ctx); err != nil {
+			n.httpSrv.Close()
+		}
+		cancel()
+	}
+	if n.comet != nil && n.comet.IsRunning() {
+		if err := n.comet.Stop(); err != nil && first == nil {
+			first = err
+		}
+		n.comet.Wait()
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil && first == nil {
+			first = err
+		}
+		n.store = nil
+	}
+	os.Remove(RuntimeFile(n.Home))
+	return first
+}
+
+type ledgerMetrics struct {
+	height prometheus.Gauge
+	txs    *prometheus.CounterVec
+	blocks prometheus.Counter
+}
+
+func newLedgerMetrics(reg prometheus.Registerer) *ledgerMetrics {
+	m := &ledgerMetrics{
+		height: prometheus.NewGauge(prometheus.GaugeOpts{Name: "stratus_ledger_height", Help: "Last committed block height."}),
+		txs:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stratus_ledger_txs_total", Help: "Transactions executed, by result."}, []string{"result"}),
+		blocks: prometheus.NewCounter(prometheus.CounterOpts{Name: "stratus_ledger_blocks_total", Help: "Blocks committed since start."}),
+	}
+	reg.MustRegister(m.height, m.txs, m.blocks)
+	return m
+}
+
+func (m *ledgerMetrics) observe(c abci.CommitInfo) {
+	m.height.Set(float64(c.Height))
+	m.blocks.Inc()
+	m.txs.WithLabelValues("ok").Add(float64(c.NumTxs - c.Failed))
+	m.txs.WithLabelValues("failed").Add(float64(c.Failed))
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
