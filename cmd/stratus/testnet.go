@@ -1,8 +1,126 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/internal/testnet"
+	"github.com/stratus-cloud/stratus/node"
+)
 
 func newTestnetCmd(g *globals) *cobra.Command {
-	c := &cobra.Command{Use: "testnet", Short: "Run a multi-process network on this machine"}
+	var dir string
+	c := &cobra.Command{
+		Use:   "testnet",
+		Short: "Run a network of separate node processes on this machine",
+		Long: `testnet lays out and runs N validators as separate processes on loopback,
+the same topology as production. Keys in a testnet have an empty passphrase
+unless STRATUS_PASSPHRASE is set: development only.`,
+	}
+	c.PersistentFlags().StringVar(&dir, "dir", "", "folder of the testnet (required)")
+	needDir := func() error {
+		if dir == "" {
+			return errs.E(errs.Invalid, "pass --dir DIR, the testnet's folder")
+		}
+		return nil
+	}
+	printStatus := func(cmd *cobra.Command, sts []testnet.NodeStatus) error {
+		return g.print(cmd.OutOrStdout(), sts, func(w io.Writer) {
+			fmt.Fprintf(w, "%-12s %-10s %-7s %-8s %-28s %s\n", "NAME", "ROLE", "UP", "PID", "API", "ADDRESS")
+			for _, s := range sts {
+				pid := "-"
+				if s.PID > 0 {
+					pid = fmt.Sprint(s.PID)
+				}
+				fmt.Fprintf(w, "%-12s %-10s %-7v %-8s %-28s %s\n", s.Name, s.Role, s.Up, pid, s.API, s.Address)
+			}
+		})
+	}
+	var validators int
+	initCmd := &cobra.Command{
+		Use:   "init --validators N --dir DIR",
+		Short: "Write the node homes, genesis and a funded client key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := needDir(); err != nil {
+				return err
+			}
+			nodes, err := node.InitTestnet(dir, validators, os.Getenv("STRATUS_PASSPHRASE"))
+			if err != nil {
+				return errs.E(errs.Invalid, "%v", err)
+			}
+			client := node.ClientHome(dir)
+			out := map[string]any{"dir": dir, "client_home": client, "nodes": nodes}
+			return g.print(cmd.OutOrStdout(), out, func(w io.Writer) {
+				fmt.Fprintf(w, "Testnet of %d validators written to %s.\n", len(nodes), dir)
+				for _, n := range nodes {
+					fmt.Fprintf(w, "  %-12s %s\n", n.Name, n.Home)
+				}
+				fmt.Fprintf(w, "Client home with the funded key \"demo\": %s\n\nStart it with:\n  stratus testnet start --dir %s\n", client, dir)
+			})
+		},
+	}
+	initCmd.Flags().IntVar(&validators, "validators", 4, "number of validators")
+	start := &cobra.Command{
+		Use:   "start --dir DIR",
+		Short: "Start one process per node and wait until they answer",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := needDir(); err != nil {
+				return err
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			sts, err := testnet.Start(cmd.Context(), dir, exe)
+			if err != nil {
+				return errs.E(errs.Unavailable, "%v", err)
+			}
+			if err := printStatus(cmd, sts); err != nil {
+				return err
+			}
+			if g.output == "text" {
+				fmt.Fprintf(cmd.OutOrStdout(), "\nUse the client home: stratus --home %s status\n", filepath.Join(dir, "client"))
+			}
+			return nil
+		},
+	}
+	status := &cobra.Command{
+		Use:   "status --dir DIR",
+		Short: "Show each node: role, operator address, pid, API and whether it is up",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := needDir(); err != nil {
+				return err
+			}
+			sts, err := testnet.Status(dir)
+			if err != nil {
+				return errs.E(errs.NotFound, "%v", err)
+			}
+			return printStatus(cmd, sts)
+		},
+	}
+	stop := &cobra.Command{
+		Use:   "stop --dir DIR",
+		Short: "Stop every node of the testnet",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := needDir(); err != nil {
+				return err
+			}
+			sts, err := testnet.Stop(dir)
+			if err != nil {
+				return errs.E(errs.NotFound, "%v", err)
+			}
+			return printStatus(cmd, sts)
+		},
+	}
+	c.AddCommand(initCmd, start, status, stop)
 	return c
 }
