@@ -36,11 +36,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	// E puts the cause's text in Msg already; Err is kept for Unwrap.
 	if e.Msg == "" && e.Err != nil {
 		return e.Err.Error()
-	}
-	if e.Err != nil {
-		return e.Msg + ": " + e.Err.Error()
 	}
 	return e.Msg
 }

@@ -33,6 +33,8 @@ func (p Params) Validate() error {
 	switch {
 	case p.TreasuryFeeBps > 10_000:
 		return errs.E(errs.Invalid, "treasury_fee_bps %d is over 10000", p.TreasuryFeeBps)
+	case p.FeeEpochBlocks == 0 || p.FeeEpochBlocks > 1_000_000_000:
+		return errs.E(errs.Invalid, "fee_epoch_blocks %d must be between 1 and 1000000000", p.FeeEpochBlocks)
 	case p.MaxTxBytes < 256 || p.MaxTxBytes > MaxTxBytes:
 		return errs.E(errs.Invalid, "max_tx_bytes %d must be between 256 and %d", p.MaxTxBytes, MaxTxBytes)
 	}
@@ -53,6 +55,9 @@ func decodeParams(b []byte) (Params, error) {
 	p := Params{MinFee: r.Uvarint(), TreasuryFeeBps: r.Uvarint(), FeeEpochBlocks: r.Uvarint(), MaxTxBytes: r.Uvarint()}
 	return p, r.Finish()
 }
+
+// maxTotalVotingPower is CometBFT's types.MaxTotalVotingPower.
+const maxTotalVotingPower = int64(^uint64(0)>>1) / 8
 
 const (
 	keyParams     = "params"
@@ -146,9 +151,16 @@ func (g *Genesis) Validate() error {
 	if len(g.Validators) == 0 {
 		return errs.E(errs.Invalid, "genesis has no validators")
 	}
+	var power int64
 	for _, v := range g.Validators {
-		if len(v.ConsPubKey) != 32 || v.Power <= 0 {
-			return errs.E(errs.Invalid, "genesis validator %q needs a 32-byte ed25519 key and positive power", v.Name)
+		// CometBFT's bound on total voting power keeps the fee split's
+		// arithmetic far from overflow.
+		if v.Power > maxTotalVotingPower-power {
+			return errs.E(errs.Invalid, "genesis validators' total power exceeds %d", int64(maxTotalVotingPower))
+		}
+		power += v.Power
+		if len(v.ConsPubKey) != 32 || v.Power <= 0 || len(v.Name) > 64 {
+			return errs.E(errs.Invalid, "genesis validator %q needs a name of at most 64 bytes, a 32-byte ed25519 key and positive power", v.Name)
 		}
 	}
 	return nil

@@ -96,6 +96,9 @@ func encodeBody(t *Tx, msgBytes []byte) []byte {
 // Sign encodes t's body, signs it with key and fills in the signature and
 // encoding. It sets t.Signer and t.MsgType from the key and message.
 func (t *Tx) Sign(key *identity.Key) error {
+	if len(t.ChainID) > MaxChainID || len(t.Memo) > MaxMemo {
+		return errs.E(errs.Invalid, "chain id or memo too long: at most %d and %d bytes", MaxChainID, MaxMemo)
+	}
 	t.Signer = key.Address()
 	t.MsgType = t.Msg.Type()
 	mw := codec.NewWriter(64)

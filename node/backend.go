@@ -24,6 +24,57 @@ import (
 // commitWait bounds how long POST /v1/txs?wait waits for a commit.
 const commitWait = 30 * time.Second
 
+// submission is one transaction on its way into the mempool.
+type submission struct {
+	raw  []byte
+	done chan submitted
+}
+
+type submitted struct {
+	res *abcitypes.ResponseCheckTx
+	err error
+}
+
+// admit feeds the mempool from one goroutine. CometBFT's mempool runs
+// CheckTx under a read lock and the application's connection mutex; with
+// thousands of API requests calling it at once they convoy on that mutex and
+// hold off Commit's write lock, so admission slows to a crawl. One feeder
+// keeps the mempool's locks uncontended, while signature verification, the
+// expensive part, has already run in parallel in the request goroutines.
+func (n *Node) admit(stop <-chan struct{}) {
+	mp := n.comet.Mempool()
+	for {
+		select {
+		case <-stop:
+			return
+		case s := <-n.submissions:
+			var out submitted
+			// The local client calls back before CheckTx returns.
+			out.err = mp.CheckTx(s.raw, func(r *abcitypes.ResponseCheckTx) { out.res = r }, mempool.TxInfo{})
+			if out.err == nil && out.res == nil {
+				out.err = errs.E(errs.Internal, "the mempool did not answer CheckTx")
+			}
+			s.done <- out
+		}
+	}
+}
+
+// checkTx hands raw to the mempool feeder and waits for its answer.
+func (n *Node) checkTx(ctx context.Context, raw []byte) (*abcitypes.ResponseCheckTx, error) {
+	s := submission{raw: raw, done: make(chan submitted, 1)}
+	select {
+	case n.submissions <- s:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case out := <-s.done:
+		return out.res, out.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // backend answers the REST API from the ledger and CometBFT.
 type backend struct{ n *Node }
 
@@ -89,8 +140,7 @@ func (b *backend) SubmitTx(ctx context.Context, raw []byte, wait bool) (api.TxRe
 		defer cancel()
 		done = ch
 	}
-	resCh := make(chan *abcitypes.ResponseCheckTx, 1)
-	err = b.n.comet.Mempool().CheckTx(raw, func(r *abcitypes.ResponseCheckTx) { resCh <- r }, mempool.TxInfo{})
+	res, err := b.n.checkTx(ctx, raw)
 	if err != nil {
 		var full mempool.ErrMempoolIsFull
 		switch {
@@ -98,14 +148,10 @@ func (b *backend) SubmitTx(ctx context.Context, raw []byte, wait bool) (api.TxRe
 			return api.TxResult{}, errs.E(errs.Conflict, "transaction %s was already submitted: see `stratus tx show %s`", hash, hash)
 		case errors.As(err, &full):
 			return api.TxResult{}, errs.E(errs.Unavailable, "the node's mempool is full: retry in a few seconds")
+		case errors.Is(err, ctx.Err()):
+			return api.TxResult{}, err
 		}
 		return api.TxResult{}, errs.E(errs.Invalid, "transaction refused: %v", err)
-	}
-	var res *abcitypes.ResponseCheckTx
-	select {
-	case res = <-resCh:
-	case <-ctx.Done():
-		return api.TxResult{}, ctx.Err()
 	}
 	if res.Code != ledger.CodeOK {
 		return api.TxResult{}, &errs.Error{Kind: ledger.KindOfCode(res.Code), Msg: "transaction rejected: " + res.Log}

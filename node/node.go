@@ -33,6 +33,9 @@ type Node struct {
 	apiURL  string
 	rpcAddr string
 	api     *api.Server
+
+	submissions chan submission
+	stopAdmit   chan struct{}
 }
 
 // Runtime is what a running node writes to RuntimeFile.
@@ -105,7 +108,15 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (n
 		ln.Close()
 		return nil, err
 	}
+	n.submissions, n.stopAdmit = make(chan submission, 4096), make(chan struct{})
+	go n.admit(n.stopAdmit)
 	n.httpSrv = &http.Server{Handler: n.api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// HTTP/2 without TLS as well as HTTP/1.1, so one client connection can
+	// carry thousands of requests that wait for their commits.
+	n.httpSrv.Protocols = new(http.Protocols)
+	n.httpSrv.Protocols.SetHTTP1(true)
+	n.httpSrv.Protocols.SetUnencryptedHTTP2(true)
+	n.httpSrv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
 	go func() {
 		if err := n.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("API server stopped", "err", err)
@@ -164,6 +175,10 @@ func (n *Node) Close() error {
 			n.httpSrv.Close()
 		}
 		cancel()
+	}
+	if n.stopAdmit != nil {
+		close(n.stopAdmit)
+		n.stopAdmit = nil
 	}
 	if n.comet != nil && n.comet.IsRunning() {
 		if err := n.comet.Stop(); err != nil && first == nil {

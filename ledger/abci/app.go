@@ -76,6 +76,8 @@ type pendingBlock struct {
 	changes ledger.Changes
 	results []ledger.TxResult
 	raws    [][]byte
+
+	execTime time.Duration
 }
 
 // Options configure an App.
@@ -219,6 +221,7 @@ func (a *App) ProcessProposal(context.Context, *abcitypes.RequestProcessProposal
 func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlock) (*abcitypes.ResponseFinalizeBlock, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	t0 := time.Now()
 	h := ledger.Header{ChainID: a.chainID, Height: req.Height, Time: req.Time, Hash: req.Hash, PrevAppHash: a.appHash}
 	blk, err := a.m.BeginBlock(a.st, h)
 	if err != nil {
@@ -234,7 +237,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlo
 	if err != nil {
 		return nil, err
 	}
-	a.pending = &pendingBlock{height: req.Height, time: req.Time, changes: ch, results: blk.Results, raws: req.Txs}
+	a.pending = &pendingBlock{height: req.Height, time: req.Time, changes: ch, results: blk.Results, raws: req.Txs, execTime: time.Since(t0)}
 	return &abcitypes.ResponseFinalizeBlock{TxResults: out, AppHash: ch.AppHash, Events: toABCIEvents(endEvents)}, nil
 }
 
@@ -274,6 +277,7 @@ func (a *App) verifyAll(txs [][]byte) []bool {
 // Commit persists the pending block in one batch, then tells waiters and
 // resets the mempool's view of state.
 func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.ResponseCommit, error) {
+	t0 := time.Now()
 	a.mu.Lock()
 	p := a.pending
 	if p == nil {
@@ -317,6 +321,8 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 	if a.OnCommit != nil {
 		a.OnCommit(CommitInfo{Height: p.height, Time: p.time, NumTxs: len(p.results), Failed: failed, AppHash: p.changes.AppHash})
 	}
+	a.log.Debug("block committed", "height", p.height, "txs", len(p.results), "failed", failed,
+		"exec_ms", p.execTime.Milliseconds(), "commit_ms", time.Since(t0).Milliseconds())
 	resp := &abcitypes.ResponseCommit{}
 	if a.retainBlocks > 0 && p.height > a.retainBlocks {
 		resp.RetainHeight = p.height - a.retainBlocks
