@@ -85,9 +85,16 @@ func (c *Client) Account(ctx context.Context, did string) (api.Account, error) {
 // SubmitTx sends a signed transaction. With wait, it returns once the
 // transaction is committed. A transaction the node rejects fails with the
 // node's kind, such as Invalid or Insufficient.
+//
+// The bytes go as application/octet-stream, which spares both sides the
+// base64 and JSON of the JSON form.
 func (c *Client) SubmitTx(ctx context.Context, tx []byte, wait bool) (api.TxResult, error) {
 	var res api.TxResult
-	return res, c.Post(ctx, "/v1/txs", api.SubmitRequest{Tx: tx, Wait: wait}, &res)
+	path := "/v1/txs"
+	if wait {
+		path += "?wait=true"
+	}
+	return res, c.doType(ctx, http.MethodPost, path, "application/octet-stream", tx, &res)
 }
 
 // Tx returns a committed transaction by its hex hash. An unknown hash fails
@@ -135,6 +142,10 @@ func (c *Client) Post(ctx context.Context, path string, in, out any) error {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
+	return c.doType(ctx, method, path, "application/json", body, out)
+}
+
+func (c *Client) doType(ctx context.Context, method, path, contentType string, body []byte, out any) error {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -145,7 +156,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	}
 	req.Header.Set("Accept", "application/json, "+api.ProblemContentType)
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
