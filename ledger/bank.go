@@ -196,6 +196,13 @@ func (Bank) Msgs() []MsgSpec {
 		New: func() Msg { return &Transfer{} },
 		Handler: func(ctx *Context, signer identity.Address, msg Msg) error {
 			m := msg.(*Transfer)
+			if bal := ctx.GetAccount(signer).Balance; bal < m.Amount {
+				// The fee is already paid; say what the sender had before.
+				before, _ := money.Add(bal, ctx.TxFee)
+				need, _ := money.Add(m.Amount, ctx.TxFee)
+				return errs.E(errs.Insufficient, "insufficient funds in %s: need %s (%s plus the %s fee), have %s",
+					signer, money.Format(need), money.Format(m.Amount), money.Format(ctx.TxFee), money.Format(before))
+			}
 			if err := ctx.Transfer(signer, m.To, m.Amount); err != nil {
 				return err
 			}

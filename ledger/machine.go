@@ -288,6 +288,8 @@ func ante(ctx *Context, tx *Tx) error {
 }
 
 func runMsg(ctx *Context, tx *Tx) (err error) {
+	ctx.TxFee = tx.Fee
+	defer func() { ctx.TxFee = 0 }()
 	h, err := ctx.reg.handler(tx.MsgType)
 	if err != nil {
 		return errs.E(errs.Invalid, "%v", err)

@@ -185,7 +185,10 @@ type Context struct {
 	Entropy []byte
 	Params  Params
 	Check   bool // true in CheckTx: no block is being built
-	events  []Event
+	// TxFee is the fee the current transaction paid before its message
+	// ran, so handlers can explain a shortfall in the sender's terms.
+	TxFee  uint64
+	events []Event
 }
 
 // Get reads key from state.

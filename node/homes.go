@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/money"
@@ -80,9 +81,9 @@ func createOrShow(ks *identity.Keystore, name, passphrase string) (identity.Addr
 
 // TestnetNode describes one node home of a testnet.
 type TestnetNode struct {
-	Name string
-	Home string
-	Role string
+	Name string `json:"name"`
+	Home string `json:"home"`
+	Role string `json:"role"`
 }
 
 // TestnetNodes lists the node homes under dir, validators first, in order.
@@ -97,7 +98,7 @@ func TestnetNodes(dir string) ([]TestnetNode, error) {
 		out = append(out, TestnetNode{Name: name, Home: home, Role: "validator"})
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no testnet in %s: create one with `stratus testnet init --validators 4 --dir %s`", dir, dir)
+		return nil, errs.E(errs.NotFound, "no testnet in %s: create one with `stratus testnet init --validators 4 --dir %s`", dir, dir)
 	}
 	return out, nil
 }

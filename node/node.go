@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/ledger/abci"
 	"github.com/stratus-cloud/stratus/pebblestore"
@@ -34,6 +35,8 @@ type Node struct {
 	rpcAddr string
 	api     *api.Server
 
+	wroteRuntime bool
+
 	submissions chan submission
 	stopAdmit   chan struct{}
 }
@@ -50,14 +53,14 @@ type Runtime struct {
 // Start opens the home's state, starts consensus and serves the API. Any
 // listen address with port 0 gets a free port; the ones chosen are in
 // RuntimeFile(home) and APIURL.
-func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (n *Node, err error) {
+func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	n = &Node{Home: home, Config: cfg, log: logger}
+	n := &Node{Home: home, Config: cfg, log: logger}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -74,7 +77,7 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (n
 	n.rpcAddr = rpcAddr
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("API cannot listen on %s: %w (pass --api 127.0.0.1:PORT with a free port)", cfg.API.Listen, err)
+		return nil, errs.E(errs.Conflict, "the API cannot listen on %s: %v (is another node running? pass --api 127.0.0.1:PORT with a free port)", cfg.API.Listen, err)
 	}
 	n.apiURL = "http://" + ln.Addr().String()
 
@@ -127,6 +130,7 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (n
 	if err := writeFileAtomic(RuntimeFile(home), raw, 0o600); err != nil {
 		return nil, err
 	}
+	n.wroteRuntime = true
 	logger.Info("node started", "home", home, "chain_id", rt.ChainID, "api", n.apiURL, "rpc", rt.RPC, "p2p", p2pAddr)
 	return n, nil
 }
@@ -192,7 +196,9 @@ func (n *Node) Close() error {
 		}
 		n.store = nil
 	}
-	os.Remove(RuntimeFile(n.Home))
+	if n.wroteRuntime {
+		os.Remove(RuntimeFile(n.Home))
+	}
 	return first
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cockroachdb/pebble"
 
+	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/ledger"
 )
 
@@ -39,7 +40,7 @@ func Open(dir string) (*Store, error) {
 	opts.MemTableSize = 32 << 20
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open state store in %s: %w (is another stratus process using this home?)", dir, err)
+		return nil, errs.E(errs.Conflict, "cannot open the state store in %s: %v (is another stratus process using this home?)", dir, err)
 	}
 	return &Store{db: db}, nil
 }

@@ -126,11 +126,14 @@ func (g *globals) nodeURL() string {
 
 func (g *globals) keystore() *identity.Keystore { return identity.OpenKeystore(node.KeysDir(g.home)) }
 
-// passphrase returns the keystore passphrase: STRATUS_PASSPHRASE, else empty
+// passphrase returns the keystore passphrase: STRATUS_PASSPHRASE if not
+// empty, else empty
 // in a devnet or testnet home (development only), else a prompt on a
 // terminal. Without any of those it fails rather than wait.
 func (g *globals) passphrase(confirm bool) (string, error) {
-	if v, ok := os.LookupEnv("STRATUS_PASSPHRASE"); ok {
+	// An empty variable counts as unset: it must never make keys in a
+	// production home unencrypted.
+	if v := os.Getenv("STRATUS_PASSPHRASE"); v != "" {
 		return v, nil
 	}
 	if cfg, err := node.LoadConfig(g.home); err == nil && cfg.DevMode() {

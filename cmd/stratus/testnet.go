@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -52,7 +53,7 @@ unless STRATUS_PASSPHRASE is set: development only.`,
 			}
 			nodes, err := node.InitTestnet(dir, validators, os.Getenv("STRATUS_PASSPHRASE"))
 			if err != nil {
-				return errs.E(errs.Invalid, "%v", err)
+				return withKind(err, errs.Invalid)
 			}
 			client := node.ClientHome(dir)
 			out := map[string]any{"dir": dir, "client_home": client, "nodes": nodes}
@@ -80,7 +81,7 @@ unless STRATUS_PASSPHRASE is set: development only.`,
 			}
 			sts, err := testnet.Start(cmd.Context(), dir, exe)
 			if err != nil {
-				return errs.E(errs.Unavailable, "%v", err)
+				return withKind(err, errs.Unavailable)
 			}
 			if err := printStatus(cmd, sts); err != nil {
 				return err
@@ -101,7 +102,7 @@ unless STRATUS_PASSPHRASE is set: development only.`,
 			}
 			sts, err := testnet.Status(dir)
 			if err != nil {
-				return errs.E(errs.NotFound, "%v", err)
+				return withKind(err, errs.NotFound)
 			}
 			return printStatus(cmd, sts)
 		},
@@ -116,11 +117,20 @@ unless STRATUS_PASSPHRASE is set: development only.`,
 			}
 			sts, err := testnet.Stop(dir)
 			if err != nil {
-				return errs.E(errs.NotFound, "%v", err)
+				return withKind(err, errs.NotFound)
 			}
 			return printStatus(cmd, sts)
 		},
 	}
 	c.AddCommand(initCmd, start, status, stop)
 	return c
+}
+
+// withKind gives err kind k unless it already has one.
+func withKind(err error, k errs.Kind) error {
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &errs.Error{Kind: k, Msg: err.Error(), Err: err}
 }

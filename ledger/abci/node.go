@@ -106,7 +106,7 @@ func StartComet(ctx context.Context, app *App, c CometConfig) (*nm.Node, error) 
 	n, err := nm.NewNodeWithContext(ctx, cfg, pv, nodeKey,
 		proxy.NewConnSyncLocalClientCreator(app),
 		func() (*cmttypes.GenesisDoc, error) { return gen, nil },
-		cmtcfg.DefaultDBProvider,
+		dbProvider,
 		nm.DefaultMetricsProvider(cfg.Instrumentation),
 		cometLogger{logger.With("module", "comet")},
 	)

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/stratus-cloud/stratus/internal/testnet"
+	"github.com/stratus-cloud/stratus/node"
+)
+
+// TestMain lets the test binary play `stratus`: testscript puts a copy of it
+// named stratus on the scripts' PATH, and running that copy runs the CLI.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"stratus": func() { os.Exit(run()) },
+	})
+}
+
+// TestScripts runs the CLI scenarios in testdata/script: every documented
+// command, run as a user types it.
+//
+// Besides testscript's own commands the scripts have:
+//
+//	waitnode [-height N] [HOME|URL]
+//	    wait (60s at most) until the node running in HOME (default
+//	    $HOME/.stratus/devnet), found through its node.json, or the API at
+//	    URL, answers GET /v1/status with height >= N (default 2).
+//	expectexit CODE COMMAND [ARGS...]
+//	    run COMMAND and check its exit status. For a non-zero CODE, also
+//	    check that stdout is empty and that stderr ends with the one line
+//	    "Error: ...", the only one that starts with "Error:" (prompts or
+//	    logs may come before it).
+//	setenvjson NAME FILE PATH
+//	    set $NAME to the value at PATH in the JSON document FILE (stdout and
+//	    stderr mean the last command's output).
+//	jsonfield FILE PATH WANT
+//	    check that the value at PATH in FILE is WANT; with !, that it is not.
+//
+// A PATH is dot-separated object keys and array indexes, "." for the whole
+// document; a last segment '#' is the length of the array or object. Strings
+// are compared unquoted, anything else as compact JSON.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			var vars []string
+			for _, kv := range env.Vars {
+				name, _, _ := strings.Cut(kv, "=")
+				switch name {
+				case "STRATUS_PASSPHRASE", "STRATUS_NODE", "STRATUS_HOME":
+				default:
+					vars = append(vars, kv)
+				}
+			}
+			env.Vars = vars
+			// The default home, ~/.stratus/devnet, is then inside $WORK.
+			env.Setenv("HOME", env.WorkDir)
+			// Never leave a testnet's processes behind, whatever the script did.
+			env.Defer(func() { stopTestnets(env.WorkDir) })
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitnode":   cmdWaitNode,
+			"expectexit": cmdExpectExit,
+			"setenvjson": cmdSetenvJSON,
+			"jsonfield":  cmdJSONField,
+		},
+	})
+}
+
+// stopTestnets stops every testnet laid out directly under dir.
+func stopTestnets(dir string) {
+	homes, _ := filepath.Glob(filepath.Join(dir, "*", "validator0"))
+	for _, h := range homes {
+		testnet.Stop(filepath.Dir(h))
+	}
+}
+
+func cmdWaitNode(ts *testscript.TestScript, neg bool, args []string) {
+	usage := "usage: waitnode [-height N] [HOME|URL]"
+	if neg {
+		ts.Fatalf("unsupported: ! waitnode")
+	}
+	minHeight := int64(2)
+	if len(args) >= 2 && args[0] == "-height" {
+		h, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil {
+			ts.Fatalf("%s: bad height %q", usage, args[1])
+		}
+		minHeight, args = h, args[2:]
+	}
+	target := filepath.Join(ts.Getenv("HOME"), ".stratus", "devnet")
+	switch len(args) {
+	case 0:
+	case 1:
+		target = args[0]
+		if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
+			target = ts.MkAbs(target)
+		}
+	default:
+		ts.Fatalf("%s", usage)
+	}
+	hc := &http.Client{Timeout: 2 * time.Second}
+	const timeout = 60 * time.Second
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		api, height, err := nodeHeight(hc, target)
+		if err == nil && height >= minHeight {
+			ts.Logf("node %s is at height %d", api, height)
+			return
+		}
+		if err == nil {
+			err = fmt.Errorf("height %d < %d", height, minHeight)
+		}
+		last = err
+		if time.Now().After(deadline) {
+			ts.Fatalf("node %s not ready within %v: %v", target, timeout, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// nodeHeight finds the API of target (a URL, or a home with a node.json) and
+// returns the height its /v1/status reports.
+func nodeHeight(hc *http.Client, target string) (string, int64, error) {
+	api := target
+	if !strings.HasPrefix(target, "http") {
+		rt, err := node.ReadRuntime(target)
+		if err != nil {
+			return "", 0, fmt.Errorf("no runtime file: %w", err)
+		}
+		if rt.API == "" {
+			return "", 0, fmt.Errorf("%s has no api", node.RuntimeFile(target))
+		}
+		api = rt.API
+	}
+	resp, err := hc.Get(strings.TrimSuffix(api, "/") + "/v1/status")
+	if err != nil {
+		return api, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return api, 0, fmt.Errorf("GET /v1/status: %s", resp.Status)
+	}
+	var st struct {
+		Height int64 `json:"height"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return api, 0, fmt.Errorf("GET /v1/status: %w", err)
+	}
+	return api, st.Height, nil
+}
+
+var errorLine = regexp.MustCompile(`(?m)^Error:`)
+
+// endsWithOneErrorLine reports whether stderr ends with the line
+// "Error: ..." and has no other line that starts with "Error:".
+func endsWithOneErrorLine(stderr string) bool {
+	body, ok := strings.CutSuffix(stderr, "\n")
+	if !ok {
+		return false
+	}
+	last := body[strings.LastIndexByte(body, '\n')+1:]
+	return strings.HasPrefix(last, "Error: ") && len(errorLine.FindAllStringIndex(stderr, -1)) == 1
+}
+
+func cmdExpectExit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! expectexit")
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: expectexit CODE COMMAND [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("usage: expectexit CODE COMMAND [ARGS...]: bad code %q", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+	if want == 0 {
+		return
+	}
+	if out := ts.ReadFile("stdout"); out != "" {
+		ts.Fatalf("%s failed but wrote to stdout", args[1])
+	}
+	if !endsWithOneErrorLine(ts.ReadFile("stderr")) {
+		ts.Fatalf("%s failed, but stderr does not end with its one line `Error: ...`", args[1])
+	}
+}
+
+func cmdSetenvJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: setenvjson NAME FILE PATH")
+	}
+	v, err := jsonLookup(ts.ReadFile(args[1]), args[2])
+	if err != nil {
+		ts.Fatalf("%s: %v", args[1], err)
+	}
+	ts.Setenv(args[0], v)
+}
+
+func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: jsonfield FILE PATH WANT")
+	}
+	got, err := jsonLookup(ts.ReadFile(args[0]), args[1])
+	if err != nil {
+		ts.Fatalf("%s: %v", args[0], err)
+	}
+	switch {
+	case !neg && got != args[2]:
+		ts.Fatalf("%s: %s is %q, want %q", args[0], args[1], got, args[2])
+	case neg && got == args[2]:
+		ts.Fatalf("%s: %s is %q, want anything else", args[0], args[1], got)
+	}
+}
+
+// jsonLookup returns the value at path in the JSON document doc: a string
+// unquoted, anything else as compact JSON.
+func jsonLookup(doc, path string) (string, error) {
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return "", fmt.Errorf("not JSON: %v", err)
+	}
+	if path != "." && path != "" {
+		for seg := range strings.SplitSeq(path, ".") {
+			switch x := v.(type) {
+			case map[string]any:
+				if seg == "#" {
+					v = json.Number(strconv.Itoa(len(x)))
+					continue
+				}
+				f, ok := x[seg]
+				if !ok {
+					return "", fmt.Errorf("no field %q in %s", seg, path)
+				}
+				v = f
+			case []any:
+				if seg == "#" {
+					v = json.Number(strconv.Itoa(len(x)))
+					continue
+				}
+				i, err := strconv.Atoi(seg)
+				if err != nil || i < 0 || i >= len(x) {
+					return "", fmt.Errorf("no element %q in %s (length %d)", seg, path, len(x))
+				}
+				v = x[i]
+			default:
+				return "", fmt.Errorf("%s: %q is inside a %T", path, seg, v)
+			}
+		}
+	}
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
