@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
@@ -90,7 +89,7 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 		st.LatestBlockHash = meta.BlockID.Hash.String()
 	}
 	_, app := n.app.Height()
-	st.AppHash = fmt.Sprintf("%X", app)
+	st.AppHash = hex.EncodeToString(app)
 	st.CatchingUp = n.comet.ConsensusReactor().WaitSync()
 	snap := n.store.Snapshot()
 	defer snap.Close()
