@@ -93,7 +93,7 @@ func DefaultConfig() Config {
 		Consensus: ConsensusConfig{
 			P2PListen:      "127.0.0.1:26656",
 			RPCListen:      "127.0.0.1:26657",
-			TimeoutCommit:  Duration(500 * time.Millisecond),
+			TimeoutCommit:  Duration(250 * time.Millisecond),
 			TimeoutPropose: Duration(1 * time.Second),
 		},
 		LogLevel: "info",

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	nm "github.com/cometbft/cometbft/node"
@@ -50,6 +51,12 @@ type Runtime struct {
 	ChainID string `json:"chain_id"`
 }
 
+// gcPercent is the garbage collector's target when GOGC is not set. A node
+// allocates per request and per transaction and keeps little live heap, so
+// the default of 100 spends a tenth of its CPU collecting; 400 trades
+// memory, of which a node needs little, for throughput.
+const gcPercent = 400
+
 // Start opens the home's state, starts consensus and serves the API. Any
 // listen address with port 0 gets a free port; the ones chosen are in
 // RuntimeFile(home) and APIURL.
@@ -59,6 +66,9 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
 	}
 	n := &Node{Home: home, Config: cfg, log: logger}
 	defer func() {

@@ -53,7 +53,7 @@ this machine on all cores (measured in the same run), and their ratio.`,
 		},
 	}
 	c.Flags().DurationVar(&o.Duration, "duration", 20*time.Second, "how long to stream transfers")
-	c.Flags().IntVar(&o.Senders, "senders", 2000, "accounts streaming transfers, one in flight each")
+	c.Flags().IntVar(&o.Senders, "senders", 3000, "accounts streaming transfers, one in flight each")
 	c.Flags().StringVar(&logLevel, "log-level", "", "show the devnet's logs at this level (debug shows each block's timings)")
 	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	return c
