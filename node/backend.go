@@ -86,7 +86,7 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 	st := api.Status{ChainID: n.comet.GenesisDoc().ChainID, NodeID: string(n.comet.NodeInfo().ID()), Height: h, CometRPC: n.RPCURL()}
 	if meta := bs.LoadBlockMeta(h); meta != nil {
 		st.LatestBlockTime = meta.Header.Time
-		st.LatestBlockHash = meta.BlockID.Hash.String()
+		st.LatestBlockHash = hex.EncodeToString(meta.BlockID.Hash)
 	}
 	_, app := n.app.Height()
 	st.AppHash = hex.EncodeToString(app)
@@ -105,7 +105,7 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 	for _, v := range vals {
 		pk := cmted25519.PubKey(v.ConsPubKey)
 		st.Validators = append(st.Validators, api.Validator{
-			Name: v.Name, Operator: v.Operator.String(), ConsAddress: pk.Address().String(),
+			Name: v.Name, Operator: v.Operator.String(), ConsAddress: hex.EncodeToString(pk.Address()),
 			PubKey: base64.StdEncoding.EncodeToString(v.ConsPubKey), Power: v.Power,
 		})
 	}
@@ -221,9 +221,9 @@ func (b *backend) Block(ctx context.Context, height int64) (api.Block, error) {
 		return api.Block{}, errs.E(errs.NotFound, "block %d is not stored on this node", height)
 	}
 	out := api.Block{
-		Height: height, Hash: meta.BlockID.Hash.String(), Time: blk.Time,
-		Proposer: blk.ProposerAddress.String(), AppHash: hex.EncodeToString(blk.AppHash),
-		NumTxs: len(blk.Txs), LastBlock: blk.LastBlockID.Hash.String(), TxHashes: make([]string, len(blk.Txs)),
+		Height: height, Hash: hex.EncodeToString(meta.BlockID.Hash), Time: blk.Time,
+		Proposer: hex.EncodeToString(blk.ProposerAddress), AppHash: hex.EncodeToString(blk.AppHash),
+		NumTxs: len(blk.Txs), LastBlock: hex.EncodeToString(blk.LastBlockID.Hash), TxHashes: make([]string, len(blk.Txs)),
 	}
 	for i, tx := range blk.Txs {
 		out.TxHashes[i] = hex.EncodeToString(tx.Hash())

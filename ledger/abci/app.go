@@ -10,6 +10,7 @@ package abci
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -136,7 +137,7 @@ func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*ab
 		return nil, err
 	}
 	a.chainID, a.height, a.appHash = req.ChainId, h.Height, ch.AppHash
-	a.log.Info("genesis written", "chain_id", req.ChainId, "app_hash", fmt.Sprintf("%X", ch.AppHash))
+	a.log.Info("genesis written", "chain_id", req.ChainId, "app_hash", hex.EncodeToString(ch.AppHash))
 	return &abcitypes.ResponseInitChain{AppHash: ch.AppHash}, nil
 }
 
