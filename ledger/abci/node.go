@@ -2,9 +2,12 @@ package abci
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
+	"strings"
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
@@ -125,7 +128,27 @@ type cometLogger struct{ l *slog.Logger }
 
 func (c cometLogger) Debug(msg string, kv ...any) {}
 func (c cometLogger) Info(msg string, kv ...any)  { c.l.Debug(msg, kv...) }
-func (c cometLogger) Error(msg string, kv ...any) { c.l.Warn(msg, kv...) }
+func (c cometLogger) Error(msg string, kv ...any) {
+	if shutdownNoise(msg, kv) {
+		c.l.Debug(msg, kv...)
+		return
+	}
+	c.l.Warn(msg, kv...)
+}
+
+// shutdownNoise reports the errors CometBFT logs when its own listeners
+// close during a clean stop.
+func shutdownNoise(msg string, kv []any) bool {
+	if strings.Contains(msg, "transport is closed") {
+		return true
+	}
+	for _, v := range kv {
+		if err, ok := v.(error); ok && errors.Is(err, net.ErrClosed) {
+			return true
+		}
+	}
+	return false
+}
 func (c cometLogger) With(kv ...any) cmtlog.Logger {
 	return cometLogger{c.l.With(kv...)}
 }
