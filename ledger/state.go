@@ -160,19 +160,6 @@ func (e Event) encode(w *codec.Writer) {
 	}
 }
 
-func decodeEvent(r *codec.Reader) Event {
-	e := Event{Type: r.String(256)}
-	n := r.Uvarint()
-	if n > 64 {
-		r.Fail(fmt.Errorf("event has %d attributes", n))
-		return e
-	}
-	for i := uint64(0); i < n; i++ {
-		e.Attrs = append(e.Attrs, Attr{Key: r.String(256), Value: r.String(4096)})
-	}
-	return e
-}
-
 // Context is what a handler sees: state, the block it runs in, and a place to
 // emit events. It carries no wall clock and no randomness but the block's.
 type Context struct {

@@ -3,7 +3,6 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 
 	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/errs"
@@ -150,6 +149,3 @@ func DecodeTx(raw []byte, reg *Registry) (*Tx, error) {
 	t.Msg = m
 	return t, nil
 }
-
-// Describe renders a message for people: "bank/transfer 5STR to did:key:...".
-func Describe(t *Tx) string { return fmt.Sprintf("%s from %s nonce %d", t.MsgType, t.Signer, t.Nonce) }
