@@ -48,8 +48,11 @@ func Open(dir string) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-func (s *Store) get(key []byte) ([]byte, error) {
-	v, closer, err := s.db.Get(key)
+func (s *Store) get(key []byte) ([]byte, error) { return get(s.db, key) }
+
+// get copies key's value out of r; a missing key is (nil, nil).
+func get(r pebble.Reader, key []byte) ([]byte, error) {
+	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}
@@ -168,16 +171,7 @@ func (s *Store) Snapshot() *Snapshot { return &Snapshot{snap: s.db.NewSnapshot()
 
 // Get reads a state key; it implements ledger.Reader.
 func (s *Snapshot) Get(key []byte) ([]byte, error) {
-	v, closer, err := s.snap.Get(append([]byte(prefState), key...))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := bytes.Clone(v)
-	closer.Close()
-	return out, nil
+	return get(s.snap, append([]byte(prefState), key...))
 }
 
 // Height returns the height the snapshot was taken at.

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
@@ -39,36 +40,14 @@ func (g *globals) submit(ctx context.Context, f *txFlags, msg ledger.Msg) (api.T
 	if err != nil {
 		return api.TxResult{}, err
 	}
-	c := g.client()
-	st, err := c.Status(ctx)
-	if err != nil {
-		return api.TxResult{}, err
-	}
-	acct, err := c.Account(ctx, key.Address().String())
-	if err != nil {
-		return api.TxResult{}, err
-	}
-	fee, err := money.ParseUstr(st.MinFee)
-	if err != nil {
-		return api.TxResult{}, err
-	}
+	var o client.SendOptions
 	if f.fee != "" {
-		if fee, err = money.Parse(f.fee); err != nil {
+		if o.Fee, err = money.Parse(f.fee); err != nil {
 			return api.TxResult{}, err
 		}
 	}
-	tx := &ledger.Tx{ChainID: st.ChainID, Nonce: acct.Nonce, Fee: fee, Memo: f.memo, Msg: msg}
-	if err := tx.Sign(key); err != nil {
-		return api.TxResult{}, err
-	}
-	res, err := c.SubmitTx(ctx, tx.Bytes(), true)
-	if err != nil {
-		return res, err
-	}
-	if res.Code != ledger.CodeOK {
-		return res, &errs.Error{Kind: ledger.KindOfCode(res.Code), Msg: fmt.Sprintf("transaction %s failed in block %d: %s", res.Hash, res.Height, res.Log)}
-	}
-	return res, nil
+	o.Memo = f.memo
+	return g.client().Send(ctx, key, msg, o)
 }
 
 // resolveAddress accepts a did:key or the name of a key in --home.

@@ -10,10 +10,8 @@ import (
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/client"
-	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
-	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/node"
 )
 
@@ -262,30 +260,7 @@ func GenesisSupply(n int) uint64 {
 // commit. A transaction that is committed but fails is an error with its
 // kind, and its result.
 func SendTransfer(ctx context.Context, c *client.Client, from *identity.Key, to identity.Address, amt uint64) (api.TxResult, error) {
-	st, err := c.Status(ctx)
-	if err != nil {
-		return api.TxResult{}, err
-	}
-	acct, err := c.Account(ctx, from.Address().String())
-	if err != nil {
-		return api.TxResult{}, err
-	}
-	fee, err := money.ParseUstr(st.MinFee)
-	if err != nil {
-		return api.TxResult{}, err
-	}
-	raw, err := SignTransfer(st.ChainID, from, acct.Nonce, fee, to, amt)
-	if err != nil {
-		return api.TxResult{}, err
-	}
-	res, err := c.SubmitTx(ctx, raw, true)
-	if err != nil {
-		return res, err
-	}
-	if res.Code != ledger.CodeOK {
-		return res, &errs.Error{Kind: ledger.KindOfCode(res.Code), Msg: fmt.Sprintf("transaction %s failed in block %d: %s", res.Hash, res.Height, res.Log)}
-	}
-	return res, nil
+	return c.Send(ctx, from, &ledger.Transfer{To: to, Amount: amt}, client.SendOptions{})
 }
 
 // SignTransfer returns the encoding of a signed transfer.
