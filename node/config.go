@@ -118,8 +118,8 @@ func (c Config) Validate() error {
 			return errs.E(errs.Invalid, "config: %s %q is not host:port", name, a)
 		}
 	}
-	if time.Duration(c.Consensus.TimeoutCommit) < 0 || time.Duration(c.Consensus.TimeoutPropose) < 0 {
-		return errs.E(errs.Invalid, "config: consensus timeouts must not be negative")
+	if c.Consensus.TimeoutCommit < 0 || c.Consensus.TimeoutPropose < 0 || c.Consensus.EmptyBlocksInterval < 0 || c.Consensus.RetainBlocks < 0 {
+		return errs.E(errs.Invalid, "config: consensus timeouts, empty_blocks_interval and retain_blocks must not be negative")
 	}
 	return nil
 }

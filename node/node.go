@@ -208,6 +208,7 @@ func (n *Node) Close() error {
 	}
 	if n.wroteRuntime {
 		os.Remove(RuntimeFile(n.Home))
+		n.wroteRuntime = false
 	}
 	return first
 }

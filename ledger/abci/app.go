@@ -285,20 +285,40 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 		a.mu.Unlock()
 		return nil, fmt.Errorf("commit without a finalized block")
 	}
-	index := make([]pebblestore.IndexEntry, len(p.results))
-	recs := make([]TxRecord, len(p.results))
+	// One record per hash. The same bytes can appear again (a faulty or
+	// hostile proposer replays them); the nonce lets them succeed only once,
+	// and that success is what the index must keep. A failure is indexed
+	// only for a hash seen nowhere before.
+	recs := make(map[ledger.Hash]TxRecord, len(p.results))
+	order := make([]ledger.Hash, 0, len(p.results))
 	failed := 0
 	for i, r := range p.results {
-		recs[i] = TxRecord{Height: p.height, Index: i, Code: r.Code, Log: r.Log, Events: r.Events, Time: p.time, Tx: p.raws[i]}
+		rec := TxRecord{Height: p.height, Index: i, Code: r.Code, Log: r.Log, Events: r.Events, Time: p.time, Tx: p.raws[i]}
 		if r.Code != 0 {
 			failed++
 		}
-		v, err := json.Marshal(recs[i])
+		prev, seen := recs[r.Hash]
+		switch {
+		case !seen:
+			if r.Code != 0 {
+				if old, err := a.st.Index(indexKey(r.Hash)); err != nil || old != nil {
+					continue
+				}
+			}
+			order = append(order, r.Hash)
+		case r.Code != 0 || prev.Code == 0:
+			continue
+		}
+		recs[r.Hash] = rec
+	}
+	index := make([]pebblestore.IndexEntry, 0, len(order))
+	for _, h := range order {
+		v, err := json.Marshal(recs[h])
 		if err != nil {
 			a.mu.Unlock()
 			return nil, err
 		}
-		index[i] = pebblestore.IndexEntry{Key: indexKey(r.Hash), Value: v}
+		index = append(index, pebblestore.IndexEntry{Key: indexKey(h), Value: v})
 	}
 	if err := a.st.Commit(p.height, p.changes.AppHash, p.changes.Writes, index); err != nil {
 		a.mu.Unlock()
@@ -315,9 +335,11 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 	if err != nil {
 		return nil, err
 	}
-	for i, r := range p.results {
+	for _, r := range p.results {
 		a.sigs.remove(r.Hash)
-		a.waiters.notify(r.Hash, recs[i])
+	}
+	for _, h := range order {
+		a.waiters.notify(h, recs[h])
 	}
 	if a.OnCommit != nil {
 		a.OnCommit(CommitInfo{Height: p.height, Time: p.time, NumTxs: len(p.results), Failed: failed, AppHash: p.changes.AppHash})
