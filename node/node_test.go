@@ -197,6 +197,14 @@ func TestDevnetNode(t *testing.T) {
 	}
 	checkSupply(ctx, t, c)
 
+	// CometBFT's own RPC stays reachable for standard tooling, and
+	// abci_query reaches the ledger.
+	if rpc := httpGet(ctx, t, n.RPCURL()+"/status"); !strings.Contains(rpc, `"network":"stratus-devnet"`) {
+		t.Errorf("CometBFT RPC /status does not name the chain:\n%.500s", rpc)
+	}
+	if q := httpGet(ctx, t, n.RPCURL()+`/abci_query?path="/supply"`); !strings.Contains(q, `"code":0`) || !strings.Contains(q, `"value":"`) {
+		t.Errorf("CometBFT RPC abci_query /supply failed:\n%.500s", q)
+	}
 	metrics := httpGet(ctx, t, n.APIURL()+"/metrics")
 	if !strings.Contains(metrics, "stratus_ledger_height") {
 		t.Errorf("/metrics does not hold stratus_ledger_height:\n%.2000s", metrics)
