@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stratus-cloud/stratus/codec"
@@ -17,7 +19,15 @@ import (
 // An error from Get is a storage failure, not a missing key (nil, nil).
 type Reader interface {
 	Get(key []byte) ([]byte, error)
+	// Iterate calls fn for each key under prefix in key order. The slices
+	// are valid only during the call. An error from fn stops the walk and
+	// is returned.
+	Iterate(prefix []byte, fn func(key, value []byte) error) error
 }
+
+// ErrStop, returned by an Iterate callback, ends the walk early; Iterate
+// then returns nil.
+var ErrStop = errors.New("stop iteration")
 
 type entry struct {
 	val []byte
@@ -90,6 +100,62 @@ func (c *Cache) Revert(s int) {
 
 // Seal forgets the journal: writes so far can no longer be reverted.
 func (c *Cache) Seal() { c.journal = c.journal[:0] }
+
+// Iterate calls fn for each live key under prefix, in key order, as the
+// overlay sees it: its own writes over its parent's state. Its cost is the
+// parent's keys under prefix plus one pass over the overlay's writes.
+func (c *Cache) Iterate(prefix []byte, fn func(key, value []byte) error) error {
+	var mine []string
+	for k := range c.m {
+		if strings.HasPrefix(k, string(prefix)) {
+			mine = append(mine, k)
+		}
+	}
+	sort.Strings(mine)
+	// Parents swallow ErrStop; remember it so the overlay's own keys after
+	// the stop are not emitted.
+	stopped := false
+	user := fn
+	fn = func(k, v []byte) error {
+		err := user(k, v)
+		if errors.Is(err, ErrStop) {
+			stopped = true
+		}
+		return err
+	}
+	i := 0
+	emitMine := func(limit string, all bool) error {
+		for ; i < len(mine) && (all || mine[i] < limit); i++ {
+			if e := c.m[mine[i]]; !e.del {
+				if err := fn([]byte(mine[i]), e.val); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	err := c.parent.Iterate(prefix, func(k, v []byte) error {
+		if err := emitMine(string(k), false); err != nil {
+			return err
+		}
+		if i < len(mine) && mine[i] == string(k) {
+			e := c.m[mine[i]]
+			i++
+			if e.del {
+				return nil
+			}
+			return fn(k, e.val)
+		}
+		return fn(k, v)
+	})
+	if err == nil && !stopped {
+		err = emitMine("", true)
+	}
+	if stopped || errors.Is(err, ErrStop) {
+		return nil
+	}
+	return err
+}
 
 // Change is one write for the caller to persist. Value is nil for a delete.
 type Change struct {
@@ -178,6 +244,11 @@ type Context struct {
 	events []Event
 }
 
+// Iterate walks state under prefix in key order; see Cache.Iterate.
+func (c *Context) Iterate(prefix []byte, fn func(key, value []byte) error) error {
+	return c.cache.Iterate(prefix, fn)
+}
+
 // Get reads key from state.
 func (c *Context) Get(key []byte) []byte { return c.cache.Get(key) }
 
@@ -216,6 +287,12 @@ func (p *PrefixKV) Set(k, v []byte) { p.c.Set(p.key(k), v) }
 // Delete removes a key under the prefix.
 func (p *PrefixKV) Delete(k []byte) { p.c.Delete(p.key(k)) }
 
+// Iterate walks keys under the prefix plus sub, passing them without the
+// view's prefix.
+func (p *PrefixKV) Iterate(sub []byte, fn func(key, value []byte) error) error {
+	return p.c.Iterate(p.key(sub), func(k, v []byte) error { return fn(k[len(p.p):], v) })
+}
+
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 func readU64(b []byte) uint64 {
@@ -233,6 +310,26 @@ type MemReader map[string][]byte
 
 // Get returns the value of key, or nil.
 func (m MemReader) Get(key []byte) ([]byte, error) { return m[string(key)], nil }
+
+// Iterate walks m's keys under prefix in order.
+func (m MemReader) Iterate(prefix []byte, fn func(key, value []byte) error) error {
+	var keys []string
+	for k := range m {
+		if strings.HasPrefix(k, string(prefix)) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := fn([]byte(k), m[k]); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
 
 // Apply writes changes into m.
 func (m MemReader) Apply(cs []Change) {

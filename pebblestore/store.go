@@ -130,8 +130,34 @@ func (s *Store) Index(key []byte) ([]byte, error) {
 
 // IterateState calls fn for each state key under prefix, in key order.
 func (s *Store) IterateState(prefix []byte, fn func(key, value []byte) error) error {
+	return iterate(s.db, prefix, fn)
+}
+
+// Iterate is IterateState; it implements ledger.Reader. ledger.ErrStop from
+// fn ends the walk without error.
+func (s *Store) Iterate(prefix []byte, fn func(key, value []byte) error) error {
+	return stopOK(iterate(s.db, prefix, fn))
+}
+
+// Iterate walks the snapshot's state under prefix; see Store.Iterate.
+func (s *Snapshot) Iterate(prefix []byte, fn func(key, value []byte) error) error {
+	return stopOK(iterate(s.snap, prefix, fn))
+}
+
+func stopOK(err error) error {
+	if errors.Is(err, ledger.ErrStop) {
+		return nil
+	}
+	return err
+}
+
+type iterReader interface {
+	NewIter(*pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+func iterate(r iterReader, prefix []byte, fn func(key, value []byte) error) error {
 	lower := append([]byte(prefState), prefix...)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(lower)})
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(lower)})
 	if err != nil {
 		return err
 	}
