@@ -130,6 +130,12 @@ func (s *Server) Routes() []string {
 	return append([]string(nil), s.routes...)
 }
 
+// HandleJSON mounts a JSON route for other parts of the node: f's result is
+// written as a 200 JSON body, and its error as a problem.
+func (s *Server) HandleJSON(pattern string, f func(*http.Request) (any, error)) {
+	s.handle(pattern, func(_ http.ResponseWriter, r *http.Request) (any, error) { return f(r) })
+}
+
 // handle mounts a JSON route: f's result is written as a 200 JSON body, and
 // its error as a problem.
 func (s *Server) handle(pattern string, f func(http.ResponseWriter, *http.Request) (any, error)) {

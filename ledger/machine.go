@@ -455,3 +455,10 @@ func ReadParams(r Reader) (Params, error) {
 	}
 	return decodeParams(b)
 }
+
+// NewQueryContext returns a context over committed state r as of time t, for
+// queries that run module logic (such as settling a lease up to now) to show
+// what a transaction at t would see. Its writes go nowhere.
+func (m *Machine) NewQueryContext(r Reader, chainID string, height int64, t time.Time) (*Context, error) {
+	return m.newContext(r, Header{ChainID: chainID, Height: height, Time: t}, true)
+}

@@ -45,6 +45,18 @@ type Config struct {
 	Node string `toml:"node,omitempty"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
+	// Prober, on a validator, probes providers and reports on the ledger.
+	Prober ProberConfig `toml:"prober"`
+	// Providers names keys in this home that run a provider on this node:
+	// it acknowledges their leases and answers their health probes.
+	Providers []string `toml:"providers,omitempty"`
+}
+
+// ProberConfig configures a validator's prober.
+type ProberConfig struct {
+	Enabled bool `toml:"enabled"`
+	// Key signs the probe reports: the validator's operator key.
+	Key string `toml:"key"`
 }
 
 // APIConfig configures the REST API.
@@ -97,6 +109,7 @@ func DefaultConfig() Config {
 			TimeoutPropose: Duration(1 * time.Second),
 		},
 		LogLevel: "info",
+		Prober:   ProberConfig{Enabled: true, Key: OperatorKey},
 	}
 }
 

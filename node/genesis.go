@@ -36,11 +36,11 @@ func ConsensusKeys(cometDir string) (pub []byte, nodeID string, err error) {
 
 // WriteGenesis writes one genesis document into each of cometDirs. The
 // validators in g must carry their consensus keys.
-func WriteGenesis(cometDirs []string, chainID string, g ledger.Genesis, at time.Time) error {
+func WriteGenesis(cometDirs []string, chainID string, g ledger.Genesis, modules map[string]any, at time.Time) error {
 	if err := g.Validate(); err != nil {
 		return err
 	}
-	appState, err := g.MarshalAppState(nil)
+	appState, err := g.MarshalAppState(modules)
 	if err != nil {
 		return err
 	}

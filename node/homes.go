@@ -11,6 +11,7 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
 )
 
@@ -21,6 +22,22 @@ const (
 	DemoFunds      = 1_000_000 * money.UstrPerSTR
 	OperatorFunds  = 1_000 * money.UstrPerSTR
 	TestnetChainID = "stratus-testnet"
+)
+
+// The devnet's built-in providers, run by the devnet process itself.
+var devnetProviders = []struct {
+	name     string
+	class    string
+	capacity uint64
+}{
+	{"storage0", market.ClassStorage, 1 << 40}, // 1 TiB
+	{"compute0", market.ClassCompute, 64},      // 64 cu
+}
+
+// Funds of a devnet's built-in providers, and the collateral they lock.
+const (
+	ProviderFunds      = 10_000 * money.UstrPerSTR
+	ProviderCollateral = 1_000 * money.UstrPerSTR
 )
 
 // Exists reports whether home has a config.
@@ -61,7 +78,27 @@ func InitDevnet(home string, cfg Config, passphrase string) (bool, error) {
 		},
 		Validators: []ledger.Validator{{Name: cfg.Moniker, Operator: op, ConsPubKey: pub, Power: 10}},
 	}
-	if err := WriteGenesis([]string{CometDir(home)}, cfg.ChainID, g, time.Now()); err != nil {
+	// The built-in providers' endpoints are on the API, so its port must be
+	// known now.
+	if cfg.API.Listen, err = resolvePort(cfg.API.Listen); err != nil {
+		return false, err
+	}
+	mg := market.DefaultGenesis()
+	cfg.Providers = nil
+	for _, dp := range devnetProviders {
+		a, err := createOrShow(ks, dp.name, passphrase)
+		if err != nil {
+			return false, err
+		}
+		g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: a, Balance: ProviderFunds})
+		mg.Providers = append(mg.Providers, market.GenesisProvider{Operator: a, RegisterProvider: market.RegisterProvider{
+			Endpoint: "http://" + cfg.API.Listen + "/providers/" + dp.name, Region: "local",
+			Offers:     []market.Offer{{Class: dp.class, Capacity: dp.capacity, Pricing: market.Rule{Kind: "reference", MultiplierBps: 10_000}}},
+			Collateral: ProviderCollateral,
+		}})
+		cfg.Providers = append(cfg.Providers, dp.name)
+	}
+	if err := WriteGenesis([]string{CometDir(home)}, cfg.ChainID, g, map[string]any{"market": mg}, time.Now()); err != nil {
 		return false, err
 	}
 	// The config goes last: its presence marks a complete home.
@@ -157,7 +194,7 @@ func InitTestnet(dir string, n int, passphrase string) ([]TestnetNode, error) {
 		return nil, err
 	}
 	g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: demo, Balance: DemoFunds})
-	if err := WriteGenesis(comets, TestnetChainID, g, time.Now()); err != nil {
+	if err := WriteGenesis(comets, TestnetChainID, g, map[string]any{"market": market.DefaultGenesis()}, time.Now()); err != nil {
 		return nil, err
 	}
 	for i, cfg := range cfgs {
@@ -192,4 +229,9 @@ func ReadRuntime(home string) (Runtime, error) {
 		return rt, err
 	}
 	return rt, jsonUnmarshal(b, &rt)
+}
+
+// DevnetSupply is the supply a new devnet's genesis mints.
+func DevnetSupply() uint64 {
+	return DemoFunds + OperatorFunds + uint64(len(devnetProviders))*ProviderFunds
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -93,8 +94,12 @@ func TestInitDevnet(t *testing.T) {
 	if !node.Exists(home) {
 		t.Fatal("no config after InitDevnet")
 	}
-	if got, err := node.LoadConfig(home); err != nil || got != cfg {
-		t.Errorf("LoadConfig after InitDevnet = %+v, %v; want %+v", got, err, cfg)
+	// The config is saved with the built-in providers, and the API port
+	// (the providers' endpoints are on it) fixed.
+	want := cfg
+	want.Providers = []string{"storage0", "compute0"}
+	if got, err := node.LoadConfig(home); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("LoadConfig after InitDevnet = %+v, %v; want %+v", got, err, want)
 	}
 
 	ks := identity.OpenKeystore(node.KeysDir(home))
@@ -106,8 +111,8 @@ func TestInitDevnet(t *testing.T) {
 	for _, i := range infos {
 		names = append(names, i.Name)
 	}
-	if fmt.Sprint(names) != fmt.Sprint([]string{node.DemoKey, node.OperatorKey}) {
-		t.Errorf("keys %v, want demo and operator", names)
+	if fmt.Sprint(names) != fmt.Sprint([]string{"compute0", node.DemoKey, node.OperatorKey, "storage0"}) {
+		t.Errorf("keys %v, want compute0, demo, operator and storage0", names)
 	}
 	demoKey, err := ks.Load(node.DemoKey, "")
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/ledger/abci"
+	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/pebblestore"
 )
 
@@ -37,6 +38,7 @@ type Node struct {
 	api     *api.Server
 
 	wroteRuntime bool
+	roles        *roles
 
 	submissions chan submission
 	stopAdmit   chan struct{}
@@ -56,6 +58,10 @@ type Runtime struct {
 // the default of 100 spends a tenth of its CPU collecting; 400 trades
 // memory, of which a node needs little, for throughput.
 const gcPercent = 400
+
+// Registry is the message registry of this release: the ledger's core and
+// every module.
+func Registry() *ledger.Registry { return ledger.DefaultRegistry(market.Module{}) }
 
 // Start opens the home's state, starts consensus and serves the API. Any
 // listen address with port 0 gets a free port; the ones chosen are in
@@ -95,7 +101,7 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 		ln.Close()
 		return nil, err
 	}
-	reg := ledger.DefaultRegistry()
+	reg := Registry()
 	n.app, err = abci.NewApp(ledger.New(reg), n.store, abci.Options{Logger: logger, RetainBlocks: cfg.Consensus.RetainBlocks})
 	if err != nil {
 		ln.Close()
@@ -103,6 +109,15 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 	}
 	b := &backend{n: n}
 	n.api = api.NewServer(b, api.Options{Logger: logger, CometRPC: "http://" + rpcAddr})
+	n.mountMarket()
+	n.api.HandleJSON("GET /providers/{name}/healthz", func(r *http.Request) (any, error) {
+		for _, p := range cfg.Providers {
+			if p == r.PathValue("name") {
+				return map[string]string{"status": "ok", "provider": p}, nil
+			}
+		}
+		return nil, errs.E(errs.NotFound, "this node runs no provider named %q", r.PathValue("name"))
+	})
 	m := newLedgerMetrics(n.api.Registry())
 	n.app.OnCommit = m.observe
 
@@ -141,6 +156,7 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 		return nil, err
 	}
 	n.wroteRuntime = true
+	n.startRoles(os.Getenv("STRATUS_PASSPHRASE"))
 	logger.Info("node started", "home", home, "chain_id", rt.ChainID, "api", n.apiURL, "rpc", rt.RPC, "p2p", p2pAddr)
 	return n, nil
 }
@@ -189,6 +205,10 @@ func (n *Node) Close() error {
 			n.httpSrv.Close()
 		}
 		cancel()
+	}
+	if n.roles != nil {
+		n.roles.stop()
+		n.roles = nil
 	}
 	if n.stopAdmit != nil {
 		close(n.stopAdmit)

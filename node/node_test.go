@@ -85,7 +85,7 @@ func checkSupply(ctx context.Context, t *testing.T, c *client.Client) {
 	if sum != total {
 		t.Errorf("at height %d buckets %v add up to %d, supply is %d", s.Height, s.Buckets, sum, total)
 	}
-	if want := uint64(node.DemoFunds + node.OperatorFunds); total != want {
+	if want := node.DevnetSupply(); total != want {
 		t.Errorf("supply %d, want %d as the devnet genesis minted", total, want)
 	}
 	if _, ok := s.Buckets[ledger.BucketBalances]; !ok {

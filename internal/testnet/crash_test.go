@@ -25,7 +25,7 @@ import (
 
 // devnetSupply is what a devnet starts with: the demo key's and the
 // operator's funds.
-const devnetSupply = node.DemoFunds + node.OperatorFunds
+var devnetSupply = node.DevnetSupply()
 
 // devnetProc is a `stratus devnet` child process.
 type devnetProc struct {

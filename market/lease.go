@@ -1,0 +1,455 @@
+package market
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"sort"
+
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/money"
+)
+
+func attrID(id uint64) ledger.Attr { return ledger.Attr{Key: "lease", Value: ledger.FormatInt(id)} }
+
+// candidate is a provider that could take a lease, at a price.
+type candidate struct {
+	prov  *Provider
+	price uint64
+}
+
+// choose picks the provider for a lease: among active providers offering
+// the class with room for the quantity, at an effective price within
+// maxPrice, the cheapest; then the highest score; then the lowest address.
+func (s *store) choose(m *OpenLease) (*candidate, error) {
+	ref := s.reference(m.Class)
+	var best *candidate
+	consider := func(p *Provider) error {
+		o := p.offer(m.Class)
+		if p.State != ProviderActive || o == nil || o.Capacity-o.Used < m.Quantity {
+			return nil
+		}
+		price, err := EffectivePrice(o.Pricing, ref, *o, m.Quantity)
+		if err != nil || price == 0 || (m.MaxPrice != 0 && price > m.MaxPrice) {
+			return nil
+		}
+		c := &candidate{prov: p, price: price}
+		if best == nil || c.price < best.price ||
+			(c.price == best.price && (c.prov.Score > best.prov.Score ||
+				(c.prov.Score == best.prov.Score && bytes.Compare(c.prov.Operator[:], best.prov.Operator[:]) < 0))) {
+			best = c
+		}
+		return nil
+	}
+	if m.Provider != nil {
+		p, err := s.provider(*m.Provider)
+		if err != nil {
+			return nil, err
+		}
+		consider(p)
+		if best == nil {
+			return nil, errs.E(errs.Conflict, "provider %s cannot take this lease: it is retiring, lacks %s capacity, or costs more than --max-price", *m.Provider, m.Class)
+		}
+		return best, nil
+	}
+	err := s.kv.Iterate([]byte(prefProv), func(_, v []byte) error {
+		var p Provider
+		if err := jsonUnmarshal(v, &p); err != nil {
+			return err
+		}
+		return consider(&p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if best == nil {
+		return nil, errs.E(errs.NotFound, "no provider offers %d of %s within your price: raise --max-price or lower --quantity (see `stratus provider list`)", m.Quantity, m.Class)
+	}
+	return best, nil
+}
+
+func openLease(ctx *ledger.Context, signer identity.Address, m *OpenLease) (uint64, error) {
+	s := newStore(ctx)
+	p := s.params()
+	if m.SLA.TargetBps > 0 && m.SLA.WindowSeconds%p.EpochSeconds != 0 {
+		return 0, errs.E(errs.Invalid, "the SLA window must be a whole number of %d-second epochs", p.EpochSeconds)
+	}
+	c, err := s.choose(m)
+	if err != nil {
+		return 0, err
+	}
+	rate, err := LeaseRate(c.price, m.Quantity, m.Class)
+	if err != nil {
+		return 0, err
+	}
+	if rate == 0 {
+		return 0, errs.E(errs.Invalid, "the lease's rate rounds to zero: ask for more")
+	}
+	split, err := resolveSplit(m.Split, c.prov.Operator)
+	if err != nil {
+		return 0, err
+	}
+	if err := ctx.Debit(signer, BucketEscrow, m.Deposit); err != nil {
+		return 0, err
+	}
+	now := s.nowMs()
+	l := &Lease{
+		ID: s.nextID(), Consumer: signer, Provider: c.prov.Operator, Class: m.Class, Quantity: m.Quantity,
+		Float: m.Float, MaxPrice: m.MaxPrice, Price: c.price, Rate: rate, State: LeasePending, Split: split,
+		SLA: m.SLA, Deposited: m.Deposit, Escrow: m.Deposit, OpenedMs: now, SettledMs: now,
+	}
+	// The capacity is reserved from the start, so a provider is never
+	// promised twice.
+	o := c.prov.offer(m.Class)
+	o.Used += m.Quantity
+	c.prov.OpenLeases++
+	s.putProvider(c.prov)
+	s.addCapacity(m.Class, 0, int64(m.Quantity))
+	s.kv.Set(u64key(prefByCons, signer, l.ID), []byte{})
+	s.kv.Set(u64key(prefByProv, c.prov.Operator, l.ID), []byte{})
+	s.schedule(l, now+p.AckTimeoutSeconds*msPerSecond)
+	s.putLease(l)
+	ctx.Emit("lease.opened", attrID(l.ID), ledger.Attr{Key: "consumer", Value: signer.String()},
+		ledger.Attr{Key: "provider", Value: c.prov.Operator.String()}, ledger.Attr{Key: "class", Value: m.Class},
+		ledger.Attr{Key: "quantity", Value: ledger.FormatInt(m.Quantity)}, ledger.Attr{Key: "rate", Value: ledger.FormatInt(rate)},
+		ledger.Attr{Key: "deposit", Value: ledger.FormatInt(m.Deposit)})
+	return l.ID, nil
+}
+
+func resolveSplit(in []Payee, provider identity.Address) ([]Payee, error) {
+	if len(in) == 0 {
+		return []Payee{{To: provider.String(), Bps: 10_000}}, nil
+	}
+	out := make([]Payee, len(in))
+	for i, p := range in {
+		if p.To == "provider" {
+			p.To = provider.String()
+		}
+		out[i] = Payee{To: p.To, Bps: p.Bps}
+	}
+	seen := map[string]bool{}
+	for _, p := range out {
+		if seen[p.To] {
+			return nil, errs.E(errs.Invalid, "payee %s appears twice in the split", p.To)
+		}
+		seen[p.To] = true
+	}
+	return out, nil
+}
+
+func ackLease(ctx *ledger.Context, signer identity.Address, m *AckLease) error {
+	s := newStore(ctx)
+	l, err := s.lease(m.ID)
+	if err != nil {
+		return err
+	}
+	if l.Provider != signer {
+		return errs.E(errs.Unauthorized, "only lease %d's provider %s can acknowledge it", l.ID, l.Provider)
+	}
+	if l.State != LeasePending {
+		return errs.E(errs.Conflict, "lease %d is %s, not pending", l.ID, l.State)
+	}
+	now := s.nowMs()
+	l.State, l.ActivatedMs, l.SettledMs = LeaseActive, now, now
+	if l.SLA.TargetBps > 0 {
+		// Windows are aligned to epochs, so probe counts map onto them.
+		ep := s.params().EpochSeconds * msPerSecond
+		l.WindowStartMs = now - now%ep
+	}
+	s.reschedule(l)
+	s.putLease(l)
+	ctx.Emit("lease.active", attrID(l.ID), ledger.Attr{Key: "provider", Value: signer.String()})
+	return nil
+}
+
+func topupLease(ctx *ledger.Context, signer identity.Address, m *TopupLease) error {
+	s := newStore(ctx)
+	l, err := s.lease(m.ID)
+	if err != nil {
+		return err
+	}
+	if l.State == LeaseClosed {
+		return errs.E(errs.Conflict, "lease %d is closed: open a new one", l.ID)
+	}
+	if err := s.settle(l); err != nil {
+		return err
+	}
+	if l.State == LeaseClosed {
+		s.putLease(l)
+		return errs.E(errs.Conflict, "lease %d ran out of escrow and closed", l.ID)
+	}
+	if err := ctx.Debit(signer, BucketEscrow, m.Amount); err != nil {
+		return err
+	}
+	if l.Escrow, err = money.Add(l.Escrow, m.Amount); err != nil {
+		return err
+	}
+	if l.Deposited, err = money.Add(l.Deposited, m.Amount); err != nil {
+		return err
+	}
+	if l.State == LeaseGrace && !s.inGrace(l) {
+		l.State = LeaseActive
+		ctx.Emit("lease.active", attrID(l.ID), ledger.Attr{Key: "reason", Value: "topup"})
+	}
+	s.reschedule(l)
+	s.putLease(l)
+	ctx.Emit("lease.topup", attrID(l.ID), ledger.Attr{Key: "amount", Value: ledger.FormatInt(m.Amount)})
+	return nil
+}
+
+func closeLease(ctx *ledger.Context, signer identity.Address, m *CloseLease) error {
+	s := newStore(ctx)
+	l, err := s.lease(m.ID)
+	if err != nil {
+		return err
+	}
+	if l.Consumer != signer && l.Provider != signer {
+		return errs.E(errs.Unauthorized, "only lease %d's consumer or provider can close it", l.ID)
+	}
+	if l.State == LeaseClosed {
+		return errs.E(errs.Conflict, "lease %d is already closed", l.ID)
+	}
+	reason := "consumer"
+	if signer == l.Provider {
+		reason = "provider"
+	}
+	if err := s.settle(l); err != nil {
+		return err
+	}
+	if l.State != LeaseClosed {
+		if err := s.close(l, reason); err != nil {
+			return err
+		}
+	}
+	s.putLease(l)
+	return nil
+}
+
+// settle brings a lease's payments up to now: rate x elapsed time leaves
+// escrow (whole ustr; the fraction is carried), is split among the payees,
+// and a lease whose escrow is gone closes.
+func (s *store) settle(l *Lease) error {
+	now := s.nowMs()
+	if (l.State != LeaseActive && l.State != LeaseGrace) || now <= l.SettledMs {
+		return nil
+	}
+	// pico = rate (nano/s) x elapsed (ms) + carried fraction, in 128 bits.
+	hi, lo := bits.Mul64(l.Rate, uint64(now-l.SettledMs))
+	lo, c := bits.Add64(lo, l.AccruedPico, 0)
+	hi += c
+	var owed, frac uint64
+	if hi >= picoPerUstr {
+		owed, frac = ^uint64(0), 0 // beyond any escrow
+	} else {
+		owed, frac = bits.Div64(hi, lo, picoPerUstr)
+	}
+	l.SettledMs = now
+	if owed >= l.Escrow {
+		owed, frac = l.Escrow, 0 // the rest of what accrued is forgiven
+	}
+	l.AccruedPico = frac
+	if err := s.pay(l, owed); err != nil {
+		return err
+	}
+	if l.Escrow == 0 {
+		return s.close(l, "escrow")
+	}
+	if l.State == LeaseActive && s.inGrace(l) {
+		l.State = LeaseGrace
+		s.ctx.Emit("lease.grace", attrID(l.ID), ledger.Attr{Key: "escrow", Value: ledger.FormatInt(l.Escrow)})
+	}
+	return nil
+}
+
+// pay moves amt from the lease's escrow to its payees. Each payee's total is
+// floor(settled x bps / 10000) over the lease's life, so rounding never
+// drifts; what no payee is owed yet waits in the payouts bucket.
+func (s *store) pay(l *Lease, amt uint64) error {
+	if amt == 0 {
+		return nil
+	}
+	if err := s.ctx.MoveBucket(BucketEscrow, BucketPayouts, amt); err != nil {
+		return err
+	}
+	l.Escrow -= amt
+	l.Settled += amt
+	l.Pending += amt
+	l.WindowCharges += amt
+	for i := range l.Split {
+		p := &l.Split[i]
+		due, _, err := money.MulDiv(l.Settled, p.Bps, 10_000)
+		if err != nil {
+			return err
+		}
+		if due <= p.Paid {
+			continue
+		}
+		if err := s.payTo(p.To, due-p.Paid); err != nil {
+			return err
+		}
+		l.Pending -= due - p.Paid
+		p.Paid = due
+	}
+	return nil
+}
+
+func (s *store) payTo(to string, amt uint64) error {
+	if to == PayeeTreasury {
+		return s.ctx.MoveBucket(BucketPayouts, ledger.BucketTreasury, amt)
+	}
+	a, err := identity.ParseDID(to)
+	if err != nil {
+		return err
+	}
+	return s.ctx.Credit(BucketPayouts, a, amt)
+}
+
+// inGrace reports whether the escrow covers less than the grace period.
+func (s *store) inGrace(l *Lease) bool {
+	need, _, err := money.MulDiv(l.Rate, uint64(s.params().GraceSeconds), NanoPerUstr)
+	return err == nil && l.Escrow < need
+}
+
+// close ends a lease after it has been settled: the escrow goes back to
+// the consumer, what rounding left pending goes to the first payee, and the
+// provider's capacity is freed.
+func (s *store) close(l *Lease, reason string) error {
+	if l.Escrow > 0 {
+		if err := s.ctx.Credit(BucketEscrow, l.Consumer, l.Escrow); err != nil {
+			return err
+		}
+		l.Refunded += l.Escrow
+		l.Escrow = 0
+	}
+	if l.Pending > 0 {
+		if err := s.payTo(l.Split[0].To, l.Pending); err != nil {
+			return err
+		}
+		l.Split[0].Paid += l.Pending
+		l.Pending = 0
+	}
+	if prov, err := s.provider(l.Provider); err == nil {
+		if o := prov.offer(l.Class); o != nil {
+			o.Used -= min(o.Used, l.Quantity)
+		}
+		if prov.OpenLeases > 0 {
+			prov.OpenLeases--
+		}
+		s.putProvider(prov)
+		if prov.State == ProviderActive {
+			s.addCapacity(l.Class, 0, -int64(l.Quantity))
+		}
+	}
+	l.State, l.CloseReason, l.ClosedMs = LeaseClosed, reason, s.nowMs()
+	s.schedule(l, 0)
+	s.ctx.Emit("lease.closed", attrID(l.ID), ledger.Attr{Key: "reason", Value: reason},
+		ledger.Attr{Key: "refund", Value: ledger.FormatInt(l.Refunded)})
+	return nil
+}
+
+// reschedule puts the lease's next event in the due queue: the end of its
+// SLA window, the moment its escrow falls under the grace period, or the
+// moment it runs out, whichever comes first.
+func (s *store) reschedule(l *Lease) {
+	if l.State == LeaseClosed || l.State == LeasePending {
+		return
+	}
+	next := int64(0)
+	earliest := func(t int64) {
+		if t > 0 && (next == 0 || t < next) {
+			next = t
+		}
+	}
+	if l.SLA.TargetBps > 0 {
+		earliest(s.windowDue(l))
+	}
+	if l.Rate > 0 {
+		// ms until escrow is gone: (escrow x 1e12 - accrued) / rate.
+		hi, lo := bits.Mul64(l.Escrow, picoPerUstr)
+		lo, b := bits.Sub64(lo, l.AccruedPico, 0)
+		hi -= b
+		if hi < l.Rate {
+			ms, rem := bits.Div64(hi, lo, l.Rate)
+			if rem > 0 {
+				ms++
+			}
+			if ms < 1<<62 {
+				out := l.SettledMs + int64(ms)
+				earliest(out)
+				if l.State == LeaseActive {
+					earliest(out - s.params().GraceSeconds*msPerSecond)
+				}
+			}
+		}
+	}
+	if next != 0 && next <= s.nowMs() {
+		next = s.nowMs() + 1
+	}
+	s.schedule(l, next)
+}
+
+// processDue handles every lease event due by now, earliest first.
+func (s *store) processDue() error {
+	now := s.nowMs()
+	var ids []uint64
+	var at []int64
+	err := s.kv.Iterate([]byte(prefDue), func(k, _ []byte) error {
+		t := int64(binary.BigEndian.Uint64(k[len(prefDue):]))
+		if t > now {
+			return ledger.ErrStop
+		}
+		ids = append(ids, binary.BigEndian.Uint64(k[len(prefDue)+8:]))
+		at = append(at, t)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	idx := make([]int, len(ids))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return at[idx[a]] < at[idx[b]] })
+	for _, i := range idx {
+		l, err := s.lease(ids[i])
+		if err != nil {
+			return err
+		}
+		if err := s.due(l); err != nil {
+			return err
+		}
+		s.putLease(l)
+	}
+	return nil
+}
+
+// due runs a lease's scheduled work.
+func (s *store) due(l *Lease) error {
+	now := s.nowMs()
+	if l.State == LeasePending {
+		if now >= l.OpenedMs+s.params().AckTimeoutSeconds*msPerSecond {
+			return s.close(l, "unacknowledged")
+		}
+		return nil
+	}
+	if err := s.settle(l); err != nil {
+		return err
+	}
+	// Windows that have ended, one at a time (a chain that was down may
+	// owe several).
+	for l.State != LeaseClosed && l.SLA.TargetBps > 0 && now >= s.windowDue(l) {
+		if err := s.endWindow(l); err != nil {
+			return err
+		}
+	}
+	s.reschedule(l)
+	return nil
+}
+
+// windowDue is when a lease's current SLA window is judged: one epoch after
+// it ends, so the validators' reports for its last epoch are in.
+func (s *store) windowDue(l *Lease) int64 {
+	return l.WindowStartMs + (l.SLA.WindowSeconds+s.params().EpochSeconds)*msPerSecond
+}

@@ -1,0 +1,146 @@
+package market
+
+import (
+	"encoding/json"
+
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
+)
+
+// Module is the market as a ledger module.
+type Module struct{}
+
+var _ ledger.Module = Module{}
+
+// Name implements ledger.Module.
+func (Module) Name() string { return "market" }
+
+// Buckets implements ledger.BucketOwner.
+func (Module) Buckets() []string { return []string{BucketEscrow, BucketCollateral, BucketPayouts} }
+
+func handle[M ledger.Msg](f func(*ledger.Context, identity.Address, M) error) ledger.Handler {
+	return func(ctx *ledger.Context, signer identity.Address, msg ledger.Msg) error {
+		return f(ctx, signer, msg.(M))
+	}
+}
+
+// Msgs implements ledger.Module.
+func (Module) Msgs() []ledger.MsgSpec {
+	return []ledger.MsgSpec{
+		{New: func() ledger.Msg { return &RegisterProvider{} }, Handler: handle(registerProvider)},
+		{New: func() ledger.Msg { return &UpdateProvider{} }, Handler: handle(updateProvider)},
+		{New: func() ledger.Msg { return &RetireProvider{} }, Handler: handle(func(c *ledger.Context, a identity.Address, _ *RetireProvider) error { return retireProvider(c, a) })},
+		{New: func() ledger.Msg { return &Unbond{} }, Handler: handle(func(c *ledger.Context, a identity.Address, _ *Unbond) error { return unbond(c, a) })},
+		{New: func() ledger.Msg { return &OpenLease{} }, Handler: handle(func(c *ledger.Context, a identity.Address, m *OpenLease) error {
+			_, err := openLease(c, a, m)
+			return err
+		})},
+		{New: func() ledger.Msg { return &AckLease{} }, Handler: handle(ackLease)},
+		{New: func() ledger.Msg { return &TopupLease{} }, Handler: handle(topupLease)},
+		{New: func() ledger.Msg { return &CloseLease{} }, Handler: handle(closeLease)},
+		{New: func() ledger.Msg { return &ProbeReport{} }, Handler: handle(probeReport)},
+	}
+}
+
+// Genesis is the market's section of the genesis app_state.
+type Genesis struct {
+	Params Params `json:"params"`
+	// ReferencePrices by class, nano-ustr per unit-second.
+	ReferencePrices map[string]uint64 `json:"reference_prices"`
+	// Providers registered at genesis; their collateral is taken from their
+	// operators' genesis balances.
+	Providers []GenesisProvider `json:"providers,omitempty"`
+}
+
+// GenesisProvider is a provider registered at genesis.
+type GenesisProvider struct {
+	Operator identity.Address `json:"operator"`
+	RegisterProvider
+}
+
+// DefaultReferencePrices: storage at 1 STR per GiB-month, compute at
+// 0.01 STR per cu-hour.
+func DefaultReferencePrices() map[string]uint64 {
+	return map[string]uint64{
+		ClassStorage: 1_000_000 * NanoPerUstr / (30 * 24 * 3600),
+		ClassCompute: 10_000 * NanoPerUstr / 3600,
+	}
+}
+
+// DefaultGenesis is a devnet's market section, without providers.
+func DefaultGenesis() Genesis {
+	return Genesis{Params: DefaultParams(), ReferencePrices: DefaultReferencePrices()}
+}
+
+// Validate checks the parameters' ranges.
+func (p Params) Validate() error {
+	switch {
+	case p.EpochSeconds <= 0 || p.EpochSeconds > 86_400:
+		return errs.E(errs.Invalid, "market epoch_seconds must be between 1 and 86400")
+	case p.TargetUtilizationBps == 0 || p.TargetUtilizationBps > 10_000:
+		return errs.E(errs.Invalid, "market target_utilization_bps must be between 1 and 10000")
+	case p.MaxPriceStepBps > 10_000:
+		return errs.E(errs.Invalid, "market max_price_step_bps must be at most 10000")
+	case p.UnbondingSeconds < 0 || p.AckTimeoutSeconds <= 0 || p.GraceSeconds < 0:
+		return errs.E(errs.Invalid, "market timeouts must not be negative, and ack_timeout_seconds must be positive")
+	case p.MaxConsecutiveBreaches == 0:
+		return errs.E(errs.Invalid, "market max_consecutive_breaches must be positive")
+	}
+	return nil
+}
+
+// InitGenesis implements ledger.Module.
+func (Module) InitGenesis(ctx *ledger.Context, raw json.RawMessage) error {
+	g := DefaultGenesis()
+	if len(raw) > 0 && string(raw) != "null" {
+		g = Genesis{}
+		if err := json.Unmarshal(raw, &g); err != nil {
+			return errs.E(errs.Invalid, "market genesis: %v", err)
+		}
+	}
+	if err := g.Params.Validate(); err != nil {
+		return err
+	}
+	s := newStore(ctx)
+	s.putJSON([]byte(keyParams), g.Params)
+	epoch := s.nowMs() / (g.Params.EpochSeconds * msPerSecond)
+	for _, c := range Classes {
+		price := g.ReferencePrices[c]
+		if price == 0 {
+			price = DefaultReferencePrices()[c]
+		}
+		s.setReference(c, epoch, max(price, g.Params.MinReferencePrice))
+	}
+	s.kv.Set([]byte(keyEpoch), u64key("", epoch))
+	for _, gp := range g.Providers {
+		if err := gp.Validate(); err != nil {
+			return err
+		}
+		if err := registerProvider(ctx, gp.Operator, &gp.RegisterProvider); err != nil {
+			return errs.E(errs.Invalid, "genesis provider %s: %v", gp.Operator, err)
+		}
+	}
+	return nil
+}
+
+// EndBlock moves reference prices at epoch boundaries and runs the lease
+// events due by this block's time.
+func (Module) EndBlock(ctx *ledger.Context) error {
+	s := newStore(ctx)
+	p := s.params()
+	epoch := s.nowMs() / (p.EpochSeconds * msPerSecond)
+	var last int64
+	if b := s.kv.Get([]byte(keyEpoch)); len(b) == 8 {
+		last = int64(be64(b))
+	}
+	if epoch > last {
+		for _, c := range Classes {
+			cp := s.capacity(c)
+			next := NextReference(s.reference(c), cp.Used, cp.Capacity, p)
+			s.setReference(c, epoch, next)
+		}
+		s.kv.Set([]byte(keyEpoch), u64key("", epoch))
+	}
+	return s.processDue()
+}

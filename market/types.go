@@ -1,0 +1,225 @@
+// Package market is the economic engine of Stratus, as a ledger module:
+// providers who offer storage and compute with collateral, leases between a
+// consumer and a provider, escrow that streams to the lease's payees second
+// by second, reference prices that follow utilization, and service levels
+// enforced from the validators' probe reports.
+//
+// It is pure state-machine logic: it reads block time, never the clock, and
+// does no I/O. The prober that produces reports lives in package prober.
+//
+// Settlement is lazy. A lease's money moves only when something touches the
+// lease: a transaction, or an event the lease scheduled for itself (its SLA
+// window ending, its escrow running low or out, an acknowledgement timing
+// out). Those events sit in a time-ordered queue, so a block's work grows
+// with the leases due in it, never with the number of leases in state.
+package market
+
+import (
+	"github.com/stratus-cloud/stratus/identity"
+)
+
+// Resource classes.
+const (
+	ClassStorage = "storage"
+	ClassCompute = "compute"
+)
+
+// unitSize is how many units of quantity a price is quoted for: storage is
+// priced per GiB and leased in bytes; compute is priced and leased in
+// compute units (cu).
+var unitSize = map[string]uint64{ClassStorage: 1 << 30, ClassCompute: 1}
+
+// Classes lists the resource classes in a fixed order.
+var Classes = []string{ClassStorage, ClassCompute}
+
+// Prices are in nano-ustr (10^-9 ustr) per unit per second: a GiB of storage
+// for a month at 1 STR is about 385,802,469 nano-ustr per second.
+const (
+	NanoPerUstr  = 1_000_000_000
+	picoPerUstr  = 1_000_000_000_000 // accruals: nano-ustr/s x ms
+	msPerSecond  = 1000
+	maxPayees    = 8
+	maxEndpoint  = 256
+	maxRegion    = 64
+	maxWindowS   = 30 * 24 * 3600
+	maxProbeRows = 256
+)
+
+// Params are the market's chain parameters.
+type Params struct {
+	// MinCollateral is the least collateral a provider must lock, in ustr.
+	MinCollateral uint64 `json:"min_collateral,string"`
+	// UnbondingSeconds is how long collateral stays locked after retiring.
+	UnbondingSeconds int64 `json:"unbonding_seconds"`
+	// AckTimeoutSeconds is how long a provider has to acknowledge a lease.
+	AckTimeoutSeconds int64 `json:"ack_timeout_seconds"`
+	// GraceSeconds: a lease whose escrow covers less than this goes into
+	// grace.
+	GraceSeconds int64 `json:"grace_seconds"`
+	// EpochSeconds is the pricing and probing epoch.
+	EpochSeconds int64 `json:"epoch_seconds"`
+	// TargetUtilizationBps is the utilization the reference price aims at.
+	TargetUtilizationBps uint64 `json:"target_utilization_bps"`
+	// MaxPriceStepBps bounds the reference price's change per epoch.
+	MaxPriceStepBps uint64 `json:"max_price_step_bps"`
+	// MinReferencePrice is the reference price's floor, nano-ustr/unit/s.
+	MinReferencePrice uint64 `json:"min_reference_price,string"`
+	// RefundBpsPerPoint is the share of a window's charges refunded for
+	// each percentage point of availability below the target.
+	RefundBpsPerPoint uint64 `json:"refund_bps_per_point"`
+	// MaxConsecutiveBreaches closes a lease with reason "sla".
+	MaxConsecutiveBreaches uint32 `json:"max_consecutive_breaches"`
+}
+
+// DefaultParams are a devnet's market parameters.
+func DefaultParams() Params {
+	return Params{
+		MinCollateral:          100 * 1_000_000,
+		UnbondingSeconds:       600,
+		AckTimeoutSeconds:      120,
+		GraceSeconds:           3600,
+		EpochSeconds:           60,
+		TargetUtilizationBps:   7000,
+		MaxPriceStepBps:        1250,
+		MinReferencePrice:      1000,
+		RefundBpsPerPoint:      1000,
+		MaxConsecutiveBreaches: 3,
+	}
+}
+
+// Rule is how a provider prices an offer.
+type Rule struct {
+	// Kind is "fixed", "reference" or "utilization".
+	Kind string `json:"kind"`
+	// Price: the fixed price, or the base price of a utilization curve.
+	Price uint64 `json:"price,string,omitempty"`
+	// MultiplierBps: a "reference" price is reference x MultiplierBps/10000.
+	MultiplierBps uint64 `json:"multiplier_bps,omitempty"`
+	// SlopeBps: a "utilization" price is Price x (1 + SlopeBps/10000 x
+	// utilization).
+	SlopeBps uint64 `json:"slope_bps,omitempty"`
+}
+
+// Offer is one resource class a provider offers.
+type Offer struct {
+	Class    string `json:"class"`
+	Capacity uint64 `json:"capacity,string"`
+	Used     uint64 `json:"used,string"`
+	Pricing  Rule   `json:"pricing"`
+}
+
+// Provider states.
+const (
+	ProviderActive   = "active"
+	ProviderRetiring = "retiring"
+)
+
+// Provider is an operator offering resources.
+type Provider struct {
+	Operator   identity.Address `json:"operator"`
+	Endpoint   string           `json:"endpoint"`
+	Region     string           `json:"region"`
+	Offers     []Offer          `json:"offers"`
+	Collateral uint64           `json:"collateral,string"`
+	State      string           `json:"state"`
+	// UnbondAtMs is when a retiring provider may withdraw its collateral.
+	UnbondAtMs int64  `json:"unbond_at_ms,omitempty"`
+	OpenLeases uint32 `json:"open_leases"`
+	// Score is 10000 for a provider that has kept every promise; breaches
+	// lower it and good windows raise it back.
+	Score        uint32 `json:"score"`
+	Breaches     uint64 `json:"breaches"`
+	RegisteredMs int64  `json:"registered_ms"`
+}
+
+func (p *Provider) offer(class string) *Offer {
+	for i := range p.Offers {
+		if p.Offers[i].Class == class {
+			return &p.Offers[i]
+		}
+	}
+	return nil
+}
+
+// Lease states.
+const (
+	LeasePending = "pending"
+	LeaseActive  = "active"
+	LeaseGrace   = "grace"
+	LeaseClosed  = "closed"
+)
+
+// Payee receives a share of a lease's payments. To is a did:key, or
+// "treasury".
+type Payee struct {
+	To   string `json:"to"`
+	Bps  uint64 `json:"bps"`
+	Paid uint64 `json:"paid,string"`
+}
+
+// PayeeTreasury names the treasury as a payee.
+const PayeeTreasury = "treasury"
+
+// SLA are a lease's service terms.
+type SLA struct {
+	// TargetBps is the availability promised, in basis points; 0 means none.
+	TargetBps uint64 `json:"target_bps"`
+	// WindowSeconds is the length of each accounting window.
+	WindowSeconds int64 `json:"window_seconds"`
+}
+
+// Lease is an agreement between one consumer and one provider.
+type Lease struct {
+	ID       uint64           `json:"id,string"`
+	Consumer identity.Address `json:"consumer"`
+	Provider identity.Address `json:"provider"`
+	Class    string           `json:"class"`
+	Quantity uint64           `json:"quantity,string"`
+	Float    bool             `json:"float"`
+	MaxPrice uint64           `json:"max_price,string"`
+	// Price is nano-ustr per unit-second; Rate is nano-ustr per second for
+	// the whole quantity.
+	Price uint64  `json:"price,string"`
+	Rate  uint64  `json:"rate,string"`
+	State string  `json:"state"`
+	Split []Payee `json:"split"`
+	SLA   SLA     `json:"sla"`
+
+	Deposited uint64 `json:"deposited,string"`
+	Escrow    uint64 `json:"escrow,string"`
+	// AccruedPico is owed but not yet a whole ustr, in 10^-12 ustr.
+	AccruedPico uint64 `json:"accrued_pico,string"`
+	// Settled is what left escrow for the payees, Pending the part of it
+	// that rounding has not yet given to any one payee.
+	Settled     uint64 `json:"settled,string"`
+	Pending     uint64 `json:"pending,string"`
+	Refunded    uint64 `json:"refunded,string"`
+	SLARefunded uint64 `json:"sla_refunded,string"`
+	SettledMs   int64  `json:"settled_ms"`
+
+	OpenedMs    int64  `json:"opened_ms"`
+	ActivatedMs int64  `json:"activated_ms,omitempty"`
+	ClosedMs    int64  `json:"closed_ms,omitempty"`
+	CloseReason string `json:"close_reason,omitempty"`
+
+	WindowStartMs       int64  `json:"window_start_ms,omitempty"`
+	WindowCharges       uint64 `json:"window_charges,string"`
+	Windows             uint64 `json:"windows"`
+	ConsecutiveBreaches uint32 `json:"consecutive_breaches"`
+	// DueMs is when the lease's next scheduled event falls; 0 if none.
+	DueMs int64 `json:"due_ms,omitempty"`
+}
+
+// Window is one SLA accounting window of a lease.
+type Window struct {
+	Index   uint64 `json:"index"`
+	StartMs int64  `json:"start_ms"`
+	EndMs   int64  `json:"end_ms"`
+	// AvailabilityBps is what the validators saw; Quorum says whether
+	// reports from more than two thirds of the voting power were there.
+	AvailabilityBps uint64 `json:"availability_bps"`
+	Quorum          bool   `json:"quorum"`
+	Charges         uint64 `json:"charges,string"`
+	Breach          bool   `json:"breach"`
+	Refund          uint64 `json:"refund,string"`
+}

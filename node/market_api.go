@@ -1,0 +1,135 @@
+package node
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/pebblestore"
+)
+
+// queryContext returns a read-only ledger context over a snapshot of
+// committed state, as of the last block's time. Close the snapshot.
+func (n *Node) queryContext() (*ledger.Context, *pebblestore.Snapshot, error) {
+	snap := n.store.Snapshot()
+	h := snap.Height()
+	meta := n.comet.BlockStore().LoadBlockMeta(h)
+	t := n.comet.GenesisDoc().GenesisTime
+	if meta != nil {
+		t = meta.Header.Time
+	}
+	ctx, err := n.app.Machine().NewQueryContext(snap, n.comet.GenesisDoc().ChainID, h, t)
+	if err != nil {
+		snap.Close()
+		return nil, nil, err
+	}
+	return ctx, snap, nil
+}
+
+func (n *Node) query(f func(ctx *ledger.Context, r *http.Request) (any, error)) func(*http.Request) (any, error) {
+	return func(r *http.Request) (any, error) {
+		ctx, snap, err := n.queryContext()
+		if err != nil {
+			return nil, err
+		}
+		defer snap.Close()
+		return f(ctx, r)
+	}
+}
+
+func leaseID(s string) (uint64, error) {
+	id, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || id == 0 {
+		return 0, errs.E(errs.Invalid, "%q is not a lease id: lease ids are positive integers", s)
+	}
+	return id, nil
+}
+
+// mountMarket adds the market's routes to the API.
+func (n *Node) mountMarket() {
+	a := n.api
+	a.HandleJSON("GET /v1/providers", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
+		return market.Providers(ctx)
+	}))
+	a.HandleJSON("GET /v1/providers/{did}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
+		addr, err := identity.ParseDID(r.PathValue("did"))
+		if err != nil {
+			return nil, err
+		}
+		p, err := market.GetProvider(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := market.LeasesOf(ctx, addr, true)
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			*market.Provider
+			Leases []string `json:"leases"`
+		}{p, idStrings(ids)}, nil
+	}))
+	a.HandleJSON("GET /v1/leases", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
+		q := r.URL.Query()
+		who, asProvider := q.Get("consumer"), false
+		if who == "" {
+			who, asProvider = q.Get("provider"), true
+		}
+		if who == "" {
+			return nil, errs.E(errs.Invalid, "list leases with ?consumer=DID or ?provider=DID")
+		}
+		addr, err := identity.ParseDID(who)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := market.LeasesOf(ctx, addr, asProvider)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*market.LeaseView, 0, len(ids))
+		for _, id := range ids {
+			l, err := market.GetLease(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, l)
+		}
+		return out, nil
+	}))
+	a.HandleJSON("GET /v1/leases/{id}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
+		id, err := leaseID(r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		return market.GetLease(ctx, id)
+	}))
+	a.HandleJSON("GET /v1/prices", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
+		return market.Prices(ctx), nil
+	}))
+	a.HandleJSON("GET /v1/prices/history", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
+		class := r.URL.Query().Get("class")
+		if class != market.ClassStorage && class != market.ClassCompute {
+			return nil, errs.E(errs.Invalid, "pass ?class=storage or ?class=compute")
+		}
+		limit := 1000
+		if l := r.URL.Query().Get("limit"); l != "" {
+			v, err := strconv.Atoi(l)
+			if err != nil || v <= 0 {
+				return nil, errs.E(errs.Invalid, "limit must be a positive integer")
+			}
+			limit = v
+		}
+		return market.PriceHistory(ctx, class, limit), nil
+	}))
+}
+
+func idStrings(ids []uint64) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = strconv.FormatUint(id, 10)
+	}
+	return out
+}
