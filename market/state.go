@@ -28,16 +28,16 @@ const (
 	keyParams   = "params"
 	keyNextID   = "next_id"
 	keyEpoch    = "epoch"
-	prefProv    = "prov/"     // operator -> Provider
-	prefLease   = "lease/"    // id -> Lease
-	prefByCons  = "bycons/"   // consumer, id -> nil
-	prefByProv  = "byprov/"   // provider, id -> nil
-	prefDue     = "due/"      // ms, id -> nil
-	prefRef     = "ref/"      // class -> reference price
-	prefRefHist = "refhist/"  // class, epoch -> price
-	prefCap     = "cap/"      // class -> capacity and use
-	prefWindow  = "window/"   // lease id, index -> Window
-	prefProbe   = "probe/"    // provider, epoch, validator -> ok, total
+	prefProv    = "prov/"    // operator -> Provider
+	prefLease   = "lease/"   // id -> Lease
+	prefByCons  = "bycons/"  // consumer, id -> nil
+	prefByProv  = "byprov/"  // provider, id -> nil
+	prefDue     = "due/"     // ms, id -> nil
+	prefRef     = "ref/"     // class -> reference price
+	prefRefHist = "refhist/" // class, epoch -> price
+	prefCap     = "cap/"     // class -> capacity and use
+	prefWindow  = "window/"  // lease id, index -> Window
+	prefProbe   = "probe/"   // provider, epoch, validator -> ok, total
 )
 
 // Prefix is the market's namespace in state.

@@ -135,7 +135,7 @@ func (r *roles) probe(ctx context.Context, key *identity.Key) {
 	type counts struct{ ok, total uint32 }
 	var (
 		epoch    int64 = -1
-		tally    = map[identity.Address]*counts{}
+		tally          = map[identity.Address]*counts{}
 		rounds   int
 		reported int
 	)
