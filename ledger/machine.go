@@ -169,8 +169,17 @@ func (m *Machine) newContext(r Reader, h Header, check bool) (*Context, error) {
 		return nil, fmt.Errorf("ledger: corrupt params: %w", err)
 	}
 	ctx.Params = p
+	if h.Time.IsZero() {
+		// The mempool has no block: it sees the time of the last one.
+		if b := ctx.Get([]byte(keyBlockTime)); len(b) == 8 {
+			ctx.Time = time.UnixMilli(int64(readU64(b))).UTC()
+		}
+	}
 	return ctx, nil
 }
+
+// keyBlockTime holds the last block's time, in unix milliseconds.
+const keyBlockTime = "block_time"
 
 // InitChain writes genesis state and returns it as the changes of height 0.
 func (m *Machine) InitChain(r Reader, h Header, appState []byte) (Changes, error) {
@@ -187,6 +196,7 @@ func (m *Machine) InitChain(r Reader, h Header, appState []byte) (Changes, error
 	}
 	ctx := &Context{cache: NewCache(r), reg: m.reg, ChainID: h.ChainID, Height: h.Height, Time: h.Time, Params: g.Params}
 	ctx.Set([]byte(keyParams), g.Params.encode())
+	ctx.Set([]byte(keyBlockTime), u64(uint64(h.Time.UnixMilli())))
 	ctx.Set([]byte(keyValidators), encodeValidators(g.Validators))
 	ctx.Set([]byte(keySupply), u64(0))
 	for _, a := range g.Accounts {
@@ -221,6 +231,7 @@ func (m *Machine) BeginBlock(r Reader, h Header) (*Block, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx.Set([]byte(keyBlockTime), u64(uint64(h.Time.UnixMilli())))
 	return &Block{m: m, ctx: ctx, log: log, header: h}, nil
 }
 

@@ -299,12 +299,16 @@ type prefixKV struct {
 func (p prefixKV) Get(k []byte) []byte { return p.m[p.p+string(k)] }
 func (p prefixKV) Set(k, v []byte)     { p.m[p.p+string(k)] = bytes.Clone(v) }
 
-// nonAuditState is committed state without the audit log, which every
-// block changes.
+// everyBlock reports whether a key is one every block writes: the audit
+// log and the block time.
+func everyBlock(k string) bool { return strings.HasPrefix(k, auditPrefix) || k == "block_time" }
+
+// nonAuditState is committed state without the audit log and block time,
+// which every block changes.
 func (h *harness) nonAuditState() map[string]string {
 	out := map[string]string{}
 	for k, v := range h.st {
-		if !strings.HasPrefix(k, auditPrefix) {
+		if !everyBlock(k) {
 			out[k] = string(v)
 		}
 	}
@@ -332,7 +336,7 @@ func diffKeys(a, b map[string]string) []string {
 func (h *harness) nonAuditWrites() []string {
 	var out []string
 	for _, c := range h.changes.Writes {
-		if !strings.HasPrefix(string(c.Key), auditPrefix) {
+		if !everyBlock(string(c.Key)) {
 			out = append(out, fmt.Sprintf("%q", c.Key))
 		}
 	}

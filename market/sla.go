@@ -88,7 +88,7 @@ func (s *store) availability(provider identity.Address, fromMs, toMs int64) (uin
 func (s *store) endWindow(l *Lease) error {
 	p := s.params()
 	end := l.WindowStartMs + l.SLA.WindowSeconds*msPerSecond
-	w := Window{Index: l.Windows, StartMs: l.WindowStartMs, EndMs: end, Charges: l.WindowCharges}
+	w := Window{Index: l.WindowCount, StartMs: l.WindowStartMs, EndMs: end, Charges: l.WindowCharges}
 	w.AvailabilityBps, w.Quorum = s.availability(l.Provider, l.WindowStartMs, end)
 	prov, err := s.provider(l.Provider)
 	if err != nil {
@@ -124,7 +124,7 @@ func (s *store) endWindow(l *Lease) error {
 	}
 	s.putProvider(prov)
 	s.putJSON(u64key(prefWindow, l.ID, w.Index), w)
-	l.Windows++
+	l.WindowCount++
 	l.WindowStartMs = end
 	l.WindowCharges = 0
 	if l.ConsecutiveBreaches >= p.MaxConsecutiveBreaches {

@@ -204,7 +204,7 @@ type Lease struct {
 
 	WindowStartMs       int64  `json:"window_start_ms,omitempty"`
 	WindowCharges       uint64 `json:"window_charges,string"`
-	Windows             uint64 `json:"windows"`
+	WindowCount         uint64 `json:"window_count"`
 	ConsecutiveBreaches uint32 `json:"consecutive_breaches"`
 	// DueMs is when the lease's next scheduled event falls; 0 if none.
 	DueMs int64 `json:"due_ms,omitempty"`

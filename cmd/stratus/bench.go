@@ -5,5 +5,6 @@ import "github.com/spf13/cobra"
 func newBenchCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "bench", Short: "Measure this machine's Stratus against limits measured in the same run"}
 	c.AddCommand(newBenchLedgerCmd(g))
+	c.AddCommand(newBenchMarketCmd(g))
 	return c
 }

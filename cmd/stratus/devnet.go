@@ -60,6 +60,13 @@ STRATUS_PASSPHRASE is set: development only. Stop it with Ctrl-C.`,
 			if err != nil {
 				return err
 			}
+			if created {
+				// The new home's config also names its built-in providers.
+				if cfg, err = node.LoadConfig(g.home); err != nil {
+					return err
+				}
+				lf.apply(&cfg)
+			}
 			n, err := node.Start(cmd.Context(), g.home, cfg, newLogger(cfg.LogLevel))
 			if err != nil {
 				return err

@@ -85,6 +85,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(
 		newDevnetCmd(g), newNodeCmd(g), newTestnetCmd(g),
 		newKeysCmd(g), newAccountCmd(g), newTxCmd(g), newStatusCmd(g),
+		newProviderCmd(g), newLeaseCmd(g), newPricesCmd(g),
 		newBenchCmd(g),
 	)
 	return root

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/money"
+)
+
+type offerFlags struct {
+	storage, compute, pricing string
+}
+
+func (o *offerFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&o.storage, "storage", "", "storage capacity offered, e.g. 1TiB")
+	c.Flags().StringVar(&o.compute, "compute", "", "compute capacity offered, e.g. 64cu")
+	c.Flags().StringVar(&o.pricing, "pricing", "reference=1", "pricing rule: fixed=PRICE, reference=MULTIPLIER or utilization=BASE,SLOPE (PRICE like 1STR/GiB-month)")
+}
+
+func (o *offerFlags) offers() ([]market.Offer, error) {
+	var out []market.Offer
+	for _, c := range []struct{ class, qty string }{{market.ClassStorage, o.storage}, {market.ClassCompute, o.compute}} {
+		if c.qty == "" {
+			continue
+		}
+		q, err := parseQuantity(c.qty, c.class)
+		if err != nil {
+			return nil, err
+		}
+		rule, err := parseRule(o.pricing, c.class)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, market.Offer{Class: c.class, Capacity: q, Pricing: rule})
+	}
+	return out, nil
+}
+
+func newProviderCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "provider", Short: "Offer storage and compute: register, update, retire, show, list"}
+
+	var f txFlags
+	var of offerFlags
+	var endpoint, region, collateral string
+	register := &cobra.Command{
+		Use:   "register --from KEY --endpoint URL --storage 1TiB|--compute 64cu --collateral AMOUNT",
+		Short: "Register the --from key as a provider, locking collateral",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			offers, err := of.offers()
+			if err != nil {
+				return err
+			}
+			if len(offers) == 0 {
+				return errs.E(errs.Invalid, "offer something: --storage 1TiB and/or --compute 64cu")
+			}
+			col, err := money.Parse(collateral)
+			if err != nil {
+				return err
+			}
+			res, err := g.submit(cmd.Context(), &f, &market.RegisterProvider{Endpoint: endpoint, Region: region, Offers: offers, Collateral: col})
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), map[string]any{"hash": res.Hash, "height": res.Height, "provider": res.Signer}, func(w io.Writer) {
+				fmt.Fprintf(w, "provider %s registered in block %d\n", res.Signer, res.Height)
+			})
+		},
+	}
+	f.register(register)
+	of.register(register)
+	register.Flags().StringVar(&endpoint, "endpoint", "", "URL where the provider answers (its health check is ENDPOINT/healthz)")
+	register.Flags().StringVar(&region, "region", "local", "region, e.g. eu-west")
+	register.Flags().StringVar(&collateral, "collateral", "", "collateral to lock, e.g. 1000STR")
+
+	var uf txFlags
+	var uof offerFlags
+	var uendpoint, uregion, addCollateral string
+	update := &cobra.Command{
+		Use:   "update --from KEY [--endpoint URL] [--storage Q] [--compute Q] [--pricing RULE] [--add-collateral AMOUNT]",
+		Short: "Change a provider's endpoint, offers, pricing or collateral",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m := &market.UpdateProvider{Endpoint: uendpoint, Region: uregion}
+			if uof.storage != "" || uof.compute != "" {
+				offers, err := uof.offers()
+				if err != nil {
+					return err
+				}
+				m.Offers = offers
+			}
+			if addCollateral != "" {
+				v, err := money.Parse(addCollateral)
+				if err != nil {
+					return err
+				}
+				m.AddCollateral = v
+			}
+			res, err := g.submit(cmd.Context(), &uf, m)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), map[string]any{"hash": res.Hash, "height": res.Height}, func(w io.Writer) {
+				fmt.Fprintf(w, "provider %s updated in block %d\n", res.Signer, res.Height)
+			})
+		},
+	}
+	uf.register(update)
+	uof.register(update)
+	update.Flags().StringVar(&uendpoint, "endpoint", "", "new endpoint URL")
+	update.Flags().StringVar(&uregion, "region", "", "new region")
+	update.Flags().StringVar(&addCollateral, "add-collateral", "", "collateral to add, e.g. 500STR")
+
+	simple := func(use, short string, msg func() ledger.Msg, done string) *cobra.Command {
+		var sf txFlags
+		cc := &cobra.Command{
+			Use: use, Short: short, Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				res, err := g.submit(cmd.Context(), &sf, msg())
+				if err != nil {
+					return err
+				}
+				return g.print(cmd.OutOrStdout(), map[string]any{"hash": res.Hash, "height": res.Height}, func(w io.Writer) {
+					fmt.Fprintf(w, "provider %s %s in block %d\n", res.Signer, done, res.Height)
+				})
+			},
+		}
+		sf.register(cc)
+		return cc
+	}
+	retire := simple("retire --from KEY", "Stop taking leases; collateral unbonds after the delay once leases close",
+		func() ledger.Msg { return &market.RetireProvider{} }, "is retiring")
+	unbond := simple("unbond --from KEY", "Take back the collateral of a retired provider",
+		func() ledger.Msg { return &market.Unbond{} }, "unbonded")
+
+	show := &cobra.Command{
+		Use:   "show DID|KEY",
+		Short: "Show a provider: offers, prices, collateral, leases and score",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			addr, err := g.resolveAddress(args[0])
+			if err != nil {
+				return err
+			}
+			var p struct {
+				market.Provider
+				Leases []string `json:"leases"`
+			}
+			if err := g.client().Get(cmd.Context(), "/v1/providers/"+addr.String(), &p); err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), p, func(w io.Writer) {
+				printProvider(w, p.Provider)
+				fmt.Fprintf(w, "leases:     %v\n", p.Leases)
+			})
+		},
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List providers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ps, err := g.client().Providers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), ps, func(w io.Writer) {
+				if len(ps) == 0 {
+					fmt.Fprintln(w, "No providers. Register one with `stratus provider register`.")
+				}
+				for i, p := range ps {
+					if i > 0 {
+						fmt.Fprintln(w)
+					}
+					printProvider(w, p)
+				}
+			})
+		},
+	}
+	c.AddCommand(register, update, retire, unbond, show, list)
+	return c
+}
+
+func printProvider(w io.Writer, p market.Provider) {
+	fmt.Fprintf(w, "provider:   %s\nstate:      %s\nendpoint:   %s\nregion:     %s\ncollateral: %s\nscore:      %d/10000 (%d breaches)\nopen leases: %d\n",
+		p.Operator, p.State, p.Endpoint, p.Region, money.Format(p.Collateral), p.Score, p.Breaches, p.OpenLeases)
+	if p.UnbondAtMs > 0 {
+		fmt.Fprintf(w, "unbonds at: %s\n", time.UnixMilli(p.UnbondAtMs).UTC().Format(time.RFC3339))
+	}
+	for _, o := range p.Offers {
+		fmt.Fprintf(w, "offer:      %s capacity %s used %s, pricing %s\n", o.Class, formatQuantity(o.Capacity, o.Class), formatQuantity(o.Used, o.Class), describeRule(o.Pricing, o.Class))
+	}
+}
+
+func describeRule(r market.Rule, class string) string {
+	switch r.Kind {
+	case "fixed":
+		return "fixed " + formatPrice(r.Price, class)
+	case "reference":
+		return fmt.Sprintf("reference x %.4g", float64(r.MultiplierBps)/10_000)
+	case "utilization":
+		return fmt.Sprintf("utilization from %s, +%.4g when full", formatPrice(r.Price, class), float64(r.SlopeBps)/10_000)
+	}
+	return r.Kind
+}
+
+func formatQuantity(q uint64, class string) string {
+	if class == market.ClassCompute {
+		return fmt.Sprintf("%dcu", q)
+	}
+	switch {
+	case q >= 1<<40 && q%(1<<40) == 0:
+		return fmt.Sprintf("%dTiB", q>>40)
+	case q >= 1<<30 && q%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", q>>30)
+	case q >= 1<<20 && q%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", q>>20)
+	}
+	return fmt.Sprintf("%dB", q)
+}
