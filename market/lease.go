@@ -365,6 +365,11 @@ func (s *store) reschedule(l *Lease) {
 	if l.SLA.TargetBps > 0 {
 		earliest(s.windowDue(l))
 	}
+	if l.Float {
+		// A floating lease is re-rated at every epoch boundary.
+		ep := s.params().EpochSeconds * msPerSecond
+		earliest((s.nowMs()/ep + 1) * ep)
+	}
 	if l.Rate > 0 {
 		// ms until escrow is gone: (escrow x 1e12 - accrued) / rate.
 		hi, lo := bits.Mul64(l.Escrow, picoPerUstr)
@@ -437,6 +442,11 @@ func (s *store) due(l *Lease) error {
 	if err := s.settle(l); err != nil {
 		return err
 	}
+	if l.Float && l.State != LeaseClosed {
+		if err := s.rerate(l); err != nil {
+			return err
+		}
+	}
 	// Windows that have ended, one at a time (a chain that was down may
 	// owe several).
 	for l.State != LeaseClosed && l.SLA.TargetBps > 0 && now >= s.windowDue(l) {
@@ -452,4 +462,37 @@ func (s *store) due(l *Lease) error {
 // it ends, so the validators' reports for its last epoch are in.
 func (s *store) windowDue(l *Lease) int64 {
 	return l.WindowStartMs + (l.SLA.WindowSeconds+s.params().EpochSeconds)*msPerSecond
+}
+
+// rerate sets a floating lease's price to its provider's effective price
+// now, capped by the lease's maximum price. It is called right after a
+// settlement, so the old rate has paid for all time up to now.
+func (s *store) rerate(l *Lease) error {
+	prov, err := s.provider(l.Provider)
+	if err != nil {
+		return err
+	}
+	o := prov.offer(l.Class)
+	if o == nil {
+		return nil
+	}
+	// The lease's own quantity is already in o.Used.
+	price, err := EffectivePrice(o.Pricing, s.reference(l.Class), *o, 0)
+	if err != nil {
+		return err
+	}
+	if l.MaxPrice != 0 && price > l.MaxPrice {
+		price = l.MaxPrice
+	}
+	if price == l.Price || price == 0 {
+		return nil
+	}
+	rate, err := LeaseRate(price, l.Quantity, l.Class)
+	if err != nil || rate == 0 {
+		return err
+	}
+	l.Price, l.Rate = price, rate
+	s.ctx.Emit("lease.rerated", attrID(l.ID), ledger.Attr{Key: "price", Value: ledger.FormatInt(price)},
+		ledger.Attr{Key: "rate", Value: ledger.FormatInt(rate)})
+	return nil
 }

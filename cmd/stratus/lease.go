@@ -127,7 +127,7 @@ func newLeaseCmd(g *globals) *cobra.Command {
 	open.Flags().Uint64Var(&slaBps, "sla", 0, "availability target in basis points, e.g. 9900 for 99%")
 	open.Flags().DurationVar(&slaWindow, "sla-window", time.Hour, "SLA accounting window, a whole number of market epochs")
 	open.Flags().StringVar(&split, "split", "", "payees and basis points: provider:9000,alice:700,treasury:300 (default: all to the provider)")
-	open.Flags().BoolVar(&float, "float", false, "let the rate follow the provider's price (recorded; rates are fixed at open in this release)")
+	open.Flags().BoolVar(&float, "float", false, "let the rate follow the provider's price, re-rated at every market epoch (capped by --max-price)")
 
 	show := &cobra.Command{
 		Use:   "show ID",
