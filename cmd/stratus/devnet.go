@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -61,11 +62,17 @@ STRATUS_PASSPHRASE is set: development only. Stop it with Ctrl-C.`,
 				return err
 			}
 			if created {
-				// The new home's config also names its built-in providers.
+				// The new home's config names its built-in providers, and
+				// the API port their endpoints were registered with: keep
+				// it rather than pick another free one.
 				if cfg, err = node.LoadConfig(g.home); err != nil {
 					return err
 				}
+				api := cfg.API.Listen
 				lf.apply(&cfg)
+				if strings.HasSuffix(lf.api, ":0") {
+					cfg.API.Listen = api
+				}
 			}
 			n, err := node.Start(cmd.Context(), g.home, cfg, newLogger(cfg.LogLevel))
 			if err != nil {
