@@ -51,6 +51,13 @@ func Exists(home string) bool {
 // development only). It does nothing if the home exists, and reports whether
 // it created one.
 func InitDevnet(home string, cfg Config, passphrase string) (bool, error) {
+	return InitDevnetWith(home, cfg, passphrase, market.DefaultGenesis())
+}
+
+// InitDevnetWith is InitDevnet with the market's genesis section given, for
+// tests that need short epochs. Its providers are replaced by the devnet's
+// built-in ones.
+func InitDevnetWith(home string, cfg Config, passphrase string, mg market.Genesis) (bool, error) {
 	if Exists(home) {
 		return false, nil
 	}
@@ -83,7 +90,7 @@ func InitDevnet(home string, cfg Config, passphrase string) (bool, error) {
 	if cfg.API.Listen, err = resolvePort(cfg.API.Listen); err != nil {
 		return false, err
 	}
-	mg := market.DefaultGenesis()
+	mg.Providers = nil
 	cfg.Providers = nil
 	for _, dp := range devnetProviders {
 		a, err := createOrShow(ks, dp.name, passphrase)
