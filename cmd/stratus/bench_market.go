@@ -45,8 +45,8 @@ when the ratio is near 1 (target: at most 1.5).`,
 	}
 	c.Flags().IntVar(&o.Leases, "leases", 100_000, "open leases in the large state")
 	c.Flags().IntVar(&o.Touch, "touch", 1000, "leases each measured block tops up")
-	c.Flags().IntVar(&o.Blocks, "blocks", 5, "measured blocks in each state (the median counts)")
+	c.Flags().IntVar(&o.Blocks, "blocks", 7, "measured blocks in each state (the median counts)")
 	c.Flags().IntVar(&o.PerBlock, "per-block", 5000, "leases each setup block opens")
-	c.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured blocks with --leases to this file (and of those with 1,000 to FILE.1k)")
+	c.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured blocks to this file, labelled leases=1k and leases=100k (go tool pprof -tagfocus leases=100k)")
 	return c
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,10 +36,11 @@ func TestMain(m *testing.M) {
 //
 // Besides testscript's own commands the scripts have:
 //
-//	waitnode [-height N] [HOME|URL]
+//	waitnode [-height N|+N] [HOME|URL]
 //	    wait (60s at most) until the node running in HOME (default
 //	    $HOME/.stratus/devnet), found through its node.json, or the API at
-//	    URL, answers GET /v1/status with height >= N (default 2).
+//	    URL, answers GET /v1/status with height >= N (default 2); +N means
+//	    N blocks after the height it first answers with.
 //	expectexit CODE COMMAND [ARGS...]
 //	    run COMMAND and check its exit status. For a non-zero CODE, also
 //	    check that stdout is empty and that stderr ends with the one line
@@ -48,6 +51,13 @@ func TestMain(m *testing.M) {
 //	    stderr mean the last command's output).
 //	jsonfield FILE PATH WANT
 //	    check that the value at PATH in FILE is WANT; with !, that it is not.
+//	jsonsum FILE|URL TOTAL PATH...
+//	    check that the integer at TOTAL equals the sum of the integers at the
+//	    PATHs (JSON numbers or decimal strings, exactly); with !, that it
+//	    does not. In these PATHs a segment '*' stands for every element of
+//	    an array or object (split.*.paid, buckets.*), and =N is the integer
+//	    N itself (=$REFUND, =-1000). An http(s) URL is fetched with GET
+//	    instead of reading a file.
 //
 // A PATH is dot-separated object keys and array indexes, "." for the whole
 // document; a last segment '#' is the length of the array or object. Strings
@@ -78,6 +88,7 @@ func TestScripts(t *testing.T) {
 			"expectexit": cmdExpectExit,
 			"setenvjson": cmdSetenvJSON,
 			"jsonfield":  cmdJSONField,
+			"jsonsum":    cmdJSONSum,
 		},
 	})
 }
@@ -91,17 +102,18 @@ func stopTestnets(dir string) {
 }
 
 func cmdWaitNode(ts *testscript.TestScript, neg bool, args []string) {
-	usage := "usage: waitnode [-height N] [HOME|URL]"
+	usage := "usage: waitnode [-height N|+N] [HOME|URL]"
 	if neg {
 		ts.Fatalf("unsupported: ! waitnode")
 	}
-	minHeight := int64(2)
+	minHeight, relative := int64(2), false
 	if len(args) >= 2 && args[0] == "-height" {
-		h, err := strconv.ParseInt(args[1], 10, 64)
+		n, rel := strings.CutPrefix(args[1], "+")
+		h, err := strconv.ParseInt(n, 10, 64)
 		if err != nil {
 			ts.Fatalf("%s: bad height %q", usage, args[1])
 		}
-		minHeight, args = h, args[2:]
+		minHeight, relative, args = h, rel, args[2:]
 	}
 	target := filepath.Join(ts.Getenv("HOME"), ".stratus", "devnet")
 	switch len(args) {
@@ -120,6 +132,9 @@ func cmdWaitNode(ts *testscript.TestScript, neg bool, args []string) {
 	var last error
 	for {
 		api, height, err := nodeHeight(hc, target)
+		if err == nil && relative {
+			minHeight, relative = height+minHeight, false
+		}
 		if err == nil && height >= minHeight {
 			ts.Logf("node %s is at height %d", api, height)
 			return
@@ -286,4 +301,116 @@ func jsonLookup(doc, path string) (string, error) {
 		return "", err
 	}
 	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+func cmdJSONSum(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: jsonsum FILE|URL TOTAL PATH...")
+	}
+	var doc string
+	if strings.HasPrefix(args[0], "http://") || strings.HasPrefix(args[0], "https://") {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(args[0])
+		if err != nil {
+			ts.Fatalf("GET %s: %v", args[0], err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			ts.Fatalf("GET %s: %s %v", args[0], resp.Status, err)
+		}
+		doc = string(b)
+		ts.Logf("GET %s: %s", args[0], strings.TrimSpace(doc))
+	} else {
+		doc = ts.ReadFile(args[0])
+	}
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		ts.Fatalf("%s: not JSON: %v", args[0], err)
+	}
+	ints := func(path string) []*big.Int {
+		if lit, ok := strings.CutPrefix(path, "="); ok {
+			n, ok := new(big.Int).SetString(lit, 10)
+			if !ok {
+				ts.Fatalf("jsonsum: %q is not an integer", path)
+			}
+			return []*big.Int{n}
+		}
+		vals, err := jsonSelect(v, path)
+		if err != nil {
+			ts.Fatalf("%s: %v", args[0], err)
+		}
+		out := make([]*big.Int, len(vals))
+		for i, x := range vals {
+			s := fmt.Sprint(x)
+			n, ok := new(big.Int).SetString(s, 10)
+			if !ok {
+				ts.Fatalf("%s: %s holds %q, not an integer", args[0], path, s)
+			}
+			out[i] = n
+		}
+		return out
+	}
+	total := ints(args[1])
+	if len(total) != 1 {
+		ts.Fatalf("%s: %s selects %d values, want 1", args[0], args[1], len(total))
+	}
+	sum := new(big.Int)
+	var terms []string
+	for _, p := range args[2:] {
+		for _, n := range ints(p) {
+			sum.Add(sum, n)
+			terms = append(terms, n.String())
+		}
+	}
+	eq := total[0].Cmp(sum) == 0
+	switch {
+	case !neg && !eq:
+		ts.Fatalf("%s: %s is %s, but %s = %s", args[0], args[1], total[0], strings.Join(terms, " + "), sum)
+	case neg && eq:
+		ts.Fatalf("%s: %s is %s = %s, want anything else", args[0], args[1], strings.Join(terms, " + "), sum)
+	}
+}
+
+// jsonSelect returns the values at path in v, where a segment '*' fans out
+// over every element of an array or object.
+func jsonSelect(v any, path string) ([]any, error) {
+	cur := []any{v}
+	if path == "." || path == "" {
+		return cur, nil
+	}
+	for seg := range strings.SplitSeq(path, ".") {
+		var next []any
+		for _, x := range cur {
+			switch x := x.(type) {
+			case map[string]any:
+				if seg == "*" {
+					for _, e := range x {
+						next = append(next, e)
+					}
+					continue
+				}
+				f, ok := x[seg]
+				if !ok {
+					return nil, fmt.Errorf("no field %q in %s", seg, path)
+				}
+				next = append(next, f)
+			case []any:
+				if seg == "*" {
+					next = append(next, x...)
+					continue
+				}
+				i, err := strconv.Atoi(seg)
+				if err != nil || i < 0 || i >= len(x) {
+					return nil, fmt.Errorf("no element %q in %s (length %d)", seg, path, len(x))
+				}
+				next = append(next, x[i])
+			default:
+				return nil, fmt.Errorf("%s: %q is inside a %T", path, seg, x)
+			}
+		}
+		cur = next
+	}
+	return cur, nil
 }
