@@ -106,7 +106,9 @@ func openLease(ctx *ledger.Context, signer identity.Address, m *OpenLease) (uint
 	o.Used += m.Quantity
 	c.prov.OpenLeases++
 	s.putProvider(c.prov)
-	s.addCapacity(m.Class, 0, int64(m.Quantity))
+	if err := s.addCapacity(m.Class, 0, int64(m.Quantity)); err != nil {
+		return 0, err
+	}
 	s.kv.Set(u64key(prefByCons, signer, l.ID), []byte{})
 	s.kv.Set(u64key(prefByProv, c.prov.Operator, l.ID), []byte{})
 	s.schedule(l, now+p.AckTimeoutSeconds*msPerSecond)
@@ -152,6 +154,9 @@ func ackLease(ctx *ledger.Context, signer identity.Address, m *AckLease) error {
 		return errs.E(errs.Conflict, "lease %d is %s, not pending", l.ID, l.State)
 	}
 	now := s.nowMs()
+	if now >= l.OpenedMs+s.params().AckTimeoutSeconds*msPerSecond {
+		return errs.E(errs.Conflict, "lease %d was not acknowledged in time and is being cancelled", l.ID)
+	}
 	l.State, l.ActivatedMs, l.SettledMs = LeaseActive, now, now
 	if l.SLA.TargetBps > 0 {
 		// Windows are aligned to epochs, so probe counts map onto them.
@@ -227,16 +232,51 @@ func closeLease(ctx *ledger.Context, signer identity.Address, m *CloseLease) err
 	return nil
 }
 
-// settle brings a lease's payments up to now: rate x elapsed time leaves
-// escrow (whole ustr; the fraction is carried), is split among the payees,
-// and a lease whose escrow is gone closes.
-func (s *store) settle(l *Lease) error {
-	now := s.nowMs()
-	if (l.State != LeaseActive && l.State != LeaseGrace) || now <= l.SettledMs {
+// settle brings a lease's payments up to now: first every SLA window that
+// has ended is settled to its end and judged, so each window's refund is
+// computed from what was paid in that window; then the rest is settled, and a
+// lease whose escrow is gone closes.
+func (s *store) settle(l *Lease) error { return s.settleJudging(l, s.nowMs()) }
+
+// settleJudging settles a lease to now, judging the SLA windows that ended
+// by judgeBy on the way.
+func (s *store) settleJudging(l *Lease, judgeBy int64) error {
+	for l.State == LeaseActive || l.State == LeaseGrace {
+		if l.SLA.TargetBps == 0 {
+			break
+		}
+		end := l.WindowStartMs + l.SLA.WindowSeconds*msPerSecond
+		if end > judgeBy || end > s.nowMs() {
+			break
+		}
+		if err := s.settleTo(l, end); err != nil {
+			return err
+		}
+		if err := s.endWindow(l); err != nil {
+			return err
+		}
+	}
+	if l.State != LeaseActive && l.State != LeaseGrace {
+		return nil
+	}
+	if err := s.settleTo(l, s.nowMs()); err != nil {
+		return err
+	}
+	if l.Escrow == 0 {
+		return s.close(l, "escrow")
+	}
+	return nil
+}
+
+// settleTo pays what accrued from the last settlement to t: rate x elapsed
+// time leaves escrow in whole ustr, and the fraction is carried. It never
+// closes the lease; an empty escrow is the caller's to act on.
+func (s *store) settleTo(l *Lease, t int64) error {
+	if (l.State != LeaseActive && l.State != LeaseGrace) || t <= l.SettledMs {
 		return nil
 	}
 	// pico = rate (nano/s) x elapsed (ms) + carried fraction, in 128 bits.
-	hi, lo := bits.Mul64(l.Rate, uint64(now-l.SettledMs))
+	hi, lo := bits.Mul64(l.Rate, uint64(t-l.SettledMs))
 	lo, c := bits.Add64(lo, l.AccruedPico, 0)
 	hi += c
 	var owed, frac uint64
@@ -245,7 +285,7 @@ func (s *store) settle(l *Lease) error {
 	} else {
 		owed, frac = bits.Div64(hi, lo, picoPerUstr)
 	}
-	l.SettledMs = now
+	l.SettledMs = t
 	if owed >= l.Escrow {
 		owed, frac = l.Escrow, 0 // the rest of what accrued is forgiven
 	}
@@ -253,10 +293,7 @@ func (s *store) settle(l *Lease) error {
 	if err := s.pay(l, owed); err != nil {
 		return err
 	}
-	if l.Escrow == 0 {
-		return s.close(l, "escrow")
-	}
-	if l.State == LeaseActive && s.inGrace(l) {
+	if l.State == LeaseActive && l.Escrow > 0 && s.inGrace(l) {
 		l.State = LeaseGrace
 		s.ctx.Emit("lease.grace", attrID(l.ID), ledger.Attr{Key: "escrow", Value: ledger.FormatInt(l.Escrow)})
 	}
@@ -339,7 +376,9 @@ func (s *store) close(l *Lease, reason string) error {
 		}
 		s.putProvider(prov)
 		if prov.State == ProviderActive {
-			s.addCapacity(l.Class, 0, -int64(l.Quantity))
+			if err := s.addCapacity(l.Class, 0, -int64(l.Quantity)); err != nil {
+				return err
+			}
 		}
 	}
 	l.State, l.CloseReason, l.ClosedMs = LeaseClosed, reason, s.nowMs()
@@ -439,20 +478,13 @@ func (s *store) due(l *Lease) error {
 		}
 		return nil
 	}
-	if err := s.settle(l); err != nil {
+	// Windows are judged one epoch after they end, when the validators'
+	// reports for their last epoch are in.
+	if err := s.settleJudging(l, now-s.params().EpochSeconds*msPerSecond); err != nil {
 		return err
 	}
 	if l.Float && l.State != LeaseClosed {
-		if err := s.rerate(l); err != nil {
-			return err
-		}
-	}
-	// Windows that have ended, one at a time (a chain that was down may
-	// owe several).
-	for l.State != LeaseClosed && l.SLA.TargetBps > 0 && now >= s.windowDue(l) {
-		if err := s.endWindow(l); err != nil {
-			return err
-		}
+		s.rerate(l)
 	}
 	s.reschedule(l)
 	return nil
@@ -466,33 +498,34 @@ func (s *store) windowDue(l *Lease) int64 {
 
 // rerate sets a floating lease's price to its provider's effective price
 // now, capped by the lease's maximum price. It is called right after a
-// settlement, so the old rate has paid for all time up to now.
-func (s *store) rerate(l *Lease) error {
+// settlement, so the old rate has paid for all time up to now. A price it
+// cannot use (an overflow, a rate of zero) leaves the old one: a provider
+// must never be able to stop the chain by pricing itself absurdly.
+func (s *store) rerate(l *Lease) {
 	prov, err := s.provider(l.Provider)
 	if err != nil {
-		return err
+		return
 	}
 	o := prov.offer(l.Class)
 	if o == nil {
-		return nil
+		return
 	}
 	// The lease's own quantity is already in o.Used.
 	price, err := EffectivePrice(o.Pricing, s.reference(l.Class), *o, 0)
 	if err != nil {
-		return err
+		return
 	}
 	if l.MaxPrice != 0 && price > l.MaxPrice {
 		price = l.MaxPrice
 	}
 	if price == l.Price || price == 0 {
-		return nil
+		return
 	}
 	rate, err := LeaseRate(price, l.Quantity, l.Class)
 	if err != nil || rate == 0 {
-		return err
+		return
 	}
 	l.Price, l.Rate = price, rate
 	s.ctx.Emit("lease.rerated", attrID(l.ID), ledger.Attr{Key: "price", Value: ledger.FormatInt(price)},
 		ledger.Attr{Key: "rate", Value: ledger.FormatInt(rate)})
-	return nil
 }

@@ -86,6 +86,10 @@ func (p Params) Validate() error {
 		return errs.E(errs.Invalid, "market timeouts must not be negative, and ack_timeout_seconds must be positive")
 	case p.MaxConsecutiveBreaches == 0:
 		return errs.E(errs.Invalid, "market max_consecutive_breaches must be positive")
+	case p.RefundBpsPerPoint > 10_000:
+		return errs.E(errs.Invalid, "market refund_bps_per_point must be at most 10000")
+	case p.MinReferencePrice == 0:
+		return errs.E(errs.Invalid, "market min_reference_price must be positive, or a reference price could stick at zero")
 	}
 	return nil
 }
@@ -124,6 +128,9 @@ func (Module) InitGenesis(ctx *ledger.Context, raw json.RawMessage) error {
 	return nil
 }
 
+// maxCatchUpEpochs bounds the price steps one block takes after a gap.
+const maxCatchUpEpochs = 1440
+
 // EndBlock moves reference prices at epoch boundaries and runs the lease
 // events due by this block's time.
 func (Module) EndBlock(ctx *ledger.Context) error {
@@ -135,10 +142,15 @@ func (Module) EndBlock(ctx *ledger.Context) error {
 		last = int64(be64(b))
 	}
 	if epoch > last {
-		for _, c := range Classes {
-			cp := s.capacity(c)
-			next := NextReference(s.reference(c), cp.Used, cp.Capacity, p)
-			s.setReference(c, epoch, next)
+		// One step per epoch that passed, each recorded, so a chain that
+		// was down catches up as if it had not been (bounded, in case it
+		// was down for years).
+		from := max(last+1, epoch-maxCatchUpEpochs)
+		for e := from; e <= epoch; e++ {
+			for _, c := range Classes {
+				cp := s.capacity(c)
+				s.setReference(c, e, NextReference(s.reference(c), cp.Used, cp.Capacity, p))
+			}
 		}
 		s.kv.Set([]byte(keyEpoch), u64key("", epoch))
 	}

@@ -115,6 +115,9 @@ func (m *TopupLease) Decode(r *codec.Reader) error       { return ledger.DecodeJ
 func (m *CloseLease) Decode(r *codec.Reader) error       { return ledger.DecodeJSON(r, m) }
 func (m *ProbeReport) Decode(r *codec.Reader) error      { return ledger.DecodeJSON(r, m) }
 
+// MaxCapacity bounds one offer: 1 PiB of storage, or 2^50 cu.
+const MaxCapacity = 1 << 50
+
 func validateEndpoint(e string) error {
 	u, err := url.Parse(e)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(e) > maxEndpoint {
@@ -136,8 +139,8 @@ func validateOffers(offers []Offer) error {
 			return errs.E(errs.Invalid, "resource class %s is offered twice", o.Class)
 		}
 		seen[o.Class] = true
-		if o.Capacity == 0 {
-			return errs.E(errs.Invalid, "the %s offer has no capacity", o.Class)
+		if o.Capacity == 0 || o.Capacity > MaxCapacity {
+			return errs.E(errs.Invalid, "the %s offer's capacity must be between 1 and %d", o.Class, uint64(MaxCapacity))
 		}
 		if o.Used != 0 {
 			return errs.E(errs.Invalid, "the %s offer must not set used: the ledger tracks it", o.Class)
@@ -201,8 +204,11 @@ func (m *OpenLease) Validate() error {
 	if _, ok := unitSize[m.Class]; !ok {
 		return errs.E(errs.Invalid, "unknown resource class %q: use storage or compute", m.Class)
 	}
-	if m.Quantity == 0 {
-		return errs.E(errs.Invalid, "a lease needs a positive quantity")
+	if m.Quantity == 0 || m.Quantity > MaxCapacity {
+		return errs.E(errs.Invalid, "a lease's quantity must be between 1 and %d", uint64(MaxCapacity))
+	}
+	if m.Float && m.MaxPrice == 0 {
+		return errs.E(errs.Invalid, "a floating lease needs a maximum price (--max-price): its provider could otherwise raise the price without bound")
 	}
 	if m.Deposit == 0 {
 		return errs.E(errs.Invalid, "a lease needs a deposit")

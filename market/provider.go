@@ -24,7 +24,9 @@ func registerProvider(ctx *ledger.Context, signer identity.Address, m *RegisterP
 		Collateral: m.Collateral, State: ProviderActive, Score: 10_000, RegisteredMs: s.nowMs(),
 	}
 	for _, o := range prov.Offers {
-		s.addCapacity(o.Class, int64(o.Capacity), 0)
+		if err := s.addCapacity(o.Class, int64(o.Capacity), 0); err != nil {
+			return err
+		}
 	}
 	s.putProvider(prov)
 	ctx.Emit("provider.registered", ledger.Attr{Key: "provider", Value: signer.String()},
@@ -82,10 +84,14 @@ func updateProvider(ctx *ledger.Context, signer identity.Address, m *UpdateProvi
 			n.Used = old.Used
 		}
 		for _, o := range prov.Offers {
-			s.addCapacity(o.Class, -int64(o.Capacity), 0)
+			if err := s.addCapacity(o.Class, -int64(o.Capacity), 0); err != nil {
+				return err
+			}
 		}
 		for _, o := range next {
-			s.addCapacity(o.Class, int64(o.Capacity), 0)
+			if err := s.addCapacity(o.Class, int64(o.Capacity), 0); err != nil {
+				return err
+			}
 		}
 		prov.Offers = next
 	}
@@ -115,8 +121,12 @@ func retireProvider(ctx *ledger.Context, signer identity.Address) error {
 	}
 	prov.State = ProviderRetiring
 	prov.UnbondAtMs = s.nowMs() + s.params().UnbondingSeconds*msPerSecond
+	// A retiring provider leaves the utilization figures whole: its
+	// capacity and what its leases use.
 	for _, o := range prov.Offers {
-		s.addCapacity(o.Class, -int64(o.Capacity), 0)
+		if err := s.addCapacity(o.Class, -int64(o.Capacity), -int64(o.Used)); err != nil {
+			return err
+		}
 	}
 	s.putProvider(prov)
 	ctx.Emit("provider.retiring", ledger.Attr{Key: "provider", Value: signer.String()},

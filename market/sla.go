@@ -128,6 +128,10 @@ func (s *store) endWindow(l *Lease) error {
 	l.WindowStartMs = end
 	l.WindowCharges = 0
 	if l.ConsecutiveBreaches >= p.MaxConsecutiveBreaches {
+		// The provider is paid up to now, then the lease ends.
+		if err := s.settleTo(l, s.nowMs()); err != nil {
+			return err
+		}
 		if err := s.close(l, "sla"); err != nil {
 			return err
 		}

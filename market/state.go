@@ -8,6 +8,7 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/money"
 )
 
 // Buckets the market holds value in.
@@ -47,6 +48,7 @@ const Prefix = "market/"
 type store struct {
 	ctx *ledger.Context
 	kv  *ledger.PrefixKV
+	p   *Params // read once
 }
 
 func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Prefixed(Prefix)} }
@@ -91,10 +93,15 @@ func (s *store) putJSON(key []byte, v any) {
 }
 
 func (s *store) params() Params {
-	var p Params
-	if ok, err := s.getJSON([]byte(keyParams), &p); !ok || err != nil {
-		return DefaultParams()
+	if s.p != nil {
+		return *s.p
 	}
+	p := DefaultParams()
+	var stored Params
+	if ok, err := s.getJSON([]byte(keyParams), &stored); ok && err == nil {
+		p = stored
+	}
+	s.p = &p
 	return p
 }
 
@@ -163,11 +170,26 @@ func (s *store) capacity(class string) Capacity {
 	return c
 }
 
-func (s *store) addCapacity(class string, dCap, dUsed int64) {
+// addCapacity changes a class's totals. Offers are bounded by MaxCapacity,
+// so the deltas fit in int64; a total that would overflow is refused.
+func (s *store) addCapacity(class string, dCap, dUsed int64) error {
 	c := s.capacity(class)
-	c.Capacity = uint64(int64(c.Capacity) + dCap)
-	c.Used = uint64(int64(c.Used) + dUsed)
+	var err error
+	if c.Capacity, err = addSigned(c.Capacity, dCap); err != nil {
+		return errs.E(errs.Invalid, "the network's %s capacity would overflow: offer less", class)
+	}
+	if c.Used, err = addSigned(c.Used, dUsed); err != nil {
+		return errs.E(errs.Internal, "market: %s use index out of range", class)
+	}
 	s.putJSON(u64key(prefCap, class), c)
+	return nil
+}
+
+func addSigned(v uint64, d int64) (uint64, error) {
+	if d >= 0 {
+		return money.Add(v, uint64(d))
+	}
+	return money.Sub(v, uint64(-d))
 }
 
 func (s *store) reference(class string) uint64 {
