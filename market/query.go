@@ -9,8 +9,9 @@ import (
 )
 
 // Queries read state through a query context (ledger.NewQueryContext): a
-// lease is shown settled up to the context's time, exactly as the next
-// transaction that touches it would settle it, without writing anything.
+// lease's money is shown settled up to the context's time, without writing
+// anything. State changes (a window judged, a lease closed) show once a
+// block has made them.
 
 // GetProvider returns a provider.
 func GetProvider(ctx *ledger.Context, a identity.Address) (*Provider, error) {
@@ -48,7 +49,7 @@ func GetLease(ctx *ledger.Context, id uint64) (*LeaseView, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.settle(l); err != nil {
+	if err := s.settleTo(l, s.nowMs()); err != nil {
 		return nil, err
 	}
 	v := &LeaseView{Lease: *l, Windows: []Window{}}
