@@ -65,7 +65,7 @@ func (s *store) choose(m *OpenLease) (*candidate, error) {
 		return nil, err
 	}
 	if best == nil {
-		return nil, errs.E(errs.NotFound, "no provider offers %d of %s within your price: raise --max-price or lower --quantity (see `stratus provider list`)", m.Quantity, m.Class)
+		return nil, errs.E(errs.NotFound, "no provider offers %d %s of %s within your price: raise --max-price or lower --quantity (see `stratus provider list`)", m.Quantity, map[string]string{ClassStorage: "bytes", ClassCompute: "cu"}[m.Class], m.Class)
 	}
 	return best, nil
 }
@@ -381,6 +381,7 @@ func (s *store) close(l *Lease, reason string) error {
 			}
 		}
 	}
+	l.AccruedPico = 0 // a fraction of a ustr that can no longer be paid
 	l.State, l.CloseReason, l.ClosedMs = LeaseClosed, reason, s.nowMs()
 	s.schedule(l, 0)
 	s.ctx.Emit("lease.closed", attrID(l.ID), ledger.Attr{Key: "reason", Value: reason},

@@ -144,7 +144,7 @@ func unbond(ctx *ledger.Context, signer identity.Address) error {
 	case prov.State != ProviderRetiring:
 		return errs.E(errs.Conflict, "collateral unbonds only after `stratus provider retire` and the unbonding delay")
 	case prov.OpenLeases > 0:
-		return errs.E(errs.Conflict, "%d leases are still open: collateral unbonds once they close", prov.OpenLeases)
+		return errs.E(errs.Conflict, "leases still open: %d; collateral unbonds once they close", prov.OpenLeases)
 	case s.nowMs() < prov.UnbondAtMs:
 		return errs.E(errs.Conflict, "collateral is locked for %d more seconds", (prov.UnbondAtMs-s.nowMs()+999)/1000)
 	}

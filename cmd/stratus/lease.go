@@ -85,6 +85,9 @@ func newLeaseCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if deposit == "" {
+				return errs.E(errs.Invalid, "lease open needs --deposit AMOUNT, the escrow the lease is paid from (e.g. --deposit 5STR)")
+			}
 			dep, err := money.Parse(deposit)
 			if err != nil {
 				return err
@@ -314,6 +317,9 @@ func newPricesCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if history != "" {
+				if history != market.ClassStorage && history != market.ClassCompute {
+					return errs.E(errs.Invalid, "--history must be storage or compute")
+				}
 				h, err := g.client().PriceHistory(cmd.Context(), history)
 				if err != nil {
 					return err

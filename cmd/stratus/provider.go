@@ -14,18 +14,25 @@ import (
 )
 
 type offerFlags struct {
-	storage, compute, pricing string
+	storage, compute                        string
+	pricing, storagePricing, computePricing string
 }
 
-func (o *offerFlags) register(c *cobra.Command) {
+func (o *offerFlags) register(c *cobra.Command, defaultPricing string) {
 	c.Flags().StringVar(&o.storage, "storage", "", "storage capacity offered, e.g. 1TiB")
 	c.Flags().StringVar(&o.compute, "compute", "", "compute capacity offered, e.g. 64cu")
-	c.Flags().StringVar(&o.pricing, "pricing", "reference=1", "pricing rule: fixed=PRICE, reference=MULTIPLIER or utilization=BASE,SLOPE (PRICE like 1STR/GiB-month)")
+	c.Flags().StringVar(&o.pricing, "pricing", defaultPricing, "pricing rule for every class offered: fixed=PRICE, reference=MULTIPLIER or utilization=BASE,SLOPE (PRICE like 1STR/GiB-month)")
+	c.Flags().StringVar(&o.storagePricing, "storage-pricing", "", "pricing rule for storage only (overrides --pricing)")
+	c.Flags().StringVar(&o.computePricing, "compute-pricing", "", "pricing rule for compute only (overrides --pricing)")
 }
 
-func (o *offerFlags) offers() ([]market.Offer, error) {
+// offers builds the offers the flags describe. A class given without any
+// pricing flag keeps its rule from current, if there is one.
+func (o *offerFlags) offers(current []market.Offer) ([]market.Offer, error) {
 	var out []market.Offer
-	for _, c := range []struct{ class, qty string }{{market.ClassStorage, o.storage}, {market.ClassCompute, o.compute}} {
+	for _, c := range []struct{ class, qty, pricing string }{
+		{market.ClassStorage, o.storage, o.storagePricing}, {market.ClassCompute, o.compute, o.computePricing},
+	} {
 		if c.qty == "" {
 			continue
 		}
@@ -33,8 +40,21 @@ func (o *offerFlags) offers() ([]market.Offer, error) {
 		if err != nil {
 			return nil, err
 		}
-		rule, err := parseRule(o.pricing, c.class)
-		if err != nil {
+		spec := c.pricing
+		if spec == "" {
+			spec = o.pricing
+		}
+		var rule market.Rule
+		if spec == "" {
+			for _, cur := range current {
+				if cur.Class == c.class {
+					rule = cur.Pricing
+				}
+			}
+			if rule.Kind == "" {
+				return nil, errs.E(errs.Invalid, "%s has no pricing yet: pass --pricing or --%s-pricing", c.class, c.class)
+			}
+		} else if rule, err = parseRule(spec, c.class); err != nil {
 			return nil, err
 		}
 		out = append(out, market.Offer{Class: c.class, Capacity: q, Pricing: rule})
@@ -53,7 +73,7 @@ func newProviderCmd(g *globals) *cobra.Command {
 		Short: "Register the --from key as a provider, locking collateral",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			offers, err := of.offers()
+			offers, err := of.offers(nil)
 			if err != nil {
 				return err
 			}
@@ -74,7 +94,7 @@ func newProviderCmd(g *globals) *cobra.Command {
 		},
 	}
 	f.register(register)
-	of.register(register)
+	of.register(register, "reference=1")
 	register.Flags().StringVar(&endpoint, "endpoint", "", "URL where the provider answers (its health check is ENDPOINT/healthz)")
 	register.Flags().StringVar(&region, "region", "local", "region, e.g. eu-west")
 	register.Flags().StringVar(&collateral, "collateral", "", "collateral to lock, e.g. 1000STR")
@@ -89,9 +109,24 @@ func newProviderCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m := &market.UpdateProvider{Endpoint: uendpoint, Region: uregion}
 			if uof.storage != "" || uof.compute != "" {
-				offers, err := uof.offers()
+				// Keep the classes and rules the flags leave out.
+				key, err := g.loadKey(uf.from)
 				if err != nil {
 					return err
+				}
+				cur, err := g.client().Provider(cmd.Context(), key.Address().String())
+				if err != nil {
+					return err
+				}
+				offers, err := uof.offers(cur.Offers)
+				if err != nil {
+					return err
+				}
+				for _, o := range cur.Offers {
+					if (o.Class == market.ClassStorage && uof.storage == "") || (o.Class == market.ClassCompute && uof.compute == "") {
+						o.Used = 0
+						offers = append(offers, o)
+					}
 				}
 				m.Offers = offers
 			}
@@ -112,7 +147,7 @@ func newProviderCmd(g *globals) *cobra.Command {
 		},
 	}
 	uf.register(update)
-	uof.register(update)
+	uof.register(update, "")
 	update.Flags().StringVar(&uendpoint, "endpoint", "", "new endpoint URL")
 	update.Flags().StringVar(&uregion, "region", "", "new region")
 	update.Flags().StringVar(&addCollateral, "add-collateral", "", "collateral to add, e.g. 500STR")

@@ -92,12 +92,21 @@ func parsePrice(s, class string) (uint64, error) {
 	return n.Uint64(), nil
 }
 
-// formatPrice shows a price per unit-second in the unit people think in.
+// formatPrice shows a price per unit-second in the unit people think in,
+// rounded to the nearest ustr (prices are stored per second, so a round
+// monthly price comes back a hair under).
 func formatPrice(nano uint64, class string) string {
+	secs, unit := uint64(3600), "/cu-hour"
 	if class == market.ClassStorage {
-		return money.Format(mulDivFloor(nano, 30*86400, market.NanoPerUstr)) + "/GiB-month"
+		secs, unit = 30*86400, "/GiB-month"
 	}
-	return money.Format(mulDivFloor(nano, 3600, market.NanoPerUstr)) + "/cu-hour"
+	n := new(big.Int).Mul(new(big.Int).SetUint64(nano), new(big.Int).SetUint64(secs))
+	n.Add(n, big.NewInt(market.NanoPerUstr/2))
+	n.Div(n, big.NewInt(market.NanoPerUstr))
+	if !n.IsUint64() {
+		return "a lot" + unit
+	}
+	return money.Format(n.Uint64()) + unit
 }
 
 func mulDivFloor(a, b, c uint64) uint64 {
