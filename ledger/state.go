@@ -46,11 +46,15 @@ type Cache struct {
 	parent  Reader
 	m       map[string]entry
 	journal []undo
+	// reads remembers what was read from the parent, which does not change
+	// while the cache lives (a block, or the mempool's view until the next
+	// commit), so a key touched twice costs one storage read.
+	reads map[string][]byte
 }
 
 // NewCache returns an empty overlay over parent.
 func NewCache(parent Reader) *Cache {
-	return &Cache{parent: parent, m: make(map[string]entry, 256)}
+	return &Cache{parent: parent, m: make(map[string]entry, 256), reads: make(map[string][]byte, 256)}
 }
 
 // Get returns the value of key, or nil. A storage failure panics: the state
@@ -63,10 +67,14 @@ func (c *Cache) Get(key []byte) []byte {
 		}
 		return e.val
 	}
+	if v, ok := c.reads[string(key)]; ok {
+		return v
+	}
 	v, err := c.parent.Get(key)
 	if err != nil {
 		panic(fmt.Sprintf("ledger: state read failed: %v", err))
 	}
+	c.reads[string(key)] = v
 	return v
 }
 

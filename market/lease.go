@@ -178,7 +178,9 @@ func topupLease(ctx *ledger.Context, signer identity.Address, m *TopupLease) err
 	if l.State == LeaseClosed {
 		return errs.E(errs.Conflict, "lease %d is closed: open a new one", l.ID)
 	}
-	if err := s.settle(l); err != nil {
+	// Anyone may top up, so a top-up must not get a window judged before
+	// the validators' reports for it are in.
+	if err := s.settleJudging(l, s.nowMs()-s.params().EpochSeconds*msPerSecond); err != nil {
 		return err
 	}
 	if l.State == LeaseClosed {
@@ -238,16 +240,41 @@ func closeLease(ctx *ledger.Context, signer identity.Address, m *CloseLease) err
 // lease whose escrow is gone closes.
 func (s *store) settle(l *Lease) error { return s.settleJudging(l, s.nowMs()) }
 
+// exhaustedBy reports whether the lease's escrow runs out by t.
+func (s *store) exhaustedBy(l *Lease, t int64) bool {
+	if t <= l.SettledMs {
+		return l.Escrow == 0
+	}
+	hi, lo := bits.Mul64(l.Rate, uint64(t-l.SettledMs))
+	lo, c := bits.Add64(lo, l.AccruedPico, 0)
+	hi += c
+	eh, el := bits.Mul64(l.Escrow, picoPerUstr)
+	return hi > eh || (hi == eh && lo >= el)
+}
+
+// maxJudgedWindows bounds the windows one settlement judges; after a long
+// halt the rest are skipped unjudged (there were no reports for them).
+const maxJudgedWindows = 1440
+
 // settleJudging settles a lease to now, judging the SLA windows that ended
 // by judgeBy on the way.
 func (s *store) settleJudging(l *Lease, judgeBy int64) error {
-	for l.State == LeaseActive || l.State == LeaseGrace {
+	for judged := 0; l.State == LeaseActive || l.State == LeaseGrace; judged++ {
 		if l.SLA.TargetBps == 0 {
 			break
 		}
-		end := l.WindowStartMs + l.SLA.WindowSeconds*msPerSecond
+		win := l.SLA.WindowSeconds * msPerSecond
+		end := l.WindowStartMs + win
 		if end > judgeBy || end > s.nowMs() {
 			break
+		}
+		if judged == maxJudgedWindows {
+			// Skip to the last window that ended; its charges are what
+			// the skipped time paid.
+			skip := (min(judgeBy, s.nowMs()) - end) / win
+			l.WindowStartMs += skip * win
+			l.WindowCount += uint64(skip)
+			end = l.WindowStartMs + win
 		}
 		if err := s.settleTo(l, end); err != nil {
 			return err
@@ -259,7 +286,19 @@ func (s *store) settleJudging(l *Lease, judgeBy int64) error {
 	if l.State != LeaseActive && l.State != LeaseGrace {
 		return nil
 	}
-	if err := s.settleTo(l, s.nowMs()); err != nil {
+	if end := l.WindowStartMs + l.SLA.WindowSeconds*msPerSecond; l.SLA.TargetBps > 0 && end <= s.nowMs() {
+		// The window has ended but waits for its judgement: what accrues
+		// after its end belongs to the next window.
+		if err := s.settleTo(l, end); err != nil {
+			return err
+		}
+		inWindow := l.WindowCharges
+		if err := s.settleTo(l, s.nowMs()); err != nil {
+			return err
+		}
+		l.LateCharges += l.WindowCharges - inWindow
+		l.WindowCharges = inWindow
+	} else if err := s.settleTo(l, s.nowMs()); err != nil {
 		return err
 	}
 	if l.Escrow == 0 {
@@ -406,7 +445,8 @@ func (s *store) reschedule(l *Lease) {
 		earliest(s.windowDue(l))
 	}
 	if l.Float {
-		// A floating lease is re-rated at every epoch boundary.
+		// A floating lease is re-rated at every epoch boundary: the first
+		// block of an epoch visits every floating lease.
 		ep := s.params().EpochSeconds * msPerSecond
 		earliest((s.nowMs()/ep + 1) * ep)
 	}
@@ -480,8 +520,13 @@ func (s *store) due(l *Lease) error {
 		return nil
 	}
 	// Windows are judged one epoch after they end, when the validators'
-	// reports for their last epoch are in.
-	if err := s.settleJudging(l, now-s.params().EpochSeconds*msPerSecond); err != nil {
+	// reports for their last epoch are in; but a lease about to close for
+	// lack of escrow has every ended window judged first.
+	judgeBy := now - s.params().EpochSeconds*msPerSecond
+	if s.exhaustedBy(l, now) {
+		judgeBy = now
+	}
+	if err := s.settleJudging(l, judgeBy); err != nil {
 		return err
 	}
 	if l.Float && l.State != LeaseClosed {

@@ -145,7 +145,7 @@ func (Module) EndBlock(ctx *ledger.Context) error {
 		// One step per epoch that passed, each recorded, so a chain that
 		// was down catches up as if it had not been (bounded, in case it
 		// was down for years).
-		from := max(last+1, epoch-maxCatchUpEpochs)
+		from := max(last+1, epoch-maxCatchUpEpochs+1)
 		for e := from; e <= epoch; e++ {
 			for _, c := range Classes {
 				cp := s.capacity(c)

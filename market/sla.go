@@ -126,7 +126,7 @@ func (s *store) endWindow(l *Lease) error {
 	s.putJSON(u64key(prefWindow, l.ID, w.Index), w)
 	l.WindowCount++
 	l.WindowStartMs = end
-	l.WindowCharges = 0
+	l.WindowCharges, l.LateCharges = l.LateCharges, 0
 	if l.ConsecutiveBreaches >= p.MaxConsecutiveBreaches {
 		// The provider is paid up to now, then the lease ends.
 		if err := s.settleTo(l, s.nowMs()); err != nil {

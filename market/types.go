@@ -202,8 +202,11 @@ type Lease struct {
 	ClosedMs    int64  `json:"closed_ms,omitempty"`
 	CloseReason string `json:"close_reason,omitempty"`
 
-	WindowStartMs       int64  `json:"window_start_ms,omitempty"`
-	WindowCharges       uint64 `json:"window_charges,string"`
+	WindowStartMs int64  `json:"window_start_ms,omitempty"`
+	WindowCharges uint64 `json:"window_charges,string"`
+	// LateCharges were paid after the current window ended but before it
+	// was judged; they count for the next window.
+	LateCharges         uint64 `json:"late_charges,string"`
 	WindowCount         uint64 `json:"window_count"`
 	ConsecutiveBreaches uint32 `json:"consecutive_breaches"`
 	// DueMs is when the lease's next scheduled event falls; 0 if none.

@@ -35,7 +35,7 @@ type Store struct {
 // Open opens or creates the store in dir.
 func Open(dir string) (*Store, error) {
 	opts := &pebble.Options{Logger: quietLogger{}}
-	opts.Cache = pebble.NewCache(64 << 20)
+	opts.Cache = pebble.NewCache(256 << 20)
 	defer opts.Cache.Unref()
 	opts.MemTableSize = 32 << 20
 	db, err := pebble.Open(dir, opts)
