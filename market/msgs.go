@@ -42,7 +42,8 @@ type Unbond struct{}
 type OpenLease struct {
 	Class    string `json:"class"`
 	Quantity uint64 `json:"quantity,string"`
-	// MaxPrice, in nano-ustr per unit-second; 0 accepts any price.
+	// MaxPrice, in nano-ustr per unit-second. A floating lease must set it;
+	// for a fixed one, 0 accepts any price at open.
 	MaxPrice uint64 `json:"max_price,string,omitempty"`
 	Deposit  uint64 `json:"deposit,string"`
 	// Provider, if set, names the provider instead of letting the market
