@@ -53,6 +53,15 @@ func (g *globals) parseSplit(s string) ([]market.Payee, error) {
 	return out, nil
 }
 
+// leaseArg fetches the lease an argument names.
+func (g *globals) leaseArg(cmd *cobra.Command, arg string) (market.LeaseView, error) {
+	id, err := parseLeaseID(arg)
+	if err != nil {
+		return market.LeaseView{}, err
+	}
+	return g.client().Lease(cmd.Context(), id)
+}
+
 func leaseIDFromEvents(res api.TxResult) string {
 	for _, e := range res.Events {
 		if e.Type == "lease.opened" {
@@ -137,11 +146,7 @@ func newLeaseCmd(g *globals) *cobra.Command {
 		Short: "Show a lease: state, rate, escrow, what each payee was paid, refunds, time left",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseLeaseID(args[0])
-			if err != nil {
-				return err
-			}
-			l, err := g.client().Lease(cmd.Context(), id)
+			l, err := g.leaseArg(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -232,14 +237,11 @@ func newLeaseCmd(g *globals) *cobra.Command {
 		Short: "Show each SLA window of a lease: availability, breaches and refunds",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseLeaseID(args[0])
+			l, err := g.leaseArg(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			l, err := g.client().Lease(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
+			id := l.ID
 			out := map[string]any{"id": strconv.FormatUint(id, 10), "sla": l.SLA, "windows": l.Windows,
 				"consecutive_breaches": l.ConsecutiveBreaches, "sla_refunded": strconv.FormatUint(l.SLARefunded, 10)}
 			return g.print(cmd.OutOrStdout(), out, func(w io.Writer) {
