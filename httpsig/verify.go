@@ -1,0 +1,390 @@
+package httpsig
+
+import (
+	"bytes"
+	"container/heap"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"hash"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+)
+
+// maxHeader bounds each of the Signature-Input, Signature and Content-Digest
+// headers, all lines together.
+const maxHeader = 4096
+
+// VerifierOptions configure a Verifier. Zero fields take the defaults.
+type VerifierOptions struct {
+	// MaxSkew is how far the signer's clock may run ahead of or behind
+	// ours. Default 30s.
+	MaxSkew time.Duration
+	// MaxWindow is the longest expires-created a signature may have.
+	// Default 5m.
+	MaxWindow time.Duration
+	// MaxNonces bounds the replay cache. When it is full of unexpired
+	// nonces, new requests are refused as Unavailable until some expire.
+	// Default 1<<16.
+	MaxNonces int
+	// MaxBody is the largest body Verify reads into memory. Default 1 MiB;
+	// larger bodies should be streamed through VerifyHeaders and
+	// NewDigestReader.
+	MaxBody int64
+}
+
+// Verifier checks Stratus signatures and remembers their nonces until they
+// expire, so that each signed request is accepted once. It is safe for
+// concurrent use.
+type Verifier struct {
+	opts   VerifierOptions
+	nonces nonceCache
+}
+
+// NewVerifier returns a Verifier with an empty replay cache.
+func NewVerifier(opts VerifierOptions) *Verifier {
+	if opts.MaxSkew <= 0 {
+		opts.MaxSkew = 30 * time.Second
+	}
+	if opts.MaxWindow <= 0 {
+		opts.MaxWindow = 5 * time.Minute
+	}
+	if opts.MaxNonces <= 0 {
+		opts.MaxNonces = 1 << 16
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 1 << 20
+	}
+	return &Verifier{opts: opts, nonces: nonceCache{max: opts.MaxNonces, seen: make(map[string]time.Time)}}
+}
+
+// Verify checks req's signature, time window, nonce and body at time now,
+// and returns the signer's address. It reads the whole body (at most
+// MaxBody bytes) and replaces req.Body with a copy, so handlers can read it
+// again.
+//
+// Errors: Unauthorized for anything wrong with the signature, window, nonce
+// or digest, saying what; TooLarge for a body over MaxBody; Unavailable when
+// the replay cache is full.
+func (v *Verifier) Verify(req *http.Request, now time.Time) (identity.Address, error) {
+	addr, err := v.VerifyHeaders(req, now)
+	if err != nil {
+		return identity.Address{}, err
+	}
+	body := req.Body
+	if body == nil {
+		body = http.NoBody
+	}
+	dr, err := NewDigestReader(body, req.Header.Get("Content-Digest"))
+	if err != nil {
+		return identity.Address{}, err
+	}
+	b, err := io.ReadAll(io.LimitReader(dr, v.opts.MaxBody+1))
+	if err != nil {
+		return identity.Address{}, err
+	}
+	if int64(len(b)) > v.opts.MaxBody {
+		return identity.Address{}, errs.E(errs.TooLarge, "the body is longer than %d bytes: stream it instead", v.opts.MaxBody)
+	}
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	return addr, nil
+}
+
+// VerifyHeaders is Verify without the body: it checks the signature, window
+// and nonce, and that the signature covers a well-formed Content-Digest, but
+// leaves req.Body alone. The caller must read the body through
+// NewDigestReader(req.Body, req.Header.Get("Content-Digest")) and trust it
+// only once that reader reaches EOF. The nonce is used up either way.
+//
+// Errors: as Verify, less TooLarge.
+func (v *Verifier) VerifyHeaders(req *http.Request, now time.Time) (identity.Address, error) {
+	in, err := headerValue(req, "Signature-Input")
+	if err != nil {
+		return identity.Address{}, err
+	}
+	sigHeader, err := headerValue(req, "Signature")
+	if err != nil {
+		return identity.Address{}, err
+	}
+	p, err := parseSignatureInput(in)
+	if err != nil {
+		return identity.Address{}, err
+	}
+	sig, err := parseSignature(sigHeader)
+	if err != nil {
+		return identity.Address{}, err
+	}
+	addr, err := identity.ParseDID(p.keyid)
+	if err != nil {
+		return identity.Address{}, errs.E(errs.Unauthorized, "the signature's keyid: %v", err)
+	}
+	if err := v.checkTime(p, now); err != nil {
+		return identity.Address{}, err
+	}
+	if _, err := ParseContentDigest(strings.Join(req.Header.Values("Content-Digest"), ", ")); err != nil {
+		return identity.Address{}, err
+	}
+	base, err := signatureBase(req, p)
+	if err != nil {
+		return identity.Address{}, err
+	}
+	if !identity.Verify(addr, []byte(base), sig) {
+		return identity.Address{}, errs.E(errs.Unauthorized, "bad signature: it does not match the request as received for %s; sign the exact method, host, path, query and Content-Digest that you send, with the key of the keyid", p.keyid)
+	}
+	// Only a valid signature may take a place in the cache, so strangers
+	// cannot fill it.
+	expiry := time.Unix(p.expires, 0).Add(v.opts.MaxSkew)
+	if err := v.nonces.add(p.keyid+" "+p.nonce, expiry, now); err != nil {
+		return identity.Address{}, err
+	}
+	return addr, nil
+}
+
+func (v *Verifier) checkTime(p sigParams, now time.Time) error {
+	created, expires := time.Unix(p.created, 0), time.Unix(p.expires, 0)
+	switch {
+	case p.expires <= p.created:
+		return errs.E(errs.Unauthorized, "the signature expires (%d) before or when it was created (%d): set expires after created", p.expires, p.created)
+	case expires.Sub(created) > v.opts.MaxWindow:
+		return errs.E(errs.Unauthorized, "the signature is valid for %v, longer than the %v allowed: sign with a shorter window", expires.Sub(created), v.opts.MaxWindow)
+	case created.After(now.Add(v.opts.MaxSkew)):
+		return errs.E(errs.Unauthorized, "the signature was created %v in the future, more than the %v of clock skew allowed: check the signer's clock", created.Sub(now).Round(time.Second), v.opts.MaxSkew)
+	case !now.Before(expires.Add(v.opts.MaxSkew)):
+		return errs.E(errs.Unauthorized, "the signature expired %v ago: sign the request again (and check the signer's clock)", now.Sub(expires).Round(time.Second))
+	}
+	return nil
+}
+
+func headerValue(req *http.Request, name string) (string, error) {
+	vs := req.Header.Values(name)
+	if len(vs) == 0 {
+		return "", errs.E(errs.Unauthorized, "the request has no %s header: sign it with a Stratus key (RFC 9421, label %q)", name, Label)
+	}
+	n := 0
+	for _, v := range vs {
+		n += len(v) + 2
+	}
+	if n > maxHeader {
+		return "", errs.E(errs.Unauthorized, "the %s header is longer than %d bytes", name, maxHeader)
+	}
+	return strings.Join(vs, ", "), nil
+}
+
+// parseSignatureInput finds the Stratus signature's parameters in a
+// Signature-Input field value and checks that they are complete.
+func parseSignatureInput(v string) (sigParams, error) {
+	var p sigParams
+	if len(v) > maxHeader {
+		return p, errs.E(errs.Unauthorized, "the Signature-Input header is longer than %d bytes", maxHeader)
+	}
+	ms, err := parseDictionary(v)
+	if err != nil {
+		return p, errs.E(errs.Unauthorized, "the Signature-Input header is malformed: %w", err)
+	}
+	i := slices.IndexFunc(ms, func(m sfMember) bool { return m.key == Label })
+	if i < 0 {
+		return p, errs.E(errs.Unauthorized, "the Signature-Input header has no signature labelled %q", Label)
+	}
+	m := ms[i]
+	if !m.inner {
+		return p, errs.E(errs.Unauthorized, "the %q Signature-Input is not an inner list of components", Label)
+	}
+	for _, it := range m.items {
+		if it.kind != kindString {
+			return p, errs.E(errs.Unauthorized, "the %q Signature-Input lists a component that is not a string", Label)
+		}
+		if len(it.params) > 0 {
+			return p, errs.E(errs.Unauthorized, "the component %q has parameters, which Stratus signatures don't use", it.s)
+		}
+		if slices.Contains(p.components, it.s) {
+			return p, errs.E(errs.Unauthorized, "the component %q is listed twice", it.s)
+		}
+		if !slices.Contains(components, it.s) {
+			return p, errs.E(errs.Unauthorized, "the signature covers %q, which Stratus signatures don't use: cover %s", it.s, strings.Join(quoteAll(components), " "))
+		}
+		p.components = append(p.components, it.s)
+	}
+	for _, c := range components {
+		if !slices.Contains(p.components, c) {
+			return p, errs.E(errs.Unauthorized, "missing component: the signature must cover %q (cover %s)", c, strings.Join(quoteAll(components), " "))
+		}
+	}
+	var have struct{ created, expires bool }
+	for _, prm := range m.params {
+		val := prm.val
+		switch prm.key {
+		case "created", "expires":
+			if val.kind != kindInt || val.i < 0 {
+				return p, errs.E(errs.Unauthorized, "the signature's %s is not a non-negative integer of Unix seconds", prm.key)
+			}
+			if prm.key == "created" {
+				p.created, have.created = val.i, true
+			} else {
+				p.expires, have.expires = val.i, true
+			}
+		case "nonce", "keyid", "alg":
+			if val.kind != kindString {
+				return p, errs.E(errs.Unauthorized, "the signature's %s is not a string", prm.key)
+			}
+			switch prm.key {
+			case "nonce":
+				if len(val.s) == 0 || len(val.s) > MaxNonceLen {
+					return p, errs.E(errs.Unauthorized, "the signature's nonce must be 1 to %d characters", MaxNonceLen)
+				}
+				p.nonce = val.s
+			case "keyid":
+				p.keyid = val.s
+			case "alg":
+				if val.s != Alg {
+					return p, errs.E(errs.Unauthorized, "the signature's alg is %q: Stratus signatures use %q", val.s, Alg)
+				}
+				p.alg = val.s
+			}
+		default:
+			return p, errs.E(errs.Unauthorized, "the signature has the parameter %q, which Stratus signatures don't use", prm.key)
+		}
+	}
+	switch {
+	case !have.created:
+		return p, errs.E(errs.Unauthorized, "the signature has no created parameter: add created=<Unix seconds>")
+	case !have.expires:
+		return p, errs.E(errs.Unauthorized, "the signature has no expires parameter: add expires=<Unix seconds>")
+	case p.nonce == "":
+		return p, errs.E(errs.Unauthorized, "the signature has no nonce parameter: add a fresh random nonce")
+	case p.keyid == "":
+		return p, errs.E(errs.Unauthorized, "the signature has no keyid parameter: add the signer's did:key")
+	case p.alg == "":
+		return p, errs.E(errs.Unauthorized, "the signature has no alg parameter: add alg=%q", Alg)
+	}
+	p.raw = m.raw
+	return p, nil
+}
+
+// parseSignature finds the Stratus signature's bytes in a Signature field
+// value.
+func parseSignature(v string) ([]byte, error) {
+	ms, err := parseDictionary(v)
+	if err != nil {
+		return nil, errs.E(errs.Unauthorized, "the Signature header is malformed: %w", err)
+	}
+	i := slices.IndexFunc(ms, func(m sfMember) bool { return m.key == Label })
+	if i < 0 {
+		return nil, errs.E(errs.Unauthorized, "the Signature header has no signature labelled %q", Label)
+	}
+	if m := ms[i]; m.inner || m.item.kind != kindBytes || len(m.item.b) != 64 {
+		return nil, errs.E(errs.Unauthorized, "the %q Signature is not a 64-byte ed25519 signature in a byte sequence (:base64:)", Label)
+	}
+	return ms[i].item.b, nil
+}
+
+// DigestReader passes a body through while hashing it, and at its end
+// checks the hash against a Content-Digest. Create one with NewDigestReader.
+type DigestReader struct {
+	r    io.Reader
+	h    hash.Hash
+	want [sha256.Size]byte
+	err  error // sticky result once the end is reached
+}
+
+// ErrDigestMismatch is wrapped by the error a DigestReader returns, in place
+// of io.EOF, when the body does not match its Content-Digest. Its kind is
+// Unauthorized.
+var ErrDigestMismatch = errs.E(errs.Unauthorized, "the body does not match its Content-Digest: it was changed in transit, or the digest was computed over other bytes")
+
+// NewDigestReader returns a reader of r that fails at r's end, with an
+// error wrapping ErrDigestMismatch instead of io.EOF, unless the bytes read
+// have the SHA-256 in contentDigest. It returns an error of kind
+// Unauthorized if contentDigest is malformed.
+func NewDigestReader(r io.Reader, contentDigest string) (*DigestReader, error) {
+	want, err := ParseContentDigest(contentDigest)
+	if err != nil {
+		return nil, err
+	}
+	return &DigestReader{r: r, h: sha256.New(), want: want}, nil
+}
+
+// Read implements io.Reader.
+func (d *DigestReader) Read(p []byte) (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	n, err := d.r.Read(p)
+	d.h.Write(p[:n])
+	if errors.Is(err, io.EOF) {
+		var got [sha256.Size]byte
+		d.h.Sum(got[:0])
+		if subtle.ConstantTimeCompare(got[:], d.want[:]) == 1 {
+			d.err = io.EOF
+		} else {
+			d.err = errs.E(errs.Unauthorized, "%w (its SHA-256 is %x)", ErrDigestMismatch, got)
+		}
+		return n, d.err
+	}
+	return n, err
+}
+
+// Close closes the underlying reader if it is an io.Closer.
+func (d *DigestReader) Close() error {
+	if c, ok := d.r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// nonceCache remembers (keyid, nonce) pairs until their signatures expire.
+type nonceCache struct {
+	max int
+
+	mu   sync.Mutex
+	seen map[string]time.Time
+	heap expiryHeap
+}
+
+func (c *nonceCache) add(key string, expiry, now time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.heap) > 0 && !c.heap[0].expiry.After(now) {
+		e := heap.Pop(&c.heap).(entry)
+		delete(c.seen, e.key)
+	}
+	if _, ok := c.seen[key]; ok {
+		return errs.E(errs.Unauthorized, "replayed request: this nonce was already used with this key; sign each request with a fresh nonce")
+	}
+	if len(c.seen) >= c.max {
+		return errs.E(errs.Unavailable, "the provider is tracking %d recent signed requests, its limit: retry in a minute", c.max)
+	}
+	c.seen[key] = expiry
+	heap.Push(&c.heap, entry{key: key, expiry: expiry})
+	return nil
+}
+
+func (c *nonceCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen)
+}
+
+type entry struct {
+	key    string
+	expiry time.Time
+}
+
+type expiryHeap []entry
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].expiry.Before(h[j].expiry) }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(entry)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}

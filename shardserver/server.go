@@ -1,0 +1,294 @@
+// Package shardserver is a storage provider's shard API over HTTP: public,
+// range-capable reads of content-addressed shards, and writes and deletes
+// that must be signed (package httpsig) and allowed by an Authorizer, which
+// in a node checks the signer's storage lease and its quota on the ledger.
+// It also has the Client that speaks this API.
+//
+// It is not a store (it serves any shardstore.Store) and it does not decide
+// who may write: the Authorizer does.
+//
+// Routes:
+//
+//	PUT    /shards/{hash}  signed; the body is the shard; 201
+//	GET    /shards/{hash}  public; single byte ranges; 200, 206 or 416
+//	HEAD   /shards/{hash}  as GET, without the body
+//	DELETE /shards/{hash}  signed; 204
+//	GET    /healthz        200 with the store's usage
+//
+// Errors are RFC 9457 problem details with the status of their errs kind
+// (errs.HTTPStatus); a refused signature or authorization is 401.
+package shardserver
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/httpsig"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/shardstore"
+)
+
+// An Authorizer decides whether a signer may change a shard. Both methods
+// return nil to allow and an error to refuse; an error of kind
+// Unauthorized (the usual refusal) becomes 401, and other kinds keep their
+// own status (Unavailable when the ledger can't be reached, say).
+type Authorizer interface {
+	// AuthorizeWrite is asked before the body of a Put is read, with the
+	// size that the request declares.
+	AuthorizeWrite(ctx context.Context, signer identity.Address, h shardstore.Hash, size int64) error
+	// AuthorizeDelete is asked before a shard is deleted.
+	AuthorizeDelete(ctx context.Context, signer identity.Address, h shardstore.Hash) error
+}
+
+// Options configure a server. The zero value is ready to use.
+type Options struct {
+	// Now is the clock that signatures are checked against; nil means
+	// time.Now.
+	Now func() time.Time
+	// Logger receives errors that cannot be sent to the client; nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+type server struct {
+	store  shardstore.Store
+	auth   Authorizer
+	verify *httpsig.Verifier
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// New returns the shard API over store. Writes and deletes are checked by v
+// and then auth. It panics if store, auth or v is nil.
+func New(store shardstore.Store, auth Authorizer, v *httpsig.Verifier, opts Options) http.Handler {
+	if store == nil || auth == nil || v == nil {
+		panic("shardserver.New: store, auth and verifier are required")
+	}
+	s := &server{store: store, auth: auth, verify: v, now: opts.Now, log: opts.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /shards/{hash}", s.put)
+	mux.HandleFunc("GET /shards/{hash}", s.get) // and HEAD
+	mux.HandleFunc("DELETE /shards/{hash}", s.delete)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errs.E(errs.NotFound, "no route for %s %s: the shard API serves /shards/{hash} and /healthz", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func (s *server) put(w http.ResponseWriter, r *http.Request) {
+	h, err := shardstore.ParseHash(r.PathValue("hash"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	signer, err := s.verify.VerifyHeaders(r, s.now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	size := r.ContentLength
+	switch {
+	case size < 0:
+		s.fail(w, r, errs.E(errs.Invalid, "shard %s: the request has no Content-Length: send the shard with its length, not chunked", h))
+		return
+	case size > shardstore.MaxShardSize:
+		s.fail(w, r, errs.E(errs.TooLarge, "shard %s: %d bytes is more than the %d-byte shard limit: use smaller segments", h, size, shardstore.MaxShardSize))
+		return
+	}
+	if err := s.auth.AuthorizeWrite(r.Context(), signer, h, size); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body, err := httpsig.NewDigestReader(r.Body, r.Header.Get("Content-Digest"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.store.Put(r.Context(), h, body, size); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/shards/"+h.String())
+	w.WriteHeader(http.StatusCreated)
+}
+
+func (s *server) get(w http.ResponseWriter, r *http.Request) {
+	h, err := shardstore.ParseHash(r.PathValue("hash"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	info, err := s.store.Stat(r.Context(), h)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Accept-Ranges", "bytes")
+	hdr.Set("ETag", `"`+h.String()+`"`)
+	off, n, partial, err := parseRange(r.Header.Get("Range"), info.Size)
+	if err != nil {
+		hdr.Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
+		s.writeProblem(w, http.StatusRequestedRangeNotSatisfiable, api.ProblemFor(errs.E(errs.Invalid, "shard %s: %v", h, err)))
+		return
+	}
+	var body io.ReadCloser
+	if r.Method != http.MethodHead {
+		if body, err = s.store.Get(r.Context(), h, off, n); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		defer body.Close()
+	}
+	hdr.Set("Content-Type", "application/octet-stream")
+	hdr.Set("Content-Length", strconv.FormatInt(n, 10))
+	status := http.StatusOK
+	if partial {
+		hdr.Set("Content-Range", "bytes "+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(off+n-1, 10)+"/"+strconv.FormatInt(info.Size, 10))
+		status = http.StatusPartialContent
+	}
+	w.WriteHeader(status)
+	if body == nil {
+		return
+	}
+	if _, err := io.Copy(w, body); err != nil {
+		s.log.Warn("sending shard", "shard", h.String(), "remote", r.RemoteAddr, "err", err)
+	}
+}
+
+func (s *server) delete(w http.ResponseWriter, r *http.Request) {
+	h, err := shardstore.ParseHash(r.PathValue("hash"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	signer, err := s.verify.Verify(r, s.now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.auth.AuthorizeDelete(r.Context(), signer, h); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.store.Delete(r.Context(), h); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Health is the body of GET /healthz.
+type Health struct {
+	Status string `json:"status"`
+	Used   int64  `json:"used"`
+	Quota  int64  `json:"quota"`
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	used, quota, err := s.store.Usage(r.Context())
+	if err != nil {
+		s.fail(w, r, errs.E(errs.Unavailable, "the shard store does not answer: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(Health{Status: "ok", Used: used, Quota: quota})
+}
+
+// fail answers with err as a problem.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := api.ProblemFor(err)
+	if p.Status >= 500 {
+		s.log.Error("shard API", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	s.writeProblem(w, p.Status, p)
+}
+
+func (s *server) writeProblem(w http.ResponseWriter, status int, p api.Problem) {
+	p.Status = status
+	if status == http.StatusRequestedRangeNotSatisfiable {
+		p.Title = http.StatusText(status)
+	}
+	b, _ := json.Marshal(p) // a Problem always marshals
+	hdr := w.Header()
+	hdr.Del("Content-Length")
+	hdr.Set("Content-Type", api.ProblemContentType)
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// parseRange reads a Range header for a representation of size bytes. It
+// returns the bytes to send and whether that is a partial response. As RFC
+// 9110 §14.2 allows, a header it does not understand (another unit, a
+// malformed or multi-part range) is ignored and the whole shard is sent. It
+// returns an error only for a range that cannot be satisfied, which gets
+// 416.
+func parseRange(h string, size int64) (off, n int64, partial bool, err error) {
+	full := func() (int64, int64, bool, error) { return 0, size, false, nil }
+	const unit = "bytes="
+	if len(h) < len(unit) || !strings.EqualFold(h[:len(unit)], unit) {
+		return full()
+	}
+	spec := h[len(unit):]
+	first, last, ok := strings.Cut(spec, "-")
+	if !ok || strings.Contains(last, "-") || strings.Contains(spec, ",") {
+		return full()
+	}
+	num := func(s string) (int64, bool) {
+		if s == "" || len(s) > 18 {
+			return 0, false
+		}
+		for i := 0; i < len(s); i++ {
+			if !isDigit(s[i]) {
+				return 0, false
+			}
+		}
+		v, err := strconv.ParseInt(s, 10, 64)
+		return v, err == nil
+	}
+	if first == "" { // bytes=-n: the last n bytes
+		k, ok := num(last)
+		if !ok {
+			return full()
+		}
+		if k == 0 || size == 0 {
+			return 0, 0, false, errs.E(errs.Invalid, "the range %q selects no bytes of the %d-byte shard", h, size)
+		}
+		k = min(k, size)
+		return size - k, k, true, nil
+	}
+	a, ok := num(first)
+	if !ok {
+		return full()
+	}
+	end := size - 1
+	if last != "" {
+		b, ok := num(last)
+		if !ok || b < a {
+			return full()
+		}
+		end = min(b, size-1)
+	}
+	if a >= size {
+		return 0, 0, false, errs.E(errs.Invalid, "the range %q starts at or past the end of the %d-byte shard", h, size)
+	}
+	return a, end - a + 1, true, nil
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
