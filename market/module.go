@@ -1,6 +1,7 @@
 package market
 
 import (
+	"encoding/binary"
 	"encoding/json"
 
 	"github.com/stratus-cloud/stratus/errs"
@@ -139,7 +140,7 @@ func (Module) EndBlock(ctx *ledger.Context) error {
 	epoch := s.nowMs() / (p.EpochSeconds * msPerSecond)
 	var last int64
 	if b := s.kv.Get([]byte(keyEpoch)); len(b) == 8 {
-		last = int64(be64(b))
+		last = int64(binary.BigEndian.Uint64(b))
 	}
 	if epoch > last {
 		// One step per epoch that passed, each recorded, so a chain that

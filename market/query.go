@@ -127,7 +127,7 @@ func Prices(ctx *ledger.Context) []Price {
 	s := newStore(ctx)
 	epoch := s.nowMs() / (s.params().EpochSeconds * msPerSecond)
 	if b := s.kv.Get([]byte(keyEpoch)); len(b) == 8 {
-		epoch = int64(be64(b))
+		epoch = int64(binary.BigEndian.Uint64(b))
 	}
 	out := make([]Price, 0, len(Classes))
 	for _, c := range Classes {
