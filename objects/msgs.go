@@ -1,0 +1,93 @@
+package objects
+
+import (
+	"github.com/stratus-cloud/stratus/codec"
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/storage"
+)
+
+// MaxLeases bounds the leases one commit may list.
+const MaxLeases = 64
+
+// Commit is objects/commit: record an object whose shards the signer has
+// uploaded to the providers named in the manifest, paid for by the listed
+// storage leases. Messages are canonical JSON (ledger.EncodeJSON).
+type Commit struct {
+	// Manifest is storage.Manifest.MarshalBinary, every ShardRef.Provider
+	// set to the did:key of the provider holding the shard (base64 in JSON).
+	Manifest []byte `json:"manifest"`
+	// Leases are the signer's active storage leases that pay for the
+	// shards, at least one with each provider of the manifest.
+	Leases []uint64 `json:"leases"`
+	// ExpiresMs is when the object is removed, in unix milliseconds; 0
+	// keeps it until it is removed.
+	ExpiresMs int64 `json:"expires_ms"`
+	Public    bool  `json:"public"`
+}
+
+// Remove is objects/remove, by the object's owner.
+type Remove struct {
+	ID string `json:"id"`
+}
+
+func (*Commit) Type() string                   { return "objects/commit" }
+func (*Remove) Type() string                   { return "objects/remove" }
+func (m *Commit) Encode(w *codec.Writer)       { ledger.EncodeJSON(w, m) }
+func (m *Remove) Encode(w *codec.Writer)       { ledger.EncodeJSON(w, m) }
+func (m *Commit) Decode(r *codec.Reader) error { return ledger.DecodeJSON(r, m) }
+func (m *Remove) Decode(r *codec.Reader) error { return ledger.DecodeJSON(r, m) }
+
+// Validate implements ledger.Msg.
+func (m *Commit) Validate() error {
+	_, _, err := m.parse()
+	return err
+}
+
+// parse decodes and checks the manifest and returns it with the bytes of
+// shards each provider holds.
+func (m *Commit) parse() (*storage.Manifest, map[identity.Address]uint64, error) {
+	man, err := storage.DecodeManifest(m.Manifest)
+	if err != nil {
+		return nil, nil, errs.E(errs.Invalid, "the object's manifest: %v", err)
+	}
+	if err := man.Validate(); err != nil {
+		return nil, nil, err
+	}
+	perProv := map[identity.Address]uint64{}
+	for i, seg := range man.Segments {
+		for j, sh := range seg.Shards {
+			if sh.Provider == "" {
+				return nil, nil, errs.E(errs.Invalid, "shard %d of segment %d has no provider: place every shard before committing", j, i)
+			}
+			a, err := identity.ParseDID(sh.Provider)
+			if err != nil {
+				return nil, nil, errs.E(errs.Invalid, "shard %d of segment %d: provider %q is not a did:key: %v", j, i, sh.Provider, err)
+			}
+			perProv[a] += uint64(sh.Size)
+		}
+	}
+	switch {
+	case len(m.Leases) == 0:
+		return nil, nil, errs.E(errs.Invalid, "a commit must list the storage leases that pay for the object")
+	case len(m.Leases) > MaxLeases:
+		return nil, nil, errs.E(errs.Invalid, "a commit lists %d leases; at most %d are allowed", len(m.Leases), MaxLeases)
+	case m.ExpiresMs < 0:
+		return nil, nil, errs.E(errs.Invalid, "expires_ms must not be negative")
+	}
+	seen := map[uint64]bool{}
+	for _, id := range m.Leases {
+		if seen[id] {
+			return nil, nil, errs.E(errs.Invalid, "lease %d is listed twice", id)
+		}
+		seen[id] = true
+	}
+	return man, perProv, nil
+}
+
+// Validate implements ledger.Msg.
+func (m *Remove) Validate() error {
+	_, err := storage.ParseID(m.ID)
+	return err
+}

@@ -1,0 +1,236 @@
+package objects_test
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/objects"
+)
+
+// Each provider holds 1500 bytes of a 3000-byte object (3 segments of 2+1
+// shards of 512, 512 and 476 bytes) and 300 of a 600-byte one.
+const leaseBytes = 2000
+
+func (c *chain) leases(k int) []uint64 {
+	var ids []uint64
+	for _, p := range c.providers {
+		ids = append(ids, c.openLease(c.users[k], p, leaseBytes, true))
+	}
+	return ids
+}
+
+func TestCommitGetRemoveAndQuota(t *testing.T) {
+	c := newChain(t)
+	u, other := c.users[0], c.users[1]
+	ls := c.leases(0)
+
+	mA, bA := manifest(t, data(3000, 1), c.providers...)
+	r := c.ok(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true})
+	ev := find(r.Events, "object.committed")
+	if ev == nil || ev.Get("id") != mA.ID().String() || ev.Get("owner") != u.Address().String() || ev.Get("size") != "3000" {
+		t.Fatalf("object.committed event %+v", ev)
+	}
+
+	v, err := objects.GetObject(c.query(), mA.ID().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Owner != u.Address() || v.Size != 3000 || v.K != 2 || v.M != 1 || !v.Public || !bytes.Equal(v.Manifest, bA) ||
+		v.Decoded.ID() != mA.ID() || v.CreatedMs != c.now.UnixMilli() || len(v.Leases) != 3 {
+		t.Fatalf("GetObject = %+v", v)
+	}
+	for i, sh := range v.Leases {
+		if sh.Lease != ls[i] || sh.Bytes != 1500 || sh.Provider != c.providers[i].Address() {
+			t.Fatalf("lease share %d = %+v", i, sh)
+		}
+	}
+	if _, err := objects.GetObject(c.query(), "bafkreiha6syqxstljcf6wbr3xbe4powomyczr3wznc6t2otpruesrgdwzi"); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("unknown object: %v", err)
+	}
+	if os, err := objects.ObjectsOf(c.query(), u.Address()); err != nil || len(os) != 1 || os[0].ID != mA.ID().String() {
+		t.Fatalf("ObjectsOf = %v, %v", os, err)
+	}
+	if os, _ := objects.ObjectsOf(c.query(), other.Address()); len(os) != 0 {
+		t.Fatalf("ObjectsOf(other) = %v", os)
+	}
+
+	// The same object again.
+	c.fails(u, &objects.Commit{Manifest: bA, Leases: ls}, ledger.CodeConflict)
+	// A second 3000-byte object does not fit in what is left (500 each).
+	mC, bC := manifest(t, data(3000, 3), c.providers...)
+	c.fails(u, &objects.Commit{Manifest: bC, Leases: ls}, ledger.CodeInsufficient)
+	// A 600-byte one does.
+	mB, bB := manifest(t, data(600, 2), c.providers...)
+	c.ok(u, &objects.Commit{Manifest: bB, Leases: ls})
+
+	// Only the owner removes.
+	c.fails(other, &objects.Remove{ID: mA.ID().String()}, ledger.CodeUnauthorized)
+	r = c.ok(u, &objects.Remove{ID: mA.ID().String()})
+	if ev := find(r.Events, "object.removed"); ev == nil || ev.Get("id") != mA.ID().String() || ev.Get("closed") != "" {
+		t.Fatalf("object.removed event %+v (no lease should close: B uses them)", ev)
+	}
+	if _, err := objects.GetObject(c.query(), mA.ID().String()); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("removed object: %v", err)
+	}
+	c.fails(u, &objects.Remove{ID: mA.ID().String()}, ledger.CodeNotFound)
+	for _, id := range ls {
+		if l := c.lease(id); l.State != market.LeaseActive {
+			t.Fatalf("lease %d is %s after removing one of two objects", id, l.State)
+		}
+	}
+	// The freed room takes C.
+	c.ok(u, &objects.Commit{Manifest: bC, Leases: ls})
+	c.ok(u, &objects.Remove{ID: mB.ID().String()})
+	// Removing the last object closes its leases and refunds the escrow.
+	r = c.ok(u, &objects.Remove{ID: mC.ID().String()})
+	if ev := find(r.Events, "object.removed"); ev == nil || ev.Get("closed") != ev.Get("leases") {
+		t.Fatalf("object.removed event %+v: every lease should close", ev)
+	}
+	for _, id := range ls {
+		if l := c.lease(id); l.State != market.LeaseClosed || l.Escrow != 0 || l.Refunded == 0 {
+			t.Fatalf("lease %d after the last object went: %+v", id, l)
+		}
+	}
+	if s := c.moduleStateOf("objects/"); s != "" {
+		t.Fatalf("objects state left behind:\n%s", s)
+	}
+}
+
+func (c *chain) moduleStateOf(prefix string) string {
+	var out string
+	c.st.Iterate([]byte(prefix), func(k, _ []byte) error { out += string(k) + "\n"; return nil })
+	return out
+}
+
+func TestCommitLeaseChecks(t *testing.T) {
+	c := newChain(t)
+	u, other := c.users[0], c.users[1]
+	ls := c.leases(0)
+	p0 := c.providers[0]
+	_, b := manifest(t, data(3000, 1), c.providers...)
+
+	// A lease of another consumer.
+	theirs := c.openLease(other, p0, leaseBytes, true)
+	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{theirs, ls[1], ls[2]}}, ledger.CodeUnauthorized)
+	// A pending lease.
+	pending := c.openLease(u, p0, leaseBytes, false)
+	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{pending, ls[1], ls[2]}}, ledger.CodeConflict)
+	// A closed lease.
+	closed := c.openLease(u, p0, leaseBytes, true)
+	c.ok(u, &market.CloseLease{ID: closed})
+	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{closed, ls[1], ls[2]}}, ledger.CodeConflict)
+	// An unknown lease.
+	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{999, ls[1], ls[2]}}, ledger.CodeNotFound)
+	// No lease with one of the providers.
+	c.fails(u, &objects.Commit{Manifest: b, Leases: ls[1:]}, ledger.CodeInvalid)
+	// A lease with a provider that holds no shard.
+	_, b01 := manifest(t, data(3000, 1), c.providers[0], c.providers[1])
+	c.fails(u, &objects.Commit{Manifest: b01, Leases: ls}, ledger.CodeInvalid)
+	// Two leases with one provider add up: 2 x 2000 >= 3000 (2+1 over two
+	// providers puts two shards of each segment on provider 0).
+	extra := c.openLease(u, p0, leaseBytes, true)
+	c.ok(u, &objects.Commit{Manifest: b01, Leases: []uint64{ls[0], extra, ls[1]}})
+	// Expiry in the past.
+	_, b2 := manifest(t, data(10, 9), c.providers...)
+	c.fails(u, &objects.Commit{Manifest: b2, Leases: ls, ExpiresMs: c.now.UnixMilli()}, ledger.CodeInvalid)
+}
+
+func TestValidateAndCanonical(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	ls := c.leases(0)
+	m, b := manifest(t, data(100, 1), c.providers...)
+
+	// A shard without a provider.
+	m.Segments[0].Shards[1].Provider = ""
+	noProv, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := []*objects.Commit{
+		{Manifest: noProv, Leases: ls},
+		{Manifest: b[:len(b)-1], Leases: ls},
+		{Manifest: b},
+		{Manifest: b, Leases: []uint64{ls[0], ls[0]}},
+		{Manifest: b, Leases: make([]uint64, objects.MaxLeases+1)},
+		{Manifest: b, Leases: ls, ExpiresMs: -1},
+	}
+	for i, msg := range bad {
+		if err := msg.Validate(); errs.KindOf(err) != errs.Invalid {
+			t.Errorf("bad commit %d: Validate = %v", i, err)
+		}
+		c.fails(u, msg, ledger.CodeInvalid)
+	}
+	if err := (&objects.Remove{ID: "nope"}).Validate(); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("Remove with a bad id: %v", err)
+	}
+
+	// Canonical bytes pass; any other spelling is refused.
+	good := &objects.Commit{Manifest: b, Leases: ls}
+	enc := string(encode(t, good))
+	for _, s := range []string{
+		enc[:len(enc)-1] + " }",
+		`{"leases":[1,2,3],"manifest":"` + enc[len(`{"manifest":"`):],
+		enc[:len(enc)-1] + `,"extra":1}`,
+	} {
+		before := c.moduleState()
+		r := c.block(time.Second, c.tx(u, &rawMsg{typ: "objects/commit", b: []byte(s)}))[0]
+		if r.Code != ledger.CodeInvalid {
+			t.Fatalf("non-canonical %q: code %d (%s)", s, r.Code, r.Log)
+		}
+		if c.moduleState() != before {
+			t.Fatal("a refused message changed state")
+		}
+	}
+	c.block(time.Second, c.tx(u, &rawMsg{typ: "objects/commit", b: []byte(enc)}))
+	if r := c.results[0]; r.Code != ledger.CodeOK {
+		t.Fatalf("canonical bytes: code %d (%s)", r.Code, r.Log)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	ls := c.leases(0)
+	m, b := manifest(t, data(3000, 1), c.providers...)
+	exp := c.now.Add(10 * time.Second)
+	c.ok(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli()})
+	// A second object without expiry on other leases stays.
+	ls2 := c.leases(0)
+	m2, b2 := manifest(t, data(600, 2), c.providers...)
+	c.ok(u, &objects.Commit{Manifest: b2, Leases: ls2})
+
+	c.block(exp.Add(-time.Millisecond).Sub(c.now))
+	if find(c.endEvents, "object.expired") != nil {
+		t.Fatal("expired before its time")
+	}
+	if _, err := objects.GetObject(c.query(), m.ID().String()); err != nil {
+		t.Fatalf("before expiry: %v", err)
+	}
+	c.block(time.Millisecond)
+	ev := find(c.endEvents, "object.expired")
+	if ev == nil || ev.Get("id") != m.ID().String() || ev.Get("closed") != ev.Get("leases") {
+		t.Fatalf("object.expired event %+v in %v", ev, c.endEvents)
+	}
+	if _, err := objects.GetObject(c.query(), m.ID().String()); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("after expiry: %v", err)
+	}
+	for _, id := range ls {
+		if l := c.lease(id); l.State != market.LeaseClosed {
+			t.Fatalf("lease %d of the expired object is %s", id, l.State)
+		}
+	}
+	os, err := objects.ObjectsOf(c.query(), u.Address())
+	if err != nil || len(os) != 1 || os[0].ID != m2.ID().String() {
+		t.Fatalf("ObjectsOf after expiry = %v, %v", os, err)
+	}
+	// Nothing more happens later.
+	c.block(time.Hour)
+	if find(c.endEvents, "object.expired") != nil {
+		t.Fatal("expired twice")
+	}
+}

@@ -1,0 +1,337 @@
+package objects
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/storage"
+)
+
+// Prefix is the module's namespace in state.
+const Prefix = "objects/"
+
+const (
+	prefObj      = "obj/"
+	prefByOwner  = "byowner/"
+	prefLeaseUse = "leaseuse/"
+	prefDue      = "due/"
+)
+
+// Object is an object's record in state.
+type Object struct {
+	ID    string           `json:"id"`
+	Owner identity.Address `json:"owner"`
+	Size  int64            `json:"size"`
+	K     int              `json:"k"`
+	M     int              `json:"m"`
+	// Manifest is the canonical encoding of the manifest, with providers.
+	Manifest  []byte       `json:"manifest"`
+	Leases    []LeaseShare `json:"leases"`
+	ExpiresMs int64        `json:"expires_ms,omitempty"`
+	Public    bool         `json:"public"`
+	CreatedMs int64        `json:"created_ms"`
+}
+
+// LeaseShare is how many bytes of a lease an object uses.
+type LeaseShare struct {
+	Lease    uint64           `json:"lease,string"`
+	Provider identity.Address `json:"provider"`
+	Bytes    uint64           `json:"bytes,string"`
+}
+
+// LeaseUse is what all objects together use of one lease.
+type LeaseUse struct {
+	Bytes   uint64 `json:"bytes,string"`
+	Objects uint64 `json:"objects"`
+}
+
+type store struct {
+	ctx *ledger.Context
+	kv  *ledger.PrefixKV
+}
+
+func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Prefixed(Prefix)} }
+
+func key(prefix string, parts ...[]byte) []byte {
+	k := []byte(prefix)
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
+}
+
+func be(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func (s *store) getJSON(k []byte, v any) (bool, error) {
+	b := s.kv.Get(k)
+	if b == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, errs.E(errs.Internal, "objects: corrupt record %q: %v", k, err)
+	}
+	return true, nil
+}
+
+func (s *store) putJSON(k []byte, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("objects: record does not marshal: %v", err))
+	}
+	s.kv.Set(k, b)
+}
+
+func (s *store) object(root storage.ID) (*Object, error) {
+	var o Object
+	ok, err := s.getJSON(key(prefObj, root[:]), &o)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errs.E(errs.NotFound, "no object %s: see `stratus store ls`", root)
+	}
+	return &o, nil
+}
+
+func (s *store) leaseUse(id uint64) (LeaseUse, error) {
+	var u LeaseUse
+	_, err := s.getJSON(key(prefLeaseUse, be(id)), &u)
+	return u, err
+}
+
+func (s *store) putLeaseUse(id uint64, u LeaseUse) {
+	if u.Objects == 0 && u.Bytes == 0 {
+		s.kv.Delete(key(prefLeaseUse, be(id)))
+		return
+	}
+	s.putJSON(key(prefLeaseUse, be(id)), u)
+}
+
+func (s *store) nowMs() int64 { return s.ctx.Time.UnixMilli() }
+
+func commit(ctx *ledger.Context, signer identity.Address, m *Commit) error {
+	s := newStore(ctx)
+	man, perProv, err := m.parse()
+	if err != nil {
+		return err
+	}
+	id := man.ID()
+	if s.kv.Get(key(prefObj, id[:])) != nil {
+		return errs.E(errs.Conflict, "object %s is already committed", id)
+	}
+	now := s.nowMs()
+	if m.ExpiresMs != 0 && m.ExpiresMs <= now {
+		return errs.E(errs.Invalid, "the object would expire at %d ms, not after the block time %d ms", m.ExpiresMs, now)
+	}
+	// Room on each listed lease, grouped by provider in listed order.
+	type avail struct {
+		id   uint64
+		free uint64
+	}
+	byProv := map[identity.Address][]avail{}
+	for _, lid := range m.Leases {
+		l, err := market.GetLease(ctx, lid)
+		if err != nil {
+			return err
+		}
+		switch {
+		case l.Consumer != signer:
+			return errs.E(errs.Unauthorized, "lease %d is %s's, not yours: list only leases you opened", lid, l.Consumer)
+		case l.Class != market.ClassStorage:
+			return errs.E(errs.Invalid, "lease %d is a %s lease, not storage", lid, l.Class)
+		case l.State != market.LeaseActive:
+			return errs.E(errs.Conflict, "lease %d is %s, not active: wait for the provider to acknowledge it, or open a new one", lid, l.State)
+		}
+		if _, ok := perProv[l.Provider]; !ok {
+			return errs.E(errs.Invalid, "lease %d is with %s, which holds none of the object's shards", lid, l.Provider)
+		}
+		u, err := s.leaseUse(lid)
+		if err != nil {
+			return err
+		}
+		byProv[l.Provider] = append(byProv[l.Provider], avail{id: lid, free: l.Quantity - min(l.Quantity, u.Bytes)})
+	}
+	provs := make([]identity.Address, 0, len(perProv))
+	for p := range perProv {
+		provs = append(provs, p)
+	}
+	sort.Slice(provs, func(i, j int) bool { return bytes.Compare(provs[i][:], provs[j][:]) < 0 })
+	var shares []LeaseShare
+	for _, p := range provs {
+		need := perProv[p]
+		ls := byProv[p]
+		if len(ls) == 0 {
+			return errs.E(errs.Invalid, "provider %s holds %d bytes of the object's shards but none of the listed leases is with it", p, need)
+		}
+		var free uint64
+		for _, a := range ls {
+			free += a.free // each at most market.MaxCapacity, at most MaxLeases of them
+		}
+		if free < need {
+			return errs.E(errs.Insufficient, "provider %s holds %d bytes of the object's shards, but your leases with it have %d bytes free: open a larger lease", p, need, free)
+		}
+		// Fill the leases in the order listed.
+		for _, a := range ls {
+			take := min(a.free, need)
+			need -= take
+			shares = append(shares, LeaseShare{Lease: a.id, Provider: p, Bytes: take})
+		}
+	}
+	// Keep the listed order in the record.
+	pos := map[uint64]int{}
+	for i, lid := range m.Leases {
+		pos[lid] = i
+	}
+	sort.Slice(shares, func(i, j int) bool { return pos[shares[i].Lease] < pos[shares[j].Lease] })
+	for _, sh := range shares {
+		u, err := s.leaseUse(sh.Lease)
+		if err != nil {
+			return err
+		}
+		u.Bytes += sh.Bytes
+		u.Objects++
+		s.putLeaseUse(sh.Lease, u)
+	}
+	o := &Object{
+		ID: id.String(), Owner: signer, Size: man.Size, K: man.Params.K, M: man.Params.M,
+		Manifest: m.Manifest, Leases: shares, ExpiresMs: m.ExpiresMs, Public: m.Public, CreatedMs: now,
+	}
+	s.putJSON(key(prefObj, id[:]), o)
+	s.kv.Set(key(prefByOwner, signer[:], id[:]), []byte{})
+	if o.ExpiresMs != 0 {
+		s.kv.Set(key(prefDue, be(uint64(o.ExpiresMs)), id[:]), []byte{})
+	}
+	ctx.Emit("object.committed", ledger.Attr{Key: "id", Value: o.ID},
+		ledger.Attr{Key: "owner", Value: signer.String()}, ledger.Attr{Key: "size", Value: strconv.FormatInt(o.Size, 10)},
+		ledger.Attr{Key: "leases", Value: leaseList(shares)})
+	return nil
+}
+
+func leaseList(shares []LeaseShare) string {
+	ids := make([]string, len(shares))
+	for i, sh := range shares {
+		ids[i] = ledger.FormatInt(sh.Lease)
+	}
+	return strings.Join(ids, ",")
+}
+
+func remove(ctx *ledger.Context, signer identity.Address, m *Remove) error {
+	s := newStore(ctx)
+	id, err := storage.ParseID(m.ID)
+	if err != nil {
+		return err
+	}
+	o, err := s.object(id)
+	if err != nil {
+		return err
+	}
+	if o.Owner != signer {
+		return errs.E(errs.Unauthorized, "object %s is %s's: only its owner can remove it", o.ID, o.Owner)
+	}
+	return s.drop(id, o, "object.removed")
+}
+
+// drop deletes an object, releases its use of its leases, closes those no
+// other object uses, and emits event typ.
+func (s *store) drop(id storage.ID, o *Object, typ string) error {
+	s.kv.Delete(key(prefObj, id[:]))
+	s.kv.Delete(key(prefByOwner, o.Owner[:], id[:]))
+	if o.ExpiresMs != 0 {
+		s.kv.Delete(key(prefDue, be(uint64(o.ExpiresMs)), id[:]))
+	}
+	var closed []string
+	for _, sh := range o.Leases {
+		u, err := s.leaseUse(sh.Lease)
+		if err != nil {
+			return err
+		}
+		u.Bytes -= min(u.Bytes, sh.Bytes)
+		u.Objects -= min(u.Objects, 1)
+		s.putLeaseUse(sh.Lease, u)
+		if u.Objects > 0 {
+			continue
+		}
+		ok, err := closeLease(s.ctx, sh.Lease)
+		if err != nil {
+			return err
+		}
+		if ok {
+			closed = append(closed, ledger.FormatInt(sh.Lease))
+		}
+	}
+	s.ctx.Emit(typ, ledger.Attr{Key: "id", Value: o.ID}, ledger.Attr{Key: "owner", Value: o.Owner.String()},
+		ledger.Attr{Key: "size", Value: strconv.FormatInt(o.Size, 10)},
+		ledger.Attr{Key: "leases", Value: leaseList(o.Leases)}, ledger.Attr{Key: "closed", Value: strings.Join(closed, ",")})
+	return nil
+}
+
+// closeLease closes a lease that is not closed yet, through the market's
+// own market/close_lease handler signed as the lease's consumer, so the
+// market settles it and refunds the remaining escrow. It reports whether it
+// closed the lease.
+//
+// The market exports no close function; its Module.Msgs() handler is the
+// exported way in. If it gains one, use it here instead.
+func closeLease(ctx *ledger.Context, id uint64) (bool, error) {
+	l, err := market.GetLease(ctx, id)
+	if err != nil {
+		if errs.KindOf(err) == errs.NotFound {
+			return false, nil
+		}
+		return false, err
+	}
+	if l.State == market.LeaseClosed {
+		return false, nil
+	}
+	msg := &market.CloseLease{ID: id}
+	for _, spec := range (market.Module{}).Msgs() {
+		if spec.New().Type() == msg.Type() {
+			if err := spec.Handler(ctx, l.Consumer, msg); err != nil {
+				return false, err
+			}
+			return true, nil
+		}
+	}
+	return false, errs.E(errs.Internal, "objects: the market has no %s handler", msg.Type())
+}
+
+// expireDue removes the objects due by the block time.
+func (s *store) expireDue() error {
+	now := uint64(s.nowMs())
+	var due [][]byte
+	err := s.kv.Iterate([]byte(prefDue), func(k, _ []byte) error {
+		k = k[len(prefDue):]
+		if len(k) != 8+32 {
+			return errs.E(errs.Internal, "objects: corrupt due key %x", k)
+		}
+		if binary.BigEndian.Uint64(k[:8]) > now {
+			return ledger.ErrStop
+		}
+		due = append(due, append([]byte(nil), k[8:]...))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range due {
+		var id storage.ID
+		copy(id[:], r)
+		o, err := s.object(id)
+		if err != nil {
+			return err
+		}
+		if err := s.drop(id, o, "object.expired"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
