@@ -8,6 +8,7 @@ import (
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/pebblestore"
 )
 
@@ -105,6 +106,20 @@ func (n *Node) mountMarket() {
 			return nil, err
 		}
 		return market.GetLease(ctx, id)
+	}))
+	a.HandleJSON("GET /v1/objects/{id}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
+		return objects.GetObject(ctx, r.PathValue("id"))
+	}))
+	a.HandleJSON("GET /v1/objects", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
+		owner := r.URL.Query().Get("owner")
+		if owner == "" {
+			return nil, errs.E(errs.Invalid, "list objects with ?owner=DID")
+		}
+		addr, err := identity.ParseDID(owner)
+		if err != nil {
+			return nil, err
+		}
+		return objects.ObjectsOf(ctx, addr)
 	}))
 	a.HandleJSON("GET /v1/prices", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		return market.Prices(ctx), nil

@@ -20,6 +20,7 @@ import (
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/ledger/abci"
 	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/pebblestore"
 )
 
@@ -61,7 +62,7 @@ const gcPercent = 400
 
 // Registry is the message registry of this release: the ledger's core and
 // every module.
-func Registry() *ledger.Registry { return ledger.DefaultRegistry(market.Module{}) }
+func Registry() *ledger.Registry { return ledger.DefaultRegistry(market.Module{}, objects.Module{}) }
 
 // Start opens the home's state, starts consensus and serves the API. Any
 // listen address with port 0 gets a free port; the ones chosen are in

@@ -1,0 +1,99 @@
+package node_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stratus-cloud/stratus/client"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/money"
+	"github.com/stratus-cloud/stratus/node"
+	"github.com/stratus-cloud/stratus/objects"
+	"github.com/stratus-cloud/stratus/storage"
+)
+
+// TestObjectsOnDevnet commits an object's manifest against a storage lease
+// with the devnet's built-in storage provider, and reads it back over the
+// API: by ID, and in its owner's list.
+func TestObjectsOnDevnet(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "devnet")
+	if _, err := node.InitDevnet(home, devnetConfig(), ""); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := node.LoadConfig(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Consensus.TimeoutCommit = node.Duration(100 * time.Millisecond)
+	n, _ := startNode(t, home, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	c := client.New(n.APIURL())
+	ks := identity.OpenKeystore(node.KeysDir(home))
+	demo, err := ks.Load(node.DemoKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := ks.Show("storage0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, err := identity.ParseDID(info.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := c.Send(ctx, demo, &market.OpenLease{Class: market.ClassStorage, Quantity: 1 << 20, Deposit: money.UstrPerSTR, Provider: &prov}, client.SendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id uint64
+	for _, e := range res.Events {
+		if e.Type == "lease.opened" {
+			id = ustr(t, e.Attrs["lease"])
+		}
+	}
+	// The built-in provider's agent acknowledges the lease.
+	waitLease(ctx, t, c, id, "active", func(l market.LeaseView) bool { return l.State == market.LeaseActive })
+
+	p := storage.DefaultParams()
+	p.SegmentSize = 64 << 10
+	enc, err := storage.NewEncoder(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := enc.EncodeSegment([]byte("the bytes of a small object, stored three plus two")); err != nil {
+		t.Fatal(err)
+	}
+	man := enc.Manifest()
+	for i := range man.Segments {
+		for j := range man.Segments[i].Shards {
+			man.Segments[i].Shards[j].Provider = prov.String()
+		}
+	}
+	raw, err := man.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, demo, &objects.Commit{Manifest: raw, Leases: []uint64{id}}, client.SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got objects.ObjectView
+	if err := c.Get(ctx, "/v1/objects/"+man.ID().String(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != man.ID().String() || got.Owner != demo.Address() || got.Size != man.Size || got.Decoded == nil || got.Decoded.ID() != man.ID() {
+		t.Errorf("GET /v1/objects/%s = %+v", man.ID(), got)
+	}
+	var list []objects.Object
+	if err := c.Get(ctx, "/v1/objects?owner="+demo.Address().String(), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].ID != man.ID().String() {
+		t.Errorf("objects of demo = %+v", list)
+	}
+	checkSupply(ctx, t, c)
+}
