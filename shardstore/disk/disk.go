@@ -20,7 +20,6 @@
 package disk
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -43,14 +42,10 @@ const TempPrefix = ".tmp-"
 // Store is a directory of shard files. Create one with Open.
 type Store struct {
 	dir    string
-	quota  int64
 	verify shardstore.Verifier
 	locks  backend.HashLock // serialises Put and Delete of one hash
 	dirs   sync.Map         // fan-out directories known to be durable
-
-	mu       sync.Mutex
-	used     int64 // bytes in shard files
-	reserved int64 // bytes promised to Puts in flight
+	usage  *backend.Usage
 }
 
 var (
@@ -77,9 +72,10 @@ func Open(ctx context.Context, dir string, opts shardstore.Options) (*Store, err
 	} else if err != nil {
 		return nil, errs.E(errs.Internal, "open shard directory: %w; check the path and its permissions", err)
 	}
-	s := &Store{dir: dir, quota: quota, verify: verify}
+	s := &Store{dir: dir, verify: verify}
+	var used int64
 	err = s.scan(ctx,
-		func(info shardstore.Info) error { s.used += info.Size; return nil },
+		func(info shardstore.Info) error { used += info.Size; return nil },
 		func(path string) error {
 			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return errs.E(errs.Internal, "remove temporary file left by a crash: %w; remove it by hand", err)
@@ -89,6 +85,7 @@ func Open(ctx context.Context, dir string, opts shardstore.Options) (*Store, err
 	if err != nil {
 		return nil, err
 	}
+	s.usage = backend.NewUsage(quota, used)
 	return s, nil
 }
 
@@ -117,37 +114,23 @@ func (s *Store) Put(ctx context.Context, h shardstore.Hash, r io.Reader, size in
 		return ioErr("put", h, err)
 	}
 
-	s.mu.Lock()
-	if err := backend.CheckQuota(h, size, s.quota-s.used-s.reserved+oldSize, s.quota); err != nil {
-		s.mu.Unlock()
+	release, err := s.usage.Reserve(h, size, oldSize)
+	if err != nil {
 		return err
 	}
-	s.reserved += size
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.reserved -= size
-		s.mu.Unlock()
-	}()
-
-	// The Verifier needs the whole shard, so read it all before touching
-	// the disk: bytes that don't verify then cost no disk I/O.
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	if err := backend.ReadExact(ctx, h, r, size, buf); err != nil {
-		return err
-	}
-	if err := backend.Verify(s.verify, h, buf.Bytes()); err != nil {
+	defer release()
+	// Bytes that don't verify cost no disk I/O.
+	data, err := backend.ReadVerified(ctx, h, r, size, s.verify)
+	if err != nil {
 		return err
 	}
 	if err := s.mkdirs(h); err != nil {
 		return ioErr("put", h, err)
 	}
-	if err := writeTemp(ctx, dir, path, h, buf.Bytes()); err != nil {
+	if err := writeTemp(ctx, dir, path, h, data); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.used += size - oldSize
-	s.mu.Unlock()
+	s.usage.Add(size - oldSize)
 	// The rename is done; until the directory is synced a crash may undo
 	// it, which is why the Put doesn't succeed before then.
 	if err := syncDir(dir); err != nil {
@@ -260,9 +243,7 @@ func (s *Store) Delete(ctx context.Context, h shardstore.Hash) error {
 	if err := os.Remove(path); err != nil {
 		return ioErr("delete", h, err)
 	}
-	s.mu.Lock()
-	s.used -= fi.Size()
-	s.mu.Unlock()
+	s.usage.Add(-fi.Size())
 	if err := syncDir(dir); err != nil {
 		return ioErr("delete", h, err)
 	}
@@ -280,9 +261,8 @@ func (s *Store) Usage(ctx context.Context) (used, quota int64, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, 0, fmt.Errorf("shard store usage: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.used, s.quota, nil
+	used, quota = s.usage.Get()
+	return used, quota, nil
 }
 
 // Verify implements shardstore.Scrubber: it reads the whole shard file and

@@ -22,14 +22,12 @@ import (
 
 // Store is an in-memory shard store. Create one with New.
 type Store struct {
-	quota  int64
 	verify shardstore.Verifier
 	locks  backend.HashLock // serialises Put and Delete of one hash
+	usage  *backend.Usage
 
-	mu       sync.Mutex
-	shards   map[shardstore.Hash]shard
-	used     int64 // bytes in shards
-	reserved int64 // bytes promised to Puts still reading their bodies
+	mu     sync.Mutex
+	shards map[shardstore.Hash]shard
 }
 
 type shard struct {
@@ -49,7 +47,7 @@ func New(opts shardstore.Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{quota: quota, verify: verify, shards: make(map[shardstore.Hash]shard)}, nil
+	return &Store{verify: verify, usage: backend.NewUsage(quota, 0), shards: make(map[shardstore.Hash]shard)}, nil
 }
 
 // Put implements shardstore.Store.
@@ -72,30 +70,21 @@ func (s *Store) Put(ctx context.Context, h shardstore.Hash, r io.Reader, size in
 		s.mu.Unlock()
 		return nil
 	}
-	oldSize := int64(len(old.data))
-	if err := backend.CheckQuota(h, size, s.quota-s.used-s.reserved+oldSize, s.quota); err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	s.reserved += size
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.reserved -= size
-		s.mu.Unlock()
-	}()
-
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	if err := backend.ReadExact(ctx, h, r, size, buf); err != nil {
+	oldSize := int64(len(old.data))
+	release, err := s.usage.Reserve(h, size, oldSize)
+	if err != nil {
 		return err
 	}
-	if err := backend.Verify(s.verify, h, buf.Bytes()); err != nil {
+	defer release()
+	data, err := backend.ReadVerified(ctx, h, r, size, s.verify)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.shards[h] = shard{data: buf.Bytes(), created: time.Now()}
-	s.used += size - oldSize
+	s.shards[h] = shard{data: data, created: time.Now()}
 	s.mu.Unlock()
+	s.usage.Add(size - oldSize)
 	return nil
 }
 
@@ -144,7 +133,7 @@ func (s *Store) Delete(ctx context.Context, h shardstore.Hash) error {
 		return backend.NotFound(h)
 	}
 	delete(s.shards, h)
-	s.used -= int64(len(sh.data))
+	s.usage.Add(-int64(len(sh.data)))
 	return nil
 }
 
@@ -177,9 +166,8 @@ func (s *Store) Usage(ctx context.Context) (used, quota int64, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, 0, fmt.Errorf("shard store usage: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.used, s.quota, nil
+	used, quota = s.usage.Get()
+	return used, quota, nil
 }
 
 // Verify implements shardstore.Scrubber. Memory doesn't rot, so it only

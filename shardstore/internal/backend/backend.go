@@ -4,6 +4,7 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -165,4 +166,62 @@ func (l *HashLock) Lock(ctx context.Context, h shardstore.Hash) (unlock func(), 
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// Usage is a store's quota accounting: bytes stored, and bytes promised to
+// Puts still reading their bodies, so that concurrent Puts cannot together
+// overrun the quota. The zero value is not usable; make one with NewUsage.
+type Usage struct {
+	mu       sync.Mutex
+	quota    int64
+	used     int64
+	reserved int64
+}
+
+// NewUsage returns accounting for quota bytes with used already stored.
+func NewUsage(quota, used int64) *Usage { return &Usage{quota: quota, used: used} }
+
+// Reserve promises size bytes to a Put of shard h that replaces oldSize
+// bytes, or returns ErrQuota. Call release when the Put is over, whether or
+// not it stored anything.
+func (u *Usage) Reserve(h shardstore.Hash, size, oldSize int64) (release func(), err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err := CheckQuota(h, size, u.quota-u.used-u.reserved+oldSize, u.quota); err != nil {
+		return nil, err
+	}
+	u.reserved += size
+	return func() {
+		u.mu.Lock()
+		u.reserved -= size
+		u.mu.Unlock()
+	}, nil
+}
+
+// Add changes the bytes stored by delta.
+func (u *Usage) Add(delta int64) {
+	u.mu.Lock()
+	u.used += delta
+	u.mu.Unlock()
+}
+
+// Get returns the bytes stored and the quota.
+func (u *Usage) Get() (used, quota int64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.used, u.quota
+}
+
+// ReadVerified reads exactly size bytes of shard h from r and checks them
+// with v. The Verifier needs the whole shard, so it is read into memory
+// before anything is stored.
+func ReadVerified(ctx context.Context, h shardstore.Hash, r io.Reader, size int64, v shardstore.Verifier) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	if err := ReadExact(ctx, h, r, size, buf); err != nil {
+		return nil, err
+	}
+	if err := Verify(v, h, buf.Bytes()); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
