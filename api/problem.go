@@ -2,8 +2,13 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/stratus-cloud/stratus/errs"
 )
@@ -69,4 +74,34 @@ func kindOf(err error) errs.Kind {
 // writeProblem writes p as the response.
 func writeProblem(w http.ResponseWriter, p Problem) {
 	writeBody(w, p.Status, ProblemContentType, p)
+}
+
+// maxErrorBody bounds how much of an error response a client reads.
+const maxErrorBody = 1 << 20
+
+// ErrorFromResponse turns an error response from a Stratus server into an
+// *errs.Error: the kind from the problem's "kind", else from the status;
+// the message from its detail or title, else naming who answered (such as
+// "the node" or "the provider at URL") and the status.
+func ErrorFromResponse(resp *http.Response, who string) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var p Problem
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == ProblemContentType || mt == "application/json" {
+		json.Unmarshal(b, &p) // a bad body leaves p empty and falls back below
+	}
+	kind := errs.Kind(p.Kind)
+	if kind == "" {
+		kind = errs.KindForStatus(resp.StatusCode)
+	}
+	msg := p.Detail
+	if msg == "" {
+		msg = p.Title
+	}
+	if msg == "" {
+		msg = fmt.Sprintf("%s answered %s", who, resp.Status)
+		if text := strings.TrimSpace(string(b)); text != "" && len(text) <= 200 {
+			msg += ": " + text
+		}
+	}
+	return &errs.Error{Kind: kind, Msg: msg}
 }

@@ -11,9 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -24,9 +22,6 @@ import (
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/errs"
 )
-
-// maxErrorBody bounds how much of an error response is read.
-const maxErrorBody = 1 << 20
 
 // Client talks to one node. It is safe for concurrent use.
 type Client struct {
@@ -165,7 +160,7 @@ func (c *Client) doType(ctx context.Context, method, path, contentType string, b
 	defer resp.Body.Close()
 
 	if resp.StatusCode >= 400 {
-		return decodeProblem(resp)
+		return api.ErrorFromResponse(resp, "the node")
 	}
 	if out == nil {
 		io.Copy(io.Discard, resp.Body)
@@ -197,29 +192,4 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 	default:
 		return errs.E(errs.Unavailable, "talking to the node at %s: %w", c.base, err)
 	}
-}
-
-// decodeProblem turns an error response into an *errs.Error. The kind comes
-// from the problem's "kind", else from the status.
-func decodeProblem(resp *http.Response) error {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	var p api.Problem
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == api.ProblemContentType || mt == "application/json" {
-		json.Unmarshal(b, &p) // a bad body leaves p empty and falls back below
-	}
-	kind := errs.Kind(p.Kind)
-	if kind == "" {
-		kind = errs.KindForStatus(resp.StatusCode)
-	}
-	msg := p.Detail
-	if msg == "" {
-		msg = p.Title
-	}
-	if msg == "" {
-		msg = fmt.Sprintf("the node answered %s", resp.Status)
-		if text := strings.TrimSpace(string(b)); text != "" && len(text) <= 200 {
-			msg += ": " + text
-		}
-	}
-	return &errs.Error{Kind: kind, Msg: msg}
 }

@@ -3,11 +3,9 @@ package shardserver
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -44,7 +42,7 @@ func (c *Client) PutShard(ctx context.Context, baseURL string, key *identity.Key
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusCreated {
-		return decodeProblem(resp, baseURL)
+		return api.ErrorFromResponse(resp, "the provider at "+baseURL)
 	}
 	return nil
 }
@@ -63,7 +61,7 @@ func (c *Client) DeleteShard(ctx context.Context, baseURL string, key *identity.
 	}
 	defer drain(resp)
 	if resp.StatusCode != http.StatusNoContent {
-		return decodeProblem(resp, baseURL)
+		return api.ErrorFromResponse(resp, "the provider at "+baseURL)
 	}
 	return nil
 }
@@ -104,9 +102,9 @@ func (c *Client) GetShard(ctx context.Context, baseURL string, h shardstore.Hash
 		if size, ok := strings.CutPrefix(resp.Header.Get("Content-Range"), "bytes */"); ok && n < 0 && size == strconv.FormatInt(off, 10) {
 			return []byte{}, nil
 		}
-		return nil, decodeProblem(resp, baseURL)
+		return nil, api.ErrorFromResponse(resp, "the provider at "+baseURL)
 	default:
-		return nil, decodeProblem(resp, baseURL)
+		return nil, api.ErrorFromResponse(resp, "the provider at "+baseURL)
 	}
 	if n == 0 {
 		if resp.ContentLength < off {
@@ -191,23 +189,4 @@ func transportErr(err error, baseURL string) error {
 func drain(resp *http.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
-}
-
-// decodeProblem turns an error response into an *errs.Error, keeping the
-// provider's kind and message.
-func decodeProblem(resp *http.Response, baseURL string) error {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var p api.Problem
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == api.ProblemContentType || mt == "application/json" {
-		json.Unmarshal(b, &p) // a bad body leaves p empty and falls back below
-	}
-	kind := errs.Kind(p.Kind)
-	if kind == "" {
-		kind = errs.KindForStatus(resp.StatusCode)
-	}
-	msg := p.Detail
-	if msg == "" {
-		msg = fmt.Sprintf("the provider at %s answered %s", baseURL, resp.Status)
-	}
-	return &errs.Error{Kind: kind, Msg: msg}
 }
