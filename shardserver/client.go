@@ -32,26 +32,19 @@ type Client struct {
 // refused, Invalid when data don't match h, TooLarge when the provider's
 // quota is full; transport failures are Unavailable or Timeout.
 func (c *Client) PutShard(ctx context.Context, baseURL string, key *identity.Key, h shardstore.Hash, data []byte) error {
-	req, err := c.signed(ctx, http.MethodPut, baseURL, key, h, data)
-	if err != nil {
-		return err
-	}
-	resp, err := c.do(req, baseURL)
-	if err != nil {
-		return err
-	}
-	defer drain(resp)
-	if resp.StatusCode != http.StatusCreated {
-		return api.ErrorFromResponse(resp, "the provider at "+baseURL)
-	}
-	return nil
+	return c.signedCall(ctx, http.MethodPut, baseURL, key, h, data, http.StatusCreated)
 }
 
 // DeleteShard deletes shard h from the provider at baseURL, signed by key.
 // Errors are as for PutShard, and NotFound if the provider has no such
 // shard.
 func (c *Client) DeleteShard(ctx context.Context, baseURL string, key *identity.Key, h shardstore.Hash) error {
-	req, err := c.signed(ctx, http.MethodDelete, baseURL, key, h, nil)
+	return c.signedCall(ctx, http.MethodDelete, baseURL, key, h, nil, http.StatusNoContent)
+}
+
+// signedCall sends a signed request about shard h and expects want.
+func (c *Client) signedCall(ctx context.Context, method, baseURL string, key *identity.Key, h shardstore.Hash, data []byte, want int) error {
+	req, err := c.signed(ctx, method, baseURL, key, h, data)
 	if err != nil {
 		return err
 	}
@@ -60,7 +53,7 @@ func (c *Client) DeleteShard(ctx context.Context, baseURL string, key *identity.
 		return err
 	}
 	defer drain(resp)
-	if resp.StatusCode != http.StatusNoContent {
+	if resp.StatusCode != want {
 		return api.ErrorFromResponse(resp, "the provider at "+baseURL)
 	}
 	return nil
