@@ -24,27 +24,12 @@ import (
 // collateral, and after three breaches in a row the lease closes for
 // migration. Nothing in it is simulated but the clock's scale.
 func TestProviderThatGoesDownPays(t *testing.T) {
-	home := filepath.Join(t.TempDir(), "devnet")
 	mg := market.DefaultGenesis()
 	mg.Params.EpochSeconds = 2
-	cfg := devnetConfig()
-	if _, err := node.InitDevnetWith(home, cfg, "", mg); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := node.LoadConfig(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Consensus.TimeoutCommit = node.Duration(100 * time.Millisecond)
-	n, _ := startNode(t, home, cfg)
+	d := startDevnet(t, mg)
+	c, demo := d.c, d.demo
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := client.New(n.APIURL())
-	ks := identity.OpenKeystore(node.KeysDir(home))
-	demo, err := ks.Load(node.DemoKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	// The provider: a key of its own, and a health endpoint we can stop.
 	prov := &identity.Key{Priv: ed25519.NewKeyFromSeed([]byte("stratus test provider: it fails."))}
@@ -159,4 +144,36 @@ func waitLease(ctx context.Context, t *testing.T, c *client.Client, id uint64, w
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// devnet is a devnet node started in a temporary home, with a client and
+// the demo key.
+type devnet struct {
+	home string
+	n    *node.Node
+	c    *client.Client
+	ks   *identity.Keystore
+	demo *identity.Key
+}
+
+// startDevnet lays out a devnet with the market genesis mg and starts it on
+// free ports with 100 ms blocks, its built-in providers' agents running.
+func startDevnet(t *testing.T, mg market.Genesis) devnet {
+	t.Helper()
+	d := devnet{home: filepath.Join(t.TempDir(), "devnet")}
+	if _, err := node.InitDevnetWith(d.home, devnetConfig(), "", mg); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := node.LoadConfig(d.home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Consensus.TimeoutCommit = node.Duration(100 * time.Millisecond)
+	d.n, _ = startNode(t, d.home, cfg)
+	d.c = client.New(d.n.APIURL())
+	d.ks = identity.OpenKeystore(node.KeysDir(d.home))
+	if d.demo, err = d.ks.Load(node.DemoKey, ""); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -2,15 +2,12 @@ package node_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
-	"github.com/stratus-cloud/stratus/node"
 	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/storage"
 )
@@ -19,24 +16,10 @@ import (
 // with the devnet's built-in storage provider, and reads it back over the
 // API: by ID, and in its owner's list.
 func TestObjectsOnDevnet(t *testing.T) {
-	home := filepath.Join(t.TempDir(), "devnet")
-	if _, err := node.InitDevnet(home, devnetConfig(), ""); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := node.LoadConfig(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Consensus.TimeoutCommit = node.Duration(100 * time.Millisecond)
-	n, _ := startNode(t, home, cfg)
+	d := startDevnet(t, market.DefaultGenesis())
+	c, demo, ks := d.c, d.demo, d.ks
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	c := client.New(n.APIURL())
-	ks := identity.OpenKeystore(node.KeysDir(home))
-	demo, err := ks.Load(node.DemoKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	info, err := ks.Show("storage0")
 	if err != nil {
 		t.Fatal(err)
