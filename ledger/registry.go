@@ -3,7 +3,6 @@ package ledger
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 
 	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/errs"
@@ -74,19 +73,6 @@ func NewRegistry(mods ...Module) *Registry {
 	}
 	return r
 }
-
-// Types returns the registered message type names, sorted.
-func (r *Registry) Types() []string {
-	out := make([]string, 0, len(r.specs))
-	for t := range r.specs {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Modules returns the modules in registration order.
-func (r *Registry) Modules() []Module { return r.modules }
 
 func (r *Registry) decode(typ string, b []byte) (Msg, error) {
 	s, ok := r.specs[typ]

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -235,7 +236,7 @@ func ReadRuntime(home string) (Runtime, error) {
 	if err != nil {
 		return rt, err
 	}
-	return rt, jsonUnmarshal(b, &rt)
+	return rt, json.Unmarshal(b, &rt)
 }
 
 // DevnetSupply is the supply a new devnet's genesis mints.

@@ -187,9 +187,6 @@ func (n *Node) RPCURL() string { return "http://" + n.rpcAddr }
 // App returns the ABCI application.
 func (n *Node) App() *abci.App { return n.app }
 
-// Store returns the state store.
-func (n *Node) Store() *pebblestore.Store { return n.store }
-
 // Comet returns the CometBFT node.
 func (n *Node) Comet() *nm.Node { return n.comet }
 
@@ -256,5 +253,3 @@ func (m *ledgerMetrics) observe(c abci.CommitInfo) {
 	m.txs.WithLabelValues("ok").Add(float64(c.NumTxs - c.Failed))
 	m.txs.WithLabelValues("failed").Add(float64(c.Failed))
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

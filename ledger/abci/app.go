@@ -106,9 +106,6 @@ func NewApp(m *ledger.Machine, st *pebblestore.Store, opts Options) (*App, error
 // Machine returns the state machine.
 func (a *App) Machine() *ledger.Machine { return a.m }
 
-// Store returns the committed state.
-func (a *App) Store() *pebblestore.Store { return a.st }
-
 // Info tells CometBFT where the application is, so it can replay what is
 // missing.
 func (a *App) Info(context.Context, *abcitypes.RequestInfo) (*abcitypes.ResponseInfo, error) {
