@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
-	"sort"
 
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
@@ -478,27 +477,20 @@ func (s *store) reschedule(l *Lease) {
 // processDue handles every lease event due by now, earliest first.
 func (s *store) processDue() error {
 	now := s.nowMs()
+	// Keys are time then id, big-endian, so the walk is in due order.
 	var ids []uint64
-	var at []int64
 	err := s.kv.Iterate([]byte(prefDue), func(k, _ []byte) error {
-		t := int64(binary.BigEndian.Uint64(k[len(prefDue):]))
-		if t > now {
+		if int64(binary.BigEndian.Uint64(k[len(prefDue):])) > now {
 			return ledger.ErrStop
 		}
 		ids = append(ids, binary.BigEndian.Uint64(k[len(prefDue)+8:]))
-		at = append(at, t)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	idx := make([]int, len(ids))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return at[idx[a]] < at[idx[b]] })
-	for _, i := range idx {
-		l, err := s.lease(ids[i])
+	for _, id := range ids {
+		l, err := s.lease(id)
 		if err != nil {
 			return err
 		}
