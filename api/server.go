@@ -35,7 +35,7 @@ import (
 var openAPI []byte
 
 // DefaultMaxBodyBytes bounds request bodies when Options.MaxBodyBytes is 0.
-const DefaultMaxBodyBytes = 1 << 20
+const DefaultMaxBodyBytes = 2 << 20
 
 // Options configure a Server. The zero value is usable.
 type Options struct {
@@ -148,6 +148,10 @@ func (s *Server) handle(pattern string, f func(http.ResponseWriter, *http.Reques
 		writeBody(w, http.StatusOK, "application/json", v)
 	}))
 }
+
+// Fail writes err as a problem, for routes mounted with Mount that are not
+// JSON.
+func (s *Server) Fail(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, err) }
 
 // fail writes err as a problem, logging it when it is the server's fault.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {

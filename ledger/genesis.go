@@ -25,7 +25,7 @@ type Params struct {
 
 // DefaultParams are the parameters of a new devnet or testnet.
 func DefaultParams() Params {
-	return Params{MinFee: 1000, TreasuryFeeBps: 2000, FeeEpochBlocks: 100, MaxTxBytes: 16 << 10}
+	return Params{MinFee: 1000, TreasuryFeeBps: 2000, FeeEpochBlocks: 100, MaxTxBytes: 1 << 20}
 }
 
 // Validate checks the parameters' ranges.

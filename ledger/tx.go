@@ -12,7 +12,7 @@ import (
 // Bounds on a transaction's parts. The chain's max_tx_bytes parameter may be
 // lower than MaxTxBytes, never higher.
 const (
-	MaxTxBytes    = 64 << 10
+	MaxTxBytes    = 1 << 20 // CometBFT's default mempool max_tx_bytes
 	MaxChainID    = 64
 	MaxMsgType    = 64
 	MaxMemo       = 256

@@ -36,12 +36,14 @@ type Config struct {
 	Mode    string `toml:"mode"`
 	ChainID string `toml:"chain_id"`
 	Moniker string `toml:"moniker"`
-	// Role is what this home runs: "validator", or "client" for a home that
-	// only holds keys and talks to a node.
+	// Role is what this home runs: "validator"; "storage" for a home that
+	// runs only storage providers (the ones in Storage, with their agents)
+	// against the validator at Node; or "client" for a home that only holds
+	// keys and talks to a node.
 	Role      string          `toml:"role"`
 	API       APIConfig       `toml:"api"`
 	Consensus ConsensusConfig `toml:"consensus"`
-	// Node is the API URL a client home talks to.
+	// Node is the API URL a client or storage home talks to.
 	Node string `toml:"node,omitempty"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
@@ -50,6 +52,46 @@ type Config struct {
 	// Providers names keys in this home that run a provider on this node:
 	// it acknowledges their leases and answers their health probes.
 	Providers []string `toml:"providers,omitempty"`
+	// Storage lists the storage providers this node runs, each serving the
+	// shard API on its own port from its own folder. Their keys are in this
+	// home, under their names.
+	Storage []StorageConfig `toml:"storage,omitempty"`
+}
+
+// Roles of a home.
+const (
+	RoleValidator = "validator"
+	RoleStorage   = "storage"
+	RoleClient    = "client"
+)
+
+// StorageConfig configures one storage provider run by a node: a
+// [[storage]] table in config.toml.
+type StorageConfig struct {
+	// Name is the provider's key in this home.
+	Name string `toml:"name"`
+	// Listen is the shard API's host:port. http://Listen is the endpoint
+	// the provider registers, so the port must stay the same across
+	// restarts; port 0 picks a free one at each start.
+	Listen string `toml:"listen"`
+	// Dir holds the shards (Dir/shards) and the index of who stored them
+	// (Dir/meta). A relative path is inside the home.
+	Dir string `toml:"dir"`
+	// Capacity is the most bytes of shards the provider keeps; 0 means no
+	// limit. It should match the capacity the provider offers.
+	Capacity int64 `toml:"capacity"`
+	// GCInterval is how often shards nobody needs are collected; GCGrace
+	// is how long a shard no live object uses is kept after its last put.
+	// 0 means the defaults, 1m and 30m.
+	GCInterval Duration `toml:"gc_interval"`
+	GCGrace    Duration `toml:"gc_grace"`
+}
+
+// DefaultStorage is a storage provider's configuration with the default
+// folder, <home>/storage/<name>, and collector settings.
+func DefaultStorage(name, listen string, capacity int64) StorageConfig {
+	return StorageConfig{Name: name, Listen: listen, Dir: filepath.Join("storage", name), Capacity: capacity,
+		GCInterval: Duration(time.Minute), GCGrace: Duration(30 * time.Minute)}
 }
 
 // ProberConfig configures a validator's prober.
@@ -120,7 +162,17 @@ func (c Config) Validate() error {
 	default:
 		return errs.E(errs.Invalid, "config: mode %q must be devnet, testnet or production", c.Mode)
 	}
-	if c.Role == "client" {
+	switch c.Role {
+	case RoleClient:
+		return nil
+	case RoleValidator, RoleStorage:
+	default:
+		return errs.E(errs.Invalid, "config: role %q must be validator, storage or client", c.Role)
+	}
+	if err := c.validateStorage(); err != nil {
+		return err
+	}
+	if c.Role == RoleStorage {
 		return nil
 	}
 	if c.ChainID == "" {
@@ -133,6 +185,43 @@ func (c Config) Validate() error {
 	}
 	if c.Consensus.TimeoutCommit < 0 || c.Consensus.TimeoutPropose < 0 || c.Consensus.EmptyBlocksInterval < 0 || c.Consensus.RetainBlocks < 0 {
 		return errs.E(errs.Invalid, "config: consensus timeouts, empty_blocks_interval and retain_blocks must not be negative")
+	}
+	return nil
+}
+
+// validateStorage checks the [[storage]] tables, and what a storage home
+// needs besides.
+func (c Config) validateStorage() error {
+	names := map[string]bool{}
+	for i, s := range c.Storage {
+		switch {
+		case s.Name == "":
+			return errs.E(errs.Invalid, "config: storage %d has no name: give the name of its key in this home", i)
+		case names[s.Name]:
+			return errs.E(errs.Invalid, "config: two storage providers are named %q: give each its own key", s.Name)
+		case s.Dir == "":
+			return errs.E(errs.Invalid, "config: storage %q has no dir: give the folder for its shards", s.Name)
+		case s.Capacity < 0 || s.GCInterval < 0 || s.GCGrace < 0:
+			return errs.E(errs.Invalid, "config: storage %q: capacity, gc_interval and gc_grace must not be negative", s.Name)
+		}
+		if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+			return errs.E(errs.Invalid, "config: storage %q: listen %q is not host:port", s.Name, s.Listen)
+		}
+		names[s.Name] = true
+	}
+	if c.Role != RoleStorage {
+		return nil
+	}
+	if c.Node == "" {
+		return errs.E(errs.Invalid, "config: a storage home needs node, the API URL of a validator it reads the ledger from")
+	}
+	if len(c.Storage) == 0 {
+		return errs.E(errs.Invalid, "config: a storage home runs no provider: add a [[storage]] table")
+	}
+	for _, p := range c.Providers {
+		if !names[p] {
+			return errs.E(errs.Invalid, "config: provider %q has no [[storage]] table, and a storage home has no API to answer its probes: add one or remove it from providers", p)
+		}
 	}
 	return nil
 }

@@ -25,14 +25,41 @@ const (
 	TestnetChainID = "stratus-testnet"
 )
 
-// The devnet's built-in providers, run by the devnet process itself.
-var devnetProviders = []struct {
+// StorageCapacity is what each built-in storage provider of a devnet or
+// testnet offers, and its disk quota: 1 TiB.
+const StorageCapacity = 1 << 40
+
+// DevnetStorage is the number of storage providers a devnet runs, storage0
+// and on: enough for the default 3+2 redundancy to put every shard of a
+// segment on a provider of its own.
+const DevnetStorage = 5
+
+// The devnet's built-in providers, run by the devnet process itself: the
+// storage providers, each a shard API on a port of its own, and compute0,
+// whose endpoint is a health route on the API.
+var devnetProviders = func() []devnetProvider {
+	var ps []devnetProvider
+	for i := range DevnetStorage {
+		ps = append(ps, devnetProvider{fmt.Sprintf("storage%d", i), market.ClassStorage, StorageCapacity})
+	}
+	return append(ps, devnetProvider{"compute0", market.ClassCompute, 64}) // 64 cu
+}()
+
+type devnetProvider struct {
 	name     string
 	class    string
 	capacity uint64
-}{
-	{"storage0", market.ClassStorage, 1 << 40}, // 1 TiB
-	{"compute0", market.ClassCompute, 64},      // 64 cu
+}
+
+// builtinProvider registers a provider of a devnet or testnet in the
+// market's genesis: capacity at the reference price, with the usual
+// collateral.
+func builtinProvider(op identity.Address, endpoint, class string, capacity uint64) market.GenesisProvider {
+	return market.GenesisProvider{Operator: op, RegisterProvider: market.RegisterProvider{
+		Endpoint: endpoint, Region: "local",
+		Offers:     []market.Offer{{Class: class, Capacity: capacity, Pricing: market.Rule{Kind: "reference", MultiplierBps: 10_000}}},
+		Collateral: ProviderCollateral,
+	}}
 }
 
 // Funds of a devnet's built-in providers, and the collateral they lock.
@@ -92,18 +119,24 @@ func InitDevnetWith(home string, cfg Config, passphrase string, mg market.Genesi
 		return false, err
 	}
 	mg.Providers = nil
-	cfg.Providers = nil
+	cfg.Providers, cfg.Storage = nil, nil
 	for _, dp := range devnetProviders {
 		a, err := createOrShow(ks, dp.name, passphrase)
 		if err != nil {
 			return false, err
 		}
+		endpoint := "http://" + cfg.API.Listen + "/providers/" + dp.name
+		if dp.class == market.ClassStorage {
+			// Its own shard API, on a port fixed now like the API's.
+			listen, err := FreePort()
+			if err != nil {
+				return false, err
+			}
+			cfg.Storage = append(cfg.Storage, DefaultStorage(dp.name, listen, int64(dp.capacity)))
+			endpoint = "http://" + listen
+		}
 		g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: a, Balance: ProviderFunds})
-		mg.Providers = append(mg.Providers, market.GenesisProvider{Operator: a, RegisterProvider: market.RegisterProvider{
-			Endpoint: "http://" + cfg.API.Listen + "/providers/" + dp.name, Region: "local",
-			Offers:     []market.Offer{{Class: dp.class, Capacity: dp.capacity, Pricing: market.Rule{Kind: "reference", MultiplierBps: 10_000}}},
-			Collateral: ProviderCollateral,
-		}})
+		mg.Providers = append(mg.Providers, builtinProvider(a, endpoint, dp.class, dp.capacity))
 		cfg.Providers = append(cfg.Providers, dp.name)
 	}
 	if err := WriteGenesis([]string{CometDir(home)}, cfg.ChainID, g, map[string]any{"market": mg}, time.Now()); err != nil {
@@ -131,20 +164,24 @@ type TestnetNode struct {
 	Role string `json:"role"`
 }
 
-// TestnetNodes lists the node homes under dir, validators first, in order.
+// TestnetNodes lists the node homes under dir, in order: the validators,
+// then the storage providers.
 func TestnetNodes(dir string) ([]TestnetNode, error) {
 	var out []TestnetNode
-	for i := 0; ; i++ {
-		name := fmt.Sprintf("validator%d", i)
-		home := filepath.Join(dir, name)
-		if !Exists(home) {
-			break
+	list := func(role string) {
+		for i := 0; ; i++ {
+			name := fmt.Sprintf("%s%d", role, i)
+			home := filepath.Join(dir, name)
+			if !Exists(home) {
+				return
+			}
+			out = append(out, TestnetNode{Name: name, Home: home, Role: role})
 		}
-		out = append(out, TestnetNode{Name: name, Home: home, Role: "validator"})
 	}
-	if len(out) == 0 {
+	if list(RoleValidator); len(out) == 0 {
 		return nil, errs.E(errs.NotFound, "no testnet in %s: create one with `stratus testnet init --validators 4 --dir %s`", dir, dir)
 	}
+	list(RoleStorage)
 	return out, nil
 }
 
@@ -155,10 +192,25 @@ func ClientHome(dir string) string { return filepath.Join(dir, "client") }
 // validator (validator0 ...) with loopback ports, a shared genesis, and a
 // client home with a funded demo key that talks to validator0.
 func InitTestnet(dir string, n int, passphrase string) ([]TestnetNode, error) {
+	return InitTestnetWith(dir, n, 0, passphrase)
+}
+
+// MaxTestnetStorage bounds `testnet init --storage`.
+const MaxTestnetStorage = 64
+
+// InitTestnetWith is InitTestnet with m storage-provider homes besides
+// (storage0 ...). Each has a key of its own, funded and registered as a
+// storage provider in the genesis (1 TiB at the reference price, with its
+// endpoint on a loopback port of its own), and reads the ledger from a
+// validator's API, the validators taken in turn.
+func InitTestnetWith(dir string, n, m int, passphrase string) ([]TestnetNode, error) {
 	if n < 1 || n > 64 {
 		return nil, fmt.Errorf("--validators must be between 1 and 64, not %d", n)
 	}
-	if Exists(filepath.Join(dir, "validator0")) || Exists(ClientHome(dir)) {
+	if m < 0 || m > MaxTestnetStorage {
+		return nil, fmt.Errorf("--storage must be between 0 and %d, not %d", MaxTestnetStorage, m)
+	}
+	if Exists(filepath.Join(dir, "validator0")) || Exists(filepath.Join(dir, "storage0")) || Exists(ClientHome(dir)) {
 		return nil, fmt.Errorf("%s already holds a testnet: remove it or choose another --dir", dir)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -202,7 +254,32 @@ func InitTestnet(dir string, n int, passphrase string) ([]TestnetNode, error) {
 		return nil, err
 	}
 	g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: demo, Balance: DemoFunds})
-	if err := WriteGenesis(comets, TestnetChainID, g, map[string]any{"market": market.DefaultGenesis()}, time.Now()); err != nil {
+	mg := market.DefaultGenesis()
+	var scfgs []Config
+	for i := 0; i < m; i++ {
+		name := fmt.Sprintf("storage%d", i)
+		home := filepath.Join(dir, name)
+		op, err := createOrShow(identity.OpenKeystore(KeysDir(home)), name, passphrase)
+		if err != nil {
+			return nil, err
+		}
+		listen, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		cfg := DefaultConfig()
+		cfg.Mode, cfg.ChainID, cfg.Moniker, cfg.Role = ModeTestnet, TestnetChainID, name, RoleStorage
+		cfg.Node = "http://" + cfgs[i%n].API.Listen
+		cfg.Prober = ProberConfig{}
+		cfg.API, cfg.Consensus = APIConfig{}, ConsensusConfig{} // it runs neither
+		cfg.Providers = []string{name}
+		cfg.Storage = []StorageConfig{DefaultStorage(name, listen, StorageCapacity)}
+		g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: op, Balance: ProviderFunds})
+		mg.Providers = append(mg.Providers, builtinProvider(op, "http://"+listen, market.ClassStorage, StorageCapacity))
+		scfgs = append(scfgs, cfg)
+		nodes = append(nodes, TestnetNode{Name: name, Home: home, Role: RoleStorage})
+	}
+	if err := WriteGenesis(comets, TestnetChainID, g, map[string]any{"market": mg}, time.Now()); err != nil {
 		return nil, err
 	}
 	for i, cfg := range cfgs {
@@ -214,6 +291,11 @@ func InitTestnet(dir string, n int, passphrase string) ([]TestnetNode, error) {
 		}
 		cfg.Consensus.PersistentPeers = strings.Join(others, ",")
 		if err := SaveConfig(nodes[i].Home, cfg); err != nil {
+			return nil, err
+		}
+	}
+	for i, cfg := range scfgs {
+		if err := SaveConfig(nodes[n+i].Home, cfg); err != nil {
 			return nil, err
 		}
 	}

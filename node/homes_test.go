@@ -94,12 +94,31 @@ func TestInitDevnet(t *testing.T) {
 	if !node.Exists(home) {
 		t.Fatal("no config after InitDevnet")
 	}
-	// The config is saved with the built-in providers, and the API port
-	// (the providers' endpoints are on it) fixed.
+	// The config is saved with the built-in providers, and the ports of
+	// the API (compute0's endpoint is on it) and of each storage
+	// provider's shard API fixed.
 	want := cfg
-	want.Providers = []string{"storage0", "compute0"}
-	if got, err := node.LoadConfig(home); err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("LoadConfig after InitDevnet = %+v, %v; want %+v", got, err, want)
+	want.Providers = []string{"storage0", "storage1", "storage2", "storage3", "storage4", "compute0"}
+	got, err := node.LoadConfig(home)
+	if err != nil {
+		t.Fatalf("LoadConfig after InitDevnet: %v", err)
+	}
+	ports := map[string]bool{got.API.Listen: true}
+	for i, s := range got.Storage {
+		if want := node.DefaultStorage(fmt.Sprintf("storage%d", i), s.Listen, node.StorageCapacity); s != want {
+			t.Errorf("storage %d = %+v, want %+v", i, s, want)
+		}
+		if !strings.HasPrefix(s.Listen, "127.0.0.1:") || strings.HasSuffix(s.Listen, ":0") || ports[s.Listen] {
+			t.Errorf("storage %d listens on %q, want a loopback port of its own", i, s.Listen)
+		}
+		ports[s.Listen] = true
+	}
+	if len(got.Storage) != node.DevnetStorage {
+		t.Errorf("config has %d storage providers, want %d", len(got.Storage), node.DevnetStorage)
+	}
+	want.Storage = got.Storage
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LoadConfig after InitDevnet = %+v; want %+v", got, want)
 	}
 
 	ks := identity.OpenKeystore(node.KeysDir(home))
@@ -111,8 +130,8 @@ func TestInitDevnet(t *testing.T) {
 	for _, i := range infos {
 		names = append(names, i.Name)
 	}
-	if fmt.Sprint(names) != fmt.Sprint([]string{"compute0", node.DemoKey, node.OperatorKey, "storage0"}) {
-		t.Errorf("keys %v, want compute0, demo, operator and storage0", names)
+	if fmt.Sprint(names) != fmt.Sprint([]string{"compute0", node.DemoKey, node.OperatorKey, "storage0", "storage1", "storage2", "storage3", "storage4"}) {
+		t.Errorf("keys %v, want compute0, demo, operator and storage0 to storage4", names)
 	}
 	demoKey, err := ks.Load(node.DemoKey, "")
 	if err != nil {

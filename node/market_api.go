@@ -10,6 +10,8 @@ import (
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/pebblestore"
+	"github.com/stratus-cloud/stratus/shardstore"
+	"github.com/stratus-cloud/stratus/storage"
 )
 
 // queryContext returns a read-only ledger context over a snapshot of
@@ -110,6 +112,8 @@ func (n *Node) mountMarket() {
 	a.HandleJSON("GET /v1/objects/{id}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		return objects.GetObject(ctx, r.PathValue("id"))
 	}))
+	gw := &gateway{n: n}
+	a.Mount("GET /v1/objects/{id}/content", http.HandlerFunc(gw.serve))
 	a.HandleJSON("GET /v1/objects", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		owner := r.URL.Query().Get("owner")
 		if owner == "" {
@@ -120,6 +124,17 @@ func (n *Node) mountMarket() {
 			return nil, err
 		}
 		return objects.ObjectsOf(ctx, addr)
+	}))
+	a.HandleJSON("GET /v1/providers/{did}/shards/{hash}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
+		p, err := identity.ParseDID(r.PathValue("did"))
+		if err != nil {
+			return nil, err
+		}
+		h, err := shardstore.ParseHash(r.PathValue("hash"))
+		if err != nil {
+			return nil, err
+		}
+		return objects.ShardUse{Provider: p.String(), Hash: h.String(), Refs: objects.ShardRefs(ctx, p, storage.Hash(h))}, nil
 	}))
 	a.HandleJSON("GET /v1/prices", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		return market.Prices(ctx), nil

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	nm "github.com/cometbft/cometbft/node"
@@ -22,6 +23,7 @@ import (
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/pebblestore"
+	"github.com/stratus-cloud/stratus/provider"
 )
 
 // Node is a running Stratus node: ledger, consensus and REST API.
@@ -40,6 +42,11 @@ type Node struct {
 
 	wroteRuntime bool
 	roles        *roles
+	storage      []storageService
+	storageMu    sync.Mutex // guards storage's services, which StopStorage and StartStorage swap
+	// What StartStorage needs to start a stopped provider again.
+	storageLedger provider.Ledger
+	storagePass   string
 
 	submissions chan submission
 	stopAdmit   chan struct{}
@@ -52,6 +59,8 @@ type Runtime struct {
 	RPC     string `json:"rpc"`
 	P2P     string `json:"p2p"`
 	ChainID string `json:"chain_id"`
+	// Storage lists the storage providers the node runs.
+	Storage []StorageRuntime `json:"storage,omitempty"`
 }
 
 // gcPercent is the garbage collector's target when GOGC is not set. A node
@@ -64,15 +73,23 @@ const gcPercent = 400
 // every module.
 func Registry() *ledger.Registry { return ledger.DefaultRegistry(market.Module{}, objects.Module{}) }
 
-// Start opens the home's state, starts consensus and serves the API. Any
-// listen address with port 0 gets a free port; the ones chosen are in
-// RuntimeFile(home) and APIURL.
+// Start opens the home's state, starts consensus, serves the API and runs
+// the configured storage providers. Any listen address with port 0 gets a
+// free port; the ones chosen are in RuntimeFile(home), APIURL and
+// StorageURL. A home with role "storage" runs only its storage providers
+// and their agents, against the validator at cfg.Node.
 func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	switch cfg.Role {
+	case RoleStorage:
+		return startStorageHome(ctx, home, cfg, logger)
+	case RoleClient:
+		return nil, errs.E(errs.Invalid, "%s is a client home: it runs no node; point it at one with node = \"http://HOST:PORT\" in its config", home)
 	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
@@ -151,13 +168,17 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 			logger.Error("API server stopped", "err", err)
 		}
 	}()
-	rt := Runtime{PID: os.Getpid(), API: n.apiURL, RPC: "http://" + rpcAddr, P2P: p2pAddr, ChainID: n.comet.GenesisDoc().ChainID}
+	passphrase := os.Getenv("STRATUS_PASSPHRASE")
+	if err := n.startStorage(ctx, n.apiURL, passphrase); err != nil {
+		return nil, err
+	}
+	rt := Runtime{PID: os.Getpid(), API: n.apiURL, RPC: "http://" + rpcAddr, P2P: p2pAddr, ChainID: n.comet.GenesisDoc().ChainID, Storage: n.storageRuntime()}
 	raw, _ := json.MarshalIndent(rt, "", "  ")
 	if err := writeFileAtomic(RuntimeFile(home), raw, 0o600); err != nil {
 		return nil, err
 	}
 	n.wroteRuntime = true
-	n.startRoles(os.Getenv("STRATUS_PASSPHRASE"))
+	n.startRoles(n.apiURL, passphrase)
 	logger.Info("node started", "home", home, "chain_id", rt.ChainID, "api", n.apiURL, "rpc", rt.RPC, "p2p", p2pAddr)
 	return n, nil
 }
@@ -193,10 +214,12 @@ func (n *Node) Comet() *nm.Node { return n.comet }
 // API returns the REST API server, so other roles can mount routes on it.
 func (n *Node) API() *api.Server { return n.api }
 
-// Close stops the API, consensus and the store, in that order. It is safe to
-// call on a partly started node.
+// Close stops the storage providers, the API, consensus and the store, in
+// that order. It is safe to call on a partly started node.
 func (n *Node) Close() error {
-	var first error
+	// The storage providers first: their requests in flight read the
+	// ledger through the API.
+	first := n.closeStorage()
 	if n.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := n.httpSrv.Shutdown(ctx); err != nil {

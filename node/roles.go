@@ -30,12 +30,14 @@ type roles struct {
 	wg     sync.WaitGroup
 }
 
-func (n *Node) startRoles(passphrase string) {
+// startRoles starts the roles, acting through the API at apiURL: the node's
+// own, or for a storage home the validator's.
+func (n *Node) startRoles(apiURL, passphrase string) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &roles{n: n, log: n.log.With("component", "roles"), c: client.New(n.apiURL), cancel: cancel}
+	r := &roles{n: n, log: n.log.With("component", "roles"), c: client.New(apiURL), cancel: cancel}
 	n.roles = r
 	ks := identity.OpenKeystore(KeysDir(n.Home))
-	if n.Config.Prober.Enabled {
+	if n.Config.Prober.Enabled && n.app != nil {
 		key, err := ks.Load(n.Config.Prober.Key, passphrase)
 		if err != nil {
 			r.log.Warn("prober disabled: cannot load its key", "key", n.Config.Prober.Key, "err", err)
@@ -94,7 +96,7 @@ func (r *roles) provide(ctx context.Context, name string, key *identity.Key) {
 			}
 			endpointChecked = true
 		}
-		ids, err := r.n.pendingLeases(addr)
+		ids, err := r.pendingLeases(ctx, addr)
 		if err != nil {
 			log.Warn("cannot list pending leases", "err", err)
 			return
@@ -111,6 +113,25 @@ func (r *roles) provide(ctx context.Context, name string, key *identity.Key) {
 	})
 }
 
+// pendingLeases returns the provider's leases that wait for its
+// acknowledgement: from the node's state on a validator, else over the API.
+func (r *roles) pendingLeases(ctx context.Context, a identity.Address) ([]uint64, error) {
+	if r.n.app != nil {
+		return r.n.pendingLeases(a)
+	}
+	ls, err := r.c.Leases(ctx, a.String(), true)
+	if err != nil {
+		return nil, err
+	}
+	var ids []uint64
+	for _, l := range ls {
+		if l.State == market.LeasePending {
+			ids = append(ids, l.ID)
+		}
+	}
+	return ids, nil
+}
+
 func (n *Node) pendingLeases(a identity.Address) ([]uint64, error) {
 	ctx, snap, err := n.queryContext()
 	if err != nil {
@@ -120,8 +141,12 @@ func (n *Node) pendingLeases(a identity.Address) ([]uint64, error) {
 	return market.PendingFor(ctx, a)
 }
 
-// ProviderEndpoint is the URL a provider run by this node is reached at.
+// ProviderEndpoint is the URL a provider run by this node is reached at:
+// a storage provider's shard API, or else a health route on the node's API.
 func (n *Node) ProviderEndpoint(name string) string {
+	if u := n.StorageURL(name); u != "" {
+		return u
+	}
 	return n.apiURL + "/providers/" + name
 }
 

@@ -1,6 +1,8 @@
 package objects
 
 import (
+	"math"
+
 	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
@@ -13,13 +15,18 @@ const MaxLeases = 64
 
 // Commit is objects/commit: record an object whose shards the signer has
 // uploaded to the providers named in the manifest, paid for by the listed
-// storage leases. Messages are canonical JSON (ledger.EncodeJSON).
+// storage leases. It is encoded in binary, not JSON like the other
+// messages, because its manifest is up to a megabyte and base64 would add a
+// third:
+//
+//	bytes(manifest) uvarint(len(leases)) uvarint(lease)* uvarint(expires_ms) bool(public)
 type Commit struct {
 	// Manifest is storage.Manifest.MarshalBinary, every ShardRef.Provider
 	// set to the did:key of the provider holding the shard (base64 in JSON).
 	Manifest []byte `json:"manifest"`
 	// Leases are the signer's active storage leases that pay for the
-	// shards, at least one with each provider of the manifest.
+	// shards, at least one with each provider of the manifest; none for
+	// the empty object, which has no shards.
 	Leases []uint64 `json:"leases"`
 	// ExpiresMs is when the object is removed, in unix milliseconds; 0
 	// keeps it until it is removed.
@@ -34,10 +41,43 @@ type Remove struct {
 
 func (*Commit) Type() string                   { return "objects/commit" }
 func (*Remove) Type() string                   { return "objects/remove" }
-func (m *Commit) Encode(w *codec.Writer)       { ledger.EncodeJSON(w, m) }
 func (m *Remove) Encode(w *codec.Writer)       { ledger.EncodeJSON(w, m) }
-func (m *Commit) Decode(r *codec.Reader) error { return ledger.DecodeJSON(r, m) }
 func (m *Remove) Decode(r *codec.Reader) error { return ledger.DecodeJSON(r, m) }
+
+// Encode implements ledger.Msg.
+func (m *Commit) Encode(w *codec.Writer) {
+	w.BytesField(m.Manifest)
+	w.Uvarint(uint64(len(m.Leases)))
+	for _, id := range m.Leases {
+		w.Uvarint(id)
+	}
+	w.Uvarint(uint64(m.ExpiresMs))
+	w.Bool(m.Public)
+}
+
+// Decode implements ledger.Msg.
+func (m *Commit) Decode(r *codec.Reader) error {
+	var out Commit
+	out.Manifest = r.BytesField(ledger.MaxTxBytes)
+	n := r.Uvarint()
+	if r.Err() == nil && n > MaxLeases {
+		return errs.E(errs.Invalid, "a commit lists %d leases; at most %d are allowed", n, MaxLeases)
+	}
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		out.Leases = append(out.Leases, r.Uvarint())
+	}
+	exp := r.Uvarint()
+	if r.Err() == nil && exp > math.MaxInt64 {
+		return errs.E(errs.Invalid, "expires_ms %d is out of range", exp)
+	}
+	out.ExpiresMs = int64(exp)
+	out.Public = r.Bool()
+	if err := r.Err(); err != nil {
+		return err
+	}
+	*m = out
+	return nil
+}
 
 // Validate implements ledger.Msg.
 func (m *Commit) Validate() error {
@@ -69,8 +109,10 @@ func (m *Commit) parse() (*storage.Manifest, map[identity.Address]uint64, error)
 		}
 	}
 	switch {
-	case len(m.Leases) == 0:
+	case len(m.Leases) == 0 && len(perProv) > 0:
 		return nil, nil, errs.E(errs.Invalid, "a commit must list the storage leases that pay for the object")
+	case len(m.Leases) > 0 && len(perProv) == 0:
+		return nil, nil, errs.E(errs.Invalid, "the empty object has no shards: commit it with no leases")
 	case len(m.Leases) > MaxLeases:
 		return nil, nil, errs.E(errs.Invalid, "a commit lists %d leases; at most %d are allowed", len(m.Leases), MaxLeases)
 	case m.ExpiresMs < 0:

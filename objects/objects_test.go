@@ -172,15 +172,22 @@ func TestValidateAndCanonical(t *testing.T) {
 	// Canonical bytes pass; any other spelling is refused.
 	good := &objects.Commit{Manifest: b, Leases: ls}
 	enc := string(encode(t, good))
-	for _, s := range []string{
-		enc[:len(enc)-1] + " }",
-		`{"leases":[1,2,3],"manifest":"` + enc[len(`{"manifest":"`):],
-		enc[:len(enc)-1] + `,"extra":1}`,
+	tail := enc[len(enc)-len(ls)-3:] // uvarint(3) leases(3) uvarint(0) bool
+	head := enc[:len(enc)-len(tail)]
+	for name, s := range map[string]string{
+		"trailing byte":         enc + "\x00",
+		"truncated":             enc[:len(enc)-1],
+		"bool 2":                enc[:len(enc)-1] + "\x02",
+		"non-minimal count":     head + "\x83\x00" + tail[1:],
+		"count over MaxLeases":  head + "\x41" + tail[1:],
+		"expiry over int64":     enc[:len(enc)-2] + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x00",
+		"manifest length lies":  "\xff\xff\x03" + enc[2:],
+		"JSON, as once encoded": `{"manifest":"","leases":[]}`,
 	} {
 		before := c.moduleState()
 		r := c.block(time.Second, c.tx(u, &rawMsg{typ: "objects/commit", b: []byte(s)}))[0]
 		if r.Code != ledger.CodeInvalid {
-			t.Fatalf("non-canonical %q: code %d (%s)", s, r.Code, r.Log)
+			t.Fatalf("%s: code %d (%s)", name, r.Code, r.Log)
 		}
 		if c.moduleState() != before {
 			t.Fatal("a refused message changed state")
@@ -233,4 +240,61 @@ func TestExpiry(t *testing.T) {
 	if find(c.endEvents, "object.expired") != nil {
 		t.Fatal("expired twice")
 	}
+}
+
+func TestShardRefsAndEmptyObject(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	ls := c.leases(0)
+	// 3000 bytes of zeros: every segment has the same shards, so each
+	// provider holds its one shard hash three times (the last segment is
+	// shorter, so its shards differ).
+	m, b := manifest(t, make([]byte, 3000), c.providers...)
+	refs := func() map[string]uint64 {
+		out := map[string]uint64{}
+		for _, seg := range m.Segments {
+			for j, sh := range seg.Shards {
+				p := c.providers[j%len(c.providers)].Address()
+				out[p.String()+"/"+sh.Hash.String()] = objects.ShardRefs(c.query(), p, sh.Hash)
+			}
+		}
+		return out
+	}
+	for k, n := range refs() {
+		if n != 0 {
+			t.Fatalf("before commit: %s has %d refs", k, n)
+		}
+	}
+	c.ok(u, &objects.Commit{Manifest: b, Leases: ls})
+	want := map[string]uint64{}
+	for _, seg := range m.Segments {
+		for j, sh := range seg.Shards {
+			want[c.providers[j%len(c.providers)].Address().String()+"/"+sh.Hash.String()]++
+		}
+	}
+	got := refs()
+	for k, n := range want {
+		if got[k] != n {
+			t.Fatalf("after commit: %s has %d refs, want %d", k, got[k], n)
+		}
+	}
+	// A shard on another provider than the one holding it has none.
+	if n := objects.ShardRefs(c.query(), c.users[1].Address(), m.Segments[0].Shards[0].Hash); n != 0 {
+		t.Fatalf("refs on a non-provider: %d", n)
+	}
+	c.ok(u, &objects.Remove{ID: m.ID().String()})
+	for k, n := range refs() {
+		if n != 0 {
+			t.Fatalf("after remove: %s has %d refs", k, n)
+		}
+	}
+
+	// The empty object needs no lease, and refuses one.
+	e, eb := manifest(t, nil, c.providers...)
+	c.fails(u, &objects.Commit{Manifest: eb, Leases: ls[:1]}, ledger.CodeInvalid)
+	c.ok(u, &objects.Commit{Manifest: eb})
+	if v, err := objects.GetObject(c.query(), e.ID().String()); err != nil || v.Size != 0 || len(v.Leases) != 0 {
+		t.Fatalf("empty object: %+v, %v", v, err)
+	}
+	c.ok(u, &objects.Remove{ID: e.ID().String()})
 }

@@ -54,3 +54,16 @@ func ObjectsOf(ctx *ledger.Context, owner identity.Address) ([]Object, error) {
 	}
 	return out, nil
 }
+
+// ShardRefs returns how many placements of shard h on provider the live
+// objects hold: 0 means the provider may delete the shard.
+func ShardRefs(ctx *ledger.Context, provider identity.Address, h storage.Hash) uint64 {
+	return newStore(ctx).shardRefs(key(prefShard, provider[:], h[:]))
+}
+
+// ShardUse is the answer of GET /v1/providers/{did}/shards/{hash}.
+type ShardUse struct {
+	Provider string `json:"provider"`
+	Hash     string `json:"hash"`
+	Refs     uint64 `json:"refs"`
+}

@@ -24,6 +24,10 @@ const (
 	prefByOwner  = "byowner/"
 	prefLeaseUse = "leaseuse/"
 	prefDue      = "due/"
+	// prefShard counts the live objects that place a shard on a provider:
+	// shard/<provider 32 bytes><hash 32 bytes> -> uvarint count. Providers
+	// read it to know which shards they may delete.
+	prefShard = "shard/"
 )
 
 // Object is an object's record in state.
@@ -201,6 +205,9 @@ func commit(ctx *ledger.Context, signer identity.Address, m *Commit) error {
 		u.Objects++
 		s.putLeaseUse(sh.Lease, u)
 	}
+	if err := s.countShards(man, 1); err != nil {
+		return err
+	}
 	o := &Object{
 		ID: id.String(), Owner: signer, Size: man.Size, K: man.Params.K, M: man.Params.M,
 		Manifest: m.Manifest, Leases: shares, ExpiresMs: m.ExpiresMs, Public: m.Public, CreatedMs: now,
@@ -243,6 +250,13 @@ func remove(ctx *ledger.Context, signer identity.Address, m *Remove) error {
 // drop deletes an object, releases its use of its leases, closes those no
 // other object uses, and emits event typ.
 func (s *store) drop(id storage.ID, o *Object, typ string) error {
+	man, err := storage.DecodeManifest(o.Manifest)
+	if err != nil {
+		return errs.E(errs.Internal, "objects: stored manifest of %s: %v", o.ID, err)
+	}
+	if err := s.countShards(man, -1); err != nil {
+		return err
+	}
 	s.kv.Delete(key(prefObj, id[:]))
 	s.kv.Delete(key(prefByOwner, o.Owner[:], id[:]))
 	if o.ExpiresMs != 0 {
@@ -334,4 +348,48 @@ func (s *store) expireDue() error {
 		}
 	}
 	return nil
+}
+
+// countShards adds delta to the reference count of every shard placement in
+// man; a shard placed twice on one provider counts twice.
+func (s *store) countShards(man *storage.Manifest, delta int) error {
+	counts := map[string]int{}
+	var order []string
+	for _, seg := range man.Segments {
+		for _, sh := range seg.Shards {
+			a, err := identity.ParseDID(sh.Provider)
+			if err != nil {
+				return errs.E(errs.Internal, "objects: placed shard with provider %q: %v", sh.Provider, err)
+			}
+			k := string(key(prefShard, a[:], sh.Hash[:]))
+			if counts[k] == 0 {
+				order = append(order, k)
+			}
+			counts[k]++
+		}
+	}
+	for _, k := range order {
+		n := s.shardRefs([]byte(k))
+		switch {
+		case delta > 0:
+			n += uint64(counts[k])
+		default:
+			n -= min(n, uint64(counts[k]))
+		}
+		if n == 0 {
+			s.kv.Delete([]byte(k))
+		} else {
+			s.kv.Set([]byte(k), binary.AppendUvarint(nil, n))
+		}
+	}
+	return nil
+}
+
+func (s *store) shardRefs(k []byte) uint64 {
+	b := s.kv.Get(k)
+	if b == nil {
+		return 0
+	}
+	n, _ := binary.Uvarint(b)
+	return n
 }

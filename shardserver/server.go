@@ -5,7 +5,8 @@
 // It also has the Client that speaks this API.
 //
 // It is not a store (it serves any shardstore.Store) and it does not decide
-// who may write: the Authorizer does.
+// who may write: the Authorizer does. An Authorizer that is also a Keeper
+// hears of every stored write and does the deletes itself.
 //
 // Routes:
 //
@@ -46,6 +47,23 @@ type Authorizer interface {
 	AuthorizeWrite(ctx context.Context, signer identity.Address, h shardstore.Hash, size int64) error
 	// AuthorizeDelete is asked before a shard is deleted.
 	AuthorizeDelete(ctx context.Context, signer identity.Address, h shardstore.Hash) error
+}
+
+// A Keeper is an Authorizer that also keeps track of who stored which
+// shard, so that a shard several signers stored stays until the last of them
+// deletes it. When the server's Authorizer is a Keeper, the server tells it
+// about each write it stored, and leaves deletes to it.
+type Keeper interface {
+	Authorizer
+	// Stored is called once a write that AuthorizeWrite allowed is in the
+	// store, before the server answers. An error fails the request with its
+	// kind; the shard stays in the store.
+	Stored(ctx context.Context, signer identity.Address, h shardstore.Hash, size int64) error
+	// Delete is called instead of the store's Delete once AuthorizeDelete
+	// allowed a delete. It drops signer's claim on h and deletes the shard
+	// from the store when no claim is left. Its errors are as for
+	// shardstore.Store.Delete.
+	Delete(ctx context.Context, signer identity.Address, h shardstore.Hash) error
 }
 
 // Options configure a server. The zero value is ready to use.
@@ -123,6 +141,12 @@ func (s *server) put(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if k, ok := s.auth.(Keeper); ok {
+		if err := k.Stored(r.Context(), signer, h, size); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	w.Header().Set("Location", "/shards/"+h.String())
 	w.WriteHeader(http.StatusCreated)
 }
@@ -186,7 +210,11 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.store.Delete(r.Context(), h); err != nil {
+	del := s.store.Delete
+	if k, ok := s.auth.(Keeper); ok {
+		del = func(ctx context.Context, h shardstore.Hash) error { return k.Delete(ctx, signer, h) }
+	}
+	if err := del(r.Context(), h); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -292,3 +320,9 @@ func parseRange(h string, size int64) (off, n int64, partial bool, err error) {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// ParseRange is the Range parsing the shard API uses, for other byte
+// servers (the node's object gateway): see parseRange.
+func ParseRange(h string, size int64) (off, n int64, partial bool, err error) {
+	return parseRange(h, size)
+}

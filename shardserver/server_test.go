@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -508,5 +509,103 @@ func TestDiskStoreTamperedBody(t *testing.T) {
 	}
 	if err := (&Client{}).PutShard(context.Background(), srv.URL, owner, h, data); err != nil {
 		t.Fatalf("honest put after a tampered one: %v", err)
+	}
+}
+
+// keeper is an allowList that is also a Keeper: it records what was stored
+// and deleted, and deletes from its store only when told to.
+type keeper struct {
+	allowList
+	store     shardstore.Store
+	stored    []string
+	deleted   []string
+	storedErr error
+	remove    bool // whether Delete removes the shard from the store
+}
+
+func (k *keeper) Stored(_ context.Context, signer identity.Address, h shardstore.Hash, size int64) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.stored = append(k.stored, fmt.Sprintf("%s %s %d", signer, h, size))
+	return k.storedErr
+}
+
+func (k *keeper) Delete(ctx context.Context, signer identity.Address, h shardstore.Hash) error {
+	k.mu.Lock()
+	k.deleted = append(k.deleted, fmt.Sprintf("%s %s", signer, h))
+	k.mu.Unlock()
+	if !k.remove {
+		return nil
+	}
+	return k.store.Delete(ctx, h)
+}
+
+func TestKeeper(t *testing.T) {
+	ctx := context.Background()
+	store, err := mem.New(shardstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := key(1)
+	k := &keeper{allowList: allowList{allowed: map[identity.Address]bool{owner.Address(): true}}, store: store}
+	srv := httptest.NewServer(New(store, k, httpsig.NewVerifier(httpsig.VerifierOptions{}), Options{}))
+	t.Cleanup(srv.Close)
+	c := &Client{HTTP: srv.Client()}
+	h, data := shard("kept")
+
+	// A refused write is not reported as stored.
+	if err := c.PutShard(ctx, srv.URL, key(2), h, data); !errs.Is(err, errs.Unauthorized) {
+		t.Fatalf("PutShard by a stranger = %v, want unauthorized", err)
+	}
+	if len(k.stored) != 0 {
+		t.Fatalf("a refused write was reported: %v", k.stored)
+	}
+	// A stored one is, with its signer and size.
+	if err := c.PutShard(ctx, srv.URL, owner, h, data); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%s %s %d", owner.Address(), h, len(data)); len(k.stored) != 1 || k.stored[0] != want {
+		t.Errorf("stored %v, want [%s]", k.stored, want)
+	}
+	// The Keeper's error fails the request with its kind.
+	k.storedErr = errs.E(errs.Unavailable, "the index is closed: try again")
+	if err := c.PutShard(ctx, srv.URL, owner, h, data); !errs.Is(err, errs.Unavailable) || !strings.Contains(err.Error(), "the index is closed") {
+		t.Errorf("PutShard when Stored fails = %v, want unavailable", err)
+	}
+	k.storedErr = nil
+
+	// The Keeper decides whether a delete removes the shard.
+	if err := c.DeleteShard(ctx, srv.URL, owner, h); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%s %s", owner.Address(), h); len(k.deleted) != 1 || k.deleted[0] != want {
+		t.Errorf("deleted %v, want [%s]", k.deleted, want)
+	}
+	if _, err := store.Stat(ctx, h); err != nil {
+		t.Errorf("the shard the Keeper kept is gone: %v", err)
+	}
+	k.remove = true
+	if err := c.DeleteShard(ctx, srv.URL, owner, h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Stat(ctx, h); !errs.Is(err, errs.NotFound) {
+		t.Errorf("Stat after the Keeper's delete = %v, want not found", err)
+	}
+	if err := c.DeleteShard(ctx, srv.URL, owner, h); !errs.Is(err, errs.NotFound) {
+		t.Errorf("DeleteShard of a deleted shard = %v, want not found", err)
+	}
+}
+
+// TestLargeRefusedWrite checks that a write refused before its body is read
+// still gets its problem to the client, however large the body.
+func TestLargeRefusedWrite(t *testing.T) {
+	f := newFixture(t, 0)
+	data := make([]byte, 8<<20)
+	h := sha256.Sum256(data)
+	for range 3 {
+		err := f.client.PutShard(context.Background(), f.url, key(9), h, data)
+		if !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "no storage lease") {
+			t.Fatalf("PutShard of 8 MiB by a stranger = %v, want unauthorized with the authorizer's message", err)
+		}
 	}
 }

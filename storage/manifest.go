@@ -73,14 +73,31 @@ func (m *Manifest) MarshalBinary() ([]byte, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	w := codec.NewWriter(16 + len(m.Segments)*m.Params.Shards()*(len(Hash{})+1))
+	// Providers are written once, in order of first appearance, and each
+	// shard names its provider by position (1-based; 0 is unplaced), so a
+	// manifest costs 33 bytes or so per shard however long the names are.
+	index := map[string]uint64{}
+	var table []string
+	for _, s := range m.Segments {
+		for _, sh := range s.Shards {
+			if _, ok := index[sh.Provider]; !ok && sh.Provider != "" {
+				table = append(table, sh.Provider)
+				index[sh.Provider] = uint64(len(table))
+			}
+		}
+	}
+	w := codec.NewWriter(32 + len(table)*64 + len(m.Segments)*m.Params.Shards()*(len(Hash{})+1))
 	w.Byte(manifestVersion)
 	w.Uvarint(uint64(m.Size))
 	writeParams(w, m.Params)
+	w.Uvarint(uint64(len(table)))
+	for _, p := range table {
+		w.String(p)
+	}
 	for _, s := range m.Segments {
 		for _, sh := range s.Shards {
 			w.Fixed(sh.Hash[:])
-			w.String(sh.Provider)
+			w.Uvarint(index[sh.Provider])
 		}
 	}
 	return w.Bytes(), nil
@@ -119,12 +136,31 @@ func (m *Manifest) UnmarshalBinary(b []byte) error {
 	}
 	out := Manifest{Size: int64(size), Params: p}
 	n := p.SegmentCount(out.Size)
-	// Every shard takes at least 33 bytes, so refuse before allocating for
-	// shards the input cannot hold.
+	// Every provider name takes at least 2 bytes and every shard 33, so
+	// refuse before allocating for more than the input can hold.
+	nprov := r.Uvarint()
+	if r.Err() == nil && nprov > uint64(r.Remaining()/2) {
+		return errs.E(errs.Invalid, "manifest claims %d providers but has only %d bytes left: %w", nprov, r.Remaining(), codec.ErrShort)
+	}
+	table := make([]string, 0, nprov)
+	seen := map[string]bool{}
+	for i := uint64(0); i < nprov && r.Err() == nil; i++ {
+		name := r.String(MaxProviderLen)
+		if r.Err() == nil && (name == "" || seen[name]) {
+			return errs.E(errs.Invalid, "manifest provider %d is empty or repeated", i+1)
+		}
+		seen[name] = true
+		table = append(table, name)
+	}
+	if err := r.Err(); err != nil {
+		return errs.E(errs.Invalid, "decoding manifest providers: %w", err)
+	}
 	if per := int64(p.Shards()) * int64(len(Hash{})+1); int64(n)*per > int64(r.Remaining()) {
 		return errs.E(errs.Invalid, "manifest claims %d segments of %d shards but has only %d bytes left: %w", n, p.Shards(), r.Remaining(), codec.ErrShort)
 	}
 	out.Segments = make([]Segment, n)
+	// The table must list providers in order of first use, each used.
+	next := uint64(1)
 	for i := range out.Segments {
 		seg := &out.Segments[i]
 		seg.Length = p.SegmentLength(out.Size, i)
@@ -133,8 +169,20 @@ func (m *Manifest) UnmarshalBinary(b []byte) error {
 		for j := range seg.Shards {
 			copy(seg.Shards[j].Hash[:], r.Fixed(len(Hash{})))
 			seg.Shards[j].Size = shardSize
-			seg.Shards[j].Provider = r.String(MaxProviderLen)
+			switch pi := r.Uvarint(); {
+			case r.Err() != nil:
+			case pi > next || pi > nprov:
+				return errs.E(errs.Invalid, "shard %d of segment %d names provider %d, which is not the next one of the table's %d", j, i, pi, nprov)
+			case pi > 0:
+				seg.Shards[j].Provider = table[pi-1]
+				if pi == next {
+					next++
+				}
+			}
 		}
+	}
+	if r.Err() == nil && next != nprov+1 {
+		return errs.E(errs.Invalid, "manifest lists %d providers but its shards use %d", nprov, next-1)
 	}
 	if err := r.Finish(); err != nil {
 		return errs.E(errs.Invalid, "decoding manifest: %w", err)

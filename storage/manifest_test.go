@@ -88,18 +88,48 @@ func TestDecodeManifestRefuses(t *testing.T) {
 		{"claims 2^40 segments", header(1, MaxObjectSize, 3, 2, MinSegmentSize, 32), codec.ErrShort},
 		{"size 2^64-1", header(1, 1<<64-1, 3, 2, 1<<16, 4096), nil},
 	}
-	// A provider name longer than MaxProviderLen.
-	long := testManifest(t, 1, p)
-	lb, _ := long.MarshalBinary()
-	w := codec.NewWriter(0)
-	w.Fixed(lb[:len(lb)-5*33+32]) // up to and including the first hash
-	w.String(strings.Repeat("p", MaxProviderLen+1))
-	w.Fixed(lb[len(lb)-4*33:])
+	// Placed manifests: one segment, two providers, written by hand.
+	one := testManifest(t, 1, p)
+	placed := func(table []string, idx []uint64) []byte {
+		w := codec.NewWriter(0)
+		w.Fixed(header(1, 1, 3, 2, uint64(p.SegmentSize), uint64(p.LeafSize)))
+		w.Uvarint(uint64(len(table)))
+		for _, name := range table {
+			w.String(name)
+		}
+		for j, sh := range one.Segments[0].Shards {
+			w.Fixed(sh.Hash[:])
+			w.Uvarint(idx[j])
+		}
+		return w.Bytes()
+	}
+	if _, err := DecodeManifest(placed([]string{"a", "b"}, []uint64{1, 2, 1, 0, 2})); err != nil {
+		t.Fatalf("a good hand-written manifest: %v", err)
+	}
+	for _, c := range []struct {
+		name  string
+		table []string
+		idx   []uint64
+		is    error
+	}{
+		{"long provider", []string{strings.Repeat("p", MaxProviderLen+1)}, []uint64{1, 1, 1, 1, 1}, codec.ErrTooLong},
+		{"empty provider", []string{""}, []uint64{1, 0, 0, 0, 0}, nil},
+		{"repeated provider", []string{"a", "a"}, []uint64{1, 2, 0, 0, 0}, nil},
+		{"provider out of order", []string{"a", "b"}, []uint64{2, 1, 0, 0, 0}, nil},
+		{"provider index past the table", []string{"a"}, []uint64{1, 2, 0, 0, 0}, nil},
+		{"unused provider", []string{"a", "b"}, []uint64{1, 1, 1, 1, 1}, nil},
+	} {
+		tests = append(tests, struct {
+			name string
+			b    []byte
+			is   error
+		}{c.name, placed(c.table, c.idx), c.is})
+	}
 	tests = append(tests, struct {
 		name string
 		b    []byte
 		is   error
-	}{"long provider", w.Bytes(), codec.ErrTooLong})
+	}{"claims 2^40 providers", append(header(1, 1, 3, 2, uint64(p.SegmentSize), uint64(p.LeafSize)), 0x80, 0x80, 0x80, 0x80, 0x80, 0x20), codec.ErrShort})
 
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,7 +21,9 @@ import (
 	"github.com/stratus-cloud/stratus/node"
 )
 
-// NodeStatus is one node of a testnet as `stratus testnet status` reports it.
+// NodeStatus is one node of a testnet as `stratus testnet status` reports
+// it. For a storage node, Address is its provider's and API its shard API's
+// URL, and it is up when that answers /healthz.
 type NodeStatus struct {
 	Name    string `json:"name"`
 	Role    string `json:"role"`
@@ -35,8 +37,9 @@ type NodeStatus struct {
 func LogFile(home string) string { return filepath.Join(home, "node.log") }
 
 // Start starts one `exe node --home` process per node of the testnet in dir
-// that is not already running, writes their pid files, and returns once
-// every node's API answers (or ctx ends, or a process dies).
+// that is not already running, validators first, writes their pid files,
+// and returns once every node answers: a validator's API, a storage node's
+// shard API (or ctx ends, or a process dies).
 func Start(ctx context.Context, dir, exe string) ([]NodeStatus, error) {
 	nodes, err := node.TestnetNodes(dir)
 	if err != nil {
@@ -109,12 +112,17 @@ func Status(dir string) ([]NodeStatus, error) {
 			return nil, err
 		}
 		s := NodeStatus{Name: n.Name, Role: n.Role, API: "http://" + cfg.API.Listen}
-		if info, err := identity.OpenKeystore(node.KeysDir(n.Home)).Show(node.OperatorKey); err == nil {
+		keyName, probe := node.OperatorKey, "/v1/status"
+		if n.Role == node.RoleStorage && len(cfg.Storage) > 0 {
+			keyName, probe = cfg.Storage[0].Name, "/healthz"
+			s.API = "http://" + cfg.Storage[0].Listen
+		}
+		if info, err := identity.OpenKeystore(node.KeysDir(n.Home)).Show(keyName); err == nil {
 			s.Address = info.Address
 		}
 		if pid := readPID(n.Home); pid > 0 && alive(pid) {
 			s.PID = pid
-			if resp, err := hc.Get(s.API + "/v1/status"); err == nil {
+			if resp, err := hc.Get(s.API + probe); err == nil {
 				s.Up = resp.StatusCode == http.StatusOK
 				resp.Body.Close()
 			}

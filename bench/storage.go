@@ -1,0 +1,270 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/stratus-cloud/stratus/client"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/node"
+	"github.com/stratus-cloud/stratus/storeclient"
+)
+
+// StorageOptions configure the storage benchmark.
+type StorageOptions struct {
+	// Size of the random file, in bytes.
+	Size int64
+	// Dir holds the devnet and the files; empty means a new temporary
+	// folder, removed afterwards.
+	Dir string
+	// CPUProfile, if set, receives a CPU profile of the upload and the
+	// download, labelled phase=upload and phase=download.
+	CPUProfile string
+	Logger     *slog.Logger
+	// Progress, if set, receives a line now and then.
+	Progress func(format string, args ...any)
+}
+
+// StorageResult is what `stratus bench storage` prints.
+type StorageResult struct {
+	SizeBytes      int64   `json:"size_bytes"`
+	Redundancy     string  `json:"redundancy"`
+	Providers      int     `json:"providers"`
+	UploadMBps     float64 `json:"upload_mb_per_s"`
+	DownloadMBps   float64 `json:"download_mb_per_s"`
+	CopyMBps       float64 `json:"copy_mb_per_s"`
+	UploadRatio    float64 `json:"upload_ratio"`
+	DownloadRatio  float64 `json:"download_ratio"`
+	UploadS        float64 `json:"upload_s"`
+	DownloadS      float64 `json:"download_s"`
+	CopyS          float64 `json:"copy_s"`
+	ID             string  `json:"id"`
+	Cores          int     `json:"cores"`
+	StoredBytes    int64   `json:"stored_bytes"`    // shard bytes on the providers' disks
+	DownloadFaults int     `json:"download_faults"` // shards routed around (0 on a healthy devnet)
+	Verified       bool    `json:"verified_sha256"` // the download's SHA-256 equals the file's
+}
+
+const mb = 1e6
+
+// Storage runs the storage benchmark: a devnet with its storage providers
+// in a folder, a random file of Size bytes put on them and got back through
+// package storeclient, and a plain copy of the same file on the same disk
+// (read, write, fsync), which is the limit the two are divided by.
+func Storage(ctx context.Context, o StorageOptions) (StorageResult, error) {
+	if o.Progress == nil {
+		o.Progress = func(string, ...any) {}
+	}
+	res := StorageResult{SizeBytes: o.Size, Cores: runtime.GOMAXPROCS(0)}
+	dir := o.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "stratus-bench-storage-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	home := filepath.Join(dir, "devnet")
+	cfg := node.DefaultConfig()
+	cfg.API.Listen, cfg.Consensus.RPCListen, cfg.Consensus.P2PListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	if _, err := node.InitDevnet(home, cfg, ""); err != nil {
+		return res, err
+	}
+	n, err := node.Start(ctx, home, cfg, o.Logger)
+	if err != nil {
+		return res, err
+	}
+	defer n.Close()
+	demo, err := identity.OpenKeystore(node.KeysDir(home)).Load(node.DemoKey, "")
+	if err != nil {
+		return res, err
+	}
+
+	src := filepath.Join(dir, "random.bin")
+	o.Progress("writing a %d-byte random file", o.Size)
+	sum, err := writeRandom(src, o.Size)
+	if err != nil {
+		return res, err
+	}
+
+	o.Progress("copying it (the limit)")
+	start := time.Now()
+	if err := copyFile(src, filepath.Join(dir, "copy.bin")); err != nil {
+		return res, err
+	}
+	res.CopyS = time.Since(start).Seconds()
+	os.Remove(filepath.Join(dir, "copy.bin"))
+
+	sc := storeclient.New(client.New(n.APIURL()))
+	// The providers' lease agents acknowledge within a block or two; wait
+	// for the chain to be up so the put measures storage, not start-up.
+	if err := waitProviders(ctx, sc.API()); err != nil {
+		return res, err
+	}
+	stopProfile := func() {}
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return res, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return res, err
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
+	defer stopProfile()
+
+	o.Progress("uploading")
+	in, err := os.Open(src)
+	if err != nil {
+		return res, err
+	}
+	defer in.Close()
+	var put *storeclient.PutResult
+	start = time.Now()
+	pprof.Do(ctx, pprof.Labels("phase", "upload"), func(ctx context.Context) {
+		put, err = sc.Put(ctx, demo, in, o.Size, storeclient.PutOptions{})
+	})
+	if err != nil {
+		return res, err
+	}
+	res.UploadS = time.Since(start).Seconds()
+	res.ID, res.Redundancy, res.Providers = put.ID, put.Params.Redundancy(), len(put.Providers)
+	if info, err := sc.Info(ctx, put.ID); err == nil {
+		for _, p := range info.Placement {
+			res.StoredBytes += p.Bytes
+		}
+	}
+
+	o.Progress("downloading %s", put.ID)
+	dst := filepath.Join(dir, "download.bin")
+	start = time.Now()
+	var got *storeclient.GetResult
+	pprof.Do(ctx, pprof.Labels("phase", "download"), func(ctx context.Context) {
+		got, err = getToFile(ctx, sc, put.ID, dst)
+	})
+	if err != nil {
+		return res, err
+	}
+	res.DownloadS = time.Since(start).Seconds()
+	stopProfile()
+	res.DownloadFaults = len(got.Faults)
+	dsum, err := fileSHA256(dst)
+	if err != nil {
+		return res, err
+	}
+	res.Verified = bytes.Equal(dsum, sum)
+	if !res.Verified {
+		return res, fmt.Errorf("the downloaded file differs from the uploaded one")
+	}
+
+	size := float64(o.Size)
+	res.CopyMBps = size / mb / res.CopyS
+	res.UploadMBps = size / mb / res.UploadS
+	res.DownloadMBps = size / mb / res.DownloadS
+	res.UploadRatio = res.UploadMBps / res.CopyMBps
+	res.DownloadRatio = res.DownloadMBps / res.CopyMBps
+	return res, nil
+}
+
+// waitProviders waits until the devnet's storage providers are registered
+// and the chain makes blocks.
+func waitProviders(ctx context.Context, c *client.Client) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := c.Status(ctx)
+		if err == nil && st.Height >= 2 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the devnet made no blocks within 30s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func writeRandom(path string, size int64) ([]byte, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	rng := rand.NewChaCha8([32]byte{'s', 't', 'r', 'a', 't', 'u', 's'})
+	buf := make([]byte, 1<<20)
+	for left := size; left > 0; {
+		n := min(left, int64(len(buf)))
+		rng.Read(buf[:n])
+		h.Write(buf[:n])
+		if _, err := f.Write(buf[:n]); err != nil {
+			return nil, err
+		}
+		left -= n
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), f.Close()
+}
+
+// copyFile copies src to dst and fsyncs dst: what a file copy costs.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	if _, err := io.Copy(out, in); err != nil {
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	return out.Close()
+}
+
+func getToFile(ctx context.Context, sc *storeclient.Client, id, path string) (*storeclient.GetResult, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	got, err := sc.Get(ctx, id, f, storeclient.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	return got, f.Close()
+}
+
+func fileSHA256(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
+}

@@ -1,0 +1,200 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/stratus-cloud/stratus/client"
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/provider"
+)
+
+// The storage providers a node runs ([[storage]] in its config): each a
+// provider.Service on its own port, reading the ledger through a node's REST
+// API, with the provider agent (roles.go) acknowledging its leases. A
+// validator runs them next to consensus (the devnet's storage0 … storage4);
+// a home with role "storage" runs only them, against the validator at
+// Config.Node.
+
+// StorageRuntime is a running storage provider, as RuntimeFile lists it.
+type StorageRuntime struct {
+	Name    string `json:"name"`
+	URL     string `json:"url"`
+	Address string `json:"address"`
+}
+
+// storageService is one running provider.
+type storageService struct {
+	name string
+	svc  *provider.Service
+}
+
+// startStorage starts the configured storage providers, reading the
+// ledger at ledgerURL. It returns an error of kind NotFound if a provider's
+// key is not in the home, and the provider's own errors otherwise.
+func (n *Node) startStorage(ctx context.Context, ledgerURL, passphrase string) error {
+	if len(n.Config.Storage) == 0 {
+		return nil
+	}
+	n.storageLedger = provider.NewRESTLedger(client.New(ledgerURL))
+	n.storagePass = passphrase
+	for _, sc := range n.Config.Storage {
+		svc, err := n.startProvider(ctx, sc)
+		if err != nil {
+			return err
+		}
+		n.storage = append(n.storage, storageService{name: sc.Name, svc: svc})
+	}
+	return nil
+}
+
+func (n *Node) startProvider(ctx context.Context, sc StorageConfig) (*provider.Service, error) {
+	key, err := identity.OpenKeystore(KeysDir(n.Home)).Load(sc.Name, n.storagePass)
+	if err != nil {
+		return nil, errs.E(errs.KindOf(err), "storage provider %s: cannot load its key: %w", sc.Name, err)
+	}
+	dir := sc.Dir
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(n.Home, dir)
+	}
+	listen := sc.Listen
+	if n.Config.Mode == ModeDevnet && !free(listen) {
+		// A devnet should start whatever took its port meanwhile; the
+		// agent moves the registered endpoint to the new one.
+		host, _, _ := net.SplitHostPort(listen)
+		listen = net.JoinHostPort(host, "0")
+		n.log.Warn("a storage provider's port is taken: using a free one", "provider", sc.Name, "configured", sc.Listen)
+	}
+	return provider.Start(ctx, provider.Config{
+		Name: sc.Name, Key: key, Dir: dir, Listen: listen, Capacity: sc.Capacity, Ledger: n.storageLedger,
+		Logger:     n.log.With("component", "storage"),
+		GCInterval: time.Duration(sc.GCInterval), GCGrace: time.Duration(sc.GCGrace),
+	})
+}
+
+// StopStorage stops the storage provider name, as if its host went down:
+// its shard API stops answering. StartStorage starts it again.
+func (n *Node) StopStorage(name string) error {
+	n.storageMu.Lock()
+	defer n.storageMu.Unlock()
+	for i, s := range n.storage {
+		if s.name == name {
+			if s.svc == nil {
+				return nil
+			}
+			err := s.svc.Close()
+			n.storage[i].svc = nil
+			return err
+		}
+	}
+	return errs.E(errs.NotFound, "this node runs no storage provider %q", name)
+}
+
+// StartStorage starts a storage provider that StopStorage stopped, on the
+// same folder and, if it is free, the same port.
+func (n *Node) StartStorage(ctx context.Context, name string) error {
+	n.storageMu.Lock()
+	defer n.storageMu.Unlock()
+	for i, s := range n.storage {
+		if s.name != name {
+			continue
+		}
+		if s.svc != nil {
+			return nil
+		}
+		for _, sc := range n.Config.Storage {
+			if sc.Name == name {
+				svc, err := n.startProvider(ctx, sc)
+				if err != nil {
+					return err
+				}
+				n.storage[i].svc = svc
+				return nil
+			}
+		}
+	}
+	return errs.E(errs.NotFound, "this node runs no storage provider %q", name)
+}
+
+// free reports whether addr can be listened on now.
+func free(addr string) bool {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+// closeStorage stops the storage providers; Service.Close may be called
+// again, so a second Close of the node is harmless.
+func (n *Node) closeStorage() error {
+	n.storageMu.Lock()
+	defer n.storageMu.Unlock()
+	var first error
+	for _, s := range n.storage {
+		if s.svc == nil {
+			continue
+		}
+		if err := s.svc.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// StorageURL returns the shard API URL of the storage provider name run by
+// this node, or "" if it runs none by that name.
+func (n *Node) StorageURL(name string) string {
+	n.storageMu.Lock()
+	defer n.storageMu.Unlock()
+	for _, s := range n.storage {
+		if s.name == name && s.svc != nil {
+			return s.svc.URL()
+		}
+	}
+	return ""
+}
+
+func (n *Node) storageRuntime() []StorageRuntime {
+	n.storageMu.Lock()
+	defer n.storageMu.Unlock()
+	var out []StorageRuntime
+	for _, s := range n.storage {
+		if s.svc == nil {
+			continue
+		}
+		out = append(out, StorageRuntime{Name: s.name, URL: s.svc.URL(), Address: s.svc.Addr().String()})
+	}
+	return out
+}
+
+// startStorageHome runs a home with role "storage": its providers and their
+// agents, against the validator at cfg.Node, with no ledger of its own.
+func startStorageHome(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_ *Node, err error) {
+	n := &Node{Home: home, Config: cfg, log: logger}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	passphrase := os.Getenv("STRATUS_PASSPHRASE")
+	if err := n.startStorage(ctx, cfg.Node, passphrase); err != nil {
+		return nil, err
+	}
+	rt := Runtime{PID: os.Getpid(), Storage: n.storageRuntime()}
+	raw, _ := json.MarshalIndent(rt, "", "  ")
+	if err := writeFileAtomic(RuntimeFile(home), raw, 0o600); err != nil {
+		return nil, err
+	}
+	n.wroteRuntime = true
+	n.startRoles(cfg.Node, passphrase)
+	logger.Info("storage node started", "home", home, "node", cfg.Node, "providers", len(n.storage))
+	return n, nil
+}

@@ -1,0 +1,120 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stratus-cloud/stratus/client"
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/market"
+)
+
+// fakeNode answers the two REST routes the REST ledger reads, from leases
+// and refs the test sets, and counts the lease queries.
+type fakeNode struct {
+	mu      sync.Mutex
+	leases  []market.LeaseView
+	refs    uint64
+	queries int
+}
+
+func (n *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.URL.Path == "/v1/leases":
+		n.queries++
+		var out []market.LeaseView
+		for _, l := range n.leases {
+			if l.Provider.String() == r.URL.Query().Get("provider") {
+				out = append(out, l)
+			}
+		}
+		json.NewEncoder(w).Encode(out)
+	case r.Method == "GET" && len(r.URL.Path) > len("/v1/providers/"):
+		json.NewEncoder(w).Encode(map[string]any{"refs": n.refs})
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (n *fakeNode) add(consumer, provider identity.Address, class, state string, q uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.leases = append(n.leases, market.LeaseView{Lease: market.Lease{ID: uint64(len(n.leases) + 1),
+		Consumer: consumer, Provider: provider, Class: class, State: state, Quantity: q}})
+}
+
+func (n *fakeNode) count() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.queries
+}
+
+func TestRESTLedger(t *testing.T) {
+	ctx := context.Background()
+	fn := &fakeNode{refs: 3}
+	srv := httptest.NewServer(fn)
+	defer srv.Close()
+	prov, other := key("provider").Address(), key("other provider").Address()
+	alice, bob := key("alice").Address(), key("bob").Address()
+	fn.add(alice, prov, market.ClassStorage, market.LeaseActive, 1000)
+	fn.add(alice, prov, market.ClassStorage, market.LeasePending, 200)
+	fn.add(alice, prov, market.ClassStorage, market.LeaseGrace, 30)
+	fn.add(alice, prov, market.ClassStorage, market.LeaseClosed, 4000)
+	fn.add(alice, prov, market.ClassCompute, market.LeaseActive, 5)
+	fn.add(alice, other, market.ClassStorage, market.LeaseActive, 60000)
+
+	now := time.Unix(1_700_000_000, 0)
+	l := NewRESTLedger(client.New(srv.URL)).(*restLedger)
+	l.now = func() time.Time { return now }
+
+	// Pending, active and grace storage leases with this provider count.
+	for range 100 {
+		if q, err := l.Quota(ctx, alice, prov); err != nil || q != 1230 {
+			t.Fatalf("Quota(alice) = %d, %v; want 1230", q, err)
+		}
+	}
+	if got := fn.count(); got != 1 {
+		t.Errorf("100 quota questions made %d lease queries, want 1", got)
+	}
+
+	// A lease opened since counts once the list ages, or at once when a
+	// fresh answer is asked for.
+	if q, err := l.Quota(ctx, bob, prov); err != nil || q != 0 {
+		t.Fatalf("Quota(bob) = %d, %v; want 0", q, err)
+	}
+	fn.add(bob, prov, market.ClassStorage, market.LeasePending, 77)
+	if q, _ := l.Quota(ctx, bob, prov); q != 0 || fn.count() != 1 {
+		t.Errorf("Quota(bob) from the cache = %d after %d queries, want 0 after 1", q, fn.count())
+	}
+	if q, err := l.FreshQuota(ctx, bob, prov); err != nil || q != 77 || fn.count() != 2 {
+		t.Errorf("FreshQuota(bob) = %d, %v after %d queries; want 77 after 2", q, err, fn.count())
+	}
+	fn.add(alice, prov, market.ClassStorage, market.LeaseActive, 1)
+	if q, _ := l.Quota(ctx, alice, prov); q != 1230 {
+		t.Errorf("Quota(alice) from the cache = %d, want 1230", q)
+	}
+	now = now.Add(leaseTTL)
+	if q, _ := l.Quota(ctx, alice, prov); q != 1231 || fn.count() != 3 {
+		t.Errorf("Quota(alice) after %s = %d after %d queries, want 1231 after 3", leaseTTL, q, fn.count())
+	}
+
+	if n, err := l.Refs(ctx, prov, [32]byte{1}); err != nil || n != 3 {
+		t.Errorf("Refs = %d, %v; want 3", n, err)
+	}
+
+	// An unreachable node is unavailable, and the error reaches the caller.
+	srv.Close()
+	now = now.Add(time.Hour)
+	if _, err := l.Quota(ctx, alice, prov); !errs.Is(err, errs.Unavailable) {
+		t.Errorf("Quota with the node down = %v, want unavailable", err)
+	}
+}

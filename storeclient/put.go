@@ -1,0 +1,516 @@
+package storeclient
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/client"
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/money"
+	"github.com/stratus-cloud/stratus/objects"
+	"github.com/stratus-cloud/stratus/shardstore"
+	"github.com/stratus-cloud/stratus/storage"
+)
+
+// MaxManifestShards bounds the shards of one object, so that its manifest
+// (33 bytes a shard) fits in one transaction. Objects that would have more
+// get larger segments; see SegmentSizeFor.
+const MaxManifestShards = 24_576
+
+// DefaultPrepay is how long the deposits of a put's leases last when
+// neither PutOptions.Prepay nor an expiry says otherwise.
+const DefaultPrepay = 30 * 24 * time.Hour
+
+// leaseGranule rounds a lease's quantity up, so that a small object's lease
+// still has a rate above zero.
+const leaseGranule = 4 << 10
+
+// SegmentSizeFor returns the segment size of an object of size bytes with
+// k+m shards a segment: storage.DefaultSegmentSize (4 MiB), doubled until the
+// object has at most MaxManifestShards shards, up to
+// storage.MaxSegmentSize (64 MiB). Objects up to about 24 GiB at 3+2 keep
+// 4 MiB segments.
+func SegmentSizeFor(size int64, shards int) int64 {
+	seg := int64(storage.DefaultSegmentSize)
+	for seg < storage.MaxSegmentSize && (size+seg-1)/seg*int64(shards) > MaxManifestShards {
+		seg *= 2
+	}
+	return seg
+}
+
+// PutOptions adjust Put. The zero value stores with 3+2 redundancy, no
+// expiry and 30 days of prepaid storage.
+type PutOptions struct {
+	// K and M are the data and parity shards a segment; 0 and 0 mean 3+2.
+	K, M int
+	// Expires removes the object this long after it is committed; 0 keeps
+	// it until it is removed.
+	Expires time.Duration
+	// Prepay is how long each lease's deposit lasts at its rate; 0 means
+	// until the expiry, or DefaultPrepay without one.
+	Prepay time.Duration
+	// Progress, if set, is called as bytes of the file are stored, with the
+	// bytes done and the total. Calls do not overlap.
+	Progress func(done, total int64)
+	// Parallel is how many segments are encoded and uploaded at once; 0
+	// means twice the CPUs, at least 4.
+	Parallel int
+}
+
+// PutResult says what Put stored.
+type PutResult struct {
+	ID        string         `json:"id"`
+	Size      int64          `json:"size"`
+	Params    storage.Params `json:"params"`
+	Leases    []uint64       `json:"leases"`
+	Providers []string       `json:"providers"`
+	Deposit   uint64         `json:"deposit,string"` // ustr, all leases
+	Rate      uint64         `json:"rate,string"`    // nano-ustr per second, all leases
+	ExpiresMs int64          `json:"expires_ms,omitempty"`
+	Tx        string         `json:"tx"`
+	Height    int64          `json:"height"`
+}
+
+// candidate is a storage provider a put may place shards on.
+type candidate struct {
+	p     market.Provider
+	price uint64 // nano-ustr per GiB-second, as the lease would open
+}
+
+// Put stores the size bytes of r as an object owned by key and returns its
+// ID. It opens one storage lease with each of k+m providers, uploads each
+// segment's shards to them in parallel, and then commits the manifest. If it
+// fails before the commit, it closes the leases it opened (refunding their
+// escrow); the providers' garbage collectors delete any shards it uploaded.
+// Nothing on the ledger points at a shard before every shard is stored.
+func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size int64, o PutOptions) (res *PutResult, err error) {
+	p := storage.DefaultParams()
+	if o.K != 0 || o.M != 0 {
+		p.K, p.M = o.K, o.M
+	}
+	if size < 0 || size > storage.MaxObjectSize {
+		return nil, errs.E(errs.Invalid, "object size %d is outside [0, %d]", size, int64(storage.MaxObjectSize))
+	}
+	p.SegmentSize = SegmentSizeFor(size, p.Shards())
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if n := p.SegmentCount(size) * p.Shards(); n > MaxManifestShards {
+		return nil, errs.E(errs.TooLarge, "a %d-byte object with %s redundancy has %d shards, more than the %d one manifest holds: split the file or lower the redundancy", size, p.Redundancy(), n, MaxManifestShards)
+	}
+	nseg := p.SegmentCount(size)
+	var perProv int64 // each provider holds one shard of every segment
+	for i := 0; i < nseg; i++ {
+		perProv += p.ShardSize(p.SegmentLength(size, i))
+	}
+	prepay := o.Prepay
+	if prepay == 0 {
+		prepay = DefaultPrepay
+		if o.Expires > 0 {
+			prepay = o.Expires
+		}
+	}
+	out := &PutResult{Size: size, Params: p, Leases: []uint64{}, Providers: []string{}}
+	var provs []candidate
+	if nseg > 0 {
+		if provs, err = c.choose(ctx, p, uint64(perProv)); err != nil {
+			return nil, err
+		}
+		quantity := (uint64(perProv) + leaseGranule - 1) / leaseGranule * leaseGranule
+		if out.Leases, out.Deposit, out.Rate, err = c.openLeases(ctx, key, provs, quantity, prepay); err != nil {
+			return nil, err
+		}
+		for _, cp := range provs {
+			out.Providers = append(out.Providers, cp.p.Operator.String())
+		}
+		defer func() {
+			if err != nil {
+				c.closeLeases(key, out.Leases)
+			}
+		}()
+	}
+	man, err := c.upload(ctx, key, r, size, p, provs, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.waitActive(ctx, out.Leases); err != nil {
+		return nil, err
+	}
+	raw, err := man.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	msg := &objects.Commit{Manifest: raw, Leases: out.Leases, Public: true}
+	if o.Expires > 0 {
+		msg.ExpiresMs = time.Now().Add(o.Expires).UnixMilli()
+		out.ExpiresMs = msg.ExpiresMs
+	}
+	tx, err := c.api.Send(ctx, key, msg, client.SendOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("committing the manifest: %w", err)
+	}
+	out.ID, out.Tx, out.Height = man.ID().String(), tx.Hash, tx.Height
+	return out, nil
+}
+
+// choose picks k+m distinct active storage providers with room for need
+// bytes each and a healthy shard API, the cheapest first.
+func (c *Client) choose(ctx context.Context, p storage.Params, need uint64) ([]candidate, error) {
+	ps, err := c.api.Providers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prices, err := c.api.Prices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ref uint64
+	for _, pr := range prices {
+		if pr.Class == market.ClassStorage {
+			ref = pr.Reference
+		}
+	}
+	quantity := (need + leaseGranule - 1) / leaseGranule * leaseGranule
+	var cands []candidate
+	for _, pv := range ps {
+		if pv.State != market.ProviderActive {
+			continue
+		}
+		for _, of := range pv.Offers {
+			if of.Class != market.ClassStorage || of.Capacity-min(of.Capacity, of.Used) < quantity {
+				continue
+			}
+			price, err := market.EffectivePrice(of.Pricing, ref, of, quantity)
+			if err != nil {
+				continue
+			}
+			cands = append(cands, candidate{p: pv, price: price})
+		}
+	}
+	// Only providers whose shard API answers now.
+	healthy := make([]bool, len(cands))
+	var wg sync.WaitGroup
+	hc := &http.Client{Timeout: 2 * time.Second}
+	for i, cd := range cands {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, cd.p.Endpoint+"/healthz", nil)
+			if err != nil {
+				return
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			healthy[i] = resp.StatusCode == http.StatusOK
+		}()
+	}
+	wg.Wait()
+	var up []candidate
+	for i, cd := range cands {
+		if healthy[i] {
+			up = append(up, cd)
+		}
+	}
+	n := p.Shards()
+	if len(up) < n {
+		return nil, errs.E(errs.Unavailable, "%s redundancy needs %d storage providers with %d bytes free each, and %d of the %d registered are up and have room: lower --redundancy (e.g. %d+%d) or try again when more providers are up",
+			p.Redundancy(), n, quantity, len(up), len(ps), max(1, min(p.K, len(up)-1)), min(p.M, max(0, len(up)-1)))
+	}
+	// Cheapest first; among equals, higher score, then at random so that
+	// clients spread their load.
+	rand.Shuffle(len(up), func(i, j int) { up[i], up[j] = up[j], up[i] })
+	sort.SliceStable(up, func(i, j int) bool {
+		if up[i].price != up[j].price {
+			return up[i].price < up[j].price
+		}
+		return up[i].p.Score > up[j].p.Score
+	})
+	return up[:n], nil
+}
+
+// openLeases opens a storage lease with each provider, all in one block:
+// the transactions take consecutive nonces and go in together. It returns
+// the lease IDs in provider order, the total deposit and the total rate.
+func (c *Client) openLeases(ctx context.Context, key *identity.Key, provs []candidate, quantity uint64, prepay time.Duration) ([]uint64, uint64, uint64, error) {
+	secs := uint64(max(prepay/time.Second, 1))
+	var msgs []ledger.Msg
+	var deposit, rate uint64
+	for _, cp := range provs {
+		r, err := market.LeaseRate(cp.price, quantity, market.ClassStorage)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		// ceil(rate × secs / 10^9) ustr, at least 1.
+		d, rem, err := money.MulDiv(r, secs, market.NanoPerUstr)
+		if err != nil {
+			return nil, 0, 0, errs.E(errs.Invalid, "the deposit for %s overflows: prepay for less", prepay)
+		}
+		if rem > 0 || d == 0 {
+			d++
+		}
+		a := cp.p.Operator
+		msgs = append(msgs, &market.OpenLease{Class: market.ClassStorage, Quantity: quantity, Deposit: d, Provider: &a, MaxPrice: cp.price + cp.price/4})
+		deposit += d
+		rate += r
+	}
+	results, err := c.sendAll(ctx, key, msgs)
+	var ids []uint64
+	for _, res := range results {
+		for _, ev := range res.Events {
+			if ev.Type == "lease.opened" {
+				if id, perr := strconv.ParseUint(ev.Attrs["lease"], 10, 64); perr == nil {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	if err != nil {
+		c.closeLeases(key, ids)
+		if errs.Is(err, errs.Insufficient) {
+			return nil, 0, 0, errs.E(errs.Insufficient, "storing this object needs %s of deposits (%d leases, %s prepaid) plus fees: %v; fund the account or pass a shorter --prepay", money.Format(deposit), len(msgs), prepay, err)
+		}
+		return nil, 0, 0, fmt.Errorf("opening storage leases: %w", err)
+	}
+	if len(ids) != len(msgs) {
+		c.closeLeases(key, ids)
+		return nil, 0, 0, errs.E(errs.Internal, "opened %d leases but the node reported %d lease.opened events", len(msgs), len(ids))
+	}
+	return ids, deposit, rate, nil
+}
+
+// sendAll signs msgs with consecutive nonces, submits them in order and
+// waits for all of them to commit. It returns the results of those that
+// committed and the first error.
+func (c *Client) sendAll(ctx context.Context, key *identity.Key, msgs []ledger.Msg) ([]api.TxResult, error) {
+	st, err := c.api.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := c.api.Account(ctx, key.Address().String())
+	if err != nil {
+		return nil, err
+	}
+	fee, err := money.ParseUstr(st.MinFee)
+	if err != nil {
+		return nil, err
+	}
+	var hashes []string
+	var results []api.TxResult
+	for i, m := range msgs {
+		if err := m.Validate(); err != nil {
+			return nil, err
+		}
+		tx := &ledger.Tx{ChainID: st.ChainID, Nonce: acct.Nonce + uint64(i), Fee: fee, Msg: m}
+		if err := tx.Sign(key); err != nil {
+			return nil, err
+		}
+		last := i == len(msgs)-1
+		res, err := c.api.SubmitTx(ctx, tx.Bytes(), last)
+		if err != nil {
+			return results, err
+		}
+		if !last {
+			hashes = append(hashes, res.Hash)
+			continue
+		}
+		// The last is committed, so the earlier ones, submitted before it
+		// with lower nonces, are too.
+		for _, h := range hashes {
+			r, err := c.api.Tx(ctx, h)
+			if err != nil {
+				return results, err
+			}
+			if r.Code != ledger.CodeOK {
+				return results, &errs.Error{Kind: ledger.KindOfCode(r.Code), Msg: fmt.Sprintf("transaction %s failed: %s", r.Hash, r.Log)}
+			}
+			results = append(results, r)
+		}
+		if res.Code != ledger.CodeOK {
+			return results, &errs.Error{Kind: ledger.KindOfCode(res.Code), Msg: fmt.Sprintf("transaction %s failed: %s", res.Hash, res.Log)}
+		}
+		results = append(results, res)
+	}
+	return results, nil
+}
+
+// closeLeases closes leases after a failed put, best effort and with a
+// fresh context, since the put's may be what ended.
+func (c *Client) closeLeases(key *identity.Key, ids []uint64) {
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var msgs []ledger.Msg
+	for _, id := range ids {
+		msgs = append(msgs, &market.CloseLease{ID: id})
+	}
+	if _, err := c.sendAll(ctx, key, msgs); err != nil {
+		c.log.Warn("could not close the leases of a failed put: close them with `stratus lease close`", "leases", ids, "err", err)
+	}
+}
+
+// waitActive waits until the providers have acknowledged every lease.
+func (c *Client) waitActive(ctx context.Context, ids []uint64) error {
+	deadline := time.Now().Add(time.Minute)
+	for _, id := range ids {
+		for {
+			l, err := c.api.Lease(ctx, id)
+			if err != nil {
+				return err
+			}
+			if l.State == market.LeaseActive {
+				break
+			}
+			if l.State != market.LeasePending {
+				return errs.E(errs.Conflict, "lease %d with %s is %s, not active: try the put again", id, l.Provider, l.State)
+			}
+			if time.Now().After(deadline) {
+				return errs.E(errs.Timeout, "provider %s has not acknowledged lease %d within a minute: try the put again", l.Provider, id)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// upload encodes r segment by segment and stores segment i's shard j on
+// provs[(i+j) % n], so that data and parity shards spread over all of them.
+// It returns the manifest with every shard placed.
+func (c *Client) upload(ctx context.Context, key *identity.Key, r io.ReaderAt, size int64, p storage.Params, provs []candidate, o PutOptions) (*storage.Manifest, error) {
+	nseg := p.SegmentCount(size)
+	man := &storage.Manifest{Size: size, Params: p, Segments: make([]storage.Segment, nseg)}
+	if nseg == 0 {
+		return man, nil
+	}
+	var total int64
+	for i := 0; i < nseg; i++ {
+		total += p.ShardSize(p.SegmentLength(size, i)) * int64(p.Shards())
+	}
+	workers := o.Parallel
+	if workers <= 0 {
+		workers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	workers = min(workers, nseg)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	var (
+		pmu  sync.Mutex
+		sent int64
+	)
+	progress := func(n int64) {
+		if o.Progress == nil {
+			return
+		}
+		pmu.Lock()
+		defer pmu.Unlock()
+		sent += n
+		o.Progress(size*sent/total, size)
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			enc, err := storage.NewEncoder(p)
+			if err != nil {
+				cancel(err)
+				return
+			}
+			buf := make([]byte, p.SegmentSize)
+			for i := range jobs {
+				n := p.SegmentLength(size, i)
+				if _, err := r.ReadAt(buf[:n], int64(i)*p.SegmentSize); err != nil && !(err == io.EOF && n > 0) {
+					cancel(fmt.Errorf("reading segment %d: %w", i, err))
+					return
+				}
+				es, err := enc.EncodeSegment(buf[:n])
+				if err != nil {
+					cancel(err)
+					return
+				}
+				if err := c.putSegment(ctx, key, i, &es, provs, progress); err != nil {
+					cancel(err)
+					return
+				}
+				man.Segments[i] = es.Segment
+			}
+		}()
+	}
+feed:
+	for i := 0; i < nseg; i++ {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return man, nil
+}
+
+// putSegment uploads one segment's shards in parallel, each retried a few
+// times, and fills in their providers.
+func (c *Client) putSegment(ctx context.Context, key *identity.Key, i int, es *storage.EncodedSegment, provs []candidate, progress func(int64)) error {
+	n := len(provs)
+	errc := make(chan error, len(es.Shards))
+	for j, data := range es.Shards {
+		cp := provs[(i+j)%n]
+		es.Segment.Shards[j].Provider = cp.p.Operator.String()
+		h := shardstore.Hash(es.Segment.Shards[j].Hash)
+		go func() {
+			var err error
+			for attempt := 0; attempt < 3; attempt++ {
+				if attempt > 0 {
+					select {
+					case <-ctx.Done():
+						errc <- ctx.Err()
+						return
+					case <-time.After(time.Duration(attempt) * 300 * time.Millisecond):
+					}
+				}
+				if err = c.shards.PutShard(ctx, cp.p.Endpoint, key, h, data); err == nil {
+					progress(int64(len(data)))
+					errc <- nil
+					return
+				}
+				if k := errs.KindOf(err); k != errs.Unavailable && k != errs.Timeout && k != errs.Internal {
+					break // the provider refused: trying again won't help
+				}
+			}
+			errc <- fmt.Errorf("storing shard %d of segment %d on provider %s (%s): %w", j, i, cp.p.Operator, cp.p.Endpoint, err)
+		}()
+	}
+	var first error
+	for range es.Shards {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
