@@ -16,6 +16,7 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/httpsig"
 	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/internal/bufpool"
 	"github.com/stratus-cloud/stratus/shardstore"
 )
 
@@ -64,7 +65,8 @@ func (c *Client) signedCall(ctx context.Context, method, baseURL string, key *id
 // the bytes: that is the caller's job, against its manifest. Errors:
 // NotFound if the provider has no such shard; Invalid for a negative off or
 // a range past the end; Internal if the provider sends the wrong number of
-// bytes; Unavailable or Timeout for transport failures.
+// bytes; Unavailable or Timeout for transport failures. The returned slice
+// may come from package bufpool; a caller done with it may hand it back.
 func (c *Client) GetShard(ctx context.Context, baseURL string, h shardstore.Hash, off, n int64) ([]byte, error) {
 	if off < 0 {
 		return nil, errs.E(errs.Invalid, "shard %s: offset %d is negative", h, off)
@@ -105,8 +107,15 @@ func (c *Client) GetShard(ctx context.Context, baseURL string, h shardstore.Hash
 		}
 		return []byte{}, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, shardstore.MaxShardSize+1))
-	if err != nil {
+	var data []byte
+	if n > 0 && resp.ContentLength == n {
+		// The usual case: read straight into a recycled buffer.
+		data = bufpool.Get(int(n))
+		if _, err := io.ReadFull(resp.Body, data); err != nil {
+			bufpool.Put(data)
+			return nil, transportErr(err, baseURL)
+		}
+	} else if data, err = io.ReadAll(io.LimitReader(resp.Body, shardstore.MaxShardSize+1)); err != nil {
 		return nil, transportErr(err, baseURL)
 	}
 	if resp.StatusCode == http.StatusOK && req.Header.Get("Range") != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/reedsolomon"
 
 	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/internal/bufpool"
 	"github.com/stratus-cloud/stratus/shardstore"
 	"github.com/stratus-cloud/stratus/storage"
 )
@@ -107,13 +108,14 @@ func (c *Client) Get(ctx context.Context, id string, w io.Writer, o GetOptions) 
 	}
 	workers := o.Parallel
 	if workers <= 0 {
-		workers = max(4, 2*runtime.GOMAXPROCS(0))
+		workers = max(8, 4*runtime.GOMAXPROCS(0))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	type result struct {
-		data []byte
+		data []byte // the range's part of buf
+		buf  []byte // the whole segment, recycled once written
 		err  error
 	}
 	slots := make([]chan result, len(ranges))
@@ -130,10 +132,11 @@ func (c *Client) Get(ctx context.Context, id string, w io.Writer, o GetOptions) 
 			}
 			go func() {
 				seg, err := d.segment(ctx, r.Segment)
-				if err == nil {
-					seg = seg[r.Start:r.End]
+				if err != nil {
+					slots[i] <- result{err: err}
+					return
 				}
-				slots[i] <- result{seg, err}
+				slots[i] <- result{data: seg[r.Start:r.End], buf: seg}
 			}()
 		}
 	}()
@@ -148,6 +151,7 @@ func (c *Client) Get(ctx context.Context, id string, w io.Writer, o GetOptions) 
 			return res, r.err
 		}
 		n, err := w.Write(r.data)
+		bufpool.Put(r.buf)
 		res.Bytes += int64(n)
 		if err != nil {
 			return res, fmt.Errorf("writing the object: %w", err)
@@ -271,6 +275,7 @@ func (d *download) segment(ctx context.Context, seg int) ([]byte, error) {
 				g.err = storage.VerifyShard(ref, d.m.Params.LeafSize, g.data)
 			}
 			if g.err != nil {
+				bufpool.Put(g.data)
 				f := Fault{Provider: ref.Provider, Endpoint: d.endpoints[ref.Provider], Segment: seg, Shard: g.j, Hash: ref.Hash.String(), Kind: "unreachable", Error: g.err.Error()}
 				switch {
 				case errors.Is(g.err, storage.ErrCorrupt):
@@ -299,9 +304,12 @@ func (d *download) segment(ctx context.Context, seg int) ([]byte, error) {
 		}
 	}
 	length := d.m.Segments[seg].Length
-	out := make([]byte, 0, length)
+	out := bufpool.Get(int(length))[:0]
 	for j := 0; j < k && int64(len(out)) < length; j++ {
 		out = append(out, shards[j][:min(int64(len(shards[j])), length-int64(len(out)))]...)
+	}
+	for _, b := range shards {
+		bufpool.Put(b)
 	}
 	return out, nil
 }

@@ -408,7 +408,7 @@ func (c *Client) upload(ctx context.Context, key *identity.Key, r io.ReaderAt, s
 	}
 	workers := o.Parallel
 	if workers <= 0 {
-		workers = max(4, 2*runtime.GOMAXPROCS(0))
+		workers = max(8, 4*runtime.GOMAXPROCS(0))
 	}
 	workers = min(workers, nseg)
 	ctx, cancel := context.WithCancelCause(ctx)

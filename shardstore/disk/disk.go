@@ -31,6 +31,7 @@ import (
 	"sync"
 
 	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/internal/bufpool"
 	"github.com/stratus-cloud/stratus/shardstore"
 	"github.com/stratus-cloud/stratus/shardstore/internal/backend"
 )
@@ -124,6 +125,7 @@ func (s *Store) Put(ctx context.Context, h shardstore.Hash, r io.Reader, size in
 	if err != nil {
 		return err
 	}
+	defer bufpool.Put(data)
 	if err := s.mkdirs(h); err != nil {
 		return ioErr("put", h, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/internal/bufpool"
 	"github.com/stratus-cloud/stratus/shardstore"
 )
 
@@ -214,13 +215,16 @@ func (u *Usage) Get() (used, quota int64) {
 
 // ReadVerified reads exactly size bytes of shard h from r and checks them
 // with v. The Verifier needs the whole shard, so it is read into memory
-// before anything is stored.
+// before anything is stored. The buffer comes from package bufpool: a
+// caller that does not keep it may hand it back with bufpool.Put.
 func ReadVerified(ctx context.Context, h shardstore.Hash, r io.Reader, size int64, v shardstore.Verifier) ([]byte, error) {
-	buf := bytes.NewBuffer(make([]byte, 0, size))
+	buf := bytes.NewBuffer(bufpool.Get(int(size))[:0])
 	if err := ReadExact(ctx, h, r, size, buf); err != nil {
+		bufpool.Put(buf.Bytes())
 		return nil, err
 	}
 	if err := Verify(v, h, buf.Bytes()); err != nil {
+		bufpool.Put(buf.Bytes())
 		return nil, err
 	}
 	return buf.Bytes(), nil
