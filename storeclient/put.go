@@ -40,7 +40,7 @@ const leaseGranule = 4 << 10
 // SegmentSizeFor returns the segment size of an object of size bytes with
 // k+m shards a segment: storage.DefaultSegmentSize (4 MiB), doubled until the
 // object has at most MaxManifestShards shards, up to
-// storage.MaxSegmentSize (64 MiB). Objects up to about 24 GiB at 3+2 keep
+// storage.MaxSegmentSize (64 MiB). Objects up to about 19 GiB at 3+2 keep
 // 4 MiB segments.
 func SegmentSizeFor(size int64, shards int) int64 {
 	seg := int64(storage.DefaultSegmentSize)
@@ -123,6 +123,7 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 		}
 	}
 	out := &PutResult{Size: size, Params: p, Leases: []uint64{}, Providers: []string{}}
+	up := &uploaded{}
 	var provs []candidate
 	if nseg > 0 {
 		if provs, err = c.choose(ctx, p, uint64(perProv)); err != nil {
@@ -137,11 +138,12 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 		}
 		defer func() {
 			if err != nil {
+				c.deleteShards(key, up.list())
 				c.closeLeases(key, out.Leases)
 			}
 		}()
 	}
-	man, err := c.upload(ctx, key, r, size, p, provs, o)
+	man, err := c.upload(ctx, key, r, size, p, provs, o, up)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +398,7 @@ func (c *Client) waitActive(ctx context.Context, ids []uint64) error {
 // upload encodes r segment by segment and stores segment i's shard j on
 // provs[(i+j) % n], so that data and parity shards spread over all of them.
 // It returns the manifest with every shard placed.
-func (c *Client) upload(ctx context.Context, key *identity.Key, r io.ReaderAt, size int64, p storage.Params, provs []candidate, o PutOptions) (*storage.Manifest, error) {
+func (c *Client) upload(ctx context.Context, key *identity.Key, r io.ReaderAt, size int64, p storage.Params, provs []candidate, o PutOptions, up *uploaded) (*storage.Manifest, error) {
 	nseg := p.SegmentCount(size)
 	man := &storage.Manifest{Size: size, Params: p, Segments: make([]storage.Segment, nseg)}
 	if nseg == 0 {
@@ -450,7 +452,7 @@ func (c *Client) upload(ctx context.Context, key *identity.Key, r io.ReaderAt, s
 					cancel(err)
 					return
 				}
-				if err := c.putSegment(ctx, key, i, &es, provs, progress); err != nil {
+				if err := c.putSegment(ctx, key, i, &es, provs, progress, up); err != nil {
 					cancel(err)
 					return
 				}
@@ -476,7 +478,7 @@ feed:
 
 // putSegment uploads one segment's shards in parallel, each retried a few
 // times, and fills in their providers.
-func (c *Client) putSegment(ctx context.Context, key *identity.Key, i int, es *storage.EncodedSegment, provs []candidate, progress func(int64)) error {
+func (c *Client) putSegment(ctx context.Context, key *identity.Key, i int, es *storage.EncodedSegment, provs []candidate, progress func(int64), up *uploaded) error {
 	n := len(provs)
 	errc := make(chan error, len(es.Shards))
 	for j, data := range es.Shards {
@@ -495,6 +497,7 @@ func (c *Client) putSegment(ctx context.Context, key *identity.Key, i int, es *s
 					}
 				}
 				if err = c.shards.PutShard(ctx, cp.p.Endpoint, key, h, data); err == nil {
+					up.add(cp.p.Endpoint, h)
 					progress(int64(len(data)))
 					errc <- nil
 					return
@@ -513,4 +516,73 @@ func (c *Client) putSegment(ctx context.Context, key *identity.Key, i int, es *s
 		}
 	}
 	return first
+}
+
+// uploaded records the shards a put stored, so that a put that fails can
+// delete them rather than leave them to the providers' collectors (they
+// count against the consumer's quota until then).
+type uploaded struct {
+	mu     sync.Mutex
+	shards []shardAt
+}
+
+type shardAt struct {
+	endpoint string
+	hash     shardstore.Hash
+}
+
+func (u *uploaded) add(endpoint string, h shardstore.Hash) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.shards = append(u.shards, shardAt{endpoint, h})
+}
+
+func (u *uploaded) list() []shardAt {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]shardAt(nil), u.shards...)
+}
+
+// deleteShards asks the providers to delete shards, best effort and with
+// a fresh context. A shard a live object uses is refused (Conflict) and
+// kept; one that cannot be deleted now is left to the provider's garbage
+// collector.
+func (c *Client) deleteShards(key *identity.Key, shards []shardAt) (deleted, kept, deferred int) {
+	if len(shards) == 0 {
+		return 0, 0, 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seen := map[shardAt]bool{}
+	var mu sync.Mutex
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for _, t := range shards {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := errs.E(errs.Unavailable, "the provider is not registered")
+			if t.endpoint != "" {
+				err = c.shards.DeleteShard(ctx, t.endpoint, key, t.hash)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil, errs.Is(err, errs.NotFound):
+				deleted++
+			case errs.Is(err, errs.Conflict):
+				kept++
+			default:
+				deferred++
+				c.log.Warn("a provider did not delete a shard; its garbage collector will", "endpoint", t.endpoint, "shard", t.hash, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return deleted, kept, deferred
 }

@@ -233,50 +233,12 @@ func (c *Client) Remove(ctx context.Context, key *identity.Key, id string) (*Rem
 		out.Deferred = m.ShardCount()
 		return out, nil
 	}
-	type target struct {
-		endpoint string
-		hash     shardstore.Hash
-	}
-	seen := map[target]bool{}
-	var targets []target
+	var shards []shardAt
 	for _, seg := range m.Segments {
 		for _, sh := range seg.Shards {
-			t := target{eps[sh.Provider].Endpoint, shardstore.Hash(sh.Hash)}
-			if !seen[t] {
-				seen[t] = true
-				targets = append(targets, t)
-			}
+			shards = append(shards, shardAt{eps[sh.Provider].Endpoint, shardstore.Hash(sh.Hash)})
 		}
 	}
-	var mu sync.Mutex
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
-	for _, t := range targets {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			err := errs.E(errs.Unavailable, "the provider is not registered")
-			if t.endpoint != "" {
-				dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				err = c.shards.DeleteShard(dctx, t.endpoint, key, t.hash)
-				cancel()
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				out.Deleted++
-			case errs.Is(err, errs.NotFound):
-				out.Deleted++ // already gone
-			case errs.Is(err, errs.Conflict):
-				out.Kept++
-			default:
-				out.Deferred++
-				c.log.Warn("a provider did not delete a shard; its garbage collector will", "endpoint", t.endpoint, "shard", t.hash, "err", err)
-			}
-		}()
-	}
-	wg.Wait()
+	out.Deleted, out.Kept, out.Deferred = c.deleteShards(key, shards)
 	return out, nil
 }

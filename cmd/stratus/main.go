@@ -86,6 +86,7 @@ func newRoot() *cobra.Command {
 		newDevnetCmd(g), newNodeCmd(g), newTestnetCmd(g),
 		newKeysCmd(g), newAccountCmd(g), newTxCmd(g), newStatusCmd(g),
 		newProviderCmd(g), newLeaseCmd(g), newPricesCmd(g),
+		newStoreCmd(g),
 		newBenchCmd(g),
 	)
 	return root

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,6 +60,18 @@ func TestMain(m *testing.M) {
 //	    an array or object (split.*.paid, buckets.*), and =N is the integer
 //	    N itself (=$REFUND, =-1000). An http(s) URL is fetched with GET
 //	    instead of reading a file.
+//	setenvtext NAME FILE
+//	    set $NAME to the text of FILE without its final newline (stdout
+//	    and stderr mean the last command's output): what the shell's
+//	    NAME=$(command) does.
+//	mkfile NAME SIZE SEED [OFFSET]
+//	    write SIZE bytes to NAME: those from OFFSET (default 0) on of a
+//	    pseudo-random stream that SEED picks, so that part of a file is
+//	    the same command with an OFFSET.
+//	httpget [-range SPEC] URL FILE
+//	    GET URL, with the header "Range: SPEC" if given, and write the body
+//	    to FILE; fail unless the status is 200 or 206. With !, fail unless it
+//	    is neither.
 //
 // A PATH is dot-separated object keys and array indexes, "." for the whole
 // document; a last segment '#' is the length of the array or object. Strings
@@ -89,6 +103,9 @@ func TestScripts(t *testing.T) {
 			"setenvjson": cmdSetenvJSON,
 			"jsonfield":  cmdJSONField,
 			"jsonsum":    cmdJSONSum,
+			"setenvtext": cmdSetenvText,
+			"mkfile":     cmdMkfile,
+			"httpget":    cmdHTTPGet,
 		},
 	})
 }
@@ -413,4 +430,82 @@ func jsonSelect(v any, path string) ([]any, error) {
 		cur = next
 	}
 	return cur, nil
+}
+
+func cmdSetenvText(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: setenvtext NAME FILE")
+	}
+	ts.Setenv(args[0], strings.TrimSuffix(ts.ReadFile(args[1]), "\n"))
+}
+
+func cmdMkfile(ts *testscript.TestScript, neg bool, args []string) {
+	usage := "usage: mkfile NAME SIZE SEED [OFFSET]"
+	if neg || len(args) < 3 || len(args) > 4 {
+		ts.Fatalf("%s", usage)
+	}
+	var n [3]int64
+	for i, a := range args[1:] {
+		v, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || v < 0 {
+			ts.Fatalf("%s: %q is not a number of bytes", usage, a)
+		}
+		n[i] = v
+	}
+	size, seed, off := n[0], n[1], n[2]
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], uint64(seed))
+	src := rand.NewChaCha8(key)
+	if _, err := io.CopyN(io.Discard, src, off); err != nil {
+		ts.Fatalf("mkfile: %v", err)
+	}
+	f, err := os.Create(ts.MkAbs(args[0]))
+	if err != nil {
+		ts.Fatalf("mkfile: %v", err)
+	}
+	_, err = io.CopyN(f, src, size)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		ts.Fatalf("mkfile: %v", err)
+	}
+}
+
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	usage := "usage: httpget [-range SPEC] URL FILE"
+	var rng string
+	if len(args) >= 2 && args[0] == "-range" {
+		rng, args = args[1], args[2:]
+	}
+	if len(args) != 2 {
+		ts.Fatalf("%s", usage)
+	}
+	req, err := http.NewRequest(http.MethodGet, args[0], nil)
+	if err != nil {
+		ts.Fatalf("%s: %v", usage, err)
+	}
+	if rng != "" {
+		req.Header.Set("Range", rng)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		ts.Fatalf("GET %s: %v", args[0], err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		ts.Fatalf("GET %s: %v", args[0], err)
+	}
+	ts.Logf("GET %s (Range %q): %s, %d bytes", args[0], rng, resp.Status, len(body))
+	if err := os.WriteFile(ts.MkAbs(args[1]), body, 0o644); err != nil {
+		ts.Fatalf("httpget: %v", err)
+	}
+	ok := resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent
+	switch {
+	case !neg && !ok:
+		ts.Fatalf("GET %s: %s: %s", args[0], resp.Status, body)
+	case neg && ok:
+		ts.Fatalf("GET %s: %s, want an error status", args[0], resp.Status)
+	}
 }
