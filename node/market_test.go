@@ -3,9 +3,11 @@ package node_test
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,4 +178,31 @@ func startDevnet(t *testing.T, mg market.Genesis) devnet {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestEveryRouteIsInOpenAPI checks that each route a devnet node mounts,
+// the node's own as well as the API's, is described in openapi.json.
+func TestEveryRouteIsInOpenAPI(t *testing.T) {
+	d := startDevnet(t, market.DefaultGenesis())
+	resp, err := http.Get(d.n.APIURL() + "/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	routes := d.n.API().Routes()
+	if len(routes) < 20 {
+		t.Fatalf("only %d routes: %v", len(routes), routes)
+	}
+	for _, route := range routes {
+		method, path, _ := strings.Cut(route, " ")
+		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
+			t.Errorf("route %q is missing from openapi.json", route)
+		}
+	}
 }

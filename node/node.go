@@ -128,6 +128,9 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 	b := &backend{n: n}
 	n.api = api.NewServer(b, api.Options{Logger: logger, CometRPC: "http://" + rpcAddr})
 	n.mountMarket()
+	if cfg.Mode == ModeDevnet {
+		n.mountDevnet()
+	}
 	n.api.HandleJSON("GET /providers/{name}/healthz", func(r *http.Request) (any, error) {
 		for _, p := range cfg.Providers {
 			if p == r.PathValue("name") {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -197,4 +198,62 @@ func startStorageHome(ctx context.Context, home string, cfg Config, logger *slog
 	n.startRoles(cfg.Node, passphrase)
 	logger.Info("storage node started", "home", home, "node", cfg.Node, "providers", len(n.storage))
 	return n, nil
+}
+
+// StorageState is a storage provider this node runs, and whether it is up.
+type StorageState struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	URL     string `json:"url,omitempty"`
+	Up      bool   `json:"up"`
+}
+
+// StorageStates lists the storage providers this node runs, in config
+// order.
+func (n *Node) StorageStates() []StorageState {
+	n.storageMu.Lock()
+	defer n.storageMu.Unlock()
+	out := []StorageState{}
+	ks := identity.OpenKeystore(KeysDir(n.Home))
+	for _, s := range n.storage {
+		st := StorageState{Name: s.name}
+		if info, err := ks.Show(s.name); err == nil {
+			st.Address = info.Address
+		}
+		if s.svc != nil {
+			st.URL, st.Up = s.svc.URL(), true
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// mountDevnet mounts a devnet's own routes: stopping and starting its
+// built-in storage providers, so that a developer can see reads route
+// around providers that are down. They are not mounted in other modes.
+func (n *Node) mountDevnet() {
+	a := n.api
+	a.HandleJSON("GET /v1/devnet/storage", func(r *http.Request) (any, error) {
+		return n.StorageStates(), nil
+	})
+	state := func(name string) (any, error) {
+		for _, s := range n.StorageStates() {
+			if s.Name == name {
+				return s, nil
+			}
+		}
+		return nil, errs.E(errs.NotFound, "this devnet runs no storage provider %q", name)
+	}
+	a.HandleJSON("POST /v1/devnet/storage/{name}/stop", func(r *http.Request) (any, error) {
+		if err := n.StopStorage(r.PathValue("name")); err != nil {
+			return nil, err
+		}
+		return state(r.PathValue("name"))
+	})
+	a.HandleJSON("POST /v1/devnet/storage/{name}/start", func(r *http.Request) (any, error) {
+		if err := n.StartStorage(context.WithoutCancel(r.Context()), r.PathValue("name")); err != nil {
+			return nil, err
+		}
+		return state(r.PathValue("name"))
+	})
 }

@@ -99,7 +99,7 @@ func (c *Client) Get(ctx context.Context, id string, w io.Writer, o GetOptions) 
 	for _, r := range ranges {
 		total += r.End - r.Start
 	}
-	d := &download{c: c, m: m, endpoints: map[string]string{}, bad: map[string]bool{}, res: res}
+	d := &download{c: c, m: m, endpoints: map[string]string{}, bad: map[string]bool{}, down: map[string]time.Time{}, res: res}
 	for did, p := range eps {
 		d.endpoints[did] = p.Endpoint
 	}
@@ -171,10 +171,15 @@ type download struct {
 	rs        reedsolomon.Encoder
 	endpoints map[string]string // provider DID -> shard API
 
-	mu  sync.Mutex
-	bad map[string]bool // providers that sent wrong bytes: asked last
-	res *GetResult
+	mu   sync.Mutex
+	bad  map[string]bool      // providers that sent wrong bytes: asked last
+	down map[string]time.Time // providers that failed, and when: asked after the healthy ones for a while
+	res  *GetResult
 }
+
+// downFor is how long a provider that failed a read is asked only when the
+// healthy ones do not suffice.
+const downFor = 10 * time.Second
 
 func (d *download) fault(f Fault) {
 	d.mu.Lock()
@@ -182,18 +187,30 @@ func (d *download) fault(f Fault) {
 	d.res.Faults = append(d.res.Faults, f)
 	if f.Kind == "corrupt" {
 		d.bad[f.Provider] = true
+		d.c.log.Warn("a provider sent a shard that does not match the manifest; routed around it", "provider", f.Provider, "segment", f.Segment, "shard", f.Shard, "err", f.Error)
+		return
 	}
-	d.c.log.Warn("routed around a shard", "provider", f.Provider, "segment", f.Segment, "shard", f.Shard, "kind", f.Kind, "err", f.Error)
+	if _, known := d.down[f.Provider]; !known {
+		d.c.log.Info("a provider failed a read; routing around it", "provider", f.Provider, "kind", f.Kind, "err", f.Error)
+	}
+	d.down[f.Provider] = time.Now()
 }
 
-// order returns segment seg's shard indices, best first: providers that
-// have not sent wrong bytes, then the fastest, then data before parity.
+// order returns segment seg's shard indices, best first: healthy providers,
+// then those that failed a read in the last downFor, then those that sent
+// wrong bytes; within each, the fastest, then data before parity.
 func (d *download) order(seg int) []int {
 	refs := d.m.Segments[seg].Shards
 	d.mu.Lock()
-	bad := make([]bool, len(refs))
+	// 0: healthy, 1: failed a read lately, 2: sent wrong bytes.
+	bad := make([]int, len(refs))
 	for j, r := range refs {
-		bad[j] = d.bad[r.Provider]
+		if t, ok := d.down[r.Provider]; ok && time.Since(t) < downFor {
+			bad[j] = 1
+		}
+		if d.bad[r.Provider] {
+			bad[j] = 2
+		}
 	}
 	d.mu.Unlock()
 	speed := make([]float64, len(refs))
@@ -207,7 +224,7 @@ func (d *download) order(seg int) []int {
 	sort.SliceStable(idx, func(a, b int) bool {
 		i, j := idx[a], idx[b]
 		if bad[i] != bad[j] {
-			return !bad[i]
+			return bad[i] < bad[j]
 		}
 		// Within 20% counts as equally fast, so data shards, which need no
 		// decoding, win ties.

@@ -104,6 +104,7 @@ STRATUS_PASSPHRASE is set: development only. Stop it with Ctrl-C.`,
 		},
 	}
 	lf.register(c)
+	c.AddCommand(newDevnetStorageCmd(g))
 	return c
 }
 
