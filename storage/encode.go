@@ -6,6 +6,7 @@ import (
 
 	"github.com/klauspost/reedsolomon"
 	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/internal/bufpool"
 )
 
 // Encoder turns an object's segments, in order, into shards and builds the
@@ -23,6 +24,8 @@ type Encoder struct {
 type EncodedSegment struct {
 	Segment Segment
 	Shards  [][]byte
+
+	buf []byte // backs Shards; see Release
 }
 
 // NewEncoder returns an Encoder for p. It returns p.Validate's error if p is
@@ -42,7 +45,8 @@ func NewEncoder(p Params) (*Encoder, error) {
 // exactly SegmentSize bytes except the last, which may be shorter but not
 // empty. The data is split into k shards of ceil(len(data)/k) bytes, the last
 // zero-padded, and m parity shards are computed from them. The returned
-// shards are newly allocated and do not alias data.
+// shards do not alias data. They share one buffer from package bufpool,
+// which a caller done with them may hand back with Release.
 //
 // It returns an errs.Invalid error for an empty or oversized segment, or for
 // a segment after a short one.
@@ -59,9 +63,11 @@ func (e *Encoder) EncodeSegment(data []byte) (EncodedSegment, error) {
 	}
 	shardSize := int(e.p.ShardSize(int64(len(data))))
 	n := e.p.Shards()
-	// One allocation holds every shard; make zeroes the padding and parity.
-	buf := make([]byte, n*shardSize)
+	// One buffer holds every shard. It is recycled (package bufpool), so
+	// the padding is zeroed here; the parity is overwritten by the coder.
+	buf := bufpool.Get(n * shardSize)
 	copy(buf, data)
+	clear(buf[len(data) : e.p.K*shardSize])
 	shards := make([][]byte, n)
 	for i := range shards {
 		shards[i] = buf[i*shardSize : (i+1)*shardSize : (i+1)*shardSize]
@@ -78,7 +84,16 @@ func (e *Encoder) EncodeSegment(data []byte) (EncodedSegment, error) {
 	e.m.Segments = append(e.m.Segments, seg)
 	e.m.Size += seg.Length
 	e.final = seg.Length < e.p.SegmentSize
-	return EncodedSegment{Segment: cloneSegment(seg), Shards: shards}, nil
+	return EncodedSegment{Segment: cloneSegment(seg), Shards: shards, buf: buf}, nil
+}
+
+// Release hands the segment's shard buffer back for reuse by later
+// segments. The shards must not be used afterwards.
+func (s *EncodedSegment) Release() {
+	if s.buf != nil {
+		bufpool.Put(s.buf)
+	}
+	s.Shards, s.buf = nil, nil
 }
 
 // Manifest returns the manifest of the segments encoded so far. The result is

@@ -452,11 +452,13 @@ func (c *Client) upload(ctx context.Context, key *identity.Key, r io.ReaderAt, s
 					cancel(err)
 					return
 				}
-				if err := c.putSegment(ctx, key, i, &es, provs, progress, up); err != nil {
+				err = c.putSegment(ctx, key, i, &es, provs, progress, up)
+				man.Segments[i] = es.Segment
+				es.Release()
+				if err != nil {
 					cancel(err)
 					return
 				}
-				man.Segments[i] = es.Segment
 			}
 		}()
 	}
