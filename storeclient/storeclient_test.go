@@ -52,6 +52,12 @@ func TestMain(m *testing.M) {
 		if cfg, err = node.LoadConfig(home); err != nil {
 			panic(err)
 		}
+		// Collect often, with a grace long enough for any put to commit,
+		// so TestExpiry sees its shards go.
+		for i := range cfg.Storage {
+			cfg.Storage[i].GCInterval = node.Duration(500 * time.Millisecond)
+			cfg.Storage[i].GCGrace = node.Duration(15 * time.Second)
+		}
 		n, err := node.Start(context.Background(), home, cfg, nil)
 		if err != nil {
 			panic(err)
@@ -427,5 +433,50 @@ func TestGatewayContent(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Fatalf("unknown object: %d", resp.StatusCode)
+	}
+}
+
+// TestExpiry puts an object that expires in two seconds: the ledger drops
+// it and closes its leases, and then the providers' collectors delete its
+// shards once the grace after their upload has passed.
+func TestExpiry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	data := randomBytes(100_000, 16)
+	res := shared.put(t, data, storeclient.PutOptions{Expires: 2 * time.Second})
+	info, err := shared.sc.Info(ctx, res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := info.Manifest.Segments[0].Shards[0]
+	path := shardPath(t, shared.names(t, []string{ref.Provider})[0], ref.Hash)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("shard before expiry: %v", err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		_, err := shared.api.Object(ctx, res.ID)
+		if errs.Is(err, errs.NotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("object still there after its expiry: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, l := range info.Leases {
+		lv, err := shared.api.Lease(ctx, l.ID)
+		if err != nil || lv.State != market.LeaseClosed || lv.Escrow != 0 || lv.Refunded == 0 {
+			t.Fatalf("lease %d after expiry: %+v, %v", l.ID, lv, err)
+		}
+	}
+	for {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the provider kept the expired object's shard")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
