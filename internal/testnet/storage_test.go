@@ -34,7 +34,7 @@ func randomFile(t *testing.T, path string, n int) []byte {
 
 // TestStorageProvidersAsProcesses runs a testnet of one validator and five
 // storage providers, each its own process, puts a file through them, and
-// kills -9 one providers in the middle of the download: the download goes on
+// kills -9 two of them in the middle of the download: the download goes on
 // from the others and returns the same bytes.
 func TestStorageProvidersAsProcesses(t *testing.T) {
 	t.Parallel()
