@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
@@ -297,4 +298,33 @@ func TestShardRefsAndEmptyObject(t *testing.T) {
 		t.Fatalf("empty object: %+v, %v", v, err)
 	}
 	c.ok(u, &objects.Remove{ID: e.ID().String()})
+}
+
+// FuzzDecodeCommit: any bytes either fail to decode, or decode to a Commit
+// that encodes back to exactly those bytes (one encoding per message), and
+// validating it never panics.
+func FuzzDecodeCommit(f *testing.F) {
+	_, b := manifest(&testing.T{}, data(3000, 1), testKey("p0"), testKey("p1"))
+	for _, c := range []*objects.Commit{
+		{Manifest: b, Leases: []uint64{1, 2, 3}, ExpiresMs: 1234, Public: true},
+		{Manifest: b},
+		{},
+	} {
+		w := codec.NewWriter(0)
+		c.Encode(w)
+		f.Add(w.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var c objects.Commit
+		r := codec.NewReader(in)
+		if err := c.Decode(r); err != nil || r.Finish() != nil {
+			return
+		}
+		w := codec.NewWriter(len(in))
+		c.Encode(w)
+		if !bytes.Equal(w.Bytes(), in) {
+			t.Fatalf("%x decodes to %+v, which encodes to %x", in, c, w.Bytes())
+		}
+		_ = c.Validate()
+	})
 }
