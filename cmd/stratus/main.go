@@ -81,7 +81,7 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.home, "home", defaultHome(), "home folder: config, keys and data (env STRATUS_HOME)")
 	root.PersistentFlags().StringVar(&g.node, "node", "", "URL of a node's REST API (env STRATUS_NODE; default: the node running in --home)")
-	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	root.PersistentFlags().StringVar(&g.output, "output", "text", "output format: text or json")
 	root.AddCommand(
 		newDevnetCmd(g), newNodeCmd(g), newTestnetCmd(g),
 		newKeysCmd(g), newAccountCmd(g), newTxCmd(g), newStatusCmd(g),

@@ -167,23 +167,11 @@ file behind.
 100 bytes, 100- everything from byte 100, -100 the last 100 bytes.
 
 A provider that sent bytes that do not match the manifest is named in a
-warning on stderr. (-o is --output, as for every command: a file is --out.)`,
-		Example: `  stratus store get bafk... --out photo.jpg
+warning on stderr.`,
+		Example: `  stratus store get bafk... -o photo.jpg
   stratus store get bafk... --range 0-1023 | xxd | head
   stratus store get bafk... --out photo.jpg --output json`,
 		Args: cobra.ExactArgs(1),
-		// -o is --output everywhere; a user who meant a file gets told.
-		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if pre := cmd.Root().PersistentPreRunE; pre != nil {
-				if err := pre(cmd, args); err != nil {
-					if g.output != "text" && g.output != "json" {
-						return errs.E(errs.Invalid, "%v: -o is short for --output; to write the object to a file, pass --out %s", err, g.output)
-					}
-					return err
-				}
-			}
-			return nil
-		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if _, err := storage.ParseID(id); err != nil {
@@ -245,7 +233,7 @@ warning on stderr. (-o is --output, as for every command: a file is --out.)`,
 			})
 		},
 	}
-	c.Flags().StringVar(&out, "out", "", "write the object to FILE instead of stdout, replacing it only once complete")
+	c.Flags().StringVarP(&out, "out", "o", "", "write the object to FILE instead of stdout, replacing it only once complete")
 	c.Flags().StringVar(&rng, "range", "", "bytes to read, both ends included: 0-99, 100- (to the end) or -100 (the last 100)")
 	return c
 }
