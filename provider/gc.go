@@ -9,7 +9,8 @@ import (
 )
 
 // gc is one pass of the collector, as of now. A shard goes when its last
-// put (or, for a shard without claims, its file) is older than GCGrace and
+// put (or its consumer's last put here of any shard, whichever is later;
+// for a shard without claims, its file) is older than GCGrace and
 // no live object on the ledger places it on this provider; its claims go
 // with it. That collects the shards of uploads that crashed before their
 // object was committed, and those of objects removed or expired since.
@@ -23,14 +24,19 @@ func (s *Service) gc(ctx context.Context, now time.Time) (int, error) {
 	defer s.gcMu.Unlock()
 	grace := s.cfg.GCGrace
 	old := func(t time.Time) bool { return now.Sub(t) >= grace }
+	// A shard's age counts from its last put, or from its consumer's last
+	// put of any shard here if that is later: an upload longer than the
+	// grace keeps its first shards until its object is committed.
 	lastPut := func(cs []claim, created time.Time) time.Time {
 		if len(cs) == 0 {
 			return created
 		}
-		last := cs[0].PutAt
-		for _, c := range cs[1:] {
-			if c.PutAt.After(last) {
-				last = c.PutAt
+		var last time.Time
+		for _, c := range cs {
+			for _, t := range []time.Time{c.PutAt, s.keep.lastActive(c.Consumer)} {
+				if t.After(last) {
+					last = t
+				}
 			}
 		}
 		return last

@@ -34,6 +34,10 @@ type keeper struct {
 	held     map[identity.Address]int64 // bytes of the shards each consumer claims
 	reserved map[identity.Address]int64 // bytes of its writes under way
 	writes   map[writeKey]*write
+	// active is when each consumer last stored a shard here (since this
+	// process started): the collector spares a consumer's unreferenced
+	// shards while it is still uploading, however long the upload.
+	active map[identity.Address]time.Time
 }
 
 var _ shardserver.Keeper = (*keeper)(nil)
@@ -52,7 +56,8 @@ type write struct {
 
 func newKeeper(provider identity.Address, l Ledger, store shardstore.Store, idx *index, now func() time.Time) (*keeper, error) {
 	k := &keeper{provider: provider, ledger: l, store: store, idx: idx, now: now,
-		held: map[identity.Address]int64{}, reserved: map[identity.Address]int64{}, writes: map[writeKey]*write{}}
+		held: map[identity.Address]int64{}, reserved: map[identity.Address]int64{}, writes: map[writeKey]*write{},
+		active: map[identity.Address]time.Time{}}
 	err := idx.each(func(_ shardstore.Hash, c claim) error {
 		k.held[c.Consumer] += c.Size
 		return nil
@@ -171,6 +176,7 @@ func (k *keeper) Stored(ctx context.Context, signer identity.Address, h shardsto
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.active[signer] = k.now()
 	if !had {
 		k.addLocked(k.held, signer, size)
 	}
@@ -248,4 +254,11 @@ func (k *keeper) holding(consumer identity.Address) int64 {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.held[consumer]
+}
+
+// lastActive is when consumer last stored a shard here, or the zero time.
+func (k *keeper) lastActive(consumer identity.Address) time.Time {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.active[consumer]
 }

@@ -474,6 +474,31 @@ func TestGC(t *testing.T) {
 	}
 }
 
+// TestGCSparesAnUploadUnderWay: a consumer still putting shards keeps its
+// earlier, not yet referenced ones, however long ago it put them.
+func TestGCSparesAnUploadUnderWay(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	alice := key("alice")
+	f.ledger.setQuota(alice.Address(), 1<<20)
+	h, d := shard("first of a long upload ", 5_000)
+	if err := f.c.PutShard(ctx, f.svc.URL(), alice, h, d); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	// Alice is still uploading a minute before the pass.
+	f.svc.keep.mu.Lock()
+	f.svc.keep.active[alice.Address()] = later.Add(-time.Minute)
+	f.svc.keep.mu.Unlock()
+	if n, err := f.svc.gc(ctx, later); err != nil || n != 0 || !f.stored(t, h) {
+		t.Fatalf("gc during the upload = %d, %v (stored %v); want the shard kept", n, err, f.stored(t, h))
+	}
+	// Once she has been quiet for the grace period, it goes.
+	if n, err := f.svc.gc(ctx, later.Add(time.Hour)); err != nil || n != 1 || f.stored(t, h) {
+		t.Fatalf("gc after the upload stopped = %d, %v (stored %v); want it collected", n, err, f.stored(t, h))
+	}
+}
+
 func TestGCSkipsReferencedShardsForAWhile(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
