@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,12 +52,22 @@ var components = []string{"@method", "@authority", "@path", "@query", "content-d
 
 // signOptions are set by SignOptions.
 type signOptions struct {
-	digest *[sha256.Size]byte
-	window time.Duration
+	digest   *[sha256.Size]byte
+	noDigest bool
+	window   time.Duration
 }
 
 // A SignOption changes how Sign signs.
 type SignOption func(*signOptions)
+
+// WithoutBodyDigest leaves the body out of the signature: no
+// Content-Digest is computed, sent or covered. Use it only for a request
+// whose body is named by a hash in its signed path (a shard PUT), whose
+// receiver checks the body against that hash and verifies with
+// Verifier.VerifyContentAddressed; it saves hashing the body twice more.
+func WithoutBodyDigest() SignOption {
+	return func(o *signOptions) { o.noDigest = true }
+}
 
 // WithDigest gives the SHA-256 of the body, for a streaming body that Sign
 // cannot read ahead of sending.
@@ -132,18 +143,25 @@ func Sign(req *http.Request, key *identity.Key, now time.Time, nonce string, opt
 	if o.window < time.Second {
 		return errs.E(errs.Invalid, "signing %s %s: the window %v is shorter than a second", req.Method, req.URL.Path, o.window)
 	}
-	if o.digest == nil {
+	covered := components
+	switch {
+	case o.noDigest:
+		covered = slices.DeleteFunc(slices.Clone(components), func(c string) bool { return c == "content-digest" })
+		req.Header.Del("Content-Digest")
+	case o.digest == nil:
 		sum, err := bodyDigest(req)
 		if err != nil {
 			return err
 		}
 		o.digest = &sum
 	}
-	req.Header.Set("Content-Digest", ContentDigest(*o.digest))
+	if !o.noDigest {
+		req.Header.Set("Content-Digest", ContentDigest(*o.digest))
+	}
 
 	created := now.Unix()
 	params := sigParams{
-		components: components,
+		components: covered,
 		created:    created,
 		expires:    created + int64(o.window/time.Second),
 		nonce:      nonce,

@@ -446,3 +446,34 @@ func FuzzParseSignatureInput(f *testing.F) {
 		ParseContentDigest(s)
 	})
 }
+
+// TestContentAddressed: a signature without a body digest is accepted only
+// by VerifyContentAddressed, which says the body is not covered; one with a
+// digest is accepted by both and says it is. The path stays covered.
+func TestContentAddressed(t *testing.T) {
+	key := fixedKey(4)
+	url := "https://p.example/shards/abcd"
+	req := signed(t, key, "PUT", url, "shard bytes", "n-ca-1", WithoutBodyDigest())
+	if req.Header.Get("Content-Digest") != "" {
+		t.Fatalf("Content-Digest %q sent without a digest", req.Header.Get("Content-Digest"))
+	}
+	if _, err := NewVerifier(VerifierOptions{}).VerifyHeaders(req, t0); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "content-digest") {
+		t.Fatalf("VerifyHeaders of a digest-less signature = %v, want unauthorized naming content-digest", err)
+	}
+	signer, digest, err := NewVerifier(VerifierOptions{}).VerifyContentAddressed(req, t0)
+	if err != nil || digest || signer != key.Address() {
+		t.Fatalf("VerifyContentAddressed = %v, %v, %v; want the signer and digest false", signer, digest, err)
+	}
+	// Another path (another shard) breaks it.
+	moved := received(req, "shard bytes")
+	moved.URL.Path = "/shards/abce"
+	moved.RequestURI = "/shards/abce"
+	if _, _, err := NewVerifier(VerifierOptions{}).VerifyContentAddressed(moved, t0); !errs.Is(err, errs.Unauthorized) {
+		t.Fatalf("digest-less signature on another path = %v, want unauthorized", err)
+	}
+	// With a digest, it is covered and reported so.
+	req = signed(t, key, "PUT", url, "shard bytes", "n-ca-2")
+	if _, digest, err := NewVerifier(VerifierOptions{}).VerifyContentAddressed(req, t0); err != nil || !digest {
+		t.Fatalf("VerifyContentAddressed with a digest = %v, %v; want digest true", digest, err)
+	}
+}

@@ -105,46 +105,64 @@ func (v *Verifier) Verify(req *http.Request, now time.Time) (identity.Address, e
 //
 // Errors: as Verify, less TooLarge.
 func (v *Verifier) VerifyHeaders(req *http.Request, now time.Time) (identity.Address, error) {
+	addr, _, err := v.verifyHeaders(req, now, false)
+	return addr, err
+}
+
+// VerifyContentAddressed is VerifyHeaders for a request whose body is named
+// by a hash in its signed path, such as a shard PUT: its signature may leave
+// out "content-digest" (see WithoutBodyDigest), since the receiver checks
+// the body against that hash anyway. It reports whether the signature
+// covers a Content-Digest, which the caller must then check with
+// NewDigestReader as usual.
+func (v *Verifier) VerifyContentAddressed(req *http.Request, now time.Time) (signer identity.Address, digest bool, err error) {
+	return v.verifyHeaders(req, now, true)
+}
+
+func (v *Verifier) verifyHeaders(req *http.Request, now time.Time, contentAddressed bool) (identity.Address, bool, error) {
 	in, err := headerValue(req, "Signature-Input")
 	if err != nil {
-		return identity.Address{}, err
+		return identity.Address{}, false, err
 	}
 	sigHeader, err := headerValue(req, "Signature")
 	if err != nil {
-		return identity.Address{}, err
+		return identity.Address{}, false, err
 	}
-	p, err := parseSignatureInput(in)
+	p, err := parseSignatureInputFor(in, contentAddressed)
 	if err != nil {
-		return identity.Address{}, err
+		return identity.Address{}, false, err
 	}
 	sig, err := parseSignature(sigHeader)
 	if err != nil {
-		return identity.Address{}, err
+		return identity.Address{}, false, err
 	}
 	addr, err := identity.ParseDID(p.keyid)
 	if err != nil {
-		return identity.Address{}, errs.E(errs.Unauthorized, "the signature's keyid: %v", err)
+		return identity.Address{}, false, errs.E(errs.Unauthorized, "the signature's keyid: %v", err)
 	}
 	if err := v.checkTime(p, now); err != nil {
-		return identity.Address{}, err
+		return identity.Address{}, false, err
 	}
-	if _, err := ParseContentDigest(strings.Join(req.Header.Values("Content-Digest"), ", ")); err != nil {
-		return identity.Address{}, err
+	digest := slices.Contains(p.components, "content-digest")
+	if digest {
+		if _, err := ParseContentDigest(strings.Join(req.Header.Values("Content-Digest"), ", ")); err != nil {
+			return identity.Address{}, false, err
+		}
 	}
 	base, err := signatureBase(req, p)
 	if err != nil {
-		return identity.Address{}, err
+		return identity.Address{}, false, err
 	}
 	if !identity.Verify(addr, []byte(base), sig) {
-		return identity.Address{}, errs.E(errs.Unauthorized, "bad signature: it does not match the request as received for %s; sign the exact method, host, path, query and Content-Digest that you send, with the key of the keyid", p.keyid)
+		return identity.Address{}, false, errs.E(errs.Unauthorized, "bad signature: it does not match the request as received for %s; sign the exact method, host, path, query and Content-Digest that you send, with the key of the keyid", p.keyid)
 	}
 	// Only a valid signature may take a place in the cache, so strangers
 	// cannot fill it.
 	expiry := time.Unix(p.expires, 0).Add(v.opts.MaxSkew)
 	if err := v.nonces.add(p.keyid+" "+p.nonce, expiry, now); err != nil {
-		return identity.Address{}, err
+		return identity.Address{}, false, err
 	}
-	return addr, nil
+	return addr, digest, nil
 }
 
 func (v *Verifier) checkTime(p sigParams, now time.Time) error {
@@ -179,7 +197,11 @@ func headerValue(req *http.Request, name string) (string, error) {
 
 // parseSignatureInput finds the Stratus signature's parameters in a
 // Signature-Input field value and checks that they are complete.
-func parseSignatureInput(v string) (sigParams, error) {
+func parseSignatureInput(v string) (sigParams, error) { return parseSignatureInputFor(v, false) }
+
+// parseSignatureInputFor parses a Signature-Input; with contentAddressed,
+// "content-digest" may be left out of the components.
+func parseSignatureInputFor(v string, contentAddressed bool) (sigParams, error) {
 	var p sigParams
 	if len(v) > maxHeader {
 		return p, errs.E(errs.Unauthorized, "the Signature-Input header is longer than %d bytes", maxHeader)
@@ -212,7 +234,7 @@ func parseSignatureInput(v string) (sigParams, error) {
 		p.components = append(p.components, it.s)
 	}
 	for _, c := range components {
-		if !slices.Contains(p.components, c) {
+		if !slices.Contains(p.components, c) && (c != "content-digest" || !contentAddressed) {
 			return p, errs.E(errs.Unauthorized, "missing component: the signature must cover %q (cover %s)", c, strings.Join(quoteAll(components), " "))
 		}
 	}
