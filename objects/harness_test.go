@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/codec"
+	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
@@ -206,6 +207,23 @@ func (c *chain) check() {
 	}
 	if !total.IsUint64() || total.Uint64() != supply || supply != c.supply {
 		c.t.Fatalf("height %d: buckets hold %v, supply %d, genesis minted %d", c.height, total, supply, c.supply)
+	}
+	// The market's escrow bucket is exactly its leases' escrow, as stored:
+	// a module that settled a lease without saving it would break this.
+	q := c.query()
+	var escrow uint64
+	for id := uint64(1); ; id++ {
+		l, err := market.StoredLease(q, id)
+		if errs.Is(err, errs.NotFound) {
+			break
+		}
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		escrow += l.Escrow
+	}
+	if b, _ := ledger.ReadBucket(c.st, market.BucketEscrow); b != escrow {
+		c.t.Fatalf("height %d: the escrow bucket holds %d, the leases %d", c.height, b, escrow)
 	}
 }
 

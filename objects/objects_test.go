@@ -328,3 +328,21 @@ func FuzzDecodeCommit(f *testing.F) {
 		_ = c.Validate()
 	})
 }
+
+// TestCommitAndRemoveAfterTimeKeepEscrowWhole: commit and remove read the
+// leases a month after they opened, when settling them moves whole ustr
+// (at these tiny leases' rates, a few); the market's escrow bucket must
+// still equal its leases' escrow (checked after every block). Reading a
+// lease through market.GetLease, which settles a copy, broke this.
+func TestCommitAndRemoveAfterTimeKeepEscrowWhole(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	ls := c.leases(0)
+	month := 30 * 24 * time.Hour
+	c.block(month)
+	m, b := manifest(t, data(3000, 9), c.providers...)
+	c.ok(u, &objects.Commit{Manifest: b, Leases: ls})
+	c.block(month)
+	c.ok(u, &objects.Remove{ID: m.ID().String()})
+	c.block(month)
+}

@@ -143,7 +143,7 @@ func commit(ctx *ledger.Context, signer identity.Address, m *Commit) error {
 	}
 	byProv := map[identity.Address][]avail{}
 	for _, lid := range m.Leases {
-		l, err := market.GetLease(ctx, lid)
+		l, err := market.StoredLease(ctx, lid)
 		if err != nil {
 			return err
 		}
@@ -296,7 +296,7 @@ func (s *store) drop(id storage.ID, o *Object, typ string) error {
 // The market exports no close function; its Module.Msgs() handler is the
 // exported way in. If it gains one, use it here instead.
 func closeLease(ctx *ledger.Context, id uint64) (bool, error) {
-	l, err := market.GetLease(ctx, id)
+	l, err := market.StoredLease(ctx, id)
 	if err != nil {
 		if errs.KindOf(err) == errs.NotFound {
 			return false, nil
