@@ -1,0 +1,85 @@
+// Command echo-go is a Stratus function that answers every request with a
+// plain-text description of it: method, path, query, headers, the whole
+// environment and the body. It is the Go example of docs/functions.md.
+//
+// Build it as a WASI command, which gets a fresh instance per request:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -o echo.wasm ./examples/echo-go
+//
+// or as a reusable WAGI reactor, whose instance is initialized once (Go's
+// ~5 ms runtime start-up) and then serves requests one at a time through the
+// exported wagi_serve function:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o echo.wasm ./examples/echo-go
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+func main() {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	echo(env, os.Stdin, os.Stdout)
+}
+
+// serve is the reusable entry point. Its stdin is a little-endian uint32 n,
+// n bytes of NUL-terminated KEY=VALUE pairs (the CGI environment), then the
+// request body; it writes a CGI response to stdout like main does.
+//
+//go:wasmexport wagi_serve
+func serve() {
+	var n [4]byte
+	if _, err := io.ReadFull(os.Stdin, n[:]); err != nil {
+		fmt.Fprintln(os.Stderr, "wagi_serve: read frame:", err)
+		return
+	}
+	block := make([]byte, binary.LittleEndian.Uint32(n[:]))
+	if _, err := io.ReadFull(os.Stdin, block); err != nil {
+		fmt.Fprintln(os.Stderr, "wagi_serve: read env:", err)
+		return
+	}
+	env := map[string]string{}
+	for _, kv := range strings.Split(string(block), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	echo(env, os.Stdin, os.Stdout)
+}
+
+func echo(env map[string]string, stdin io.Reader, stdout io.Writer) {
+	body, err := io.ReadAll(stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "read body:", err)
+	}
+	fmt.Fprintf(os.Stderr, "echo: %s %s\n", env["REQUEST_METHOD"], env["PATH_INFO"])
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	fmt.Fprint(w, "Content-Type: text/plain; charset=utf-8\n")
+	fmt.Fprint(w, "X-Echo: 1\n\n")
+	fmt.Fprintf(w, "method=%s\npath=%s\nquery=%s\n", env["REQUEST_METHOD"], env["PATH_INFO"], env["QUERY_STRING"])
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if h, ok := strings.CutPrefix(k, "HTTP_"); ok {
+			fmt.Fprintf(w, "header.%s=%s\n", h, env[k])
+		}
+	}
+	for _, k := range keys {
+		fmt.Fprintf(w, "env.%s=%s\n", k, env[k])
+	}
+	fmt.Fprintf(w, "body=%s", body)
+}

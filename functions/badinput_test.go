@@ -1,0 +1,87 @@
+package functions_test
+
+import (
+	"testing"
+
+	"github.com/stratus-cloud/stratus/functions"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/market"
+)
+
+// TestBadInput: each bad message fails with a clear error that names the
+// problem, and changes nothing.
+func TestBadInput(t *testing.T) {
+	c := newChain(t, testParams(), 2)
+	owner := c.users[0]
+	id := c.deploy("ok", spec(), 10*str)
+	prov := c.providerKey(c.dep(id).Replicas[0].Provider)
+	with := func(f func(*functions.Spec)) functions.Spec { s := spec(); f(&s); return s }
+	cases := []struct {
+		name string
+		from func() ledger.Msg
+		code uint32
+		want string
+	}{
+		{"bad name", func() ledger.Msg { return &functions.Deploy{Name: "Bad_Name", Spec: spec(), Deposit: 5 * str} }, ledger.CodeInvalid, "name"},
+		{"bad module", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Module = "./echo.wasm" }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "module:"},
+		{"bad hash", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.SpecHash = "xyz" }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "spec_hash"},
+		{"bad cron", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Cron = []string{"61 * * * *"} }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "cron \"61 * * * *\""},
+		{"cron time zone", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Cron = []string{"CRON_TZ=Asia/Tokyo 0 6 * * *"} }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "UTC"},
+		{"cron too often", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Cron = []string{"@every 10s"} }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "once a minute"},
+		{"min 0", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Scaling.Min = 0 }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "scaling.min"},
+		{"max < min", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Scaling.Min, s.Scaling.Max = 3, 2 }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "scaling.max"},
+		{"no routes", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Routes = nil }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "routes"},
+		{"memory", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.MemoryBytes = 5 << 30 }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "limits.memory"},
+		{"split", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Split = []market.Payee{{To: "provider", Bps: 5000}} }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "add up to 5000"},
+		{"zero spend limit", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.SpendLimit = 0 }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "spend_limit"},
+		{"max over chain", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Scaling.Max = 40 }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "at most 16"},
+		{"deposit short", func() ledger.Msg { return &functions.Deploy{Name: "a", Spec: spec(), Deposit: 1 * str} }, ledger.CodeInsufficient, "must exceed"},
+		{"more than providers", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Scaling.Min = 3 }), Deposit: 5 * str}
+		}, ledger.CodeNotFound, "only 2 could be opened"},
+		{"duplicate name", func() ledger.Msg { return &functions.Deploy{Name: "ok", Spec: spec(), Deposit: 5 * str} }, ledger.CodeConflict, "already have"},
+		{"unknown update", func() ledger.Msg { return &functions.Update{ID: 99, Spec: spec()} }, ledger.CodeNotFound, "no deployment 99"},
+		{"zero topup", func() ledger.Msg { return &functions.Topup{ID: id} }, ledger.CodeInvalid, "positive"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c.t = t
+			c.fails(owner, tc.from(), tc.code, tc.want)
+		})
+	}
+	c.t = t
+	c.fails(c.users[1], &functions.Update{ID: id, Spec: spec()}, ledger.CodeUnauthorized, "only its owner")
+	c.fails(c.users[1], &functions.Remove{ID: id}, ledger.CodeUnauthorized, "only its owner")
+	c.fails(c.stranger, &functions.UsageReport{Deployment: id, Sequence: 1, Calls: 1, PeakConcurrency: 1}, ledger.CodeUnauthorized, "holds no replica")
+	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch() + 5, Calls: 1, PeakConcurrency: 1}, ledger.CodeInvalid, "after the block's epoch")
+	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Calls: 1, PeakConcurrency: 1, AvgConcurrency: 2}, ledger.CodeInvalid, "above peak")
+	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 0, Calls: 1, PeakConcurrency: 1}, ledger.CodeInvalid, "sequence must be positive")
+	c.ok(owner, &functions.Remove{ID: id})
+	c.fails(owner, &functions.Remove{ID: id}, ledger.CodeConflict, "was removed")
+	c.fails(owner, &functions.Topup{ID: id, Amount: 1}, ledger.CodeConflict, "was removed")
+	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Calls: 1, PeakConcurrency: 1}, ledger.CodeConflict, "was removed")
+}

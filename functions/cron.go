@@ -1,0 +1,144 @@
+package functions
+
+import (
+	"encoding/binary"
+	"sort"
+	"time"
+
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/ledger"
+)
+
+// cronNext is a schedule's first run strictly after afterMs, in unix ms;
+// 0 when it has none (a date that never comes, or one more than five
+// years away).
+func cronNext(spec string, afterMs int64) int64 {
+	sch, err := ParseCron(spec)
+	if err != nil {
+		return 0
+	}
+	t := sch.Next(time.UnixMilli(afterMs).UTC())
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// setCron schedules each of d's cron entries after the block's time.
+func (s *store) setCron(d *Deployment) {
+	d.CronNextMs = nil
+	for i, c := range d.Spec.Cron {
+		next := cronNext(c, s.nowMs())
+		d.CronNextMs = append(d.CronNextMs, next)
+		if next != 0 {
+			s.kv.Set(key(prefCron, next, d.ID, uint16(i)), []byte{})
+		}
+	}
+}
+
+func (s *store) clearCron(d *Deployment) {
+	for i, next := range d.CronNextMs {
+		if next != 0 {
+			s.kv.Delete(key(prefCron, next, d.ID, uint16(i)))
+		}
+	}
+	d.CronNextMs = nil
+}
+
+// processCron emits the cron runs due by the block's time. Each goes to
+// one active replica, by round robin over the deployment's run count.
+func (s *store) processCron() error {
+	now := s.nowMs()
+	type due struct {
+		at  int64
+		id  uint64
+		idx uint16
+	}
+	var ds []due
+	err := s.kv.Iterate([]byte(prefCron), func(k, _ []byte) error {
+		k = k[len(prefCron):]
+		if len(k) != 18 {
+			return errs.E(errs.Internal, "functions: corrupt cron key %x", k)
+		}
+		at := int64(binary.BigEndian.Uint64(k[:8]))
+		if at > now {
+			return ledger.ErrStop
+		}
+		ds = append(ds, due{at: at, id: binary.BigEndian.Uint64(k[8:16]), idx: binary.BigEndian.Uint16(k[16:])})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range ds {
+		d, err := s.deployment(e.id)
+		if err != nil {
+			return err
+		}
+		s.kv.Delete(key(prefCron, e.at, e.id, e.idx))
+		if int(e.idx) >= len(d.Spec.Cron) || d.State == StateRemoved {
+			continue
+		}
+		var live []Replica
+		for _, r := range d.Replicas {
+			st, _, err := s.leaseState(r.Lease)
+			if err != nil {
+				return err
+			}
+			if isLive(st) {
+				live = append(live, r)
+			}
+		}
+		attrs := []ledger.Attr{attrDep(d.ID), attr("schedule", d.Spec.Cron[e.idx]), attr("index", itoa(int(e.idx))),
+			attr("due_ms", ledger.FormatInt(uint64(e.at))), attr("run", ledger.FormatInt(d.CronRuns))}
+		switch {
+		case d.State == StateExhausted:
+			attrs = append(attrs, attr("skipped", "exhausted"))
+		case len(live) == 0:
+			attrs = append(attrs, attr("skipped", "no active replica"))
+		default:
+			r := live[d.CronRuns%uint64(len(live))]
+			attrs = append(attrs, attr("provider", r.Provider.String()), attr("lease", ledger.FormatInt(r.Lease)))
+		}
+		s.ctx.Emit("function.cron", attrs...)
+		d.CronRuns++
+		next := cronNext(d.Spec.Cron[e.idx], now)
+		d.CronNextMs[e.idx] = next
+		if next != 0 {
+			s.kv.Set(key(prefCron, next, d.ID, e.idx), []byte{})
+		}
+		s.putDeployment(d)
+	}
+	return nil
+}
+
+// CronRun is one run of a deployment's schedule.
+type CronRun struct {
+	Index    int    `json:"index"`
+	Schedule string `json:"schedule"`
+	AtMs     int64  `json:"at_ms"`
+}
+
+// maxCronRuns bounds what DueCron returns.
+const maxCronRuns = 10_000
+
+// DueCron lists the runs of deployment id's schedules in [fromMs, toMs),
+// in time order, at most 10000. It fails with NotFound for an unknown
+// deployment and Invalid for an empty range.
+func DueCron(ctx *ledger.Context, id uint64, fromMs, toMs int64) ([]CronRun, error) {
+	if toMs <= fromMs {
+		return nil, errs.E(errs.Invalid, "the range [%d, %d) is empty", fromMs, toMs)
+	}
+	d, err := newStore(ctx).deployment(id)
+	if err != nil {
+		return nil, err
+	}
+	out := []CronRun{}
+	for i, c := range d.Spec.Cron {
+		for at := cronNext(c, fromMs-1); at != 0 && at < toMs && len(out) < maxCronRuns; at = cronNext(c, at) {
+			out = append(out, CronRun{Index: i, Schedule: c, AtMs: at})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].AtMs < out[j].AtMs })
+	return out, nil
+}

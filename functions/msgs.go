@@ -1,0 +1,296 @@
+package functions
+
+import (
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/stratus-cloud/stratus/codec"
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/storage"
+)
+
+// Messages are canonical JSON (ledger.EncodeJSON), like the market's.
+
+// Bounds on a spec.
+const (
+	maxName          = 64
+	maxRoutes        = 16
+	maxRoute         = 256
+	maxCron          = 8
+	maxCronSpec      = 128
+	maxPayees        = 8
+	maxTimeoutMs     = 15 * 60 * 1000
+	maxMemoryBytes   = 4 << 30 // wasm32's address space
+	minMemoryBytes   = 64 << 10
+	maxCooldownS     = 24 * 3600
+	maxReplicasBound = 64
+	minCronInterval  = time.Minute
+)
+
+// Scaling is a deployment's autoscaling rule.
+type Scaling struct {
+	Min uint32 `json:"min"`
+	Max uint32 `json:"max"`
+	// TargetConcurrency is the concurrent calls one replica should carry.
+	TargetConcurrency uint32 `json:"target_concurrency"`
+	// CooldownSeconds is how long the load must fit in one replica fewer
+	// before one is closed.
+	CooldownSeconds int64 `json:"cooldown_seconds"`
+}
+
+// Spec is the part of a deployment spec the ledger needs.
+type Spec struct {
+	// Module is the storage object ID of the .wasm module.
+	Module string `json:"module"`
+	// SpecHash is the hex SHA-256 of the whole deployment spec, env and
+	// all, so providers can check the spec they are handed.
+	SpecHash    string   `json:"spec_hash"`
+	MemoryBytes uint64   `json:"memory_bytes,string"`
+	TimeoutMs   uint64   `json:"timeout_ms"`
+	Routes      []string `json:"routes"`
+	// Cron lists schedules: 5 fields (minute hour day month weekday) or a
+	// descriptor such as @hourly or @every 5m, in UTC.
+	Cron    []string `json:"cron,omitempty"`
+	Scaling Scaling  `json:"scaling"`
+	// SpendLimit caps the usage charges, in ustr, over the deployment's
+	// life.
+	SpendLimit uint64 `json:"spend_limit,string"`
+	// Split lists payees as market.Payee; "provider" is the replica's
+	// provider. Empty pays the provider everything.
+	Split []market.Payee `json:"split,omitempty"`
+}
+
+// Deploy is functions/deploy: the signer creates a deployment named Name
+// (unique among its deployments) with Deposit of escrow.
+type Deploy struct {
+	Name    string `json:"name"`
+	Spec    Spec   `json:"spec"`
+	Deposit uint64 `json:"deposit,string"`
+}
+
+// Update is functions/update: the owner replaces a deployment's spec.
+type Update struct {
+	ID   uint64 `json:"id,string"`
+	Spec Spec   `json:"spec"`
+}
+
+// Topup is functions/topup: anyone adds escrow to a deployment.
+type Topup struct {
+	ID     uint64 `json:"id,string"`
+	Amount uint64 `json:"amount,string"`
+}
+
+// Remove is functions/remove: the owner ends a deployment.
+type Remove struct {
+	ID uint64 `json:"id,string"`
+}
+
+// UsageReport is functions/usage_report, signed by a provider holding an
+// active replica of the deployment: what it served in an epoch.
+type UsageReport struct {
+	Deployment uint64 `json:"deployment,string"`
+	// Sequence must exceed the last one this provider reported for the
+	// deployment.
+	Sequence uint64 `json:"sequence,string"`
+	Epoch    int64  `json:"epoch"`
+	Calls    uint64 `json:"calls,string"`
+	// MiBMs is the memory limit in MiB times the wall time in ms, summed
+	// over the calls.
+	MiBMs           uint64 `json:"mib_ms,string"`
+	PeakConcurrency uint32 `json:"peak_concurrency"`
+	AvgConcurrency  uint32 `json:"avg_concurrency"`
+}
+
+func (*Deploy) Type() string      { return "functions/deploy" }
+func (*Update) Type() string      { return "functions/update" }
+func (*Topup) Type() string       { return "functions/topup" }
+func (*Remove) Type() string      { return "functions/remove" }
+func (*UsageReport) Type() string { return "functions/usage_report" }
+
+func (m *Deploy) Encode(w *codec.Writer)            { ledger.EncodeJSON(w, m) }
+func (m *Update) Encode(w *codec.Writer)            { ledger.EncodeJSON(w, m) }
+func (m *Topup) Encode(w *codec.Writer)             { ledger.EncodeJSON(w, m) }
+func (m *Remove) Encode(w *codec.Writer)            { ledger.EncodeJSON(w, m) }
+func (m *UsageReport) Encode(w *codec.Writer)       { ledger.EncodeJSON(w, m) }
+func (m *Deploy) Decode(r *codec.Reader) error      { return ledger.DecodeJSON(r, m) }
+func (m *Update) Decode(r *codec.Reader) error      { return ledger.DecodeJSON(r, m) }
+func (m *Topup) Decode(r *codec.Reader) error       { return ledger.DecodeJSON(r, m) }
+func (m *Remove) Decode(r *codec.Reader) error      { return ledger.DecodeJSON(r, m) }
+func (m *UsageReport) Decode(r *codec.Reader) error { return ledger.DecodeJSON(r, m) }
+
+// ValidName reports whether a deployment name is usable: 1 to 64 bytes of
+// lowercase letters, digits and '-', starting with a letter.
+func ValidName(n string) error {
+	if n == "" || len(n) > maxName {
+		return errs.E(errs.Invalid, "name: must be 1 to %d characters", maxName)
+	}
+	for i, r := range n {
+		ok := (r >= 'a' && r <= 'z') || (i > 0 && ((r >= '0' && r <= '9') || r == '-'))
+		if !ok {
+			return errs.E(errs.Invalid, "name %q: use lowercase letters, digits and '-', starting with a letter", n)
+		}
+	}
+	return nil
+}
+
+// ParseCron parses a schedule as the module does: robfig/cron's standard
+// parser (5 fields, or a descriptor), in UTC; a time zone prefix is refused
+// (it would read the node's time zone database), and so is a schedule that
+// runs more often than once a minute.
+func ParseCron(spec string) (cron.Schedule, error) {
+	if len(spec) > maxCronSpec {
+		return nil, errs.E(errs.Invalid, "cron %q: at most %d bytes", spec[:maxCronSpec], maxCronSpec)
+	}
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		return nil, errs.E(errs.Invalid, "cron %q: schedules are in UTC; remove the time zone", spec)
+	}
+	sch, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "cron %q: %v (use 5 fields: minute hour day-of-month month day-of-week)", spec, err)
+	}
+	if d, ok := sch.(cron.ConstantDelaySchedule); ok && d.Delay < minCronInterval {
+		return nil, errs.E(errs.Invalid, "cron %q: runs more often than once a minute", spec)
+	}
+	return sch, nil
+}
+
+// Validate checks a spec on its own; each error names the field.
+func (s *Spec) Validate() error {
+	if _, err := storage.ParseID(s.Module); err != nil {
+		return errs.E(errs.Invalid, "module: %v", err)
+	}
+	if len(s.SpecHash) != 64 || strings.ToLower(s.SpecHash) != s.SpecHash {
+		return errs.E(errs.Invalid, "spec_hash: must be 64 lowercase hex digits (SHA-256)")
+	}
+	if _, err := hex.DecodeString(s.SpecHash); err != nil {
+		return errs.E(errs.Invalid, "spec_hash: must be 64 lowercase hex digits (SHA-256)")
+	}
+	if s.MemoryBytes < minMemoryBytes || s.MemoryBytes > maxMemoryBytes {
+		return errs.E(errs.Invalid, "limits.memory: must be between 64KiB and 4GiB, not %d bytes", s.MemoryBytes)
+	}
+	if s.TimeoutMs == 0 || s.TimeoutMs > maxTimeoutMs {
+		return errs.E(errs.Invalid, "limits.timeout: must be between 1ms and 15m, not %dms", s.TimeoutMs)
+	}
+	if len(s.Routes) == 0 || len(s.Routes) > maxRoutes {
+		return errs.E(errs.Invalid, "routes: give 1 to %d routes", maxRoutes)
+	}
+	seen := map[string]bool{}
+	for _, r := range s.Routes {
+		if !strings.HasPrefix(r, "/") || len(r) > maxRoute || strings.ContainsAny(r, " \t\r\n?#") {
+			return errs.E(errs.Invalid, "routes: %q must be a path starting with / of at most %d bytes, without spaces, ? or #", r, maxRoute)
+		}
+		if seen[r] {
+			return errs.E(errs.Invalid, "routes: %q appears twice", r)
+		}
+		seen[r] = true
+	}
+	if len(s.Cron) > maxCron {
+		return errs.E(errs.Invalid, "cron: at most %d schedules", maxCron)
+	}
+	for _, c := range s.Cron {
+		if _, err := ParseCron(c); err != nil {
+			return err
+		}
+	}
+	sc := s.Scaling
+	switch {
+	case sc.Min == 0:
+		return errs.E(errs.Invalid, "scaling.min: must be at least 1")
+	case sc.Max < sc.Min || sc.Max > maxReplicasBound:
+		return errs.E(errs.Invalid, "scaling.max: must be between min (%d) and %d", sc.Min, maxReplicasBound)
+	case sc.TargetConcurrency == 0:
+		return errs.E(errs.Invalid, "scaling.target_concurrency: must be at least 1")
+	case sc.CooldownSeconds < 0 || sc.CooldownSeconds > maxCooldownS:
+		return errs.E(errs.Invalid, "scaling.cooldown: must be between 0s and 24h")
+	}
+	if s.SpendLimit == 0 {
+		return errs.E(errs.Invalid, "spend_limit: must be positive")
+	}
+	return validateSplit(s.Split)
+}
+
+func validateSplit(split []market.Payee) error {
+	if len(split) == 0 {
+		return nil
+	}
+	if len(split) > maxPayees {
+		return errs.E(errs.Invalid, "split: at most %d payees", maxPayees)
+	}
+	var sum uint64
+	seen := map[string]bool{}
+	for _, p := range split {
+		if p.To != market.PayeeTreasury && p.To != payeeProvider {
+			if _, err := identity.ParseDID(p.To); err != nil {
+				return errs.E(errs.Invalid, "split: payee %q must be a did:key, \"provider\" or \"treasury\"", p.To)
+			}
+		}
+		if seen[p.To] {
+			return errs.E(errs.Invalid, "split: payee %s appears twice", p.To)
+		}
+		seen[p.To] = true
+		if p.Bps == 0 || p.Bps > 10_000 || p.Paid != 0 {
+			return errs.E(errs.Invalid, "split: payee %s needs a share between 1 and 10000 bps", p.To)
+		}
+		sum += p.Bps
+	}
+	if sum != 10_000 {
+		return errs.E(errs.Invalid, "split: the shares add up to %d bps; they must add up to 10000", sum)
+	}
+	return nil
+}
+
+func validID(id uint64) error {
+	if id == 0 {
+		return errs.E(errs.Invalid, "deployment id must be positive")
+	}
+	return nil
+}
+
+func (m *Deploy) Validate() error {
+	if err := ValidName(m.Name); err != nil {
+		return err
+	}
+	if m.Deposit == 0 {
+		return errs.E(errs.Invalid, "deposit: a deployment needs escrow")
+	}
+	return m.Spec.Validate()
+}
+
+func (m *Update) Validate() error {
+	if err := validID(m.ID); err != nil {
+		return err
+	}
+	return m.Spec.Validate()
+}
+
+func (m *Topup) Validate() error {
+	if m.Amount == 0 {
+		return errs.E(errs.Invalid, "a top-up must be positive")
+	}
+	return validID(m.ID)
+}
+
+func (m *Remove) Validate() error { return validID(m.ID) }
+
+func (m *UsageReport) Validate() error {
+	if err := validID(m.Deployment); err != nil {
+		return err
+	}
+	switch {
+	case m.Sequence == 0:
+		return errs.E(errs.Invalid, "usage report sequence must be positive")
+	case m.Epoch < 0:
+		return errs.E(errs.Invalid, "usage report epoch must not be negative")
+	case m.AvgConcurrency > m.PeakConcurrency:
+		return errs.E(errs.Invalid, "usage report avg_concurrency %d is above peak_concurrency %d", m.AvgConcurrency, m.PeakConcurrency)
+	case m.Calls == 0 && m.MiBMs > 0:
+		return errs.E(errs.Invalid, "usage report has %d MiB-ms but no calls", m.MiBMs)
+	}
+	return nil
+}

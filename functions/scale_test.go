@@ -1,0 +1,202 @@
+package functions_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stratus-cloud/stratus/functions"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/market"
+)
+
+// reportAll has every replica of id report avg concurrency each, in one
+// block dt after the last.
+func (c *chain) reportAll(id uint64, each uint32, seq uint64, dt time.Duration) {
+	c.t.Helper()
+	var txs [][]byte
+	for _, r := range c.dep(id).Replicas {
+		if r.LeaseState != market.LeaseActive {
+			continue
+		}
+		txs = append(txs, c.tx(c.providerKey(r.Provider), &functions.UsageReport{
+			Deployment: id, Sequence: seq, Epoch: c.epoch(), Calls: 10, MiBMs: 640, PeakConcurrency: each + 2, AvgConcurrency: each}))
+	}
+	for _, r := range c.block(dt, txs...) {
+		if r.Code != ledger.CodeOK {
+			c.t.Fatalf("report: %s", r.Log)
+		}
+	}
+}
+
+func scaled(evs []ledger.Event) []ledger.Event { return find(evs, "function.scaled") }
+
+// TestScaleOutAndIn: sustained concurrency of 31 on one replica with a
+// target of 8 opens a second and a third replica on other providers, no
+// more than max; light load for the cooldown closes them one at a time,
+// down to min.
+func TestScaleOutAndIn(t *testing.T) {
+	c := newChain(t, testParams(), 4)
+	id := c.deploy("web", spec(), 20*str)
+	if n := len(c.dep(id).Replicas); n != 1 {
+		t.Fatalf("%d replicas after deploy", n)
+	}
+	var seq uint64 = 1
+	c.reportAll(id, 31, seq, time.Second)
+	// The next evaluation (every 10 s) scales out.
+	var reasons []string
+	for i := 0; i < 4; i++ {
+		c.block(10 * time.Second)
+		for _, e := range scaled(c.endEvents) {
+			reasons = append(reasons, e.Get("from")+"->"+e.Get("to")+": "+e.Get("reason"))
+		}
+		c.ackAll()
+		seq++
+		c.reportAll(id, 31, seq, time.Second)
+	}
+	want := []string{"1->2: concurrency 31 > 1 x 8", "2->3: concurrency 62 > 2 x 8"}
+	if strings.Join(reasons, "|") != strings.Join(want, "|") {
+		t.Fatalf("scaling decisions %q, want %q", reasons, want)
+	}
+	d := c.dep(id)
+	if len(d.Replicas) != 3 {
+		t.Fatalf("%d replicas under load, want max 3", len(d.Replicas))
+	}
+	seen := map[identity.Address]bool{}
+	for _, r := range d.Replicas {
+		if seen[r.Provider] {
+			t.Fatalf("two replicas on %s", r.Provider)
+		}
+		seen[r.Provider] = true
+		if r.LeaseState != market.LeaseActive {
+			t.Fatalf("replica lease %d is %s", r.Lease, r.LeaseState)
+		}
+	}
+	// Light load: 2 per replica fits in fewer replicas.
+	reasons = nil
+	start := c.now
+	for c.now.Sub(start) < 5*time.Minute {
+		seq++
+		c.reportAll(id, 2, seq, 10*time.Second)
+		for _, e := range scaled(c.endEvents) {
+			reasons = append(reasons, e.Get("from")+"->"+e.Get("to"))
+			if !strings.Contains(e.Get("reason"), "for 60s") && !strings.Contains(e.Get("reason"), "for 70s") {
+				t.Errorf("scale-in reason %q does not name the cooldown", e.Get("reason"))
+			}
+		}
+	}
+	if strings.Join(reasons, ",") != "3->2,2->1" {
+		t.Fatalf("scale-in %q, want 3->2,2->1", reasons)
+	}
+	d = c.dep(id)
+	if len(d.Replicas) != 1 {
+		t.Fatalf("%d replicas after the cooldown, want min 1", len(d.Replicas))
+	}
+	// The closed replicas' leases are closed by the consumer.
+	var closed int
+	for _, l := range c.leasesOf(c.users[0].Address()) {
+		if l.State == market.LeaseClosed && l.CloseReason == "consumer" {
+			closed++
+		}
+	}
+	if closed != 2 {
+		t.Fatalf("%d leases closed by scale-in, want 2", closed)
+	}
+}
+
+func (c *chain) leasesOf(a identity.Address) []market.Lease {
+	c.t.Helper()
+	ids, err := market.LeasesOf(c.query(), a, false)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var out []market.Lease
+	for _, id := range ids {
+		out = append(out, c.lease(id))
+	}
+	return out
+}
+
+// TestReplaceClosedLease: a replica whose lease its provider closes is
+// replaced on another provider at the next evaluation, with the reason.
+func TestReplaceClosedLease(t *testing.T) {
+	c := newChain(t, testParams(), 3)
+	s := spec()
+	s.Scaling.Min = 2
+	id := c.deploy("ha", s, 20*str)
+	d := c.dep(id)
+	gone := d.Replicas[0]
+	c.ok(c.providerKey(gone.Provider), &market.CloseLease{ID: gone.Lease})
+	c.block(10 * time.Second)
+	lost := find(c.endEvents, "function.replica_lost")
+	sc := scaled(c.endEvents)
+	if len(lost) != 1 || lost[0].Get("reason") != "provider" || len(sc) != 1 {
+		t.Fatalf("end events %v", c.endEvents)
+	}
+	if got, want := sc[0].Get("reason"), "replacing lease "+ledger.FormatInt(gone.Lease)+" (provider)"; got != want {
+		t.Fatalf("reason %q, want %q", got, want)
+	}
+	d = c.dep(id)
+	if len(d.Replicas) != 2 {
+		t.Fatalf("%d replicas", len(d.Replicas))
+	}
+	for _, r := range d.Replicas {
+		if r.Provider == gone.Provider {
+			t.Fatalf("the replacement went back to %s", gone.Provider)
+		}
+	}
+	got, err := functions.ReplicasOf(c.query(), gone.Provider)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("ReplicasOf the lost provider: %v %v", got, err)
+	}
+	// The old provider's report is refused now.
+	c.fails(c.providerKey(gone.Provider), &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch(), Calls: 1, PeakConcurrency: 1},
+		ledger.CodeUnauthorized, "holds no replica")
+	// With no other provider left (the first one retires), a lost replica
+	// is reported blocked.
+	c.ackAll()
+	c.ok(c.providerKey(gone.Provider), &market.RetireProvider{})
+	d = c.dep(id)
+	c.ok(c.providerKey(d.Replicas[1].Provider), &market.CloseLease{ID: d.Replicas[1].Lease})
+	c.block(10 * time.Second)
+	if b := find(c.endEvents, "function.scale_blocked"); len(b) != 1 || !strings.Contains(b[0].Get("blocked"), "no other active compute provider") {
+		t.Fatalf("end events %v", c.endEvents)
+	}
+}
+
+// TestCron emits one run per schedule at each due time, round robin over
+// the active replicas, and lists runs with DueCron.
+func TestCron(t *testing.T) {
+	c := newChain(t, testParams(), 3)
+	s := spec()
+	s.Scaling.Min = 2
+	s.Cron = []string{"*/5 * * * *", "@hourly"}
+	id := c.deploy("tick", s, 20*str)
+	runs, err := functions.DueCron(c.query(), id, t0.UnixMilli(), t0.Add(time.Hour).UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// In [0:00, 1:00): twelve five-minute runs from 0:00 and the hourly
+	// one at 0:00.
+	if len(runs) != 13 {
+		t.Fatalf("%d runs: %+v", len(runs), runs)
+	}
+	var got []ledger.Event
+	for c.now.Before(t0.Add(61 * time.Minute)) {
+		c.block(30 * time.Second)
+		got = append(got, find(c.endEvents, "function.cron")...)
+	}
+	// Deployed at about 0:00:02: five-minute runs at 0:05 ... 1:00 (12),
+	// and the hourly at 1:00.
+	if len(got) != 13 {
+		t.Fatalf("%d cron events", len(got))
+	}
+	provs := map[string]int{}
+	for _, e := range got {
+		provs[e.Get("provider")]++
+	}
+	if len(provs) != 2 || provs[""] != 0 {
+		t.Fatalf("runs by provider %v: want round robin over the two replicas", provs)
+	}
+}

@@ -1,0 +1,240 @@
+package functions
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/market"
+)
+
+// Prefix is the module's namespace in state.
+const Prefix = "functions/"
+
+const (
+	keyParams   = "params"
+	keyNextID   = "next_id"
+	prefDep     = "dep/"
+	prefByOwner = "byowner/"
+	prefByName  = "byname/"
+	prefByProv  = "byprov/"
+	prefSeq     = "seq/"
+	prefDue     = "due/"
+	prefCron    = "cron/"
+
+	payeeProvider = "provider"
+	msPerSecond   = 1000
+	nanoPerUstr   = 1_000_000_000
+)
+
+// Deployment states.
+const (
+	StateActive    = "active"
+	StateExhausted = "exhausted"
+	StateRemoved   = "removed"
+)
+
+// Replica is one running copy of a deployment: a market compute lease.
+type Replica struct {
+	Lease    uint64           `json:"lease,string"`
+	Provider identity.Address `json:"provider"`
+	OpenedMs int64            `json:"opened_ms"`
+	// The replica's latest usage report, for scaling.
+	ReportMs        int64  `json:"report_ms,omitempty"`
+	AvgConcurrency  uint32 `json:"avg_concurrency"`
+	PeakConcurrency uint32 `json:"peak_concurrency"`
+}
+
+// Deployment is a deployment's record in state. Its money satisfies
+//
+//	Deposited = Escrow + Charged + ReplicaFunding + Refunded
+//	Charged   = sum of Payees[].Paid + Pending + PaidBefore
+type Deployment struct {
+	ID    uint64           `json:"id,string"`
+	Owner identity.Address `json:"owner"`
+	Name  string           `json:"name"`
+	Spec  Spec             `json:"spec"`
+	State string           `json:"state"`
+	// ExhaustedReason is "spend_limit" or "escrow" while exhausted.
+	ExhaustedReason string `json:"exhausted_reason,omitempty"`
+
+	Deposited uint64 `json:"deposited,string"`
+	Escrow    uint64 `json:"escrow,string"`
+	// Charged is what usage has paid in total; ReplicaFunding what went to
+	// the replicas' lease deposits; Refunded what went back at removal.
+	Charged        uint64 `json:"charged,string"`
+	ReplicaFunding uint64 `json:"replica_funding,string"`
+	Refunded       uint64 `json:"refunded,string"`
+	// AccruedNano is owed for usage but not yet a whole ustr.
+	AccruedNano uint64 `json:"accrued_nano,string"`
+	// Payees are the split in force, "provider" unresolved, with what each
+	// was paid since it took effect; SplitCharged is what was charged
+	// since then, PaidBefore what earlier splits paid out.
+	Payees       []market.Payee `json:"payees"`
+	SplitCharged uint64         `json:"split_charged,string"`
+	PaidBefore   uint64         `json:"paid_before,string"`
+	Pending      uint64         `json:"pending,string"`
+	// LastProvider is the last provider whose report was charged.
+	LastProvider identity.Address `json:"last_provider"`
+
+	Calls uint64 `json:"calls,string"`
+	MiBMs uint64 `json:"mib_ms,string"`
+
+	Replicas []Replica `json:"replicas"`
+	// LowSinceMs is when the load first fitted in one replica fewer, since
+	// the last scaling; 0 when it does not.
+	LowSinceMs int64 `json:"low_since_ms,omitempty"`
+	// Blocked is the reason of the last scale_blocked event, until a
+	// decision succeeds.
+	Blocked string `json:"blocked,omitempty"`
+	// CronNextMs is each schedule's next run; CronRuns counts runs emitted.
+	CronNextMs []int64 `json:"cron_next_ms,omitempty"`
+	CronRuns   uint64  `json:"cron_runs"`
+
+	DueMs     int64 `json:"due_ms,omitempty"`
+	CreatedMs int64 `json:"created_ms"`
+	UpdatedMs int64 `json:"updated_ms"`
+	RemovedMs int64 `json:"removed_ms,omitempty"`
+}
+
+// ProviderUsage is what one provider reported for one deployment.
+type ProviderUsage struct {
+	Sequence uint64 `json:"sequence,string"`
+	Epoch    int64  `json:"epoch"`
+	Calls    uint64 `json:"calls,string"`
+	MiBMs    uint64 `json:"mib_ms,string"`
+	// Paid is what the provider was paid as the split's "provider".
+	Paid uint64 `json:"paid,string"`
+}
+
+type store struct {
+	ctx *ledger.Context
+	kv  *ledger.PrefixKV
+	p   *Params
+}
+
+func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Prefixed(Prefix)} }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// key joins a prefix and parts: integers big-endian, addresses raw,
+// strings as they are.
+func key(prefix string, parts ...any) []byte {
+	k := []byte(prefix)
+	for _, p := range parts {
+		switch v := p.(type) {
+		case uint64:
+			k = binary.BigEndian.AppendUint64(k, v)
+		case int64:
+			k = binary.BigEndian.AppendUint64(k, uint64(v))
+		case uint16:
+			k = binary.BigEndian.AppendUint16(k, v)
+		case identity.Address:
+			k = append(k, v[:]...)
+		case string:
+			k = append(k, v...)
+		default:
+			panic(fmt.Sprintf("functions: bad key part %T", p))
+		}
+	}
+	return k
+}
+
+func (s *store) getJSON(k []byte, v any) (bool, error) {
+	b := s.kv.Get(k)
+	if b == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, errs.E(errs.Internal, "functions: corrupt record %q: %v", k, err)
+	}
+	return true, nil
+}
+
+func (s *store) putJSON(k []byte, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("functions: record does not marshal: %v", err))
+	}
+	s.kv.Set(k, b)
+}
+
+func (s *store) params() Params {
+	if s.p != nil {
+		return *s.p
+	}
+	p := DefaultParams()
+	var stored Params
+	if ok, err := s.getJSON([]byte(keyParams), &stored); ok && err == nil {
+		p = stored
+	}
+	s.p = &p
+	return p
+}
+
+func (s *store) nowMs() int64 { return s.ctx.Time.UnixMilli() }
+
+func (s *store) nextID() uint64 {
+	b := s.kv.Get([]byte(keyNextID))
+	id := uint64(1)
+	if len(b) == 8 {
+		id = binary.BigEndian.Uint64(b)
+	}
+	s.kv.Set([]byte(keyNextID), binary.BigEndian.AppendUint64(nil, id+1))
+	return id
+}
+
+func (s *store) deployment(id uint64) (*Deployment, error) {
+	var d Deployment
+	ok, err := s.getJSON(key(prefDep, id), &d)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errs.E(errs.NotFound, "no deployment %d: see `stratus fn ls`", id)
+	}
+	return &d, nil
+}
+
+func (s *store) putDeployment(d *Deployment) { s.putJSON(key(prefDep, d.ID), d) }
+
+func (s *store) usage(id uint64, p identity.Address) (ProviderUsage, error) {
+	var u ProviderUsage
+	_, err := s.getJSON(key(prefSeq, id, p), &u)
+	return u, err
+}
+
+// schedule moves a deployment's evaluation to at (0 removes it).
+func (s *store) schedule(d *Deployment, at int64) {
+	if d.DueMs == at {
+		return
+	}
+	if d.DueMs != 0 {
+		s.kv.Delete(key(prefDue, d.DueMs, d.ID))
+	}
+	d.DueMs = at
+	if at != 0 {
+		s.kv.Set(key(prefDue, at, d.ID), []byte{})
+	}
+}
+
+func (s *store) addReplicaIndex(d *Deployment, r Replica) {
+	s.kv.Set(key(prefByProv, r.Provider, d.ID, r.Lease), []byte{})
+}
+
+func (s *store) dropReplicaIndex(d *Deployment, r Replica) {
+	s.kv.Delete(key(prefByProv, r.Provider, d.ID, r.Lease))
+}
+
+func attrDep(id uint64) ledger.Attr {
+	return ledger.Attr{Key: "deployment", Value: ledger.FormatInt(id)}
+}
+
+func attr(k, v string) ledger.Attr { return ledger.Attr{Key: k, Value: v} }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
