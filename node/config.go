@@ -38,8 +38,9 @@ type Config struct {
 	Moniker string `toml:"moniker"`
 	// Role is what this home runs: "validator"; "storage" for a home that
 	// runs only storage providers (the ones in Storage, with their agents)
-	// against the validator at Node; or "client" for a home that only holds
-	// keys and talks to a node.
+	// against the validator at Node; "compute" for one that runs only
+	// compute providers (the ones in Compute) the same way; or "client" for
+	// a home that only holds keys and talks to a node.
 	Role      string          `toml:"role"`
 	API       APIConfig       `toml:"api"`
 	Consensus ConsensusConfig `toml:"consensus"`
@@ -56,12 +57,17 @@ type Config struct {
 	// shard API on its own port from its own folder. Their keys are in this
 	// home, under their names.
 	Storage []StorageConfig `toml:"storage,omitempty"`
+	// Compute lists the compute providers this node runs, each serving
+	// functions on its own port from its own folder. Their keys are in
+	// this home, under their names.
+	Compute []ComputeConfig `toml:"compute,omitempty"`
 }
 
 // Roles of a home.
 const (
 	RoleValidator = "validator"
 	RoleStorage   = "storage"
+	RoleCompute   = "compute"
 	RoleClient    = "client"
 )
 
@@ -92,6 +98,26 @@ type StorageConfig struct {
 func DefaultStorage(name, listen string, capacity int64) StorageConfig {
 	return StorageConfig{Name: name, Listen: listen, Dir: filepath.Join("storage", name), Capacity: capacity,
 		GCInterval: Duration(time.Minute), GCGrace: Duration(30 * time.Minute)}
+}
+
+// ComputeConfig configures one compute provider run by a node: a
+// [[compute]] table in config.toml.
+type ComputeConfig struct {
+	// Name is the provider's key in this home.
+	Name string `toml:"name"`
+	// Listen is the function server's host:port. http://Listen is the
+	// endpoint the provider registers, so the port must stay the same
+	// across restarts; port 0 picks a free one at each start.
+	Listen string `toml:"listen"`
+	// Dir holds the modules and their compilation cache. A relative path
+	// is inside the home.
+	Dir string `toml:"dir"`
+}
+
+// DefaultCompute is a compute provider's configuration with the default
+// folder, <home>/compute/<name>.
+func DefaultCompute(name, listen string) ComputeConfig {
+	return ComputeConfig{Name: name, Listen: listen, Dir: filepath.Join("compute", name)}
 }
 
 // ProberConfig configures a validator's prober.
@@ -165,14 +191,17 @@ func (c Config) Validate() error {
 	switch c.Role {
 	case RoleClient:
 		return nil
-	case RoleValidator, RoleStorage:
+	case RoleValidator, RoleStorage, RoleCompute:
 	default:
-		return errs.E(errs.Invalid, "config: role %q must be validator, storage or client", c.Role)
+		return errs.E(errs.Invalid, "config: role %q must be validator, storage, compute or client", c.Role)
 	}
 	if err := c.validateStorage(); err != nil {
 		return err
 	}
-	if c.Role == RoleStorage {
+	if err := c.validateCompute(); err != nil {
+		return err
+	}
+	if c.Role == RoleStorage || c.Role == RoleCompute {
 		return nil
 	}
 	if c.ChainID == "" {
@@ -221,6 +250,44 @@ func (c Config) validateStorage() error {
 	for _, p := range c.Providers {
 		if !names[p] {
 			return errs.E(errs.Invalid, "config: provider %q has no [[storage]] table, and a storage home has no API to answer its probes: add one or remove it from providers", p)
+		}
+	}
+	return nil
+}
+
+// validateCompute checks the [[compute]] tables, and what a compute home
+// needs besides.
+func (c Config) validateCompute() error {
+	names := map[string]bool{}
+	for _, s := range c.Storage {
+		names[s.Name] = true
+	}
+	for i, s := range c.Compute {
+		switch {
+		case s.Name == "":
+			return errs.E(errs.Invalid, "config: compute %d has no name: give the name of its key in this home", i)
+		case names[s.Name]:
+			return errs.E(errs.Invalid, "config: two providers are named %q: give each its own key", s.Name)
+		case s.Dir == "":
+			return errs.E(errs.Invalid, "config: compute %q has no dir: give the folder for its modules", s.Name)
+		}
+		if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+			return errs.E(errs.Invalid, "config: compute %q: listen %q is not host:port", s.Name, s.Listen)
+		}
+		names[s.Name] = true
+	}
+	if c.Role != RoleCompute {
+		return nil
+	}
+	if c.Node == "" {
+		return errs.E(errs.Invalid, "config: a compute home needs node, the API URL of a validator it reads the ledger from")
+	}
+	if len(c.Compute) == 0 {
+		return errs.E(errs.Invalid, "config: a compute home runs no provider: add a [[compute]] table")
+	}
+	for _, p := range c.Providers {
+		if !names[p] {
+			return errs.E(errs.Invalid, "config: provider %q has no [[compute]] table, and a compute home has no API to answer its probes: add one or remove it from providers", p)
 		}
 	}
 	return nil

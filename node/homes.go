@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
@@ -36,13 +37,13 @@ const DevnetStorage = 5
 
 // The devnet's built-in providers, run by the devnet process itself: the
 // storage providers, each a shard API on a port of its own, and compute0,
-// whose endpoint is a health route on the API.
+// a function server on a port of its own.
 var devnetProviders = func() []devnetProvider {
 	var ps []devnetProvider
 	for i := range DevnetStorage {
 		ps = append(ps, devnetProvider{fmt.Sprintf("storage%d", i), market.ClassStorage, StorageCapacity})
 	}
-	return append(ps, devnetProvider{"compute0", market.ClassCompute, 64}) // 64 cu
+	return append(ps, devnetProvider{"compute0", market.ClassCompute, ComputeCapacity})
 }()
 
 type devnetProvider struct {
@@ -86,6 +87,15 @@ func InitDevnet(home string, cfg Config, passphrase string) (bool, error) {
 // tests that need short epochs. Its providers are replaced by the devnet's
 // built-in ones.
 func InitDevnetWith(home string, cfg Config, passphrase string, mg market.Genesis) (bool, error) {
+	return InitDevnetGenesis(home, cfg, passphrase, mg, functions.DefaultGenesis())
+}
+
+// InitDevnetGenesis is InitDevnetWith with the functions module's genesis
+// section given too, for tests that need short scaling windows or epochs.
+func InitDevnetGenesis(home string, cfg Config, passphrase string, mg market.Genesis, fg functions.Genesis) (bool, error) {
+	if err := fg.Params.Validate(); err != nil {
+		return false, err
+	}
 	if Exists(home) {
 		return false, nil
 	}
@@ -113,37 +123,45 @@ func InitDevnetWith(home string, cfg Config, passphrase string, mg market.Genesi
 		},
 		Validators: []ledger.Validator{{Name: cfg.Moniker, Operator: op, ConsPubKey: pub, Power: 10}},
 	}
-	// The built-in providers' endpoints are on the API, so its port must be
-	// known now.
+	// The API's port is fixed now too, so that clients of the home find
+	// the same one at each start (and homes made before the providers had
+	// ports of their own registered endpoints on it).
 	if cfg.API.Listen, err = resolvePort(cfg.API.Listen); err != nil {
 		return false, err
 	}
 	mg.Providers = nil
-	cfg.Providers, cfg.Storage = nil, nil
+	cfg.Providers, cfg.Storage, cfg.Compute = nil, nil, nil
 	for _, dp := range devnetProviders {
 		a, err := createOrShow(ks, dp.name, passphrase)
 		if err != nil {
 			return false, err
 		}
-		endpoint := "http://" + cfg.API.Listen + "/providers/" + dp.name
-		if dp.class == market.ClassStorage {
-			// Its own shard API, on a port fixed now like the API's.
-			listen, err := FreePort()
-			if err != nil {
-				return false, err
-			}
-			cfg.Storage = append(cfg.Storage, DefaultStorage(dp.name, listen, int64(dp.capacity)))
-			endpoint = "http://" + listen
+		// Its own server, on a port fixed now like the API's.
+		listen, err := FreePort()
+		if err != nil {
+			return false, err
 		}
+		if dp.class == market.ClassStorage {
+			cfg.Storage = append(cfg.Storage, DefaultStorage(dp.name, listen, int64(dp.capacity)))
+		} else {
+			cfg.Compute = append(cfg.Compute, DefaultCompute(dp.name, listen))
+		}
+		endpoint := "http://" + listen
 		g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: a, Balance: ProviderFunds})
 		mg.Providers = append(mg.Providers, builtinProvider(a, endpoint, dp.class, dp.capacity))
 		cfg.Providers = append(cfg.Providers, dp.name)
 	}
-	if err := WriteGenesis([]string{CometDir(home)}, cfg.ChainID, g, map[string]any{"market": mg}, time.Now()); err != nil {
+	if err := WriteGenesis([]string{CometDir(home)}, cfg.ChainID, g, genesisModules(mg, fg), time.Now()); err != nil {
 		return false, err
 	}
 	// The config goes last: its presence marks a complete home.
 	return true, SaveConfig(home, cfg)
+}
+
+// genesisModules are the modules' sections of a devnet's or testnet's
+// genesis.
+func genesisModules(mg market.Genesis, fg functions.Genesis) map[string]any {
+	return map[string]any{"market": mg, "functions": fg}
 }
 
 func createOrShow(ks *identity.Keystore, name, passphrase string) (identity.Address, error) {
@@ -165,7 +183,7 @@ type TestnetNode struct {
 }
 
 // TestnetNodes lists the node homes under dir, in order: the validators,
-// then the storage providers.
+// then the storage providers, then the compute providers.
 func TestnetNodes(dir string) ([]TestnetNode, error) {
 	var out []TestnetNode
 	list := func(role string) {
@@ -182,6 +200,7 @@ func TestnetNodes(dir string) ([]TestnetNode, error) {
 		return nil, errs.E(errs.NotFound, "no testnet in %s: create one with `stratus testnet init --validators 4 --dir %s`", dir, dir)
 	}
 	list(RoleStorage)
+	list(RoleCompute)
 	return out, nil
 }
 
@@ -195,8 +214,12 @@ func InitTestnet(dir string, n int, passphrase string) ([]TestnetNode, error) {
 	return InitTestnetWith(dir, n, 0, passphrase)
 }
 
-// MaxTestnetStorage bounds `testnet init --storage`.
-const MaxTestnetStorage = 64
+// MaxTestnetStorage bounds `testnet init --storage`, and
+// MaxTestnetCompute `testnet init --compute`.
+const (
+	MaxTestnetStorage = 64
+	MaxTestnetCompute = 64
+)
 
 // InitTestnetWith is InitTestnet with m storage-provider homes besides
 // (storage0 ...). Each has a key of its own, funded and registered as a
@@ -204,13 +227,33 @@ const MaxTestnetStorage = 64
 // endpoint on a loopback port of its own), and reads the ledger from a
 // validator's API, the validators taken in turn.
 func InitTestnetWith(dir string, n, m int, passphrase string) ([]TestnetNode, error) {
+	return InitTestnetOf(dir, TestnetSize{Validators: n, Storage: m}, passphrase)
+}
+
+// TestnetSize is how many homes of each role a testnet has.
+type TestnetSize struct {
+	Validators, Storage, Compute int
+}
+
+// InitTestnetOf lays out a testnet of size s under dir: the validators and
+// storage providers as InitTestnetWith does, and s.Compute compute-provider
+// homes (compute0 ...) besides, each with a key of its own, funded and
+// registered as a compute provider in the genesis (ComputeCapacity cu at
+// the reference price, with its function server on a loopback port of its
+// own), reading the ledger from a validator's API, the validators taken in
+// turn. Sizes out of range are refused before anything is written.
+func InitTestnetOf(dir string, s TestnetSize, passphrase string) ([]TestnetNode, error) {
+	n, m, k := s.Validators, s.Storage, s.Compute
 	if n < 1 || n > 64 {
 		return nil, fmt.Errorf("--validators must be between 1 and 64, not %d", n)
 	}
 	if m < 0 || m > MaxTestnetStorage {
 		return nil, fmt.Errorf("--storage must be between 0 and %d, not %d", MaxTestnetStorage, m)
 	}
-	if Exists(filepath.Join(dir, "validator0")) || Exists(filepath.Join(dir, "storage0")) || Exists(ClientHome(dir)) {
+	if k < 0 || k > MaxTestnetCompute {
+		return nil, fmt.Errorf("--compute must be between 0 and %d, not %d", MaxTestnetCompute, k)
+	}
+	if Exists(filepath.Join(dir, "validator0")) || Exists(filepath.Join(dir, "storage0")) || Exists(filepath.Join(dir, "compute0")) || Exists(ClientHome(dir)) {
 		return nil, fmt.Errorf("%s already holds a testnet: remove it or choose another --dir", dir)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -279,7 +322,30 @@ func InitTestnetWith(dir string, n, m int, passphrase string) ([]TestnetNode, er
 		scfgs = append(scfgs, cfg)
 		nodes = append(nodes, TestnetNode{Name: name, Home: home, Role: RoleStorage})
 	}
-	if err := WriteGenesis(comets, TestnetChainID, g, map[string]any{"market": mg}, time.Now()); err != nil {
+	for i := 0; i < k; i++ {
+		name := fmt.Sprintf("compute%d", i)
+		home := filepath.Join(dir, name)
+		op, err := createOrShow(identity.OpenKeystore(KeysDir(home)), name, passphrase)
+		if err != nil {
+			return nil, err
+		}
+		listen, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		cfg := DefaultConfig()
+		cfg.Mode, cfg.ChainID, cfg.Moniker, cfg.Role = ModeTestnet, TestnetChainID, name, RoleCompute
+		cfg.Node = "http://" + cfgs[i%n].API.Listen
+		cfg.Prober = ProberConfig{}
+		cfg.API, cfg.Consensus = APIConfig{}, ConsensusConfig{} // it runs neither
+		cfg.Providers = []string{name}
+		cfg.Compute = []ComputeConfig{DefaultCompute(name, listen)}
+		g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: op, Balance: ProviderFunds})
+		mg.Providers = append(mg.Providers, builtinProvider(op, "http://"+listen, market.ClassCompute, ComputeCapacity))
+		scfgs = append(scfgs, cfg)
+		nodes = append(nodes, TestnetNode{Name: name, Home: home, Role: RoleCompute})
+	}
+	if err := WriteGenesis(comets, TestnetChainID, g, genesisModules(mg, functions.DefaultGenesis()), time.Now()); err != nil {
 		return nil, err
 	}
 	for i, cfg := range cfgs {

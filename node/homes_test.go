@@ -95,8 +95,8 @@ func TestInitDevnet(t *testing.T) {
 		t.Fatal("no config after InitDevnet")
 	}
 	// The config is saved with the built-in providers, and the ports of
-	// the API (compute0's endpoint is on it) and of each storage
-	// provider's shard API fixed.
+	// the API, of each storage provider's shard API and of compute0's
+	// function server fixed.
 	want := cfg
 	want.Providers = []string{"storage0", "storage1", "storage2", "storage3", "storage4", "compute0"}
 	got, err := node.LoadConfig(home)
@@ -117,6 +117,11 @@ func TestInitDevnet(t *testing.T) {
 		t.Errorf("config has %d storage providers, want %d", len(got.Storage), node.DevnetStorage)
 	}
 	want.Storage = got.Storage
+	if len(got.Compute) != 1 || got.Compute[0] != node.DefaultCompute("compute0", got.Compute[0].Listen) || ports[got.Compute[0].Listen] ||
+		!strings.HasPrefix(got.Compute[0].Listen, "127.0.0.1:") || strings.HasSuffix(got.Compute[0].Listen, ":0") {
+		t.Errorf("compute = %+v, want compute0 on a loopback port of its own", got.Compute)
+	}
+	want.Compute = got.Compute
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("LoadConfig after InitDevnet = %+v; want %+v", got, want)
 	}

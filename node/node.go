@@ -18,6 +18,7 @@ import (
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/ledger/abci"
 	"github.com/stratus-cloud/stratus/market"
@@ -47,6 +48,7 @@ type Node struct {
 	// What StartStorage needs to start a stopped provider again.
 	storageLedger provider.Ledger
 	storagePass   string
+	compute       computeSet
 
 	submissions chan submission
 	stopAdmit   chan struct{}
@@ -61,6 +63,8 @@ type Runtime struct {
 	ChainID string `json:"chain_id"`
 	// Storage lists the storage providers the node runs.
 	Storage []StorageRuntime `json:"storage,omitempty"`
+	// Compute lists the compute providers the node runs.
+	Compute []ComputeRuntime `json:"compute,omitempty"`
 }
 
 // gcPercent is the garbage collector's target when GOGC is not set. A node
@@ -71,13 +75,15 @@ const gcPercent = 400
 
 // Registry is the message registry of this release: the ledger's core and
 // every module.
-func Registry() *ledger.Registry { return ledger.DefaultRegistry(market.Module{}, objects.Module{}) }
+func Registry() *ledger.Registry {
+	return ledger.DefaultRegistry(market.Module{}, objects.Module{}, functions.Module{})
+}
 
 // Start opens the home's state, starts consensus, serves the API and runs
-// the configured storage providers. Any listen address with port 0 gets a
-// free port; the ones chosen are in RuntimeFile(home), APIURL and
-// StorageURL. A home with role "storage" runs only its storage providers
-// and their agents, against the validator at cfg.Node.
+// the configured storage and compute providers. Any listen address with
+// port 0 gets a free port; the ones chosen are in RuntimeFile(home), APIURL,
+// StorageURL and ComputeURL. A home with role "storage" or "compute" runs
+// only its providers and their agents, against the validator at cfg.Node.
 func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -86,8 +92,8 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 		logger = slog.New(slog.DiscardHandler)
 	}
 	switch cfg.Role {
-	case RoleStorage:
-		return startStorageHome(ctx, home, cfg, logger)
+	case RoleStorage, RoleCompute:
+		return startProviderHome(ctx, home, cfg, logger)
 	case RoleClient:
 		return nil, errs.E(errs.Invalid, "%s is a client home: it runs no node; point it at one with node = \"http://HOST:PORT\" in its config", home)
 	}
@@ -128,6 +134,7 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 	b := &backend{n: n}
 	n.api = api.NewServer(b, api.Options{Logger: logger, CometRPC: "http://" + rpcAddr})
 	n.mountMarket()
+	n.mountFunctions()
 	if cfg.Mode == ModeDevnet {
 		n.mountDevnet()
 	}
@@ -175,7 +182,11 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 	if err := n.startStorage(ctx, n.apiURL, passphrase); err != nil {
 		return nil, err
 	}
-	rt := Runtime{PID: os.Getpid(), API: n.apiURL, RPC: "http://" + rpcAddr, P2P: p2pAddr, ChainID: n.comet.GenesisDoc().ChainID, Storage: n.storageRuntime()}
+	if err := n.startCompute(ctx, n.apiURL, passphrase); err != nil {
+		return nil, err
+	}
+	rt := Runtime{PID: os.Getpid(), API: n.apiURL, RPC: "http://" + rpcAddr, P2P: p2pAddr, ChainID: n.comet.GenesisDoc().ChainID,
+		Storage: n.storageRuntime(), Compute: n.computeRuntime()}
 	raw, _ := json.MarshalIndent(rt, "", "  ")
 	if err := writeFileAtomic(RuntimeFile(home), raw, 0o600); err != nil {
 		return nil, err
@@ -217,12 +228,15 @@ func (n *Node) Comet() *nm.Node { return n.comet }
 // API returns the REST API server, so other roles can mount routes on it.
 func (n *Node) API() *api.Server { return n.api }
 
-// Close stops the storage providers, the API, consensus and the store, in
-// that order. It is safe to call on a partly started node.
+// Close stops the compute and storage providers, the API, consensus and the
+// store, in that order. It is safe to call on a partly started node.
 func (n *Node) Close() error {
-	// The storage providers first: their requests in flight read the
-	// ledger through the API.
-	first := n.closeStorage()
+	// The providers first: their requests in flight read the ledger
+	// through the API.
+	first := n.closeCompute()
+	if err := n.closeStorage(); err != nil && first == nil {
+		first = err
+	}
 	if n.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := n.httpSrv.Shutdown(ctx); err != nil {

@@ -142,9 +142,13 @@ func (n *Node) pendingLeases(a identity.Address) ([]uint64, error) {
 }
 
 // ProviderEndpoint is the URL a provider run by this node is reached at:
-// a storage provider's shard API, or else a health route on the node's API.
+// a storage provider's shard API, a compute provider's function server, or
+// else a health route on the node's API.
 func (n *Node) ProviderEndpoint(name string) string {
 	if u := n.StorageURL(name); u != "" {
+		return u
+	}
+	if u := n.ComputeURL(name); u != "" {
 		return u
 	}
 	return n.apiURL + "/providers/" + name

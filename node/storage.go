@@ -2,11 +2,8 @@ package node
 
 import (
 	"context"
-	"encoding/json"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -174,30 +171,6 @@ func (n *Node) storageRuntime() []StorageRuntime {
 		out = append(out, StorageRuntime{Name: s.name, URL: s.svc.URL(), Address: s.svc.Addr().String()})
 	}
 	return out
-}
-
-// startStorageHome runs a home with role "storage": its providers and their
-// agents, against the validator at cfg.Node, with no ledger of its own.
-func startStorageHome(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_ *Node, err error) {
-	n := &Node{Home: home, Config: cfg, log: logger}
-	defer func() {
-		if err != nil {
-			n.Close()
-		}
-	}()
-	passphrase := os.Getenv("STRATUS_PASSPHRASE")
-	if err := n.startStorage(ctx, cfg.Node, passphrase); err != nil {
-		return nil, err
-	}
-	rt := Runtime{PID: os.Getpid(), Storage: n.storageRuntime()}
-	raw, _ := json.MarshalIndent(rt, "", "  ")
-	if err := writeFileAtomic(RuntimeFile(home), raw, 0o600); err != nil {
-		return nil, err
-	}
-	n.wroteRuntime = true
-	n.startRoles(cfg.Node, passphrase)
-	logger.Info("storage node started", "home", home, "node", cfg.Node, "providers", len(n.storage))
-	return n, nil
 }
 
 // StorageState is a storage provider this node runs, and whether it is up.

@@ -86,7 +86,7 @@ func newRoot() *cobra.Command {
 		newDevnetCmd(g), newNodeCmd(g), newTestnetCmd(g),
 		newKeysCmd(g), newAccountCmd(g), newTxCmd(g), newStatusCmd(g),
 		newProviderCmd(g), newLeaseCmd(g), newPricesCmd(g),
-		newStoreCmd(g),
+		newStoreCmd(g), newFnCmd(g),
 		newBenchCmd(g),
 	)
 	return root

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -105,6 +106,7 @@ func TestScripts(t *testing.T) {
 			"jsonsum":    cmdJSONSum,
 			"setenvtext": cmdSetenvText,
 			"mkfile":     cmdMkfile,
+			"wasmbuild":  cmdWasmBuild,
 			"httpget":    cmdHTTPGet,
 		},
 	})
@@ -507,5 +509,26 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("GET %s: %s: %s", args[0], resp.Status, body)
 	case neg && ok:
 		ts.Fatalf("GET %s: %s, want an error status", args[0], resp.Status)
+	}
+}
+
+// wasmbuild OUT [-reactor]
+//
+//	build examples/echo-go for wasip1 into OUT (with -reactor as a
+//	reusable WAGI reactor, -buildmode=c-shared), with the test's own go
+//	tool, environment and build cache.
+func cmdWasmBuild(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 || len(args) == 2 && args[1] != "-reactor" {
+		ts.Fatalf("usage: wasmbuild OUT [-reactor]")
+	}
+	flags := []string{"build"}
+	if len(args) == 2 {
+		flags = append(flags, "-buildmode=c-shared")
+	}
+	flags = append(flags, "-o", ts.MkAbs(args[0]), "../../examples/echo-go")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), flags...)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		ts.Fatalf("go %s: %v\n%s", strings.Join(flags, " "), err, b)
 	}
 }

@@ -42,32 +42,39 @@ unless STRATUS_PASSPHRASE is set: development only.`,
 			}
 		})
 	}
-	var validators, storage int
+	var validators, storage, compute int
 	initCmd := &cobra.Command{
-		Use:   "init --validators N [--storage M] --dir DIR",
+		Use:   "init --validators N [--storage M] [--compute K] --dir DIR",
 		Short: "Write the node homes, genesis and a funded client key",
 		Long: `init writes a testnet under DIR: N validator homes (validator0 ...), M storage
-provider homes (storage0 ...), one genesis that funds each operator and
-registers each storage provider (1 TiB at the reference price, its shard API
-on a loopback port of its own), and a client home with the funded key "demo".
-A storage home runs only its provider, reading the ledger from a validator's
-API (validator0, validator1, ... in turn).`,
+provider homes (storage0 ...), K compute provider homes (compute0 ...), one
+genesis that funds each operator and registers each storage provider (1 TiB
+at the reference price, its shard API on a loopback port of its own) and
+each compute provider (64cu at the reference price, its function server on a
+loopback port of its own), and a client home with the funded key "demo".
+A storage or compute home runs only its provider, reading the ledger from a
+validator's API (validator0, validator1, ... in turn). Functions need both:
+their modules are stored objects.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := needDir(); err != nil {
 				return err
 			}
-			nodes, err := node.InitTestnetWith(dir, validators, storage, os.Getenv("STRATUS_PASSPHRASE"))
+			size := node.TestnetSize{Validators: validators, Storage: storage, Compute: compute}
+			nodes, err := node.InitTestnetOf(dir, size, os.Getenv("STRATUS_PASSPHRASE"))
 			if err != nil {
 				return withKind(err, errs.Invalid)
 			}
 			client := node.ClientHome(dir)
 			out := map[string]any{"dir": dir, "client_home": client, "nodes": nodes}
 			return g.print(cmd.OutOrStdout(), out, func(w io.Writer) {
-				if storage == 0 {
+				switch {
+				case storage == 0 && compute == 0:
 					fmt.Fprintf(w, "Testnet of %d validators written to %s.\n", validators, dir)
-				} else {
+				case compute == 0:
 					fmt.Fprintf(w, "Testnet of %d validators and %d storage providers written to %s.\n", validators, storage, dir)
+				default:
+					fmt.Fprintf(w, "Testnet of %d validators, %d storage providers and %d compute providers written to %s.\n", validators, storage, compute, dir)
 				}
 				for _, n := range nodes {
 					fmt.Fprintf(w, "  %-12s %s\n", n.Name, n.Home)
@@ -78,6 +85,7 @@ API (validator0, validator1, ... in turn).`,
 	}
 	initCmd.Flags().IntVar(&validators, "validators", 4, "number of validators")
 	initCmd.Flags().IntVar(&storage, "storage", 0, "number of storage providers, each a process and home of its own")
+	initCmd.Flags().IntVar(&compute, "compute", 0, "number of compute providers, each a process and home of its own")
 	start := &cobra.Command{
 		Use:   "start --dir DIR",
 		Short: "Start one process per node and wait until they answer",

@@ -23,7 +23,8 @@ import (
 
 // NodeStatus is one node of a testnet as `stratus testnet status` reports
 // it. For a storage node, Address is its provider's and API its shard API's
-// URL, and it is up when that answers /healthz.
+// URL, and it is up when that answers /healthz; likewise for a compute node
+// and its function server.
 type NodeStatus struct {
 	Name    string `json:"name"`
 	Role    string `json:"role"`
@@ -39,7 +40,8 @@ func LogFile(home string) string { return filepath.Join(home, "node.log") }
 // Start starts one `exe node --home` process per node of the testnet in dir
 // that is not already running, validators first, writes their pid files,
 // and returns once every node answers: a validator's API, a storage node's
-// shard API (or ctx ends, or a process dies).
+// shard API, a compute node's function server (or ctx ends, or a process
+// dies).
 func Start(ctx context.Context, dir, exe string) ([]NodeStatus, error) {
 	nodes, err := node.TestnetNodes(dir)
 	if err != nil {
@@ -113,9 +115,13 @@ func Status(dir string) ([]NodeStatus, error) {
 		}
 		s := NodeStatus{Name: n.Name, Role: n.Role, API: "http://" + cfg.API.Listen}
 		keyName, probe := node.OperatorKey, "/v1/status"
-		if n.Role == node.RoleStorage && len(cfg.Storage) > 0 {
+		switch {
+		case n.Role == node.RoleStorage && len(cfg.Storage) > 0:
 			keyName, probe = cfg.Storage[0].Name, "/healthz"
 			s.API = "http://" + cfg.Storage[0].Listen
+		case n.Role == node.RoleCompute && len(cfg.Compute) > 0:
+			keyName, probe = cfg.Compute[0].Name, "/healthz"
+			s.API = "http://" + cfg.Compute[0].Listen
 		}
 		if info, err := identity.OpenKeystore(node.KeysDir(n.Home)).Show(keyName); err == nil {
 			s.Address = info.Address
