@@ -7,5 +7,6 @@ func newBenchCmd(g *globals) *cobra.Command {
 	c.AddCommand(newBenchLedgerCmd(g))
 	c.AddCommand(newBenchMarketCmd(g))
 	c.AddCommand(newBenchStorageCmd(g))
+	c.AddCommand(newBenchComputeCmd(g))
 	return c
 }
