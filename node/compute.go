@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/compute"
@@ -22,8 +23,8 @@ import (
 // compute.Service on its own port, reading the ledger through a node's REST
 // API and fetching modules from storage through it, with the provider agent
 // (roles.go) acknowledging its leases. A validator runs them next to
-// consensus (the devnet's compute0); a home with role "compute" runs only
-// them, against the validator at Config.Node.
+// consensus (the devnet's compute0 to compute2); a home with role
+// "compute" runs only them, against the validator at Config.Node.
 
 // MaxModuleBytes bounds a module a compute provider fetches from storage.
 const MaxModuleBytes = 64 << 20
@@ -80,7 +81,8 @@ func (n *Node) startCompute(ctx context.Context, ledgerURL, passphrase string) e
 		}
 		svc, err := compute.Start(ctx, compute.Config{
 			Name: cc.Name, Key: key, Dir: dir, Listen: listen, Ledger: ledger, Fetch: fetch,
-			Logger: n.log.With("component", "compute", "provider", cc.Name),
+			ReportEvery: time.Duration(cc.ReportEvery),
+			Logger:      n.log.With("component", "compute", "provider", cc.Name),
 		})
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -54,9 +55,10 @@ func getJSON(t *testing.T, url string, out any) (int, api.Problem) {
 	return resp.StatusCode, p
 }
 
-// TestDevnetCompute checks that a devnet runs compute0 on a port of its
-// own, registered at its URL, and answers the functions routes and the
-// gateway.
+// TestDevnetCompute checks that a devnet runs compute0 to compute2, each on
+// a port of its own, registered at its URL (compute0 at the reference
+// price, the others a little dearer), and answers the functions routes and
+// the gateway.
 func TestDevnetCompute(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -65,31 +67,48 @@ func TestDevnetCompute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Compute) != 1 || cfg.Compute[0] != node.DefaultCompute("compute0", cfg.Compute[0].Listen) || strings.HasSuffix(cfg.Compute[0].Listen, ":0") {
-		t.Errorf("config [[compute]] = %+v, want compute0 on a fixed port", cfg.Compute)
-	}
-	url := d.n.ComputeURL("compute0")
-	if url == "" {
-		t.Fatal("ComputeURL(compute0) is empty")
+	if len(cfg.Compute) != node.DevnetCompute {
+		t.Fatalf("config [[compute]] = %+v, want %d providers", cfg.Compute, node.DevnetCompute)
 	}
 	rt, err := node.ReadRuntime(d.home)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(rt.Compute) != node.DevnetCompute {
+		t.Errorf("runtime compute = %+v, want %d providers", rt.Compute, node.DevnetCompute)
+	}
+	ports := map[string]bool{}
+	for i, cc := range cfg.Compute {
+		name := fmt.Sprintf("compute%d", i)
+		if cc != node.DefaultCompute(name, cc.Listen) || strings.HasSuffix(cc.Listen, ":0") || ports[cc.Listen] {
+			t.Errorf("config [[compute]] %d = %+v, want %s on a fixed port of its own", i, cc, name)
+		}
+		ports[cc.Listen] = true
+		url := d.n.ComputeURL(name)
+		if url == "" {
+			t.Fatalf("ComputeURL(%s) is empty", name)
+		}
+		addr := keyAddress(t, d.home, name)
+		if i < len(rt.Compute) && (rt.Compute[i].Name != name || rt.Compute[i].URL != url || rt.Compute[i].Address != addr.String()) {
+			t.Errorf("runtime compute %d = %+v, want %s at %s", i, rt.Compute[i], name, url)
+		}
+		if code, _ := getJSON(t, url+"/healthz", nil); code != http.StatusOK {
+			t.Errorf("%s /healthz = %d", name, code)
+		}
+		p, err := d.c.Provider(ctx, addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bps := uint64(10_000)
+		if i > 0 {
+			bps = node.DevnetComputeSpareBps
+		}
+		if p.Endpoint != url || len(p.Offers) != 1 || p.Offers[0].Class != market.ClassCompute || p.Offers[0].Capacity != node.ComputeCapacity ||
+			p.Offers[0].Pricing != (market.Rule{Kind: "reference", MultiplierBps: bps}) {
+			t.Errorf("%s registered as %+v, want %s with %d cu at %d bps of the reference", name, p, url, node.ComputeCapacity, bps)
+		}
+	}
 	addr := keyAddress(t, d.home, "compute0")
-	if len(rt.Compute) != 1 || rt.Compute[0].Name != "compute0" || rt.Compute[0].URL != url || rt.Compute[0].Address != addr.String() {
-		t.Errorf("runtime compute = %+v, want compute0 at %s", rt.Compute, url)
-	}
-	if code, _ := getJSON(t, url+"/healthz", nil); code != http.StatusOK {
-		t.Errorf("compute0 /healthz = %d", code)
-	}
-	p, err := d.c.Provider(ctx, addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Endpoint != url || len(p.Offers) != 1 || p.Offers[0].Class != market.ClassCompute || p.Offers[0].Capacity != node.ComputeCapacity {
-		t.Errorf("compute0 registered as %+v, want %s with %d cu", p, url, node.ComputeCapacity)
-	}
 
 	api := d.n.APIURL()
 	var deps []functions.Deployment
@@ -288,6 +307,8 @@ func TestComputeConfigValidate(t *testing.T) {
 		}, "two providers"},
 		{"bad listen", func(c *node.Config) { c.Compute[0].Listen = "7001" }, "host:port"},
 		{"no dir", func(c *node.Config) { c.Compute[0].Dir = "" }, "no dir"},
+		{"report interval", func(c *node.Config) { c.Compute[0].ReportEvery = node.Duration(time.Second) }, ""},
+		{"negative report interval", func(c *node.Config) { c.Compute[0].ReportEvery = -1 }, "report_every"},
 		{"validator with compute", func(c *node.Config) { c.Role, c.Node = node.RoleValidator, "" }, ""},
 	}
 	for _, tt := range tests {

@@ -11,10 +11,13 @@ package node
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -112,6 +115,10 @@ type ComputeConfig struct {
 	// Dir holds the modules and their compilation cache. A relative path
 	// is inside the home.
 	Dir string `toml:"dir"`
+	// ReportEvery is how often the provider sends its usage reports, which
+	// are also what the autoscaler sees of the load. 0, the default, means
+	// every epoch_seconds of the functions module (60 s on a devnet).
+	ReportEvery Duration `toml:"report_every,omitzero"`
 }
 
 // DefaultCompute is a compute provider's configuration with the default
@@ -270,6 +277,8 @@ func (c Config) validateCompute() error {
 			return errs.E(errs.Invalid, "config: two providers are named %q: give each its own key", s.Name)
 		case s.Dir == "":
 			return errs.E(errs.Invalid, "config: compute %q has no dir: give the folder for its modules", s.Name)
+		case s.ReportEvery < 0:
+			return errs.E(errs.Invalid, "config: compute %q: report_every must not be negative: leave it out for the chain's epoch", s.Name)
 		}
 		if _, _, err := net.SplitHostPort(s.Listen); err != nil {
 			return errs.E(errs.Invalid, "config: compute %q: listen %q is not host:port", s.Name, s.Listen)
@@ -369,10 +378,51 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 // FreePort returns a loopback address with a port that was free a moment
 // ago. Only for tests and for homes laid out on one machine.
 func FreePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	handedMu.Lock()
+	defer handedMu.Unlock()
+	return pickPort("127.0.0.1", handed)
+}
+
+// handed is every port FreePort has returned in this process, so that two
+// calls (for one testnet's many ports) never return the same one.
+var (
+	handedMu sync.Mutex
+	handed   = map[string]bool{}
+)
+
+// Ports picked for a node's configuration or start come from below Linux's
+// default ephemeral range (32768–60999), at random. Between the pick and
+// the listen another process may bind anything the system hands out for
+// port 0, and the system hands out only ephemeral ports, so no such process
+// can take a picked port; two pickers collide only if they draw the same
+// one of 12,768.
+const (
+	pickLo = 20000
+	pickHi = 32767
+)
+
+// pickPort returns host:port, a port free a moment ago and not in taken,
+// and adds it to taken. After many tries it lets the system choose.
+func pickPort(host string, taken map[string]bool) (string, error) {
+	for range 256 {
+		addr := net.JoinHostPort(host, strconv.Itoa(pickLo+rand.IntN(pickHi-pickLo+1)))
+		if taken[addr] {
+			continue
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		l.Close()
+		taken[addr] = true
+		return addr, nil
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().String(), nil
+	a := l.Addr().String()
+	taken[a] = true
+	return a, nil
 }

@@ -35,30 +35,60 @@ const StorageCapacity = 1 << 40
 // segment on a provider of its own.
 const DevnetStorage = 5
 
+// DevnetCompute is the number of compute providers a devnet runs, compute0
+// and on: enough for a deployment to scale out to 3 replicas, each on a
+// provider of its own.
+const DevnetCompute = 3
+
+// DevnetComputeSpareBps is the price, in basis points of the reference
+// price, of a devnet's compute providers after compute0. Being a little
+// dearer, they never win a tie with compute0, so that a devnet's first
+// compute lease, and every deployment's first replica, lands on compute0
+// whatever the keys' addresses (which break ties otherwise); the others
+// take the replicas a deployment scales out to.
+const DevnetComputeSpareBps = 10_100
+
 // The devnet's built-in providers, run by the devnet process itself: the
-// storage providers, each a shard API on a port of its own, and compute0,
-// a function server on a port of its own.
+// storage providers, each a shard API on a port of its own, and the
+// compute providers, each a function server on a port of its own.
 var devnetProviders = func() []devnetProvider {
 	var ps []devnetProvider
 	for i := range DevnetStorage {
-		ps = append(ps, devnetProvider{fmt.Sprintf("storage%d", i), market.ClassStorage, StorageCapacity})
+		ps = append(ps, devnetProvider{fmt.Sprintf("storage%d", i), market.ClassStorage, StorageCapacity, referenceBps})
 	}
-	return append(ps, devnetProvider{"compute0", market.ClassCompute, ComputeCapacity})
+	for i := range DevnetCompute {
+		bps := uint64(referenceBps)
+		if i > 0 {
+			bps = DevnetComputeSpareBps
+		}
+		ps = append(ps, devnetProvider{fmt.Sprintf("compute%d", i), market.ClassCompute, ComputeCapacity, bps})
+	}
+	return ps
 }()
+
+// referenceBps prices an offer at the reference price.
+const referenceBps = 10_000
 
 type devnetProvider struct {
 	name     string
 	class    string
 	capacity uint64
+	// bps is the offer's price in basis points of the reference price.
+	bps uint64
 }
 
 // builtinProvider registers a provider of a devnet or testnet in the
 // market's genesis: capacity at the reference price, with the usual
 // collateral.
 func builtinProvider(op identity.Address, endpoint, class string, capacity uint64) market.GenesisProvider {
+	return pricedProvider(op, endpoint, class, capacity, referenceBps)
+}
+
+// pricedProvider is builtinProvider at bps of the reference price.
+func pricedProvider(op identity.Address, endpoint, class string, capacity, bps uint64) market.GenesisProvider {
 	return market.GenesisProvider{Operator: op, RegisterProvider: market.RegisterProvider{
 		Endpoint: endpoint, Region: "local",
-		Offers:     []market.Offer{{Class: class, Capacity: capacity, Pricing: market.Rule{Kind: "reference", MultiplierBps: 10_000}}},
+		Offers:     []market.Offer{{Class: class, Capacity: capacity, Pricing: market.Rule{Kind: "reference", MultiplierBps: bps}}},
 		Collateral: ProviderCollateral,
 	}}
 }
@@ -126,7 +156,8 @@ func InitDevnetGenesis(home string, cfg Config, passphrase string, mg market.Gen
 	// The API's port is fixed now too, so that clients of the home find
 	// the same one at each start (and homes made before the providers had
 	// ports of their own registered endpoints on it).
-	if cfg.API.Listen, err = resolvePort(cfg.API.Listen); err != nil {
+	taken := map[string]bool{}
+	if cfg.API.Listen, err = resolvePort(cfg.API.Listen, taken); err != nil {
 		return false, err
 	}
 	mg.Providers = nil
@@ -137,7 +168,7 @@ func InitDevnetGenesis(home string, cfg Config, passphrase string, mg market.Gen
 			return false, err
 		}
 		// Its own server, on a port fixed now like the API's.
-		listen, err := FreePort()
+		listen, err := freePortExcept("127.0.0.1", taken)
 		if err != nil {
 			return false, err
 		}
@@ -148,7 +179,7 @@ func InitDevnetGenesis(home string, cfg Config, passphrase string, mg market.Gen
 		}
 		endpoint := "http://" + listen
 		g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: a, Balance: ProviderFunds})
-		mg.Providers = append(mg.Providers, builtinProvider(a, endpoint, dp.class, dp.capacity))
+		mg.Providers = append(mg.Providers, pricedProvider(a, endpoint, dp.class, dp.capacity, dp.bps))
 		cfg.Providers = append(cfg.Providers, dp.name)
 	}
 	if err := WriteGenesis([]string{CometDir(home)}, cfg.ChainID, g, genesisModules(mg, fg), time.Now()); err != nil {

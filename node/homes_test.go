@@ -95,10 +95,10 @@ func TestInitDevnet(t *testing.T) {
 		t.Fatal("no config after InitDevnet")
 	}
 	// The config is saved with the built-in providers, and the ports of
-	// the API, of each storage provider's shard API and of compute0's
-	// function server fixed.
+	// the API, of each storage provider's shard API and of each compute
+	// provider's function server fixed.
 	want := cfg
-	want.Providers = []string{"storage0", "storage1", "storage2", "storage3", "storage4", "compute0"}
+	want.Providers = []string{"storage0", "storage1", "storage2", "storage3", "storage4", "compute0", "compute1", "compute2"}
 	got, err := node.LoadConfig(home)
 	if err != nil {
 		t.Fatalf("LoadConfig after InitDevnet: %v", err)
@@ -117,9 +117,17 @@ func TestInitDevnet(t *testing.T) {
 		t.Errorf("config has %d storage providers, want %d", len(got.Storage), node.DevnetStorage)
 	}
 	want.Storage = got.Storage
-	if len(got.Compute) != 1 || got.Compute[0] != node.DefaultCompute("compute0", got.Compute[0].Listen) || ports[got.Compute[0].Listen] ||
-		!strings.HasPrefix(got.Compute[0].Listen, "127.0.0.1:") || strings.HasSuffix(got.Compute[0].Listen, ":0") {
-		t.Errorf("compute = %+v, want compute0 on a loopback port of its own", got.Compute)
+	for i, c := range got.Compute {
+		if want := node.DefaultCompute(fmt.Sprintf("compute%d", i), c.Listen); c != want {
+			t.Errorf("compute %d = %+v, want %+v", i, c, want)
+		}
+		if !strings.HasPrefix(c.Listen, "127.0.0.1:") || strings.HasSuffix(c.Listen, ":0") || ports[c.Listen] {
+			t.Errorf("compute %d listens on %q, want a loopback port of its own", i, c.Listen)
+		}
+		ports[c.Listen] = true
+	}
+	if len(got.Compute) != node.DevnetCompute {
+		t.Errorf("config has %d compute providers, want %d", len(got.Compute), node.DevnetCompute)
 	}
 	want.Compute = got.Compute
 	if !reflect.DeepEqual(got, want) {
@@ -135,8 +143,8 @@ func TestInitDevnet(t *testing.T) {
 	for _, i := range infos {
 		names = append(names, i.Name)
 	}
-	if fmt.Sprint(names) != fmt.Sprint([]string{"compute0", node.DemoKey, node.OperatorKey, "storage0", "storage1", "storage2", "storage3", "storage4"}) {
-		t.Errorf("keys %v, want compute0, demo, operator and storage0 to storage4", names)
+	if fmt.Sprint(names) != fmt.Sprint([]string{"compute0", "compute1", "compute2", node.DemoKey, node.OperatorKey, "storage0", "storage1", "storage2", "storage3", "storage4"}) {
+		t.Errorf("keys %v, want compute0 to compute2, demo, operator and storage0 to storage4", names)
 	}
 	demoKey, err := ks.Load(node.DemoKey, "")
 	if err != nil {

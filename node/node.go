@@ -106,16 +106,30 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 			n.Close()
 		}
 	}()
-	p2pAddr, err := resolvePort(cfg.Consensus.P2PListen)
+	// Ports picked now must not be ones the providers are configured on:
+	// those were free, and closed, when the home was laid out, and the
+	// kernel readily hands a port just closed out again.
+	taken := map[string]bool{cfg.API.Listen: true}
+	for _, s := range cfg.Storage {
+		taken[s.Listen] = true
+	}
+	for _, c := range cfg.Compute {
+		taken[c.Listen] = true
+	}
+	p2pAddr, err := resolvePort(cfg.Consensus.P2PListen, taken)
 	if err != nil {
 		return nil, err
 	}
-	rpcAddr, err := resolvePort(cfg.Consensus.RPCListen)
+	rpcAddr, err := resolvePort(cfg.Consensus.RPCListen, taken)
 	if err != nil {
 		return nil, err
 	}
 	n.rpcAddr = rpcAddr
-	ln, err := net.Listen("tcp", cfg.API.Listen)
+	apiListen, err := resolvePort(cfg.API.Listen, taken)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", apiListen)
 	if err != nil {
 		return nil, errs.E(errs.Conflict, "the API cannot listen on %s: %v (is another node running? pass --api 127.0.0.1:PORT with a free port)", cfg.API.Listen, err)
 	}
@@ -197,7 +211,9 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 	return n, nil
 }
 
-func resolvePort(addr string) (string, error) {
+// resolvePort returns addr, or with port 0 addr's host with a port free a
+// moment ago and not in taken, which it adds to taken.
+func resolvePort(addr string, taken map[string]bool) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", fmt.Errorf("address %q is not host:port", addr)
@@ -205,12 +221,13 @@ func resolvePort(addr string) (string, error) {
 	if port != "0" {
 		return addr, nil
 	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return freePortExcept(host, taken)
+}
+
+// freePortExcept returns host:port, a port free a moment ago and not in
+// taken, and adds it to taken (see pickPort).
+func freePortExcept(host string, taken map[string]bool) (string, error) {
+	return pickPort(host, taken)
 }
 
 // APIURL is the base URL of the node's REST API.
