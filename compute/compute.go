@@ -25,9 +25,10 @@
 // matches the part before "/..." and everything under it). The function sees
 // SCRIPT_NAME=/fn/{deployment}, PATH_INFO the path below it (the whole
 // route path, not only the part past the route's prefix) and
-// X_MATCHED_ROUTE the route. The on-chain spec carries no env, so functions
-// get none of their own; nor does it carry the request and response size
-// limits, so wagi's defaults apply. A deployment that is exhausted
+// X_MATCHED_ROUTE the route. The spec's env is passed to every instance,
+// and its memory, timeout, request and response limits apply (a spec
+// without body limits gets the spec file's defaults, 1MiB and 16MiB). A
+// deployment that is exhausted
 // (Ledger.Payable, cached for SyncEvery) is answered 402. A GET of the path
 // /_logs is the log route, never the function's.
 //

@@ -73,13 +73,14 @@ type fakeLedger struct {
 	failNext    int
 	afterCommit bool
 	fetches     map[string]int
+	cron        map[uint64][]functions.CronAssigned // runs given to this provider
 	gate        chan struct{} // when set, fetches wait for it to close
 }
 
 func newFakeLedger() *fakeLedger {
 	return &fakeLedger{
 		deps: map[uint64]*functions.DeploymentView{}, assigned: map[uint64]bool{},
-		exhausted: map[uint64]bool{}, modules: map[string][]byte{"echo": echoWasm},
+		exhausted: map[uint64]bool{}, modules: map[string][]byte{"echo": echoWasm}, cron: map[uint64][]functions.CronAssigned{},
 	}
 }
 
@@ -107,7 +108,8 @@ func (l *fakeLedger) Assignments(ctx context.Context, provider identity.Address)
 	var out []functions.Assignment
 	for id, d := range l.deps {
 		if l.assigned[id] {
-			out = append(out, functions.Assignment{Deployment: id, Lease: id * 10, Owner: d.Owner, Name: d.Name, State: d.State, Spec: d.Spec})
+			out = append(out, functions.Assignment{Deployment: id, Lease: id * 10, Owner: d.Owner, Name: d.Name, State: d.State, Spec: d.Spec,
+				Cron: append([]functions.CronAssigned(nil), l.cron[id]...)})
 		}
 	}
 	return out, nil

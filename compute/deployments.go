@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/fnspec"
 	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/wagi"
 )
@@ -41,6 +42,9 @@ type deployment struct {
 	loadErr  error         // the last load's failure, for loadErrID
 	loadID   string
 	loadAt   time.Time
+
+	// cronBusy is set while a goroutine serves the cron runs.
+	cronBusy bool
 
 	payMu  sync.Mutex // guards payErr and payAt; held while asking
 	payErr error      // Payable's last answer
@@ -88,7 +92,7 @@ func (s *Service) sync(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.lastSync = time.Now()
-	var load []*deployment
+	var load, cron []*deployment
 	for id, a := range now {
 		d := s.deps[id]
 		if d == nil {
@@ -99,6 +103,9 @@ func (s *Service) sync(ctx context.Context) error {
 		d.a, d.assigned = a, true
 		if d.needsLoad() {
 			load = append(load, d)
+		}
+		if len(a.Cron) > 0 {
+			cron = append(cron, d)
 		}
 		d.mu.Unlock()
 	}
@@ -113,6 +120,9 @@ func (s *Service) sync(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
+	for _, d := range cron {
+		s.startCron(d)
+	}
 	// Compile ahead of the first call, off the request path.
 	for _, d := range load {
 		go func() {
@@ -192,12 +202,12 @@ func (s *Service) module(ctx context.Context, d *deployment) (*wagi.Module, erro
 		}
 		ch := make(chan struct{})
 		d.loading = ch
-		limits := limitsOf(d.a.Spec)
+		limits, env := limitsOf(d.a.Spec), d.a.Spec.Env
 		d.mu.Unlock()
 
 		// The service's context, not the caller's: a caller that goes away
 		// must not fail the load for the others.
-		m, err := s.load(d.id, id, limits)
+		m, err := s.load(d.id, id, limits, env)
 
 		d.mu.Lock()
 		d.loading = nil
@@ -217,7 +227,7 @@ func (s *Service) module(ctx context.Context, d *deployment) (*wagi.Module, erro
 
 // load fetches and compiles a module, and starts an instance ahead of the
 // first call if it is reusable.
-func (s *Service) load(dep uint64, objectID string, limits wagi.Limits) (*wagi.Module, error) {
+func (s *Service) load(dep uint64, objectID string, limits wagi.Limits, env map[string]string) (*wagi.Module, error) {
 	s.loadsMu.Lock()
 	if s.loadsClosed {
 		s.loadsMu.Unlock()
@@ -238,7 +248,7 @@ func (s *Service) load(dep uint64, objectID string, limits wagi.Limits) (*wagi.M
 	}
 	if m.Reusable() {
 		pctx, cancel := context.WithTimeout(s.ctx, max(limits.Timeout, wagi.DefaultLimits.Timeout))
-		if err := m.Prewarm(pctx, 1, nil, limits); err != nil {
+		if err := m.Prewarm(pctx, 1, &wagi.Request{DeploymentEnv: env}, limits); err != nil {
 			s.log.Warn("prewarming a reusable module failed", "deployment", dep, "err", err)
 		}
 		cancel()
@@ -276,9 +286,20 @@ func limitsOf(spec functions.Spec) wagi.Limits {
 	if mem == 0 {
 		mem = wagi.DefaultLimits.MemoryBytes // a valid spec has one; billing needs one
 	}
+	// Specs made by hand may leave the body limits out: the spec file's
+	// defaults apply, as they would have.
+	req, resp := spec.MaxRequestBytes, spec.MaxResponseBytes
+	if req == 0 {
+		req = fnspec.DefaultMaxRequest
+	}
+	if resp == 0 {
+		resp = fnspec.DefaultMaxResponse
+	}
 	return wagi.Limits{
-		MemoryBytes:    mem,
-		Timeout:        time.Duration(spec.TimeoutMs) * time.Millisecond,
-		MaxConcurrency: min(c, MaxConcurrency),
+		MemoryBytes:      mem,
+		Timeout:          time.Duration(spec.TimeoutMs) * time.Millisecond,
+		MaxRequestBytes:  int64(req),
+		MaxResponseBytes: int64(resp),
+		MaxConcurrency:   min(c, MaxConcurrency),
 	}
 }

@@ -78,6 +78,14 @@ func (s *Service) serveFn(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, 0, errs.E(errs.NotFound, "deployment %d has no route for %s: its routes are %s", id, path, strings.Join(a.Spec.Routes, ", ")))
 		return
 	}
+	s.serveCall(w, r, d, a, script, route)
+}
+
+// serveCall runs one call of d's function (r's path below script, which
+// matched route) with the spec's env and limits, unless the deployment
+// cannot pay for it.
+func (s *Service) serveCall(w http.ResponseWriter, r *http.Request, d *deployment, a functions.Assignment, script, route string) {
+	id := d.id
 	if err := s.payable(r.Context(), d); err != nil {
 		if errs.Is(err, errs.Insufficient) {
 			writeProblem(w, http.StatusPaymentRequired, errs.E(errs.Insufficient,
@@ -107,6 +115,7 @@ func (s *Service) serveFn(w http.ResponseWriter, r *http.Request) {
 		Module:       mod,
 		ScriptName:   script,
 		MatchedRoute: route,
+		Env:          a.Spec.Env,
 		Log:          d.log,
 		Limits:       limits,
 		// A call that ran is billed, failed or not; one refused before

@@ -38,6 +38,9 @@ type depState struct {
 	// yet in a numbered report: the next report after a restart adds them.
 	CarryCalls uint64 `json:"carry_calls,omitempty,string"`
 	CarryMiBMs uint64 `json:"carry_mib_ms,omitempty,string"`
+	// CronNext is the first cron run not claimed yet: runs below it were
+	// served, or were being served when the provider stopped.
+	CronNext uint64 `json:"cron_next,omitempty,string"`
 }
 
 // stateFile is Dir/state.json.
@@ -80,6 +83,19 @@ func (st *stateFile) get(id uint64) *depState {
 		st.deps[id] = d
 	}
 	return d
+}
+
+// claimCron records that run of deployment id is being served, durably,
+// and reports whether it was not claimed before.
+func (st *stateFile) claimCron(id, run uint64) (bool, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	d := st.get(id)
+	if run < d.CronNext {
+		return false, nil
+	}
+	d.CronNext = run + 1
+	return true, st.save()
 }
 
 // save writes the state atomically and durably: a temporary file, fsync,

@@ -22,6 +22,32 @@ import (
 // It does not fill in defaults: a zero Deposit or MaxRequest is an error.
 func (s *Spec) Validate() error { return s.validate().err() }
 
+// ValidateEnv checks a deployment's environment as Validate does. The
+// ledger calls it on the env it is sent, so the chain and the file agree.
+// It returns nil, or an error of kind Invalid wrapping Problems.
+func ValidateEnv(env map[string]string) error {
+	var ps Problems
+	checkEnv(&ps, env)
+	return ps.err()
+}
+
+// ValidateCron checks cron jobs as Validate does (schedule, path and body of
+// each, and no two the same). It returns nil, or an error of kind Invalid
+// wrapping Problems.
+func ValidateCron(jobs []CronJob) error {
+	var ps Problems
+	checkCron(&ps, jobs)
+	return ps.err()
+}
+
+// ValidateBodyLimit checks a request or response body limit (field names
+// it in the error) as Validate does: 1KiB to 64MiB.
+func ValidateBodyLimit(field string, n uint64) error {
+	var ps Problems
+	checkBody(&ps, field, n, 0)
+	return ps.err()
+}
+
 func (s *Spec) validate() Problems {
 	var ps Problems
 	checkName(&ps, s.Name)
@@ -210,7 +236,11 @@ func checkLimits(ps *Problems, l Limits) {
 }
 
 func checkBody(ps *Problems, path string, n, def uint64) {
-	if n < MinBodyLimit || n > MaxBodyLimit {
+	switch {
+	case n >= MinBodyLimit && n <= MaxBodyLimit:
+	case def == 0:
+		ps.add(path, "%s is out of range: write a size from 1KiB to 64MiB", FormatSize(n))
+	default:
 		ps.add(path, "%s is out of range: write a size from 1KiB to 64MiB, or leave it out for %s", FormatSize(n), FormatSize(def))
 	}
 }

@@ -1,6 +1,7 @@
 package functions_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stratus-cloud/stratus/functions"
@@ -30,14 +31,48 @@ func TestBadInput(t *testing.T) {
 			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.SpecHash = "xyz" }), Deposit: 5 * str}
 		}, ledger.CodeInvalid, "spec_hash"},
 		{"bad cron", func() ledger.Msg {
-			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Cron = []string{"61 * * * *"} }), Deposit: 5 * str}
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Cron = []functions.CronJob{{Schedule: "61 * * * *", Path: "/tick"}} }), Deposit: 5 * str}
 		}, ledger.CodeInvalid, "cron \"61 * * * *\""},
 		{"cron time zone", func() ledger.Msg {
-			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Cron = []string{"CRON_TZ=Asia/Tokyo 0 6 * * *"} }), Deposit: 5 * str}
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) {
+				s.Cron = []functions.CronJob{{Schedule: "CRON_TZ=Asia/Tokyo 0 6 * * *", Path: "/tick"}}
+			}), Deposit: 5 * str}
 		}, ledger.CodeInvalid, "UTC"},
 		{"cron too often", func() ledger.Msg {
-			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Cron = []string{"@every 10s"} }), Deposit: 5 * str}
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Cron = []functions.CronJob{{Schedule: "@every 10s", Path: "/tick"}} }), Deposit: 5 * str}
 		}, ledger.CodeInvalid, "once a minute"},
+		{"cron without path", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Cron = []functions.CronJob{{Schedule: "@hourly"}} }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "cron[0].path: is missing"},
+		{"cron path wildcard", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Cron = []functions.CronJob{{Schedule: "@hourly", Path: "/a/..."}} }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "has a wildcard"},
+		{"cron body control", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) {
+				s.Cron = []functions.CronJob{{Schedule: "@hourly", Path: "/t", Body: "a\x00b"}}
+			}), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "cron[0].body"},
+		{"cron bodies over the chain's bound", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) {
+				big := strings.Repeat("x", 40<<10)
+				s.Cron = []functions.CronJob{{Schedule: "@hourly", Path: "/a", Body: big}, {Schedule: "@daily", Path: "/b", Body: big}}
+			}), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "bodies add up to 81920 bytes"},
+		{"env reserved", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Env = map[string]string{"PATH_INFO": "x"} }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "env.PATH_INFO: is set by the runtime"},
+		{"env bad name", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Env = map[string]string{"1A": "x"} }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "is not a variable name"},
+		{"env value newline", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Env = map[string]string{"A": "x\ny"} }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "one line of printable text"},
+		{"max_request too small", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.MaxRequestBytes = 10 }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "limits.max_request: 10B is out of range"},
+		{"max_response too big", func() ledger.Msg {
+			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.MaxResponseBytes = 65 << 20 }), Deposit: 5 * str}
+		}, ledger.CodeInvalid, "limits.max_response"},
 		{"min 0", func() ledger.Msg {
 			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Scaling.Min = 0 }), Deposit: 5 * str}
 		}, ledger.CodeInvalid, "scaling.min"},

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 )
 
@@ -28,7 +29,7 @@ func cronNext(spec string, afterMs int64) int64 {
 func (s *store) setCron(d *Deployment) {
 	d.CronNextMs = nil
 	for i, c := range d.Spec.Cron {
-		next := cronNext(c, s.nowMs())
+		next := cronNext(c.Schedule, s.nowMs())
 		d.CronNextMs = append(d.CronNextMs, next)
 		if next != 0 {
 			s.kv.Set(key(prefCron, next, d.ID, uint16(i)), []byte{})
@@ -43,6 +44,9 @@ func (s *store) clearCron(d *Deployment) {
 		}
 	}
 	d.CronNextMs = nil
+	// Runs of the old jobs not yet served are dropped: an index would name
+	// another job of the new spec.
+	d.CronRecent = nil
 }
 
 // processCron emits the cron runs due by the block's time. Each goes to
@@ -89,7 +93,8 @@ func (s *store) processCron() error {
 				live = append(live, r)
 			}
 		}
-		attrs := []ledger.Attr{attrDep(d.ID), attr("schedule", d.Spec.Cron[e.idx]), attr("index", itoa(int(e.idx))),
+		job := d.Spec.Cron[e.idx]
+		attrs := []ledger.Attr{attrDep(d.ID), attr("schedule", job.Schedule), attr("path", job.Path), attr("index", itoa(int(e.idx))),
 			attr("due_ms", ledger.FormatInt(uint64(e.at))), attr("run", ledger.FormatInt(d.CronRuns))}
 		switch {
 		case d.State == StateExhausted:
@@ -99,10 +104,14 @@ func (s *store) processCron() error {
 		default:
 			r := live[d.CronRuns%uint64(len(live))]
 			attrs = append(attrs, attr("provider", r.Provider.String()), attr("lease", ledger.FormatInt(r.Lease)))
+			d.CronRecent = append(d.CronRecent, CronAssigned{Run: d.CronRuns, Index: int(e.idx), DueMs: e.at, Lease: r.Lease, Provider: r.Provider})
+			if n := len(d.CronRecent); n > maxCronRecent {
+				d.CronRecent = append([]CronAssigned(nil), d.CronRecent[n-maxCronRecent:]...)
+			}
 		}
 		s.ctx.Emit("function.cron", attrs...)
 		d.CronRuns++
-		next := cronNext(d.Spec.Cron[e.idx], now)
+		next := cronNext(job.Schedule, now)
 		d.CronNextMs[e.idx] = next
 		if next != 0 {
 			s.kv.Set(key(prefCron, next, d.ID, e.idx), []byte{})
@@ -110,6 +119,23 @@ func (s *store) processCron() error {
 		s.putDeployment(d)
 	}
 	return nil
+}
+
+// maxCronRecent is how many assigned runs a deployment keeps for its
+// providers to find: at most 8 jobs run at most once a minute, so 16 cover
+// two minutes, and a provider looks every few seconds.
+const maxCronRecent = 16
+
+// CronAssigned is a cron run given to one replica. Its provider calls the
+// function once for it (Spec.Cron[Index]) and reports the call like any
+// other.
+type CronAssigned struct {
+	// Run numbers the deployment's runs from 0, skipped ones included.
+	Run      uint64           `json:"run,string"`
+	Index    int              `json:"index"`
+	DueMs    int64            `json:"due_ms"`
+	Lease    uint64           `json:"lease,string"`
+	Provider identity.Address `json:"provider"`
 }
 
 // CronRun is one run of a deployment's schedule.
@@ -135,8 +161,8 @@ func DueCron(ctx *ledger.Context, id uint64, fromMs, toMs int64) ([]CronRun, err
 	}
 	out := []CronRun{}
 	for i, c := range d.Spec.Cron {
-		for at := cronNext(c, fromMs-1); at != 0 && at < toMs && len(out) < maxCronRuns; at = cronNext(c, at) {
-			out = append(out, CronRun{Index: i, Schedule: c, AtMs: at})
+		for at := cronNext(c.Schedule, fromMs-1); at != 0 && at < toMs && len(out) < maxCronRuns; at = cronNext(c.Schedule, at) {
+			out = append(out, CronRun{Index: i, Schedule: c.Schedule, AtMs: at})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].AtMs < out[j].AtMs })

@@ -377,9 +377,13 @@ var moduleID = func() string {
 func spec() functions.Spec {
 	return functions.Spec{
 		Module: moduleID, SpecHash: strings.Repeat("ab", 32), MemoryBytes: 64 << 20, TimeoutMs: 5000,
-		Routes:     []string{"/"},
-		Scaling:    functions.Scaling{Min: 1, Max: 3, TargetConcurrency: 8, CooldownSeconds: 60},
-		SpendLimit: 100 * str,
+		Routes: []string{"/"},
+		Env:    map[string]string{"GREETING": "hello", "LOG_LEVEL": "info"},
+		// The spec's defaults, written out as the CLI does.
+		MaxRequestBytes:  1 << 20,
+		MaxResponseBytes: 16 << 20,
+		Scaling:          functions.Scaling{Min: 1, Max: 3, TargetConcurrency: 8, CooldownSeconds: 60},
+		SpendLimit:       100 * str,
 	}
 }
 

@@ -44,8 +44,9 @@
 //	                         peak_concurrency, avg_concurrency}
 //
 // A spec is {module (a storage object ID), spec_hash (hex SHA-256 of the
-// full spec), memory_bytes, timeout_ms, routes, cron (5-field schedules or
-// descriptors, UTC), scaling {min, max, target_concurrency,
+// full spec), memory_bytes, timeout_ms, max_request_bytes and
+// max_response_bytes (0: the spec's defaults), env, routes, cron [{schedule
+// (5 fields or a descriptor, UTC), path, body}], scaling {min, max, target_concurrency,
 // cooldown_seconds}, spend_limit (ustr), split (market payees; "provider"
 // is the replica's provider, and for usage the reporting provider)}.
 //
@@ -100,7 +101,11 @@
 // Each schedule's next run is kept in a due queue. The first block at or
 // after it emits function.cron, assigned to one active replica by round
 // robin over the deployment's run count; runs missed while the chain was
-// halted collapse into that one. DueCron lists the runs of a time range.
+// halted collapse into that one. The deployment keeps its 16 latest
+// assigned runs (CronRecent); ReplicasOf hands each provider the runs of
+// its replica, and the provider calls the function once for each. Runs not
+// yet served when the spec is updated are dropped. DueCron lists the runs
+// of a time range.
 //
 // # State, under "functions/"
 //

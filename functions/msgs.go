@@ -9,6 +9,7 @@ import (
 
 	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/fnspec"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
@@ -19,11 +20,14 @@ import (
 
 // Bounds on a spec.
 const (
-	maxName          = 64
-	maxRoutes        = 16
-	maxRoute         = 256
-	maxCron          = 8
-	maxCronSpec      = 128
+	maxName     = 64
+	maxRoutes   = 16
+	maxRoute    = 256
+	maxCron     = 8
+	maxCronSpec = 128
+	// maxCronBodies bounds the cron bodies of one deployment together,
+	// since the ledger keeps them in the deployment's record.
+	maxCronBodies    = 64 << 10
 	maxPayees        = 8
 	maxTimeoutMs     = 15 * 60 * 1000
 	maxMemoryBytes   = 4 << 30 // wasm32's address space
@@ -50,20 +54,36 @@ type Spec struct {
 	Module string `json:"module"`
 	// SpecHash is the hex SHA-256 of the whole deployment spec, env and
 	// all, so providers can check the spec they are handed.
-	SpecHash    string   `json:"spec_hash"`
-	MemoryBytes uint64   `json:"memory_bytes,string"`
-	TimeoutMs   uint64   `json:"timeout_ms"`
-	Routes      []string `json:"routes"`
-	// Cron lists schedules: 5 fields (minute hour day month weekday) or a
-	// descriptor such as @hourly or @every 5m, in UTC.
-	Cron    []string `json:"cron,omitempty"`
-	Scaling Scaling  `json:"scaling"`
+	SpecHash    string `json:"spec_hash"`
+	MemoryBytes uint64 `json:"memory_bytes,string"`
+	TimeoutMs   uint64 `json:"timeout_ms"`
+	// MaxRequestBytes and MaxResponseBytes cap a call's request body and
+	// its CGI output; 0 is the spec's default (1MiB and 16MiB).
+	MaxRequestBytes  uint64 `json:"max_request_bytes,omitempty,string"`
+	MaxResponseBytes uint64 `json:"max_response_bytes,omitempty,string"`
+	// Env is passed to every instance. It is on the ledger, public like
+	// the rest of the spec: it is configuration, not a place for secrets.
+	Env    map[string]string `json:"env,omitempty"`
+	Routes []string          `json:"routes"`
+	// Cron lists the scheduled calls, on block time in UTC.
+	Cron    []CronJob `json:"cron,omitempty"`
+	Scaling Scaling   `json:"scaling"`
 	// SpendLimit caps the usage charges, in ustr, over the deployment's
 	// life.
 	SpendLimit uint64 `json:"spend_limit,string"`
 	// Split lists payees as market.Payee; "provider" is the replica's
 	// provider. Empty pays the provider everything.
 	Split []market.Payee `json:"split,omitempty"`
+}
+
+// CronJob is a scheduled call: at each time Schedule names (5 fields,
+// minute hour day month weekday, or a descriptor such as @hourly or
+// @every 5m, in UTC), one replica calls Path with a POST of Body, or a GET
+// when Body is empty.
+type CronJob struct {
+	Schedule string `json:"schedule"`
+	Path     string `json:"path"`
+	Body     string `json:"body,omitempty"`
 }
 
 // Deploy is functions/deploy: the signer creates a deployment named Name
@@ -190,13 +210,36 @@ func (s *Spec) Validate() error {
 		}
 		seen[r] = true
 	}
-	if len(s.Cron) > maxCron {
-		return errs.E(errs.Invalid, "cron: at most %d schedules", maxCron)
+	for _, b := range []struct {
+		field string
+		n     uint64
+	}{{"limits.max_request", s.MaxRequestBytes}, {"limits.max_response", s.MaxResponseBytes}} {
+		if b.n != 0 {
+			if err := fnspec.ValidateBodyLimit(b.field, b.n); err != nil {
+				return err
+			}
+		}
 	}
-	for _, c := range s.Cron {
-		if _, err := ParseCron(c); err != nil {
+	if err := fnspec.ValidateEnv(s.Env); err != nil {
+		return err
+	}
+	if len(s.Cron) > maxCron {
+		return errs.E(errs.Invalid, "cron: at most %d jobs", maxCron)
+	}
+	jobs := make([]fnspec.CronJob, len(s.Cron))
+	bodies := 0
+	for i, c := range s.Cron {
+		if _, err := ParseCron(c.Schedule); err != nil {
 			return err
 		}
+		jobs[i] = fnspec.CronJob{Schedule: c.Schedule, Path: c.Path, Body: c.Body}
+		bodies += len(c.Body)
+	}
+	if err := fnspec.ValidateCron(jobs); err != nil {
+		return err
+	}
+	if bodies > maxCronBodies {
+		return errs.E(errs.Invalid, "cron: the bodies add up to %d bytes; the chain keeps at most %d (put larger data in storage)", bodies, maxCronBodies)
 	}
 	sc := s.Scaling
 	switch {

@@ -105,6 +105,8 @@ type Assignment struct {
 	Name       string           `json:"name"`
 	State      string           `json:"state"`
 	Spec       Spec             `json:"spec"`
+	// Cron are the recent cron runs given to this replica, oldest first.
+	Cron []CronAssigned `json:"cron,omitempty"`
 }
 
 // ReplicasOf returns the replicas provider holds, by deployment then lease.
@@ -118,7 +120,13 @@ func ReplicasOf(ctx *ledger.Context, provider identity.Address) ([]Assignment, e
 		if err != nil {
 			return err
 		}
-		out = append(out, Assignment{Deployment: d.ID, Lease: binary.BigEndian.Uint64(k[8:16]), Owner: d.Owner, Name: d.Name, State: d.State, Spec: d.Spec})
+		a := Assignment{Deployment: d.ID, Lease: binary.BigEndian.Uint64(k[8:16]), Owner: d.Owner, Name: d.Name, State: d.State, Spec: d.Spec}
+		for _, r := range d.CronRecent {
+			if r.Lease == a.Lease {
+				a.Cron = append(a.Cron, r)
+			}
+		}
+		out = append(out, a)
 		return nil
 	})
 	return out, err

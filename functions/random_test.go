@@ -79,7 +79,7 @@ func randomMsg(r *rand.Rand, c *chain, deps []functions.Deployment, seqs map[str
 		s.Split = []market.Payee{{To: "provider", Bps: 7000}, {To: c.creator.Address().String(), Bps: 2000}, {To: "treasury", Bps: 1000}}
 	}
 	if r.IntN(4) == 0 {
-		s.Cron = []string{"*/2 * * * *"}
+		s.Cron = []functions.CronJob{{Schedule: "*/2 * * * *", Path: "/tick"}}
 	}
 	var live []functions.Deployment
 	for _, d := range deps {

@@ -1,6 +1,7 @@
 package functions_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -171,7 +172,7 @@ func TestCron(t *testing.T) {
 	c := newChain(t, testParams(), 3)
 	s := spec()
 	s.Scaling.Min = 2
-	s.Cron = []string{"*/5 * * * *", "@hourly"}
+	s.Cron = []functions.CronJob{{Schedule: "*/5 * * * *", Path: "/tick"}, {Schedule: "@hourly", Path: "/hourly", Body: "{}"}}
 	id := c.deploy("tick", s, 20*str)
 	runs, err := functions.DueCron(c.query(), id, t0.UnixMilli(), t0.Add(time.Hour).UnixMilli())
 	if err != nil {
@@ -198,5 +199,49 @@ func TestCron(t *testing.T) {
 	}
 	if len(provs) != 2 || provs[""] != 0 {
 		t.Fatalf("runs by provider %v: want round robin over the two replicas", provs)
+	}
+
+	// Each provider is handed exactly the runs given to its replica.
+	handed := func() map[uint64]functions.CronAssigned {
+		t.Helper()
+		out := map[uint64]functions.CronAssigned{}
+		for _, r := range c.dep(id).Replicas {
+			as, err := functions.ReplicasOf(c.query(), r.Provider)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range as {
+				for _, run := range a.Cron {
+					if run.Lease != a.Lease || run.Provider != r.Provider {
+						t.Fatalf("provider %s handed run %+v of another replica", r.Provider, run)
+					}
+					out[run.Run] = run
+				}
+			}
+		}
+		return out
+	}
+	runs13 := handed()
+	if len(runs13) != 13 {
+		t.Fatalf("%d runs handed to the providers, want 13: %+v", len(runs13), runs13)
+	}
+	for _, e := range got {
+		run := runs13[attrU64(t, e, "run")]
+		if run.Provider.String() != e.Get("provider") || strconv.Itoa(run.Index) != e.Get("index") || strconv.FormatInt(run.DueMs, 10) != e.Get("due_ms") {
+			t.Fatalf("run %+v does not match its event %v", run, e)
+		}
+	}
+	// Only the 16 latest runs are kept.
+	for c.now.Before(t0.Add(121 * time.Minute)) {
+		c.block(30 * time.Second)
+	}
+	if d := c.dep(id); d.CronRuns != 26 || len(d.CronRecent) != 16 || d.CronRecent[0].Run != 10 || d.CronRecent[15].Run != 25 {
+		t.Fatalf("%d runs, recent %+v: want runs 10..25 of 26", d.CronRuns, d.CronRecent)
+	}
+	// An update drops the runs not served: their index would name another job.
+	s.Cron = s.Cron[1:]
+	c.ok(c.users[0], &functions.Update{ID: id, Spec: s})
+	if d := c.dep(id); len(d.CronRecent) != 0 || len(handed()) != 0 {
+		t.Fatalf("after an update: recent %+v", d.CronRecent)
 	}
 }

@@ -95,6 +95,9 @@ type Deployment struct {
 	// CronNextMs is each schedule's next run; CronRuns counts runs emitted.
 	CronNextMs []int64 `json:"cron_next_ms,omitempty"`
 	CronRuns   uint64  `json:"cron_runs"`
+	// CronRecent are the latest runs given to replicas, oldest first, at
+	// most 16, for their providers to serve.
+	CronRecent []CronAssigned `json:"cron_recent,omitempty"`
 
 	DueMs     int64 `json:"due_ms,omitempty"`
 	CreatedMs int64 `json:"created_ms"`

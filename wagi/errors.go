@@ -106,9 +106,13 @@ func Reason(err error) string {
 // WriteError answers an HTTP client for a failed call: the status from
 // HTTPStatus, the reason in the X-Stratus-Function-Error header, and the
 // message as a plain-text body.
+// ErrorHeader names the response header that carries a failed call's
+// reason (Reason).
+const ErrorHeader = "X-Stratus-Function-Error"
+
 func WriteError(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Stratus-Function-Error", Reason(err))
+	w.Header().Set(ErrorHeader, Reason(err))
 	w.WriteHeader(HTTPStatus(err))
 	fmt.Fprintf(w, "function error (%s): %v\n", Reason(err), err)
 }

@@ -227,7 +227,7 @@ func errorResponse(err error, usage Usage) *Response {
 		Status: HTTPStatus(err),
 		Header: http.Header{
 			"Content-Type":             {"text/plain; charset=utf-8"},
-			"X-Stratus-Function-Error": {Reason(err)},
+			ErrorHeader: {Reason(err)},
 		},
 		Body:  []byte(fmt.Sprintf("function error (%s): %v\n", Reason(err), err)),
 		Usage: usage,

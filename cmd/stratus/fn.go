@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,7 +81,10 @@ func chainSpec(s *fnspec.Spec, module string) (functions.Spec, error) {
 		SpecHash:    hex.EncodeToString(hash[:]),
 		MemoryBytes: s.Limits.Memory,
 		TimeoutMs:   uint64(ceilDiv(s.Limits.Timeout, time.Millisecond)),
-		Routes:      append([]string{}, s.Routes...),
+		// The full spec's limits and env, which the providers apply.
+		MaxRequestBytes:  s.Limits.MaxRequest,
+		MaxResponseBytes: s.Limits.MaxResponse,
+		Routes:           append([]string{}, s.Routes...),
 		Scaling: functions.Scaling{
 			Min:               uint32(s.Scaling.Min),
 			Max:               uint32(s.Scaling.Max),
@@ -88,8 +93,11 @@ func chainSpec(s *fnspec.Spec, module string) (functions.Spec, error) {
 		},
 		SpendLimit: s.SpendLimit,
 	}
+	if len(s.Env) > 0 {
+		out.Env = s.Env
+	}
 	for _, j := range s.Cron {
-		out.Cron = append(out.Cron, j.Schedule)
+		out.Cron = append(out.Cron, functions.CronJob{Schedule: j.Schedule, Path: j.Path, Body: j.Body})
 	}
 	for _, p := range s.Split {
 		out.Split = append(out.Split, market.Payee{To: p.To, Bps: p.Bps})
@@ -615,10 +623,29 @@ func (g *globals) printFnInfo(w io.Writer, d functions.DeploymentView) {
 		fmt.Fprintf(w, "url:         %s\n", g.fnURL(d.ID))
 	}
 	fmt.Fprintf(w, "module:      %s\nspec hash:   %s\n", sp.Module, sp.SpecHash)
-	fmt.Fprintf(w, "limits:      memory %s, timeout %s\n", fnspec.FormatSize(sp.MemoryBytes), time.Duration(sp.TimeoutMs)*time.Millisecond)
+	limits := fmt.Sprintf("memory %s, timeout %s", fnspec.FormatSize(sp.MemoryBytes), time.Duration(sp.TimeoutMs)*time.Millisecond)
+	if sp.MaxRequestBytes != 0 {
+		limits += ", request " + fnspec.FormatSize(sp.MaxRequestBytes)
+	}
+	if sp.MaxResponseBytes != 0 {
+		limits += ", response " + fnspec.FormatSize(sp.MaxResponseBytes)
+	}
+	fmt.Fprintf(w, "limits:      %s\n", limits)
+	if len(sp.Env) > 0 {
+		fmt.Fprintf(w, "env:         %s\n", strings.Join(slices.Sorted(maps.Keys(sp.Env)), " "))
+	}
 	fmt.Fprintf(w, "routes:      %s\n", strings.Join(sp.Routes, " "))
 	if len(sp.Cron) > 0 {
-		fmt.Fprintf(w, "cron:        %s (%d runs)\n", strings.Join(sp.Cron, "; "), d.CronRuns)
+		jobs := make([]string, len(sp.Cron))
+		for i, j := range sp.Cron {
+			jobs[i] = j.Schedule + " " + j.Path
+		}
+		fmt.Fprintf(w, "cron:        %s (%d runs)\n", strings.Join(jobs, "; "), d.CronRuns)
+		for _, r := range d.CronRecent {
+			if r.Run+1 == d.CronRuns && r.Index < len(sp.Cron) {
+				fmt.Fprintf(w, "last run:    %d (%s) at %s on lease %d\n", r.Run, sp.Cron[r.Index].Path, formatMs(r.DueMs), r.Lease)
+			}
+		}
 	}
 	fmt.Fprintf(w, "scaling:     min %d, max %d, target %d concurrent calls a replica, cooldown %s\n",
 		sp.Scaling.Min, sp.Scaling.Max, sp.Scaling.TargetConcurrency, time.Duration(sp.Scaling.CooldownSeconds)*time.Second)
