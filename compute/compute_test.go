@@ -74,7 +74,7 @@ type fakeLedger struct {
 	afterCommit bool
 	fetches     map[string]int
 	cron        map[uint64][]functions.CronAssigned // runs given to this provider
-	gate        chan struct{} // when set, fetches wait for it to close
+	gate        chan struct{}                       // when set, fetches wait for it to close
 }
 
 func newFakeLedger() *fakeLedger {

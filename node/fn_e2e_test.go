@@ -34,8 +34,8 @@ func TestDevnetFunction(t *testing.T) {
 	}
 	spec := functions.Spec{
 		Module: put.ID, SpecHash: strings.Repeat("ab", 32), MemoryBytes: 64 << 20, TimeoutMs: 5000, Routes: []string{"/"},
-		Env:  map[string]string{"GREETING": "hello"},
-		Cron: []functions.CronJob{{Schedule: "* * * * *", Path: "/tick", Body: "ping"}},
+		Env:     map[string]string{"GREETING": "hello"},
+		Cron:    []functions.CronJob{{Schedule: "* * * * *", Path: "/tick", Body: "ping"}},
 		Scaling: functions.Scaling{Min: 1, Max: 1, TargetConcurrency: 8, CooldownSeconds: 60}, SpendLimit: 100_000_000,
 	}
 	res, err := d.c.Send(ctx, d.demo, &functions.Deploy{Name: "hello", Spec: spec, Deposit: 10_000_000}, client.SendOptions{})

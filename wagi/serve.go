@@ -226,8 +226,8 @@ func errorResponse(err error, usage Usage) *Response {
 	return &Response{
 		Status: HTTPStatus(err),
 		Header: http.Header{
-			"Content-Type":             {"text/plain; charset=utf-8"},
-			ErrorHeader: {Reason(err)},
+			"Content-Type": {"text/plain; charset=utf-8"},
+			ErrorHeader:    {Reason(err)},
 		},
 		Body:  []byte(fmt.Sprintf("function error (%s): %v\n", Reason(err), err)),
 		Usage: usage,
