@@ -1,6 +1,9 @@
 package compute
 
 import (
+	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,5 +132,44 @@ func TestCronRunExhausted(t *testing.T) {
 	waitFor(t, "the run logged", func() bool { return strings.Contains(logOf(s, 1), "stratus: cron run 0") })
 	if log := logOf(s, 1); !strings.Contains(log, "402 Payment Required") || !strings.Contains(log, "top it up") || strings.Contains(log, "echo:") {
 		t.Errorf("log:\n%s", log)
+	}
+}
+
+// A call naming a spec the provider has not seen yet (the gateway read an
+// update the provider's periodic refresh has not) refreshes the
+// assignments first; the header does not reach the function.
+func TestCallForNewerSpec(t *testing.T) {
+	l := newFakeLedger()
+	owner := newKey(t)
+	sp := testSpec("/")
+	sp.SpecHash, sp.Env = "aaaa", map[string]string{"VERSION": "1"}
+	l.deploy(1, owner.Address(), sp)
+	s, err := Start(context.Background(), Config{
+		Name: "compute0", Key: newKey(t), Dir: t.TempDir(), Listen: "127.0.0.1:0",
+		Ledger: l, Fetch: l.fetch, ReportEvery: time.Hour, SyncEvery: time.Hour, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if got := call(t, "GET", s.URL()+"/fn/1/", nil); !strings.Contains(got.body, "env.VERSION=1\n") {
+		t.Fatalf("first call: %d %s", got.status, got.body)
+	}
+	sp.SpecHash, sp.Env = "bbbb", map[string]string{"VERSION": "2"}
+	l.deploy(1, owner.Address(), sp)
+	// Without the header the provider goes on with what it has.
+	if got := call(t, "GET", s.URL()+"/fn/1/", nil); !strings.Contains(got.body, "env.VERSION=1\n") {
+		t.Fatalf("a call without the header: %d %s", got.status, got.body)
+	}
+	req, _ := http.NewRequest("GET", s.URL()+"/fn/1/", nil)
+	req.Header.Set(SpecHeader, "bbbb")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), "env.VERSION=2\n") || strings.Contains(string(b), "STRATUS_SPEC") {
+		t.Fatalf("a call for the new spec: %d %s", resp.StatusCode, b)
 	}
 }

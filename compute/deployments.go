@@ -151,8 +151,18 @@ func (s *Service) lookup(ctx context.Context, id uint64) *deployment {
 	if d := get(); d != nil {
 		return d
 	}
-	// Refresh, waiting first if the last refresh was too recent: a replica
-	// acknowledged a moment ago must not get a 404.
+	// A replica acknowledged a moment ago must not get a 404.
+	if !s.resync(ctx, func() bool { return get() != nil }) {
+		return nil
+	}
+	return get()
+}
+
+// resync refreshes the assignments for a call that found them out of
+// date, waiting first if the last refresh was less than missSync ago, and
+// skipping the refresh when done reports that the wait was enough. It
+// returns false if ctx ended first.
+func (s *Service) resync(ctx context.Context, done func() bool) bool {
 	s.mu.Lock()
 	wait := missSync - time.Since(s.lastSync)
 	s.mu.Unlock()
@@ -160,16 +170,16 @@ func (s *Service) lookup(ctx context.Context, id uint64) *deployment {
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return nil
+			return false
 		}
-		if d := get(); d != nil {
-			return d
+		if done() {
+			return true
 		}
 	}
 	if err := s.sync(ctx); err != nil {
 		s.log.Warn("refreshing replicas failed", "err", err)
 	}
-	return get()
+	return true
 }
 
 // module returns the compiled module of d's current spec, fetching and

@@ -16,6 +16,11 @@ import (
 // LogsPath is the path, below /fn/{deployment}, of a deployment's log.
 const LogsPath = "/_logs"
 
+// SpecHeader carries, from a gateway to the provider, the spec_hash of the
+// deployment as of the block the gateway read. It is not passed to the
+// function.
+const SpecHeader = "X-Stratus-Spec"
+
 func (s *Service) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.serveHealth)
@@ -68,7 +73,17 @@ func (s *Service) serveFn(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, 0, errs.E(errs.NotFound, "provider %s holds no replica of deployment %d: call it through a node's gateway, /fn/%d/, which finds one", s.addr, id, id))
 		return
 	}
+	// The gateway names the spec it read from the last block: one this
+	// provider has not seen yet (an update just committed) is fetched
+	// before the call, so a caller never meets the old spec after the new
+	// one was committed.
+	want := r.Header.Get(SpecHeader)
+	r.Header.Del(SpecHeader)
 	a, _ := d.assignment()
+	if want != "" && want != a.Spec.SpecHash {
+		s.resync(r.Context(), func() bool { a, _ = d.assignment(); return a.Spec.SpecHash == want })
+		a, _ = d.assignment()
+	}
 	if path == LogsPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		s.serveLogs(w, r, d, a)
 		return

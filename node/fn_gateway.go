@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratus-cloud/stratus/compute"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/identity"
@@ -52,10 +53,12 @@ type fnGateway struct {
 	failed map[string]time.Time // endpoint -> last failure
 }
 
-// fnRoute is where a deployment's calls go, as of a height.
+// fnRoute is where a deployment's calls go, as of a height, and the
+// spec_hash in force then.
 type fnRoute struct {
 	height  int64
 	targets []fnTarget
+	spec    string
 	err     error
 }
 
@@ -86,20 +89,20 @@ func newFnGateway(n *Node) *fnGateway {
 	}
 }
 
-// route returns deployment id's servable replicas as of the last block.
-// Its errors are Payable's: NotFound, Insufficient, Conflict.
-func (g *fnGateway) route(id uint64) ([]fnTarget, error) {
+// route returns deployment id's servable replicas and spec_hash as of the
+// last block. Its errors are Payable's: NotFound, Insufficient, Conflict.
+func (g *fnGateway) route(id uint64) (fnRoute, error) {
 	h, _ := g.n.app.Height()
 	g.mu.Lock()
 	rt, ok := g.routes[id]
 	g.mu.Unlock()
 	if ok && rt.height == h {
-		return rt.targets, rt.err
+		return rt, rt.err
 	}
 	rt = fnRoute{height: h}
-	rt.targets, rt.err = g.lookup(id)
+	rt.targets, rt.spec, rt.err = g.lookup(id)
 	if rt.err != nil && errs.KindOf(rt.err) == errs.Internal {
-		return nil, rt.err // not cached: it may pass
+		return rt, rt.err // not cached: it may pass
 	}
 	g.mu.Lock()
 	if len(g.routes) >= fnRouteCache {
@@ -107,21 +110,21 @@ func (g *fnGateway) route(id uint64) ([]fnTarget, error) {
 	}
 	g.routes[id] = rt
 	g.mu.Unlock()
-	return rt.targets, rt.err
+	return rt, rt.err
 }
 
-func (g *fnGateway) lookup(id uint64) ([]fnTarget, error) {
+func (g *fnGateway) lookup(id uint64) ([]fnTarget, string, error) {
 	ctx, snap, err := g.n.queryContext()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer snap.Close()
 	if err := functions.Payable(ctx, id); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	d, err := functions.GetDeployment(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var out []fnTarget
 	for _, r := range d.Replicas {
@@ -134,7 +137,7 @@ func (g *fnGateway) lookup(id uint64) ([]fnTarget, error) {
 		}
 		out = append(out, fnTarget{endpoint: strings.TrimRight(p.Endpoint, "/"), provider: r.Provider, lease: r.Lease})
 	}
-	return out, nil
+	return out, d.Spec.SpecHash, nil
 }
 
 // order returns the targets to try, in turn: round robin over the ones
@@ -178,17 +181,18 @@ func (g *fnGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.n.api.Fail(w, r, err)
 		return
 	}
-	targets, err := g.route(id)
+	rt, err := g.route(id)
 	if err != nil {
 		g.n.failPayment(w, r, err)
 		return
 	}
-	g.forward(w, r, id, raw, targets)
+	g.forward(w, r, id, raw, rt)
 }
 
-// forward sends the call to one of targets, and to another when that is
-// safe and the first failed.
-func (g *fnGateway) forward(w http.ResponseWriter, r *http.Request, id uint64, raw string, targets []fnTarget) {
+// forward sends the call to one of rt's targets, and to another when that
+// is safe and the first failed.
+func (g *fnGateway) forward(w http.ResponseWriter, r *http.Request, id uint64, raw string, rt fnRoute) {
+	targets := rt.targets
 	if len(targets) == 0 {
 		g.n.api.Fail(w, r, errs.E(errs.Unavailable, "deployment %d has no running replica: its leases are still being acknowledged or were lost; retry in a few seconds, and see `stratus fn info %d`", id, id))
 		return
@@ -211,7 +215,7 @@ func (g *fnGateway) forward(w http.ResponseWriter, r *http.Request, id uint64, r
 			break
 		}
 		more := i+1 < len(order) && i+1 < fnMaxAttempts
-		out, err := g.outgoing(r, t, id, rest, body)
+		out, err := g.outgoing(r, t, id, rest, rt.spec, body)
 		if err != nil {
 			g.n.api.Fail(w, r, errs.E(errs.Invalid, "cannot forward the call: %v", err))
 			return
@@ -282,8 +286,9 @@ func (b *replayBody) reader() io.Reader {
 	return nil
 }
 
-// outgoing builds the request to target t.
-func (g *fnGateway) outgoing(r *http.Request, t fnTarget, id uint64, rest string, body *replayBody) (*http.Request, error) {
+// outgoing builds the request to target t, naming spec, the spec_hash the
+// call is for.
+func (g *fnGateway) outgoing(r *http.Request, t fnTarget, id uint64, rest, spec string, body *replayBody) (*http.Request, error) {
 	u := t.endpoint + "/fn/" + strconv.FormatUint(id, 10) + rest
 	if r.URL.RawQuery != "" {
 		u += "?" + r.URL.RawQuery
@@ -309,6 +314,8 @@ func (g *fnGateway) outgoing(r *http.Request, t fnTarget, id uint64, rest string
 	}
 	out.Header.Set("X-Forwarded-Proto", proto)
 	out.Header.Set("X-Forwarded-Host", r.Host)
+	// The caller's own is replaced: only the gateway says which spec.
+	out.Header.Set(compute.SpecHeader, spec)
 	return out, nil
 }
 

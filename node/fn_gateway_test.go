@@ -20,7 +20,7 @@ func testGateway(t *testing.T, targets func() []fnTarget) *httptest.Server {
 	n.api = api.NewServer(nil, api.Options{})
 	g := newFnGateway(n)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.forward(w, r, 7, r.PathValue("id"), targets())
+		g.forward(w, r, 7, r.PathValue("id"), fnRoute{targets: targets(), spec: "cafe"})
 	})
 	n.api.Mount("/fn/{id}/{path...}", h)
 	s := httptest.NewServer(n.api.Handler())
@@ -132,5 +132,25 @@ func TestGatewaySpreads(t *testing.T) {
 	}
 	if bCalls.Load() != 10 {
 		t.Errorf("b answered %d of 10 calls", bCalls.Load())
+	}
+}
+
+// The gateway tells the provider which spec the call is for, and a
+// caller cannot say otherwise.
+func TestGatewayNamesTheSpec(t *testing.T) {
+	prov := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Join(r.Header.Values("X-Stratus-Spec"), ","))
+	}))
+	t.Cleanup(prov.Close)
+	gw := testGateway(t, func() []fnTarget { return []fnTarget{{endpoint: prov.URL}} })
+	req, _ := http.NewRequest("GET", gw.URL+"/fn/7/p", nil)
+	req.Header.Set("X-Stratus-Spec", "forged")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); string(b) != "cafe" {
+		t.Errorf("the provider was told spec %q, want the gateway's %q", b, "cafe")
 	}
 }
