@@ -1,6 +1,7 @@
 // Command echo-go is a Stratus function that answers every request with a
 // plain-text description of it: method, path, query, headers, the whole
-// environment and the body. It is the Go example of docs/functions.md.
+// environment and the body. With ?sleep=DURATION (at most 10s) it waits
+// that long first, as a function doing real work would. It is the Go example of docs/functions.md.
 //
 // Build it as a WASI command, which gets a fresh instance per request:
 //
@@ -18,10 +19,15 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
+	"time"
 )
+
+// maxSleep bounds ?sleep=.
+const maxSleep = 10 * time.Second
 
 func main() {
 	env := map[string]string{}
@@ -63,6 +69,17 @@ func echo(env map[string]string, stdin io.Reader, stdout io.Writer) {
 		fmt.Fprintln(os.Stderr, "read body:", err)
 	}
 	fmt.Fprintf(os.Stderr, "echo: %s %s\n", env["REQUEST_METHOD"], env["PATH_INFO"])
+	// ?sleep=50ms stands in for a function that works for a while before
+	// it answers, to watch a deployment scale under load.
+	if q, err := url.ParseQuery(env["QUERY_STRING"]); err == nil && q.Get("sleep") != "" {
+		d, err := time.ParseDuration(q.Get("sleep"))
+		if err != nil || d < 0 || d > maxSleep {
+			fmt.Fprint(stdout, "Status: 400 Bad Request\nContent-Type: text/plain; charset=utf-8\n\n")
+			fmt.Fprintf(stdout, "sleep=%q: give a duration from 0s to %s, such as 50ms\n", q.Get("sleep"), maxSleep)
+			return
+		}
+		time.Sleep(d)
+	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	fmt.Fprint(w, "Content-Type: text/plain; charset=utf-8\n")

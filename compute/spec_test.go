@@ -173,3 +173,22 @@ func TestCallForNewerSpec(t *testing.T) {
 		t.Fatalf("a call for the new spec: %d %s", resp.StatusCode, b)
 	}
 }
+
+// examples/echo-go's ?sleep= holds the call (and its instance) that long,
+// which is what a load test of scaling leans on.
+func TestEchoSleeps(t *testing.T) {
+	l := newFakeLedger()
+	l.deploy(1, newKey(t).Address(), testSpec("/"))
+	s := startService(t, l, newKey(t), t.TempDir())
+	call(t, "GET", s.URL()+"/fn/1/", nil) // the instance's start-up, off the clock
+	start := time.Now()
+	if got := call(t, "GET", s.URL()+"/fn/1/?sleep=300ms", nil); got.status != 200 || !strings.Contains(got.body, "query=sleep=300ms\n") {
+		t.Fatalf("sleep: %d %s", got.status, got.body)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("a call with ?sleep=300ms answered after %s", d)
+	}
+	if got := call(t, "GET", s.URL()+"/fn/1/?sleep=forever", nil); got.status != 400 || !strings.Contains(got.body, "give a duration") {
+		t.Fatalf("a bad sleep: %d %s", got.status, got.body)
+	}
+}
