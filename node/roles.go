@@ -84,7 +84,14 @@ func (r *roles) provide(ctx context.Context, name string, key *identity.Key) {
 	log := r.log.With("provider", name)
 	addr := key.Address()
 	endpointChecked := false
-	tick(ctx, time.Second, func() {
+	// A put waits for its leases to be acknowledged before it can commit
+	// its object: on a validator, where the check is a read of local
+	// state, look every block interval; over the API, every second.
+	every := time.Second
+	if r.n.app != nil {
+		every = min(every, max(time.Duration(r.n.Config.Consensus.TimeoutCommit), 100*time.Millisecond))
+	}
+	tick(ctx, every, func() {
 		if !endpointChecked {
 			want := r.n.ProviderEndpoint(name)
 			if p, err := r.c.Provider(ctx, addr.String()); err == nil && p.Endpoint != want {
