@@ -172,7 +172,8 @@ type Service struct {
 	mu       sync.Mutex
 	deps     map[uint64]*deployment
 	syncMu   sync.Mutex // one sync at a time
-	lastSync time.Time
+	lastSync time.Time  // when the last refresh ended
+	lastRead time.Time  // when it started reading the ledger
 	reportMu sync.Mutex // one report cycle at a time
 
 	// loads counts the module loads running; none starts once loadsClosed,

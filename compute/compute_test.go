@@ -74,6 +74,8 @@ type fakeLedger struct {
 	afterCommit bool
 	fetches     map[string]int
 	cron        map[uint64][]functions.CronAssigned // runs given to this provider
+	reads       int                                 // Assignments calls
+	readDelay   time.Duration                       // how long each takes
 	gate        chan struct{}                       // when set, fetches wait for it to close
 }
 
@@ -104,7 +106,12 @@ func (l *fakeLedger) deploy(id uint64, owner identity.Address, spec functions.Sp
 
 func (l *fakeLedger) Assignments(ctx context.Context, provider identity.Address) ([]functions.Assignment, error) {
 	l.mu.Lock()
+	delay := l.readDelay
+	l.mu.Unlock()
+	time.Sleep(delay)
+	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.reads++
 	var out []functions.Assignment
 	for id, d := range l.deps {
 		if l.assigned[id] {

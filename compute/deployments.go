@@ -80,6 +80,7 @@ func (d *deployment) failedFor(id string) bool {
 func (s *Service) sync(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	read := time.Now()
 	as, err := s.cfg.Ledger.Assignments(ctx, s.addr)
 	if err != nil {
 		return err
@@ -91,7 +92,7 @@ func (s *Service) sync(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	s.lastSync = time.Now()
+	s.lastSync, s.lastRead = time.Now(), read
 	var load, cron []*deployment
 	for id, a := range now {
 		d := s.deps[id]
@@ -159,12 +160,15 @@ func (s *Service) lookup(ctx context.Context, id uint64) *deployment {
 }
 
 // resync refreshes the assignments for a call that found them out of
-// date, waiting first if the last refresh was less than missSync ago, and
-// skipping the refresh when done reports that the wait was enough. It
-// returns false if ctx ended first.
+// date, waiting first if the last refresh was less than missSync ago. It
+// skips the refresh when done reports that the wait was enough, or when
+// another refresh read the ledger after this call arrived: many calls that
+// find the same thing missing make one refresh, not one each. It returns
+// false if ctx ended first.
 func (s *Service) resync(ctx context.Context, done func() bool) bool {
+	arrived := time.Now()
 	s.mu.Lock()
-	wait := missSync - time.Since(s.lastSync)
+	wait := missSync - arrived.Sub(s.lastSync)
 	s.mu.Unlock()
 	if wait > 0 {
 		select {
@@ -175,6 +179,14 @@ func (s *Service) resync(ctx context.Context, done func() bool) bool {
 		if done() {
 			return true
 		}
+	}
+	s.syncMu.Lock() // wait for a refresh in progress, then look
+	s.mu.Lock()
+	fresh := s.lastRead.After(arrived)
+	s.mu.Unlock()
+	s.syncMu.Unlock()
+	if fresh {
+		return true
 	}
 	if err := s.sync(ctx); err != nil {
 		s.log.Warn("refreshing replicas failed", "err", err)

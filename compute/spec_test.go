@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -161,16 +162,36 @@ func TestCallForNewerSpec(t *testing.T) {
 	if got := call(t, "GET", s.URL()+"/fn/1/", nil); !strings.Contains(got.body, "env.VERSION=1\n") {
 		t.Fatalf("a call without the header: %d %s", got.status, got.body)
 	}
-	req, _ := http.NewRequest("GET", s.URL()+"/fn/1/", nil)
-	req.Header.Set(SpecHeader, "bbbb")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// Many calls for the new spec at once: each gets it, and together
+	// they read the ledger once or twice, not once each.
+	l.mu.Lock()
+	before := l.reads
+	l.readDelay = 100 * time.Millisecond // a node some way off
+	l.mu.Unlock()
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", s.URL()+"/fn/1/", nil)
+			req.Header.Set(SpecHeader, "bbbb")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if !strings.Contains(string(b), "env.VERSION=2\n") || strings.Contains(string(b), "STRATUS_SPEC") {
+				t.Errorf("a call for the new spec: %d %s", resp.StatusCode, b)
+			}
+		}()
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if !strings.Contains(string(b), "env.VERSION=2\n") || strings.Contains(string(b), "STRATUS_SPEC") {
-		t.Fatalf("a call for the new spec: %d %s", resp.StatusCode, b)
+	wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := l.reads - before; n < 1 || n > 2 {
+		t.Errorf("20 calls for a new spec read the ledger %d times, want 1 or 2", n)
 	}
 }
 
