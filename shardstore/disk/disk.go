@@ -86,8 +86,38 @@ func Open(ctx context.Context, dir string, opts shardstore.Options) (*Store, err
 	if err != nil {
 		return nil, err
 	}
+	if err := s.makeTops(); err != nil {
+		return nil, err
+	}
 	s.usage = backend.NewUsage(quota, used)
 	return s, nil
+}
+
+// makeTops creates the 256 top fan-out directories, with one sync of dir
+// for all of them, so that a Put into an empty store makes and syncs one
+// directory rather than two: a Put's syncs are most of its cost on disks
+// that honour them.
+func (s *Store) makeTops() error {
+	made := false
+	for i := range 256 {
+		top := filepath.Join(s.dir, fmt.Sprintf("%02x", i))
+		if _, ok := s.dirs.Load(top); ok {
+			continue
+		}
+		if err := os.Mkdir(top, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return errs.E(errs.Internal, "create shard directory: %w; check the path and its permissions", err)
+		}
+		made = true
+	}
+	if made {
+		if err := syncDir(s.dir); err != nil {
+			return err
+		}
+	}
+	for i := range 256 {
+		s.dirs.Store(filepath.Join(s.dir, fmt.Sprintf("%02x", i)), struct{}{})
+	}
+	return nil
 }
 
 // Put implements shardstore.Store.
