@@ -61,17 +61,18 @@ NAME|ID is a deployment's number, or its name among the deployments of the
 	return c
 }
 
-// chainSpec converts a parsed spec into the part of it the ledger keeps.
-// module is the object ID of the module: the spec's own when it names one,
-// the uploaded file's when it names a path. SpecHash is the hash of the
-// whole spec with that ID in place of the path, so a provider handed the
-// full spec (env, body limits, cron paths) can check it against the chain.
+// chainSpec converts a parsed spec into what the ledger keeps and the
+// providers run: everything but the name, the deposit and the reusable
+// flag (the module says that itself). module is the object ID of the
+// module: the spec's own when it names one, the uploaded file's when it
+// names a path. SpecHash is the hash of the whole spec with that ID in
+// place of the path.
 //
 // Durations are rounded up: a 1.5ms timeout is 2ms and a 1.5s cooldown 2s,
 // never less than the spec says. It fails with kind Invalid when the ledger
 // would refuse the result: its bounds are not all the spec's (a name must
-// start with a letter, at most 16 routes and 8 cron jobs, at least one
-// route).
+// start with a letter, at most 16 routes and 8 cron jobs whose bodies add
+// up to at most 64KiB, at least one route).
 func chainSpec(s *fnspec.Spec, module string) (functions.Spec, error) {
 	full := *s
 	full.Module = module
@@ -81,7 +82,6 @@ func chainSpec(s *fnspec.Spec, module string) (functions.Spec, error) {
 		SpecHash:    hex.EncodeToString(hash[:]),
 		MemoryBytes: s.Limits.Memory,
 		TimeoutMs:   uint64(ceilDiv(s.Limits.Timeout, time.Millisecond)),
-		// The full spec's limits and env, which the providers apply.
 		MaxRequestBytes:  s.Limits.MaxRequest,
 		MaxResponseBytes: s.Limits.MaxResponse,
 		Routes:           append([]string{}, s.Routes...),
