@@ -78,10 +78,10 @@ func chainSpec(s *fnspec.Spec, module string) (functions.Spec, error) {
 	full.Module = module
 	hash := full.Hash()
 	out := functions.Spec{
-		Module:      module,
-		SpecHash:    hex.EncodeToString(hash[:]),
-		MemoryBytes: s.Limits.Memory,
-		TimeoutMs:   uint64(ceilDiv(s.Limits.Timeout, time.Millisecond)),
+		Module:           module,
+		SpecHash:         hex.EncodeToString(hash[:]),
+		MemoryBytes:      s.Limits.Memory,
+		TimeoutMs:        uint64(ceilDiv(s.Limits.Timeout, time.Millisecond)),
 		MaxRequestBytes:  s.Limits.MaxRequest,
 		MaxResponseBytes: s.Limits.MaxResponse,
 		Routes:           append([]string{}, s.Routes...),
