@@ -48,12 +48,16 @@ type Scaling struct {
 	CooldownSeconds int64 `json:"cooldown_seconds"`
 }
 
-// Spec is the part of a deployment spec the ledger needs.
+// Spec is a deployment spec as the ledger keeps it and the providers run
+// it: the spec file (package fnspec) with the module's object ID in place
+// of a path, less the name and deposit (the Deploy message's) and the
+// reusable flag (the module's exports say that).
 type Spec struct {
 	// Module is the storage object ID of the .wasm module.
 	Module string `json:"module"`
-	// SpecHash is the hex SHA-256 of the whole deployment spec, env and
-	// all, so providers can check the spec they are handed.
+	// SpecHash is the hex SHA-256 of the spec file's canonical form, with
+	// the module's ID: it names a version of the deployment (the gateway
+	// tells providers which one a call is for).
 	SpecHash    string `json:"spec_hash"`
 	MemoryBytes uint64 `json:"memory_bytes,string"`
 	TimeoutMs   uint64 `json:"timeout_ms"`
