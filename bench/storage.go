@@ -53,6 +53,10 @@ type StorageResult struct {
 	// comparison: the bytes never pass through a program.
 	KernelCopyMBps float64 `json:"kernel_copy_mb_per_s"`
 	KernelCopyS    float64 `json:"kernel_copy_s"`
+	// The limit's copy done once more after the download, for comparison:
+	// how fast the disk writes once the put's shards are on it.
+	CopyAfterMBps  float64 `json:"copy_after_mb_per_s"`
+	CopyAfterS     float64 `json:"copy_after_s"`
 	ID             string  `json:"id"`
 	Cores          int     `json:"cores"`
 	StoredBytes    int64   `json:"stored_bytes"`    // shard bytes on the providers' disks
@@ -192,10 +196,20 @@ func Storage(ctx context.Context, o StorageOptions) (StorageResult, error) {
 	if !res.Verified {
 		return res, fmt.Errorf("the downloaded file differs from the uploaded one")
 	}
+	// Once more after the download (before, it would change what the
+	// download meets): the disk is often slower by then.
+	os.Remove(dst)
+	start = time.Now()
+	if err := copyFile(src, filepath.Join(dir, "copy.bin"), false); err != nil {
+		return res, err
+	}
+	res.CopyAfterS = time.Since(start).Seconds()
+	os.Remove(filepath.Join(dir, "copy.bin"))
 
 	size := float64(o.Size)
 	res.CopyMBps = size / mb / res.CopyS
 	res.KernelCopyMBps = size / mb / res.KernelCopyS
+	res.CopyAfterMBps = size / mb / res.CopyAfterS
 	res.UploadMBps = size / mb / res.UploadS
 	res.DownloadMBps = size / mb / res.DownloadS
 	res.UploadRatio = res.UploadMBps / res.CopyMBps

@@ -49,6 +49,7 @@ upload_ratio at least 0.25, download_ratio at least 0.4.`,
 				fmt.Fprintf(w, "object:             %s (%d bytes, %s on %d providers, %d shard bytes stored)\n", res.ID, res.SizeBytes, res.Redundancy, res.Providers, res.StoredBytes)
 				fmt.Fprintf(w, "copy_mb_per_s:      %.1f  (%.2fs; read and write through a buffer, then fsync)\n", res.CopyMBps, res.CopyS)
 				fmt.Fprintf(w, "kernel_copy:        %.1f MB/s  (%.2fs; copy_file_range, as cp does; not the limit)\n", res.KernelCopyMBps, res.KernelCopyS)
+				fmt.Fprintf(w, "copy_after:         %.1f MB/s  (%.2fs; the same copy after the download; not the limit)\n", res.CopyAfterMBps, res.CopyAfterS)
 				fmt.Fprintf(w, "upload_mb_per_s:    %.1f  (%.2fs)\n", res.UploadMBps, res.UploadS)
 				fmt.Fprintf(w, "download_mb_per_s:  %.1f  (%.2fs, %d shards routed around)\n", res.DownloadMBps, res.DownloadS, res.DownloadFaults)
 				fmt.Fprintf(w, "upload_ratio:       %.3f  (target >= 0.25)\n", res.UploadRatio)
