@@ -102,20 +102,16 @@ func (s *Store) makeTops() error {
 	for i := range 256 {
 		top := filepath.Join(s.dir, fmt.Sprintf("%02x", i))
 		if _, ok := s.dirs.Load(top); ok {
-			continue
+			continue // seen by the scan: there, and durable
 		}
 		if err := os.Mkdir(top, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return errs.E(errs.Internal, "create shard directory: %w; check the path and its permissions", err)
 		}
+		s.dirs.Store(top, struct{}{}) // durable once dir is synced below
 		made = true
 	}
 	if made {
-		if err := syncDir(s.dir); err != nil {
-			return err
-		}
-	}
-	for i := range 256 {
-		s.dirs.Store(filepath.Join(s.dir, fmt.Sprintf("%02x", i)), struct{}{})
+		return syncDir(s.dir)
 	}
 	return nil
 }

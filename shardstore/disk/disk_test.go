@@ -90,6 +90,33 @@ func TestLayout(t *testing.T) {
 	}
 }
 
+// TestTopFoldersMadeAtOpen: Open makes the 256 top fan-out folders, so a
+// Put into a fresh store makes only the second-level one; an empty store
+// still lists nothing, and reopening keeps them.
+func TestTopFoldersMadeAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, 0)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 256 || entries[0].Name() != "00" || entries[255].Name() != "ff" || !entries[0].IsDir() {
+		t.Fatalf("%d entries after Open, want the folders 00 ... ff", len(entries))
+	}
+	if infos := list(t, s); len(infos) != 0 {
+		t.Fatalf("a fresh store lists %v", infos)
+	}
+	h, data := storetest.Shard(100, 2)
+	put(t, s, h, data)
+	s = open(t, dir, 0)
+	if entries, _ := os.ReadDir(dir); len(entries) != 256 {
+		t.Fatalf("%d entries after a put and a reopen, want 256", len(entries))
+	}
+	if infos := list(t, s); len(infos) != 1 || infos[0].Hash != h {
+		t.Fatalf("after a reopen the store lists %v, want %s", infos, h)
+	}
+}
+
 // TestCrashLeftovers simulates a crash mid-Put by writing temporary files by
 // hand, one of them holding a complete shard that never got renamed.
 func TestCrashLeftovers(t *testing.T) {
