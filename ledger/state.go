@@ -250,7 +250,12 @@ type Context struct {
 	// ran, so handlers can explain a shortfall in the sender's terms.
 	TxFee  uint64
 	events []Event
+	gas    *GasMeter // nil outside a transaction
 }
+
+// Modules returns the registry's modules in order, for a module that calls
+// the others through an interface they implement (market.LeaseHooks).
+func (c *Context) Modules() []Module { return c.reg.modules }
 
 // Iterate walks state under prefix in key order; see Cache.Iterate.
 func (c *Context) Iterate(prefix []byte, fn func(key, value []byte) error) error {

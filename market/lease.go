@@ -206,8 +206,12 @@ func topupLease(ctx *ledger.Context, signer identity.Address, m *TopupLease) err
 }
 
 func closeLease(ctx *ledger.Context, signer identity.Address, m *CloseLease) error {
+	return closeLeaseBy(ctx, signer, m.ID, true)
+}
+
+func closeLeaseBy(ctx *ledger.Context, signer identity.Address, id uint64, ask bool) error {
 	s := newStore(ctx)
-	l, err := s.lease(m.ID)
+	l, err := s.lease(id)
 	if err != nil {
 		return err
 	}
@@ -216,6 +220,13 @@ func closeLease(ctx *ledger.Context, signer identity.Address, m *CloseLease) err
 	}
 	if l.State == LeaseClosed {
 		return errs.E(errs.Conflict, "lease %d is already closed", l.ID)
+	}
+	if ask {
+		for _, h := range hooks(ctx) {
+			if err := h.BeforeLeaseClose(ctx, l, signer); err != nil {
+				return err
+			}
+		}
 	}
 	reason := "consumer"
 	if signer == l.Provider {
@@ -424,6 +435,11 @@ func (s *store) close(l *Lease, reason string) error {
 	s.schedule(l, 0)
 	s.ctx.Emit("lease.closed", attrID(l.ID), ledger.Attr{Key: "reason", Value: reason},
 		ledger.Attr{Key: "refund", Value: ledger.FormatInt(l.Refunded)})
+	for _, h := range hooks(s.ctx) {
+		if err := h.AfterLeaseClose(s.ctx, l); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
