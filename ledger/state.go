@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/btree"
+
 	"github.com/stratus-cloud/stratus/codec"
 )
 
@@ -41,20 +43,27 @@ type undo struct {
 }
 
 // Cache is a write overlay over a Reader with an undo journal, so a failed
-// message's writes can be rolled back without copying state.
+// message's writes can be rolled back without copying state. Its writes are
+// kept in a map for lookups and in a B-tree for order, so walking a prefix
+// costs the keys under it, not every write the block has made (which made a
+// block's execution quadratic in its transactions).
 type Cache struct {
 	parent  Reader
 	m       map[string]entry
+	order   *btree.BTreeG[string] // the keys of m, in order
 	journal []undo
 	// reads remembers what was read from the parent, which does not change
 	// while the cache lives (a block, or the mempool's view until the next
 	// commit), so a key touched twice costs one storage read.
 	reads map[string][]byte
+	// gas meters the running transaction's reads and writes; nil outside
+	// one.
+	gas *GasMeter
 }
 
 // NewCache returns an empty overlay over parent.
 func NewCache(parent Reader) *Cache {
-	return &Cache{parent: parent, m: make(map[string]entry, 256), reads: make(map[string][]byte, 256)}
+	return &Cache{parent: parent, m: make(map[string]entry, 256), order: btree.NewOrderedG[string](32), reads: make(map[string][]byte, 256)}
 }
 
 // Get returns the value of key, or nil. A storage failure panics: the state
@@ -88,6 +97,9 @@ func (c *Cache) put(k string, e entry) {
 	prev, had := c.m[k]
 	c.journal = append(c.journal, undo{key: k, prev: prev, had: had})
 	c.m[k] = e
+	if !had {
+		c.order.ReplaceOrInsert(k)
+	}
 }
 
 // Snapshot marks a point to Revert to.
@@ -101,6 +113,7 @@ func (c *Cache) Revert(s int) {
 			c.m[u.key] = u.prev
 		} else {
 			delete(c.m, u.key)
+			c.order.Delete(u.key)
 		}
 	}
 	c.journal = c.journal[:s]
@@ -111,15 +124,16 @@ func (c *Cache) Seal() { c.journal = c.journal[:0] }
 
 // Iterate calls fn for each live key under prefix, in key order, as the
 // overlay sees it: its own writes over its parent's state. Its cost is the
-// parent's keys under prefix plus one pass over the overlay's writes.
+// parent's keys under prefix plus the overlay's writes under prefix.
 func (c *Cache) Iterate(prefix []byte, fn func(key, value []byte) error) error {
+	// The overlay's keys are copied out first, since fn may write.
 	var mine []string
-	for k := range c.m {
-		if strings.HasPrefix(k, string(prefix)) {
-			mine = append(mine, k)
-		}
+	collect := func(k string) bool { mine = append(mine, k); return true }
+	if end, ok := prefixEnd(prefix); ok {
+		c.order.AscendRange(string(prefix), end, collect)
+	} else {
+		c.order.AscendGreaterOrEqual(string(prefix), collect)
 	}
-	sort.Strings(mine)
 	// Parents swallow ErrStop; remember it so the overlay's own keys after
 	// the stop are not emitted.
 	stopped := false
@@ -172,18 +186,27 @@ type Change struct {
 	Delete bool
 }
 
+// prefixEnd is the least key greater than every key with prefix p, if there
+// is one (there is none when p is all 0xff bytes).
+func prefixEnd(p []byte) (string, bool) {
+	end := []byte(string(p))
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return string(end[:i+1]), true
+		}
+	}
+	return "", false
+}
+
 // Changes returns the overlay's writes sorted by key.
 func (c *Cache) Changes() []Change {
-	keys := make([]string, 0, len(c.m))
-	for k := range c.m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]Change, len(keys))
-	for i, k := range keys {
+	out := make([]Change, 0, len(c.m))
+	c.order.Ascend(func(k string) bool {
 		e := c.m[k]
-		out[i] = Change{Key: []byte(k), Value: e.val, Delete: e.del}
-	}
+		out = append(out, Change{Key: []byte(k), Value: e.val, Delete: e.del})
+		return true
+	})
 	return out
 }
 
