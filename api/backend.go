@@ -16,6 +16,10 @@ type Backend interface {
 	// SubmitTx checks tx and puts it in the mempool. With wait, it returns
 	// once the transaction is committed (or the context ends).
 	SubmitTx(ctx context.Context, tx []byte, wait bool) (TxResult, error)
+	// SimulateTx runs a signed transaction against the latest committed
+	// state, without its nonce checked, and reports the gas it uses and
+	// what it would do. Nothing is kept.
+	SimulateTx(ctx context.Context, tx []byte) (Simulation, error)
 	Tx(ctx context.Context, hash string) (TxResult, error)
 	Block(ctx context.Context, height int64) (Block, error)
 	Supply(ctx context.Context) (Supply, error)
@@ -32,8 +36,21 @@ type Status struct {
 	CatchingUp      bool        `json:"catching_up"`
 	Validators      []Validator `json:"validators"`
 	CometRPC        string      `json:"comet_rpc,omitempty"`
-	// MinFee is the least fee a transaction must pay, in ustr.
-	MinFee string `json:"min_fee"`
+	// MinGasPrice is the least gas price a transaction may offer, in ustr
+	// per gas; MaxBlockGas is a block's gas limit, and so the most gas one
+	// transaction may ask for.
+	MinGasPrice string `json:"min_gas_price"`
+	MaxBlockGas uint64 `json:"max_block_gas"`
+}
+
+// Simulation is POST /v1/txs/simulate: what a transaction would do if the
+// next block ran it.
+type Simulation struct {
+	Code    uint32  `json:"code"`
+	Log     string  `json:"log,omitempty"`
+	GasUsed uint64  `json:"gas_used"`
+	Fee     string  `json:"fee"` // gas_used x the transaction's gas price, ustr
+	Events  []Event `json:"events,omitempty"`
 }
 
 // Validator is one member of the validator set.
@@ -61,11 +78,20 @@ type TxResult struct {
 	Log    string          `json:"log,omitempty"`
 	Signer string          `json:"signer,omitempty"`
 	Nonce  uint64          `json:"nonce"`
-	Fee    string          `json:"fee,omitempty"`
+	// GasLimit and GasPrice (ustr per gas) are what the transaction
+	// offered; GasUsed and Fee (ustr) what it used and paid, once
+	// committed.
+	GasLimit uint64 `json:"gas_limit,omitempty"`
+	GasPrice string `json:"gas_price,omitempty"`
+	GasUsed  uint64 `json:"gas_used,omitempty"`
+	Fee      string `json:"fee,omitempty"`
 	Type   string          `json:"type,omitempty"`
 	Msg    json.RawMessage `json:"msg,omitempty"`
 	Events []Event         `json:"events,omitempty"`
 	Time   *time.Time      `json:"time,omitempty"`
+	// DryRun marks what a simulation says the transaction would do; it
+	// was not sent.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // Event is something the state machine emitted.

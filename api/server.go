@@ -96,6 +96,7 @@ func NewServer(b Backend, opts Options) *Server {
 	s.handle("GET /v1/status", s.status)
 	s.handle("GET /v1/accounts/{did}", s.account)
 	s.handle("POST /v1/txs", s.submitTx)
+	s.handle("POST /v1/txs/simulate", s.simulateTx)
 	s.handle("GET /v1/txs/{hash}", s.tx)
 	s.handle("GET /v1/blocks/{height}", s.block)
 	s.handle("GET /v1/supply", s.supply)
@@ -243,8 +244,27 @@ func (s *Server) submitTx(w http.ResponseWriter, r *http.Request) (any, error) {
 			return nil, errs.E(errs.Invalid, "wait=%q is not a boolean: use wait=true or wait=false", q)
 		}
 	}
+	tx, w2, err := s.readTx(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return s.b.SubmitTx(r.Context(), tx, wait || w2)
+}
+
+func (s *Server) simulateTx(w http.ResponseWriter, r *http.Request) (any, error) {
+	tx, _, err := s.readTx(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return s.b.SimulateTx(r.Context(), tx)
+}
+
+// readTx reads a transaction sent as JSON ({"tx": base64, "wait": bool})
+// or as raw bytes.
+func (s *Server) readTx(w http.ResponseWriter, r *http.Request) ([]byte, bool, error) {
+	wait := false
 	if r.ContentLength > s.maxBody {
-		return nil, s.tooLarge()
+		return nil, false, s.tooLarge()
 	}
 	body := http.MaxBytesReader(w, r.Body, s.maxBody)
 
@@ -253,22 +273,22 @@ func (s *Server) submitTx(w http.ResponseWriter, r *http.Request) (any, error) {
 	case "application/octet-stream":
 		b, err := io.ReadAll(body)
 		if err != nil {
-			return nil, s.bodyError(err)
+			return nil, false, s.bodyError(err)
 		}
 		tx = b
 	case "", "application/json":
 		var req SubmitRequest
 		if err := decodeJSON(body, &req); err != nil {
-			return nil, s.bodyError(err)
+			return nil, false, s.bodyError(err)
 		}
-		tx, wait = req.Tx, wait || req.Wait
+		tx, wait = req.Tx, req.Wait
 	default:
-		return nil, errs.E(errs.Invalid, "Content-Type %q is not supported: send application/json or application/octet-stream", ct)
+		return nil, false, errs.E(errs.Invalid, "Content-Type %q is not supported: send application/json or application/octet-stream", ct)
 	}
 	if len(tx) == 0 {
-		return nil, errs.E(errs.Invalid, "the transaction is empty: send {\"tx\": \"<base64>\", \"wait\": false} or the raw bytes as application/octet-stream")
+		return nil, false, errs.E(errs.Invalid, "the transaction is empty: send {\"tx\": \"<base64>\", \"wait\": false} or the raw bytes as application/octet-stream")
 	}
-	return s.b.SubmitTx(r.Context(), tx, wait)
+	return tx, wait, nil
 }
 
 func mediaType(r *http.Request) string {

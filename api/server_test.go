@@ -87,6 +87,13 @@ func (f *fakeBackend) SubmitTx(_ context.Context, tx []byte, wait bool) (TxResul
 	return res, nil
 }
 
+func (f *fakeBackend) SimulateTx(_ context.Context, tx []byte) (Simulation, error) {
+	if string(tx) == "garbage" {
+		return Simulation{}, errs.E(errs.Invalid, "malformed transaction")
+	}
+	return Simulation{Code: 0, GasUsed: uint64(len(tx)), Fee: fmt.Sprint(len(tx))}, nil
+}
+
 func (f *fakeBackend) Tx(_ context.Context, hash string) (TxResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -124,11 +124,10 @@ func Ledger(ctx context.Context, o LedgerOptions) (LedgerResult, error) {
 	if err != nil {
 		return res, err
 	}
-	st, err := c.Status(ctx)
+	ch, err := c.Chain(ctx)
 	if err != nil {
 		return res, err
 	}
-	fee, _ := money.ParseUstr(st.MinFee)
 
 	// Fund the senders: one transfer each from demo, nonces in sequence,
 	// all in the mempool at once.
@@ -139,8 +138,12 @@ func Ledger(ctx context.Context, o LedgerOptions) (LedgerResult, error) {
 		senders[i] = &identity.Key{Priv: ed25519.NewKeyFromSeed(seed[:])}
 	}
 	var last string
+	fund, _, err := c.Prepare(ctx, ch, demo, &ledger.Transfer{To: senders[0].Address(), Amount: 100 * money.UstrPerSTR}, 0, node.DemoFunds, client.SendOptions{})
+	if err != nil {
+		return res, err
+	}
 	for i, k := range senders {
-		tx := &ledger.Tx{ChainID: st.ChainID, Nonce: uint64(i), Fee: fee, Msg: &ledger.Transfer{To: k.Address(), Amount: 100 * money.UstrPerSTR}}
+		tx := &ledger.Tx{ChainID: ch.ChainID, Nonce: uint64(i), GasLimit: fund.GasLimit, GasPrice: ch.MinGasPrice, Msg: &ledger.Transfer{To: k.Address(), Amount: 100 * money.UstrPerSTR}}
 		if err := tx.Sign(demo); err != nil {
 			return res, err
 		}
@@ -159,11 +162,17 @@ func Ledger(ctx context.Context, o LedgerOptions) (LedgerResult, error) {
 	// with the node, and its signing is not the ledger's work. A sender that
 	// runs out signs the rest as it goes.
 	sink := senders[0].Address()
+	// One simulation gives the gas limit of every transfer to the sink,
+	// as a client would estimate it.
+	est, _, err := c.Prepare(ctx, ch, senders[1%len(senders)], &ledger.Transfer{To: sink, Amount: 1}, 0, 100*money.UstrPerSTR, client.SendOptions{})
+	if err != nil {
+		return res, err
+	}
 	perSender := int(o.Duration.Seconds()*presignRate)/o.Senders + 2
 	o.Progress("signing %d transfers ahead", perSender*o.Senders)
 	signed := make([][][]byte, o.Senders)
 	sign := func(k *identity.Key, nonce uint64) ([]byte, error) {
-		tx := &ledger.Tx{ChainID: st.ChainID, Nonce: nonce, Fee: fee, Msg: &ledger.Transfer{To: sink, Amount: 1}}
+		tx := &ledger.Tx{ChainID: ch.ChainID, Nonce: nonce, GasLimit: est.GasLimit, GasPrice: ch.MinGasPrice, Msg: &ledger.Transfer{To: sink, Amount: 1}}
 		err := tx.Sign(k)
 		return tx.Bytes(), err
 	}

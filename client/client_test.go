@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
 )
 
 var (
@@ -28,18 +30,41 @@ var (
 
 // fakeBackend answers with fixed values and records submissions.
 type fakeBackend struct {
-	mu     sync.Mutex
-	lastTx []byte
-	wait   bool
+	mu        sync.Mutex
+	lastTx    []byte
+	wait      bool
+	simulated []*ledger.Tx
 }
 
 func (f *fakeBackend) Status(context.Context) (api.Status, error) {
 	return api.Status{ChainID: "stratus-test", NodeID: "n0", Height: 7, LatestBlockTime: testTime,
-		Validators: []api.Validator{{ConsAddress: "C0", PubKey: "cGs=", Power: 1}}}, nil
+		Validators: []api.Validator{{ConsAddress: "C0", PubKey: "cGs=", Power: 1}}, MinGasPrice: "2", MaxBlockGas: 1_000_000}, nil
 }
 
+// Account: testAddr has 42 ustr, every other account 1 STR.
 func (f *fakeBackend) Account(_ context.Context, did string) (api.Account, error) {
+	if did != testAddr {
+		return api.Account{Address: did, Balance: "1000000", Nonce: 5}, nil
+	}
 	return api.Account{Address: did, Balance: "42", Nonce: 1}, nil
+}
+
+// fakeGas is what every simulated transaction uses; a gas limit below it
+// runs out.
+const fakeGas = 1000
+
+func (f *fakeBackend) SimulateTx(_ context.Context, raw []byte) (api.Simulation, error) {
+	tx, err := ledger.DecodeTx(raw, ledger.DefaultRegistry())
+	if err != nil {
+		return api.Simulation{}, err
+	}
+	f.mu.Lock()
+	f.simulated = append(f.simulated, tx)
+	f.mu.Unlock()
+	if tx.GasLimit < fakeGas {
+		return api.Simulation{Code: ledger.CodeOutOfGas, Log: "out of gas", GasUsed: tx.GasLimit}, nil
+	}
+	return api.Simulation{GasUsed: fakeGas, Fee: fmt.Sprint(fakeGas * tx.GasPrice)}, nil
 }
 
 func (f *fakeBackend) SubmitTx(_ context.Context, tx []byte, wait bool) (api.TxResult, error) {
@@ -270,5 +295,64 @@ func checkErr(t *testing.T, err error, kind errs.Kind, msg string) {
 	}
 	if !strings.Contains(err.Error(), msg) {
 		t.Errorf("err = %q, want it to contain %q", err, msg)
+	}
+}
+
+// TestSendEstimatesGas: Send simulates the transaction with all the gas the
+// balance buys (at most the block's), then signs it with the gas used plus
+// the margin; --dry-run stops after the simulation; a balance that cannot
+// pay for the gas is an error before anything is sent.
+func TestSendEstimatesGas(t *testing.T) {
+	c, f := newNode(t)
+	ctx := context.Background()
+	key, _, err := identity.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := &ledger.Transfer{To: identity.AddressOf(bytes.Repeat([]byte{1}, 32)), Amount: 5}
+
+	dry, err := c.Send(ctx, key, msg, SendOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dry.DryRun || dry.GasUsed != fakeGas || dry.GasLimit != fakeGas+GasMargin(fakeGas) || dry.Fee != "2000" || f.lastTx != nil {
+		t.Errorf("dry run = %+v (sent %x); want gas %d, limit %d, fee 2000 and nothing sent", dry, f.lastTx, fakeGas, fakeGas+GasMargin(fakeGas))
+	}
+	// 1 STR at 2 ustr per gas buys 500,000 gas: that is the simulation's
+	// limit, under the block's 1,000,000.
+	if sim := f.simulated[0]; sim.GasLimit != 500_000 || sim.GasPrice != 2 || sim.Nonce != 5 {
+		t.Errorf("simulated with limit %d price %d nonce %d, want 500000, 2, 5", sim.GasLimit, sim.GasPrice, sim.Nonce)
+	}
+
+	if _, err := c.Send(ctx, key, msg, SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := ledger.DecodeTx(f.lastTx, ledger.DefaultRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent.GasLimit != fakeGas+GasMargin(fakeGas) || sent.GasPrice != 2 || !sent.VerifySignature() {
+		t.Errorf("sent gas limit %d price %d, want %d and 2, signed", sent.GasLimit, sent.GasPrice, fakeGas+GasMargin(fakeGas))
+	}
+
+	// A chosen limit is simulated as it is, and sent as it is.
+	if _, err := c.Send(ctx, key, msg, SendOptions{GasLimit: 1234, GasPrice: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if sent, _ := ledger.DecodeTx(f.lastTx, ledger.DefaultRegistry()); sent.GasLimit != 1234 || sent.GasPrice != 3 {
+		t.Errorf("sent gas limit %d price %d, want 1234 and 3", sent.GasLimit, sent.GasPrice)
+	}
+	if _, err := c.Send(ctx, key, msg, SendOptions{GasPrice: 1}); errs.KindOf(err) != errs.Invalid || !strings.Contains(err.Error(), "below the chain's minimum") {
+		t.Errorf("a price under the minimum: %v", err)
+	}
+
+	// testAddr's 42 ustr buy 21 gas: the simulation runs out, and Send
+	// says the balance cannot pay, before sending anything.
+	f.lastTx = nil
+	if _, _, err := c.Prepare(ctx, Chain{ChainID: "stratus-test", MinGasPrice: 2, MaxBlockGas: 1_000_000}, key, msg, 1, 42, SendOptions{}); errs.KindOf(err) != errs.Insufficient || !strings.Contains(err.Error(), "cannot pay for its gas") {
+		t.Errorf("a balance of 42 ustr: %v, want Insufficient, cannot pay for its gas", err)
+	}
+	if f.lastTx != nil {
+		t.Error("a transaction that could not pay was sent")
 	}
 }

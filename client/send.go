@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/errs"
@@ -13,20 +14,105 @@ import (
 
 // SendOptions adjust a transaction built by Send.
 type SendOptions struct {
-	// Fee in ustr; 0 pays the chain's minimum.
-	Fee  uint64
-	Memo string
+	// GasLimit is the most gas the transaction may use; 0 estimates it
+	// by simulating the transaction and adding a margin.
+	GasLimit uint64
+	// GasPrice in ustr per gas; 0 pays the chain's minimum.
+	GasPrice uint64
+	Memo     string
+	// DryRun simulates the transaction and returns what it would do and
+	// cost, without sending it.
+	DryRun bool
 }
 
-// Send builds a transaction for msg with the chain id, minimum fee and the
-// signer's next nonce as the node reports them, signs it with key, submits it
-// and waits for the commit. A transaction that is committed but fails is an
-// error with its kind, returned with its result.
-func (c *Client) Send(ctx context.Context, key *identity.Key, msg ledger.Msg, o SendOptions) (api.TxResult, error) {
-	if err := msg.Validate(); err != nil {
-		return api.TxResult{}, err
-	}
+// GasMargin is what an estimate adds to the simulated gas: state can change
+// between the simulation and the block (another lease opened, a record
+// grown), and unused gas costs nothing.
+func GasMargin(used uint64) uint64 { return used/4 + 500 }
+
+// Simulate runs a signed transaction against the node's latest state
+// without keeping anything, and reports the gas it used and what it did.
+func (c *Client) Simulate(ctx context.Context, tx []byte) (api.Simulation, error) {
+	var sim api.Simulation
+	return sim, c.doType(ctx, http.MethodPost, "/v1/txs/simulate", "application/octet-stream", tx, &sim)
+}
+
+// Chain is what signing needs to know of the chain and the signer.
+type Chain struct {
+	ChainID     string
+	MinGasPrice uint64
+	MaxBlockGas uint64
+}
+
+// Chain reads the chain id and gas parameters from the node.
+func (c *Client) Chain(ctx context.Context) (Chain, error) {
 	st, err := c.Status(ctx)
+	if err != nil {
+		return Chain{}, err
+	}
+	price, err := money.ParseUstr(st.MinGasPrice)
+	if err != nil {
+		return Chain{}, fmt.Errorf("the node reports min_gas_price %q: %w", st.MinGasPrice, err)
+	}
+	return Chain{ChainID: st.ChainID, MinGasPrice: price, MaxBlockGas: st.MaxBlockGas}, nil
+}
+
+// Prepare builds and signs the transaction for msg with the given nonce.
+// Unless o.GasLimit is set, it first signs it with the most gas balance can
+// pay for, simulates that, and signs again with the gas used plus
+// GasMargin. A transaction the simulation shows failing is an error, with
+// the kind of its failure, and nothing is sent or spent; the simulation
+// comes back with it.
+func (c *Client) Prepare(ctx context.Context, ch Chain, key *identity.Key, msg ledger.Msg, nonce, balance uint64, o SendOptions) (*ledger.Tx, api.Simulation, error) {
+	if err := msg.Validate(); err != nil {
+		return nil, api.Simulation{}, err
+	}
+	price := o.GasPrice
+	if price == 0 {
+		price = ch.MinGasPrice
+	}
+	if price < ch.MinGasPrice {
+		return nil, api.Simulation{}, errs.E(errs.Invalid, "gas price %s is below the chain's minimum of %s per gas", money.Format(price), money.Format(ch.MinGasPrice))
+	}
+	sign := func(limit uint64) (*ledger.Tx, error) {
+		tx := &ledger.Tx{ChainID: ch.ChainID, Nonce: nonce, GasLimit: limit, GasPrice: price, Memo: o.Memo, Msg: msg}
+		return tx, tx.Sign(key)
+	}
+	affordable := min(ch.MaxBlockGas, balance/price)
+	simLimit := affordable
+	if o.GasLimit != 0 {
+		simLimit = o.GasLimit
+	}
+	tx, err := sign(simLimit)
+	if err != nil {
+		return nil, api.Simulation{}, err
+	}
+	sim, err := c.Simulate(ctx, tx.Bytes())
+	if err != nil {
+		return nil, sim, err
+	}
+	if sim.Code != ledger.CodeOK {
+		if sim.Code == ledger.CodeOutOfGas && o.GasLimit == 0 && affordable < ch.MaxBlockGas {
+			return nil, sim, errs.E(errs.Insufficient, "transaction rejected: %s cannot pay for its gas: the balance of %s buys %d gas at %s per gas, and the transaction needs more", key.Address(), money.Format(balance), affordable, money.Format(price))
+		}
+		return nil, sim, &errs.Error{Kind: ledger.KindOfCode(sim.Code), Msg: "transaction rejected: " + sim.Log}
+	}
+	if o.GasLimit != 0 {
+		return tx, sim, nil
+	}
+	tx, err = sign(min(sim.GasUsed+GasMargin(sim.GasUsed), affordable))
+	return tx, sim, err
+}
+
+// Send builds a transaction for msg with the chain id, the gas price (the
+// chain's minimum unless o says otherwise), an estimated gas limit and the
+// signer's next nonce as the node reports them, signs it with key, submits
+// it and waits for the commit. A transaction that the simulation shows
+// failing, or that is committed but fails, is an error with its kind,
+// returned with its result. With o.DryRun it returns the simulation's
+// figures (GasLimit, GasUsed, Fee, Events) without sending anything.
+func (c *Client) Send(ctx context.Context, key *identity.Key, msg ledger.Msg, o SendOptions) (api.TxResult, error) {
+	ch, err := c.Chain(ctx)
 	if err != nil {
 		return api.TxResult{}, err
 	}
@@ -34,15 +120,18 @@ func (c *Client) Send(ctx context.Context, key *identity.Key, msg ledger.Msg, o 
 	if err != nil {
 		return api.TxResult{}, err
 	}
-	fee := o.Fee
-	if fee == 0 {
-		if fee, err = money.ParseUstr(st.MinFee); err != nil {
-			return api.TxResult{}, err
-		}
-	}
-	tx := &ledger.Tx{ChainID: st.ChainID, Nonce: acct.Nonce, Fee: fee, Memo: o.Memo, Msg: msg}
-	if err := tx.Sign(key); err != nil {
+	bal, err := money.ParseUstr(acct.Balance)
+	if err != nil {
 		return api.TxResult{}, err
+	}
+	tx, sim, err := c.Prepare(ctx, ch, key, msg, acct.Nonce, bal, o)
+	if err != nil {
+		return api.TxResult{}, err
+	}
+	if o.DryRun {
+		return api.TxResult{Hash: tx.Hash().String(), Signer: tx.Signer.String(), Nonce: tx.Nonce, Type: tx.MsgType,
+			GasLimit: tx.GasLimit, GasPrice: money.FormatUstr(tx.GasPrice), GasUsed: sim.GasUsed, Fee: sim.Fee,
+			Events: sim.Events, DryRun: true}, nil
 	}
 	res, err := c.SubmitTx(ctx, tx.Bytes(), true)
 	if err != nil {

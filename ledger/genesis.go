@@ -13,8 +13,15 @@ import (
 // Params are the chain parameters. Governance will change them; for now
 // genesis sets them.
 type Params struct {
-	// MinFee is the least fee, in ustr, that a transaction must pay.
-	MinFee uint64 `json:"min_fee,string"`
+	// MinGasPrice is the least gas price, in ustr per gas, that a
+	// transaction may offer.
+	MinGasPrice uint64 `json:"min_gas_price,string"`
+	// MaxBlockGas bounds the gas limits of a block's transactions added
+	// up, and so its execution time. A transaction's gas limit is at most
+	// this.
+	MaxBlockGas uint64 `json:"max_block_gas,string"`
+	// Gas is what each unit of work costs, in gas.
+	Gas GasTable `json:"gas"`
 	// TreasuryFeeBps is the treasury's share of fees in basis points.
 	TreasuryFeeBps uint64 `json:"treasury_fee_bps"`
 	// FeeEpochBlocks is how often collected fees are paid out.
@@ -25,12 +32,23 @@ type Params struct {
 
 // DefaultParams are the parameters of a new devnet or testnet.
 func DefaultParams() Params {
-	return Params{MinFee: 1000, TreasuryFeeBps: 2000, FeeEpochBlocks: 100, MaxTxBytes: 1 << 20}
+	return Params{
+		MinGasPrice:    1,
+		MaxBlockGas:    50_000_000,
+		Gas:            DefaultGasTable(),
+		TreasuryFeeBps: 2000,
+		FeeEpochBlocks: 100,
+		MaxTxBytes:     1 << 20,
+	}
 }
 
 // Validate checks the parameters' ranges.
 func (p Params) Validate() error {
 	switch {
+	case p.MinGasPrice == 0 || p.MinGasPrice > maxGasFigure:
+		return errs.E(errs.Invalid, "min_gas_price %d must be between 1 and %d", p.MinGasPrice, uint64(maxGasFigure))
+	case p.MaxBlockGas < 100_000 || p.MaxBlockGas > 1<<50:
+		return errs.E(errs.Invalid, "max_block_gas %d must be between 100000 and %d", p.MaxBlockGas, uint64(1<<50))
 	case p.TreasuryFeeBps > 10_000:
 		return errs.E(errs.Invalid, "treasury_fee_bps %d is over 10000", p.TreasuryFeeBps)
 	case p.FeeEpochBlocks == 0 || p.FeeEpochBlocks > 1_000_000_000:
@@ -38,12 +56,20 @@ func (p Params) Validate() error {
 	case p.MaxTxBytes < 256 || p.MaxTxBytes > MaxTxBytes:
 		return errs.E(errs.Invalid, "max_tx_bytes %d must be between 256 and %d", p.MaxTxBytes, MaxTxBytes)
 	}
+	if err := p.Gas.Validate(); err != nil {
+		return err
+	}
+	if need := p.Gas.Intrinsic(int(p.MaxTxBytes)); need > p.MaxBlockGas {
+		return errs.E(errs.Invalid, "max_block_gas %d is below the %d gas a transaction of max_tx_bytes needs", p.MaxBlockGas, need)
+	}
 	return nil
 }
 
 func (p Params) encode() []byte {
-	w := codec.NewWriter(32)
-	w.Uvarint(p.MinFee)
+	w := codec.NewWriter(64)
+	w.Uvarint(p.MinGasPrice)
+	w.Uvarint(p.MaxBlockGas)
+	p.Gas.encode(w)
 	w.Uvarint(p.TreasuryFeeBps)
 	w.Uvarint(p.FeeEpochBlocks)
 	w.Uvarint(p.MaxTxBytes)
@@ -52,7 +78,9 @@ func (p Params) encode() []byte {
 
 func decodeParams(b []byte) (Params, error) {
 	r := codec.NewReader(b)
-	p := Params{MinFee: r.Uvarint(), TreasuryFeeBps: r.Uvarint(), FeeEpochBlocks: r.Uvarint(), MaxTxBytes: r.Uvarint()}
+	p := Params{MinGasPrice: r.Uvarint(), MaxBlockGas: r.Uvarint()}
+	p.Gas = decodeGasTable(r)
+	p.TreasuryFeeBps, p.FeeEpochBlocks, p.MaxTxBytes = r.Uvarint(), r.Uvarint(), r.Uvarint()
 	return p, r.Finish()
 }
 

@@ -29,8 +29,7 @@ const (
 // smallParams has the smallest max_tx_bytes allowed, so an oversize
 // transaction can be built with a memo that decodes.
 func smallParams() *ledger.Params {
-	p := ledger.DefaultParams()
-	p.MinFee = minFee
+	p := flatFeeParams()
 	p.MaxTxBytes = 256
 	return &p
 }
@@ -128,7 +127,7 @@ func TestDeliverTransfer(t *testing.T) {
 			return make([]byte, ledger.MaxTxBytes+1)
 		}, ledger.CodeTooLarge, nothing},
 		{"memo over MaxMemo", identity.Address{}, func(h *harness) []byte {
-			tx := &ledger.Tx{ChainID: testChain, Fee: minFee, Memo: strings.Repeat("m", ledger.MaxMemo+1), Msg: &ledger.Transfer{To: h.keys[1].Address(), Amount: 1}}
+			tx := &ledger.Tx{ChainID: testChain, GasLimit: 1, GasPrice: minFee, Memo: strings.Repeat("m", ledger.MaxMemo+1), Msg: &ledger.Transfer{To: h.keys[1].Address(), Amount: 1}}
 			if err := tx.Sign(h.keys[0]); err == nil {
 				t.Error("Sign accepted a memo over MaxMemo")
 			}
@@ -323,8 +322,8 @@ func TestFeeDistribution(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := ledger.DefaultParams()
-			p.MinFee, p.TreasuryFeeBps, p.FeeEpochBlocks = minFee, tt.bps, tt.epoch
+			p := flatFeeParams()
+			p.MinGasPrice, p.TreasuryFeeBps, p.FeeEpochBlocks = minFee, tt.bps, tt.epoch
 			h := newHarness(t, harnessOpts{powers: tt.powers, params: &p, accounts: len(tt.fees)})
 			var pool uint64
 			var txs [][]byte
@@ -395,7 +394,7 @@ func scenario(keys []*identity.Key, tweak bool) [][][]byte {
 			if tweak && b == 5 && i == 0 {
 				amount++
 			}
-			tx := &ledger.Tx{ChainID: testChain, Nonce: nonces[from], Fee: minFee + uint64(b), Msg: &ledger.Transfer{To: to, Amount: amount}}
+			tx := &ledger.Tx{ChainID: testChain, Nonce: nonces[from], GasLimit: 1, GasPrice: minFee + uint64(b), Msg: &ledger.Transfer{To: to, Amount: amount}}
 			if err := tx.Sign(keys[from]); err != nil {
 				panic(err)
 			}
@@ -412,7 +411,7 @@ func scenario(keys []*identity.Key, tweak bool) [][][]byte {
 }
 
 func TestDeterminism(t *testing.T) {
-	p := ledger.DefaultParams()
+	p := flatFeeParams()
 	p.FeeEpochBlocks = 4
 	opts := harnessOpts{params: &p, powers: []int64{3, 2, 1}, accounts: 5}
 	a, b, c := newHarness(t, opts), newHarness(t, opts), newHarness(t, opts)
@@ -540,7 +539,7 @@ func TestInitChain(t *testing.T) {
 	state := func(params, accounts, validators string) string {
 		return fmt.Sprintf(`{"params":%s,"accounts":[%s],"validators":[%s]}`, params, accounts, validators)
 	}
-	params := `{"min_fee":"1000","treasury_fee_bps":2000,"fee_epoch_blocks":100,"max_tx_bytes":16384}`
+	params := `{"min_gas_price":"1","max_block_gas":"50000000","gas":{"tx_base":600,"tx_byte":2},"treasury_fee_bps":2000,"fee_epoch_blocks":100,"max_tx_bytes":16384}`
 	acct := func(a identity.Address, bal string) string { return fmt.Sprintf(`{"address":%q,"balance":%q}`, a, bal) }
 	val := valJSON("v0", alice, cons, 10)
 

@@ -35,6 +35,8 @@ const (
 	CodeTooLarge     uint32 = 7
 	CodeNotFound     uint32 = 8
 	CodeConflict     uint32 = 9
+	CodeOutOfGas     uint32 = 10
+	CodeBlockFull    uint32 = 11
 	CodeInternal     uint32 = 99
 )
 
@@ -44,6 +46,9 @@ var (
 	ErrWrongChain   = errors.New("wrong chain id")
 	ErrBadNonce     = errors.New("wrong nonce")
 	ErrFeeTooLow    = errors.New("fee too low")
+	// ErrBlockFull fails a transaction that a proposer put in a block
+	// past the block's gas limit; it pays nothing and changes nothing.
+	ErrBlockFull = errors.New("block gas limit reached")
 )
 
 // CodeOf maps an error to a result code.
@@ -57,6 +62,10 @@ func CodeOf(err error) uint32 {
 		return CodeBadNonce
 	case errors.Is(err, ErrFeeTooLow):
 		return CodeFee
+	case errors.Is(err, ErrOutOfGas):
+		return CodeOutOfGas
+	case errors.Is(err, ErrBlockFull):
+		return CodeBlockFull
 	}
 	switch errs.KindOf(err) {
 	case errs.Invalid:
@@ -78,8 +87,10 @@ func CodeOf(err error) uint32 {
 // KindOfCode maps a result code back to an error kind.
 func KindOfCode(code uint32) errs.Kind {
 	switch code {
-	case CodeInvalid, CodeWrongChain, CodeBadNonce, CodeFee:
+	case CodeInvalid, CodeWrongChain, CodeBadNonce, CodeFee, CodeBlockFull:
 		return errs.Invalid
+	case CodeOutOfGas:
+		return errs.Insufficient
 	case CodeUnauthorized:
 		return errs.Unauthorized
 	case CodeInsufficient:
@@ -136,6 +147,7 @@ type Block struct {
 	ctx     *Context
 	log     *audit.Log
 	header  Header
+	gas     uint64 // the gas limits of the transactions delivered so far
 	Results []TxResult
 }
 
@@ -146,6 +158,11 @@ type TxResult struct {
 	Log    string
 	Events []Event
 	Tx     *Tx // nil when the transaction could not be decoded
+	// GasUsed is the gas the transaction used, and Fee what it paid:
+	// GasUsed x its gas price. Both are 0 when it failed before its fee
+	// was taken (bad signature, nonce, gas price or balance).
+	GasUsed uint64
+	Fee     uint64
 }
 
 // Changes is the outcome of a block: the writes to persist and the new app
@@ -243,22 +260,20 @@ func (b *Block) Deliver(raw []byte, verified bool) TxResult {
 	if err == nil && !verified && !tx.VerifySignature() {
 		err = ErrBadSignature
 	}
+	if err == nil && tx.GasLimit <= b.ctx.Params.MaxBlockGas && tx.GasLimit > b.ctx.Params.MaxBlockGas-min(b.gas, b.ctx.Params.MaxBlockGas) {
+		// An honest proposer never gets here (PrepareProposal stops at
+		// the limit); what a dishonest one adds fails without a fee.
+		err = fmt.Errorf("%w: the block's transactions already claim %d of its %d gas and this one asks for %d", ErrBlockFull, b.gas, b.ctx.Params.MaxBlockGas, tx.GasLimit)
+	}
 	if err == nil {
 		res.Tx = tx
+		b.gas += tx.GasLimit
 		ctx := b.ctx
 		ctx.events = ctx.events[:0]
-		snap := ctx.cache.Snapshot()
-		err = ante(ctx, tx)
-		if err != nil {
-			ctx.cache.Revert(snap)
-		} else {
-			snap = ctx.cache.Snapshot()
-			if err = runMsg(ctx, tx); err != nil {
-				ctx.cache.Revert(snap)
-				ctx.events = ctx.events[:0]
-			}
-			res.Events = append([]Event(nil), ctx.events...)
-		}
+		var o execution
+		o, err = execute(ctx, tx, false)
+		res.Events = append([]Event(nil), o.events...)
+		res.GasUsed, res.Fee = o.gasUsed, o.fee
 		ctx.cache.Seal()
 	}
 	res.Code = CodeOf(err)
@@ -270,37 +285,85 @@ func (b *Block) Deliver(raw []byte, verified bool) TxResult {
 	return res
 }
 
+// execution is the outcome of running one transaction on a context.
+type execution struct {
+	gasUsed, fee uint64
+	events       []Event
+}
+
+// execute runs tx on ctx: the ante checks and fee, then its message under
+// its gas limit, then the refund of the gas it did not use. A failed ante
+// changes nothing; a failed message (out of gas included) keeps only the
+// fee and the nonce. With simulate, the nonce is not checked.
+func execute(ctx *Context, tx *Tx, simulate bool) (execution, error) {
+	var o execution
+	snap := ctx.cache.Snapshot()
+	maxFee, err := ante(ctx, tx, simulate)
+	if err != nil {
+		ctx.cache.Revert(snap)
+		return o, err
+	}
+	meter := &GasMeter{limit: tx.GasLimit, used: ctx.Params.Gas.Intrinsic(len(tx.raw)), table: &ctx.Params.Gas}
+	snap = ctx.cache.Snapshot()
+	ctx.TxFee = maxFee
+	err = metered(ctx.cache, meter, func() error { return runMsg(ctx, tx) })
+	ctx.TxFee = 0
+	if err != nil {
+		ctx.cache.Revert(snap)
+		ctx.events = ctx.events[:0]
+	}
+	o.gasUsed = meter.used
+	o.fee = o.gasUsed * tx.GasPrice // at most maxFee, which did not overflow
+	if refund := maxFee - o.fee; refund > 0 {
+		if rerr := ctx.Credit(BucketFees, tx.Signer, refund); rerr != nil {
+			panic(fmt.Sprintf("ledger: refunding unused gas: %v", rerr))
+		}
+	}
+	o.events = ctx.events
+	return o, err
+}
+
 // ante checks and charges what every transaction owes before its message
-// runs: chain, size, nonce and fee. It fails without side effects.
-func ante(ctx *Context, tx *Tx) error {
+// runs: chain, size, nonce, gas and the fee for all of its gas limit (the
+// unused part is refunded after it runs). It returns that maximum fee. It
+// fails without side effects.
+func ante(ctx *Context, tx *Tx, simulate bool) (uint64, error) {
 	if tx.ChainID != ctx.ChainID {
-		return fmt.Errorf("%w: transaction is for chain %q but this is %q; check --node", ErrWrongChain, tx.ChainID, ctx.ChainID)
+		return 0, fmt.Errorf("%w: transaction is for chain %q but this is %q; check --node", ErrWrongChain, tx.ChainID, ctx.ChainID)
 	}
 	if uint64(len(tx.raw)) > ctx.Params.MaxTxBytes {
-		return errs.E(errs.TooLarge, "transaction is %d bytes, over the chain's limit of %d", len(tx.raw), ctx.Params.MaxTxBytes)
+		return 0, errs.E(errs.TooLarge, "transaction is %d bytes, over the chain's limit of %d", len(tx.raw), ctx.Params.MaxTxBytes)
 	}
 	if err := tx.Msg.Validate(); err != nil {
-		return err
+		return 0, err
 	}
 	acct := ctx.GetAccount(tx.Signer)
-	if tx.Nonce != acct.Nonce {
-		return fmt.Errorf("%w: transaction has nonce %d but account %s expects %d; a replayed or out-of-order transaction", ErrBadNonce, tx.Nonce, tx.Signer, acct.Nonce)
+	if !simulate && tx.Nonce != acct.Nonce {
+		return 0, fmt.Errorf("%w: transaction has nonce %d but account %s expects %d; a replayed or out-of-order transaction", ErrBadNonce, tx.Nonce, tx.Signer, acct.Nonce)
 	}
-	if tx.Fee < ctx.Params.MinFee {
-		return fmt.Errorf("%w: fee %s is below the minimum %s", ErrFeeTooLow, money.Format(tx.Fee), money.Format(ctx.Params.MinFee))
+	if tx.GasPrice < ctx.Params.MinGasPrice {
+		return 0, fmt.Errorf("%w: gas price %s per gas is below the chain's minimum of %s", ErrFeeTooLow, money.Format(tx.GasPrice), money.Format(ctx.Params.MinGasPrice))
 	}
-	if err := ctx.Debit(tx.Signer, BucketFees, tx.Fee); err != nil {
-		return errs.E(errs.Insufficient, "%s cannot pay the fee of %s: balance is %s", tx.Signer, money.Format(tx.Fee), money.Format(acct.Balance))
+	if tx.GasLimit > ctx.Params.MaxBlockGas {
+		return 0, errs.E(errs.Invalid, "gas limit %d is over the block gas limit of %d", tx.GasLimit, ctx.Params.MaxBlockGas)
+	}
+	if need := ctx.Params.Gas.Intrinsic(len(tx.raw)); tx.GasLimit < need {
+		return 0, fmt.Errorf("%w: gas limit %d is below the %d gas a %d-byte transaction uses before it runs", ErrOutOfGas, tx.GasLimit, need, len(tx.raw))
+	}
+	maxFee, err := tx.MaxFee()
+	if err != nil {
+		return 0, err
+	}
+	if err := ctx.Debit(tx.Signer, BucketFees, maxFee); err != nil {
+		return 0, errs.E(errs.Insufficient, "%s cannot pay the fee of up to %s (gas limit %d at %s per gas): balance is %s", tx.Signer, money.Format(maxFee), tx.GasLimit, money.Format(tx.GasPrice), money.Format(acct.Balance))
 	}
 	acct = ctx.GetAccount(tx.Signer)
 	acct.Nonce++
 	ctx.setAccount(tx.Signer, acct)
-	return nil
+	return maxFee, nil
 }
 
 func runMsg(ctx *Context, tx *Tx) (err error) {
-	ctx.TxFee = tx.Fee
-	defer func() { ctx.TxFee = 0 }()
 	h, err := ctx.reg.handler(tx.MsgType)
 	if err != nil {
 		return errs.E(errs.Invalid, "%v", err)
@@ -402,16 +465,48 @@ func (c *Checker) CheckDecoded(tx *Tx, verify bool) error {
 	ctx := c.ctx
 	ctx.events = ctx.events[:0]
 	snap := ctx.cache.Snapshot()
-	err := ante(ctx, tx)
-	if err == nil {
-		err = runMsg(ctx, tx)
-	}
-	if err != nil {
+	if _, err := execute(ctx, tx, false); err != nil {
+		// The mempool keeps no transaction that would fail, so nothing of
+		// it stays, not even its fee.
 		ctx.cache.Revert(snap)
 		return err
 	}
 	ctx.cache.Seal()
 	return nil
+}
+
+// Simulation is what a transaction would do if it were executed now.
+type Simulation struct {
+	Code    uint32
+	Log     string
+	GasUsed uint64
+	Fee     uint64
+	Events  []Event
+}
+
+// Simulate runs raw against committed state r as the next block would,
+// without its nonce being checked, and discards its writes: it tells a
+// client the gas a transaction uses before it is sent. The signature is
+// checked, so a client signs what it simulates; it signs with the largest
+// gas limit it can pay for, and then again with the estimate.
+func (m *Machine) Simulate(r Reader, h Header, raw []byte) (Simulation, error) {
+	ctx, err := m.newContext(r, h, true)
+	if err != nil {
+		return Simulation{}, err
+	}
+	tx, err := DecodeTx(raw, m.reg)
+	if err != nil {
+		return Simulation{}, err
+	}
+	if !tx.VerifySignature() {
+		return Simulation{}, ErrBadSignature
+	}
+	o, err := execute(ctx, tx, true)
+	sim := Simulation{Code: CodeOf(err), GasUsed: o.gasUsed, Fee: o.fee, Events: o.events}
+	if err != nil {
+		sim.Log = err.Error()
+	}
+	return sim, nil
 }
 
 // Account reads an account as the checker sees it, pending transactions

@@ -67,7 +67,7 @@ func (s *shadow) apply(d *txDesc) (code uint32, ante bool) {
 	switch {
 	case d.nonce != from.Nonce:
 		return ledger.CodeBadNonce, false
-	case d.fee < s.params.MinFee:
+	case d.fee < s.params.MinGasPrice:
 		return ledger.CodeFee, false
 	case from.Balance < d.fee:
 		return ledger.CodeInsufficient, false
@@ -141,7 +141,7 @@ func (w *workload) next() *txDesc {
 	r := w.r
 	key := w.senders[r.IntN(len(w.senders))]
 	a := w.s.acct(key.Address())
-	d := &txDesc{chain: testChain, nonce: a.Nonce, fee: w.s.params.MinFee + r.Uint64N(500), to: w.recipient(key)}
+	d := &txDesc{chain: testChain, nonce: a.Nonce, fee: w.s.params.MinGasPrice + r.Uint64N(500), to: w.recipient(key)}
 	spendable := uint64(0)
 	if a.Balance > d.fee {
 		spendable = a.Balance - d.fee
@@ -208,7 +208,7 @@ func (w *workload) next() *txDesc {
 		return d
 	case n < 94:
 		d.kind = "low fee"
-		d.fee = r.Uint64N(w.s.params.MinFee)
+		d.fee = r.Uint64N(w.s.params.MinGasPrice)
 	case n < 97:
 		d.kind = "zero amount"
 		d.amount = 0

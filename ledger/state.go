@@ -71,19 +71,25 @@ func NewCache(parent Reader) *Cache {
 // replays the block after a restart.
 func (c *Cache) Get(key []byte) []byte {
 	if e, ok := c.m[string(key)]; ok {
+		if c.gas != nil {
+			c.gas.read(string(key), e.val)
+		}
 		if e.del {
 			return nil
 		}
 		return e.val
 	}
-	if v, ok := c.reads[string(key)]; ok {
-		return v
+	v, ok := c.reads[string(key)]
+	if !ok {
+		var err error
+		if v, err = c.parent.Get(key); err != nil {
+			panic(fmt.Sprintf("ledger: state read failed: %v", err))
+		}
+		c.reads[string(key)] = v
 	}
-	v, err := c.parent.Get(key)
-	if err != nil {
-		panic(fmt.Sprintf("ledger: state read failed: %v", err))
+	if c.gas != nil {
+		c.gas.read(string(key), v)
 	}
-	c.reads[string(key)] = v
 	return v
 }
 
@@ -94,6 +100,9 @@ func (c *Cache) Set(key, val []byte) { c.put(string(key), entry{val: val}) }
 func (c *Cache) Delete(key []byte) { c.put(string(key), entry{del: true}) }
 
 func (c *Cache) put(k string, e entry) {
+	if c.gas != nil {
+		c.gas.write(k, e.val)
+	}
 	prev, had := c.m[k]
 	c.journal = append(c.journal, undo{key: k, prev: prev, had: had})
 	c.m[k] = e
@@ -149,6 +158,9 @@ func (c *Cache) Iterate(prefix []byte, fn func(key, value []byte) error) error {
 	emitMine := func(limit string, all bool) error {
 		for ; i < len(mine) && (all || mine[i] < limit); i++ {
 			if e := c.m[mine[i]]; !e.del {
+				if c.gas != nil {
+					c.gas.step([]byte(mine[i]), e.val)
+				}
 				if err := fn([]byte(mine[i]), e.val); err != nil {
 					return err
 				}
@@ -157,6 +169,9 @@ func (c *Cache) Iterate(prefix []byte, fn func(key, value []byte) error) error {
 		return nil
 	}
 	err := c.parent.Iterate(prefix, func(k, v []byte) error {
+		if c.gas != nil {
+			c.gas.step(k, v)
+		}
 		if err := emitMine(string(k), false); err != nil {
 			return err
 		}
@@ -273,7 +288,6 @@ type Context struct {
 	// ran, so handlers can explain a shortfall in the sender's terms.
 	TxFee  uint64
 	events []Event
-	gas    *GasMeter // nil outside a transaction
 }
 
 // Modules returns the registry's modules in order, for a module that calls
@@ -297,6 +311,9 @@ func (c *Context) Delete(key []byte) { c.cache.Delete(key) }
 // Emit records an event.
 func (c *Context) Emit(typ string, attrs ...Attr) {
 	c.events = append(c.events, Event{Type: typ, Attrs: attrs})
+	if c.cache.gas != nil {
+		c.cache.gas.event(&c.events[len(c.events)-1])
+	}
 }
 
 // Prefixed returns a view of state under prefix, for modules and the audit

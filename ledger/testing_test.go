@@ -44,7 +44,7 @@ type harnessOpts struct {
 	accounts int            // funded accounts; default 4
 	balance  uint64         // each funded account's balance; default 1000STR
 	powers   []int64        // validator powers, one validator each; default {1}
-	params   *ledger.Params // default ledger.DefaultParams()
+	params   *ledger.Params // default flatFeeParams()
 	reg      *ledger.Registry
 }
 
@@ -82,7 +82,7 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	if len(o.powers) == 0 {
 		o.powers = []int64{1}
 	}
-	p := ledger.DefaultParams()
+	p := flatFeeParams()
 	if o.params != nil {
 		p = *o.params
 	}
@@ -343,10 +343,23 @@ func (h *harness) nonAuditWrites() []string {
 	return out
 }
 
-// signTx builds and signs a transaction.
+// flatFeeParams are the default parameters with a gas table that charges
+// one gas per transaction and nothing else, at a minimum price of minFee:
+// a transaction signed by signTx then pays exactly its fee, so the tests of
+// the bank, fees and blocks keep exact figures. gas_test.go tests metering
+// with the real table.
+func flatFeeParams() ledger.Params {
+	p := ledger.DefaultParams()
+	p.MinGasPrice = minFee
+	p.Gas = ledger.GasTable{TxBase: 1}
+	return p
+}
+
+// signTx builds and signs a transaction with a gas limit of 1 at a gas
+// price of fee: under flatFeeParams it pays fee.
 func signTx(t testing.TB, key *identity.Key, chainID string, nonce, fee uint64, memo string, msg ledger.Msg) *ledger.Tx {
 	t.Helper()
-	tx := &ledger.Tx{ChainID: chainID, Nonce: nonce, Fee: fee, Memo: memo, Msg: msg}
+	tx := &ledger.Tx{ChainID: chainID, Nonce: nonce, GasLimit: 1, GasPrice: fee, Memo: memo, Msg: msg}
 	if err := tx.Sign(key); err != nil {
 		t.Fatalf("Sign: %v", err)
 	}
@@ -356,7 +369,7 @@ func signTx(t testing.TB, key *identity.Key, chainID string, nonce, fee uint64, 
 // transfer is a signed bank/transfer paying the minimum fee.
 func (h *harness) transfer(from *identity.Key, to identity.Address, amount, nonce uint64) []byte {
 	h.t.Helper()
-	return signTx(h.t, from, testChain, nonce, h.params.MinFee, "", &ledger.Transfer{To: to, Amount: amount}).Bytes()
+	return signTx(h.t, from, testChain, nonce, h.params.MinGasPrice, "", &ledger.Transfer{To: to, Amount: amount}).Bytes()
 }
 
 // flipSig returns raw with the last byte of its signature flipped.
@@ -414,10 +427,42 @@ func (m *lockMsg) Decode(r *codec.Reader) error {
 }
 func (m *lockMsg) Validate() error { return nil }
 
+// gasMsg writes Writes keys of 100 bytes under test/k/, walks them, and
+// burns Burn gas, so the gas tests can tell each kind of work apart.
+type gasMsg struct{ Writes, Burn uint64 }
+
+func (*gasMsg) Type() string { return "test/gas" }
+func (m *gasMsg) Encode(w *codec.Writer) {
+	w.Uvarint(m.Writes)
+	w.Uvarint(m.Burn)
+}
+func (m *gasMsg) Decode(r *codec.Reader) error {
+	m.Writes, m.Burn = r.Uvarint(), r.Uvarint()
+	return r.Err()
+}
+func (m *gasMsg) Validate() error { return nil }
+
+const gasValueBytes = 100
+
+func gasKey(i uint64) []byte { return fmt.Appendf(nil, "test/k/%08d", i) }
+
 func (testModule) Name() string      { return "test" }
 func (testModule) Buckets() []string { return []string{lockBucket} }
 func (testModule) Msgs() []ledger.MsgSpec {
 	return []ledger.MsgSpec{{
+		New: func() ledger.Msg { return &gasMsg{} },
+		Handler: func(ctx *ledger.Context, _ identity.Address, msg ledger.Msg) error {
+			m := msg.(*gasMsg)
+			for i := range m.Writes {
+				ctx.Set(gasKey(i), make([]byte, gasValueBytes))
+			}
+			if err := ctx.Iterate([]byte("test/k/"), func(k, v []byte) error { return nil }); err != nil {
+				return err
+			}
+			ctx.ConsumeGas(m.Burn, "burning")
+			return nil
+		},
+	}, {
 		New: func() ledger.Msg { return &lockMsg{} },
 		Handler: func(ctx *ledger.Context, signer identity.Address, msg ledger.Msg) error {
 			m := msg.(*lockMsg)

@@ -3,6 +3,7 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"math/bits"
 
 	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/errs"
@@ -17,7 +18,7 @@ const (
 	MaxMsgType    = 64
 	MaxMemo       = 256
 	SignatureSize = 64
-	txMagic       = "STX1"
+	txMagic       = "STX2"
 )
 
 // signDomain prefixes the bytes a signature covers, so a transaction
@@ -30,8 +31,12 @@ type Tx struct {
 	ChainID string
 	Signer  identity.Address
 	Nonce   uint64
-	Fee     uint64
-	Memo    string
+	// GasLimit is the most gas the transaction may use, and GasPrice what
+	// it pays per gas, in ustr. It pays GasUsed x GasPrice; running out of
+	// gas fails it, and it then pays GasLimit x GasPrice.
+	GasLimit uint64
+	GasPrice uint64
+	Memo     string
 	MsgType string
 	Msg     Msg
 
@@ -59,6 +64,38 @@ func ParseHash(s string) (Hash, error) {
 // HashTx returns the hash of raw transaction bytes.
 func HashTx(raw []byte) Hash { return sha256.Sum256(raw) }
 
+// MaxFee is what the transaction pays if it uses all its gas: GasLimit x
+// GasPrice. It fails with Invalid if that overflows.
+func (t *Tx) MaxFee() (uint64, error) {
+	hi, lo := bits.Mul64(t.GasLimit, t.GasPrice)
+	if hi != 0 {
+		return 0, errs.E(errs.Invalid, "gas limit %d at gas price %d ustr is more than any fee can be", t.GasLimit, t.GasPrice)
+	}
+	return lo, nil
+}
+
+// TxGasLimit reads a transaction's gas limit from its encoding without
+// decoding its message, for a proposer filling a block up to its gas limit.
+func TxGasLimit(raw []byte) (uint64, error) {
+	r := codec.NewReader(raw)
+	body := r.BytesField(MaxTxBytes)
+	if r.Err() != nil {
+		return 0, errs.E(errs.Invalid, "malformed transaction: %v", r.Err())
+	}
+	br := codec.NewReader(body)
+	if string(br.Fixed(len(txMagic))) != txMagic {
+		return 0, errs.E(errs.Invalid, "malformed transaction: not a Stratus v2 transaction")
+	}
+	br.String(MaxChainID)
+	br.Fixed(len(identity.Address{}))
+	br.Uvarint()
+	g := br.Uvarint()
+	if br.Err() != nil {
+		return 0, errs.E(errs.Invalid, "malformed transaction: %v", br.Err())
+	}
+	return g, nil
+}
+
 // Bytes returns the transaction's encoding.
 func (t *Tx) Bytes() []byte { return t.raw }
 
@@ -85,7 +122,8 @@ func encodeBody(t *Tx, msgBytes []byte) []byte {
 	w.String(t.ChainID)
 	w.Fixed(t.Signer[:])
 	w.Uvarint(t.Nonce)
-	w.Uvarint(t.Fee)
+	w.Uvarint(t.GasLimit)
+	w.Uvarint(t.GasPrice)
 	w.String(t.Memo)
 	w.String(t.MsgType)
 	w.BytesField(msgBytes)
@@ -130,12 +168,13 @@ func DecodeTx(raw []byte, reg *Registry) (*Tx, error) {
 	t := &Tx{body: body, sig: sig, raw: raw}
 	br := codec.NewReader(body)
 	if string(br.Fixed(len(txMagic))) != txMagic {
-		return nil, errs.E(errs.Invalid, "malformed transaction: not a Stratus v1 transaction")
+		return nil, errs.E(errs.Invalid, "malformed transaction: not a Stratus v2 transaction")
 	}
 	t.ChainID = br.String(MaxChainID)
 	copy(t.Signer[:], br.Fixed(len(t.Signer)))
 	t.Nonce = br.Uvarint()
-	t.Fee = br.Uvarint()
+	t.GasLimit = br.Uvarint()
+	t.GasPrice = br.Uvarint()
 	t.Memo = br.String(MaxMemo)
 	t.MsgType = br.String(MaxMsgType)
 	msgBytes := br.BytesField(MaxTxBytes)

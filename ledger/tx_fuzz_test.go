@@ -31,9 +31,9 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		return tx.Bytes()
 	}
 	to := fuzzKey(2).Address()
-	valid := add(&Tx{ChainID: "test", Nonce: 0, Fee: 1000, Msg: &Transfer{To: to, Amount: 5}}, fuzzKey(1))
-	add(&Tx{ChainID: "stratus-devnet", Nonce: 1 << 40, Fee: 1 << 63, Memo: "hello", Msg: &Transfer{To: to, Amount: ^uint64(0)}}, fuzzKey(3))
-	add(&Tx{ChainID: "", Nonce: 0, Fee: 0, Memo: strings.Repeat("m", MaxMemo), Msg: &Transfer{Amount: 0}}, fuzzKey(4))
+	valid := add(&Tx{ChainID: "test", Nonce: 0, GasLimit: 1000, GasPrice: 1, Msg: &Transfer{To: to, Amount: 5}}, fuzzKey(1))
+	add(&Tx{ChainID: "stratus-devnet", Nonce: 1 << 40, GasLimit: 1 << 40, GasPrice: 1 << 63, Memo: "hello", Msg: &Transfer{To: to, Amount: ^uint64(0)}}, fuzzKey(3))
+	add(&Tx{ChainID: "", Nonce: 0, GasLimit: 0, GasPrice: 0, Memo: strings.Repeat("m", MaxMemo), Msg: &Transfer{Amount: 0}}, fuzzKey(4))
 	add(&Tx{ChainID: strings.Repeat("c", MaxChainID), Msg: &Transfer{To: to, Amount: 1}}, fuzzKey(5))
 
 	out = append(out,
@@ -103,7 +103,7 @@ func FuzzDecodeTx(f *testing.F) {
 			t.Fatalf("second decode: %v", err)
 		}
 		if again.ChainID != tx.ChainID || again.Signer != tx.Signer || again.Nonce != tx.Nonce ||
-			again.Fee != tx.Fee || again.Memo != tx.Memo || again.MsgType != tx.MsgType ||
+			again.GasLimit != tx.GasLimit || again.GasPrice != tx.GasPrice || again.Memo != tx.Memo || again.MsgType != tx.MsgType ||
 			!reflect.DeepEqual(again.Msg, tx.Msg) || again.Hash() != tx.Hash() {
 			t.Fatalf("second decode differs: %+v vs %+v", again, tx)
 		}

@@ -101,7 +101,7 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 	if err != nil {
 		return st, err
 	}
-	st.MinFee = money.FormatUstr(params.MinFee)
+	st.MinGasPrice, st.MaxBlockGas = money.FormatUstr(params.MinGasPrice), params.MaxBlockGas
 	for _, v := range vals {
 		pk := cmted25519.PubKey(v.ConsPubKey)
 		st.Validators = append(st.Validators, api.Validator{
@@ -184,9 +184,20 @@ func (b *backend) Tx(ctx context.Context, hash string) (api.TxResult, error) {
 	return recordResult(h, rec, tx), nil
 }
 
+// SimulateTx decodes and verifies the transaction, then runs it against
+// committed state without keeping anything.
+func (b *backend) SimulateTx(ctx context.Context, raw []byte) (api.Simulation, error) {
+	sim, err := b.n.app.Simulate(raw)
+	if err != nil {
+		return api.Simulation{}, err
+	}
+	return api.Simulation{Code: sim.Code, Log: sim.Log, GasUsed: sim.GasUsed, Fee: money.FormatUstr(sim.Fee), Events: apiEvents(sim.Events)}, nil
+}
+
 func describeTx(tx *ledger.Tx) api.TxResult {
 	msg, _ := json.Marshal(tx.Msg)
-	return api.TxResult{Hash: tx.Hash().String(), Signer: tx.Signer.String(), Nonce: tx.Nonce, Fee: money.FormatUstr(tx.Fee), Type: tx.MsgType, Msg: msg}
+	return api.TxResult{Hash: tx.Hash().String(), Signer: tx.Signer.String(), Nonce: tx.Nonce,
+		GasLimit: tx.GasLimit, GasPrice: money.FormatUstr(tx.GasPrice), Type: tx.MsgType, Msg: msg}
 }
 
 func recordResult(h ledger.Hash, rec abci.TxRecord, tx *ledger.Tx) api.TxResult {
@@ -195,14 +206,21 @@ func recordResult(h ledger.Hash, rec abci.TxRecord, tx *ledger.Tx) api.TxResult 
 		out = describeTx(tx)
 	}
 	out.Height, out.Index, out.Code, out.Log = rec.Height, rec.Index, rec.Code, rec.Log
+	out.GasUsed, out.Fee = rec.GasUsed, money.FormatUstr(rec.Fee)
 	t := rec.Time
 	out.Time = &t
-	for _, e := range rec.Events {
+	out.Events = apiEvents(rec.Events)
+	return out
+}
+
+func apiEvents(evs []ledger.Event) []api.Event {
+	var out []api.Event
+	for _, e := range evs {
 		ev := api.Event{Type: e.Type, Attrs: map[string]string{}}
 		for _, a := range e.Attrs {
 			ev.Attrs[a.Key] = a.Value
 		}
-		out.Events = append(out.Events, ev)
+		out = append(out, ev)
 	}
 	return out
 }

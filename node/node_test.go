@@ -124,8 +124,8 @@ func TestDevnetNode(t *testing.T) {
 	if st.ChainID != "stratus-devnet" {
 		t.Errorf("status chain_id %q, want stratus-devnet", st.ChainID)
 	}
-	if len(st.Validators) != 1 || st.MinFee != money.FormatUstr(ledger.DefaultParams().MinFee) {
-		t.Errorf("status validators %+v min fee %q", st.Validators, st.MinFee)
+	if p := ledger.DefaultParams(); len(st.Validators) != 1 || st.MinGasPrice != money.FormatUstr(p.MinGasPrice) || st.MaxBlockGas != p.MaxBlockGas {
+		t.Errorf("status validators %+v min gas price %q max block gas %d", st.Validators, st.MinGasPrice, st.MaxBlockGas)
 	}
 
 	rt, err := node.ReadRuntime(home)
@@ -147,7 +147,18 @@ func TestDevnetNode(t *testing.T) {
 	}
 	to := recipient()
 	const amount = 5 * money.UstrPerSTR
-	tx := &ledger.Tx{ChainID: st.ChainID, Nonce: 0, Fee: ustr(t, st.MinFee), Msg: &ledger.Transfer{To: to, Amount: amount}}
+	// The simulation says what the transfer uses; it is signed with a
+	// limit of twice that, and pays for what it uses.
+	price := ustr(t, st.MinGasPrice)
+	probe := &ledger.Tx{ChainID: st.ChainID, Nonce: 0, GasLimit: 1_000_000, GasPrice: price, Msg: &ledger.Transfer{To: to, Amount: amount}}
+	if err := probe.Sign(demo); err != nil {
+		t.Fatal(err)
+	}
+	sim, err := c.Simulate(ctx, probe.Bytes())
+	if err != nil || sim.Code != 0 || sim.GasUsed == 0 || sim.Fee != money.FormatUstr(sim.GasUsed*price) {
+		t.Fatalf("simulate: %+v, %v", sim, err)
+	}
+	tx := &ledger.Tx{ChainID: st.ChainID, Nonce: 0, GasLimit: 2 * sim.GasUsed, GasPrice: price, Msg: &ledger.Transfer{To: to, Amount: amount}}
 	if err := tx.Sign(demo); err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +183,12 @@ func TestDevnetNode(t *testing.T) {
 	if got.Hash != hash || got.Height != res.Height || got.Index != res.Index || got.Code != 0 || got.Type != "bank/transfer" {
 		t.Errorf("GET /v1/txs = %+v, want it at height %d", got, res.Height)
 	}
+	// A transfer to a fresh account: delivered, it reads and writes what
+	// the simulation did, so it uses the same gas.
+	fee := sim.GasUsed * price
+	if got.GasUsed != sim.GasUsed || got.Fee != money.FormatUstr(fee) || got.GasLimit != 2*sim.GasUsed {
+		t.Errorf("GET /v1/txs: gas %d of %d, fee %s; want %d of %d, fee %d", got.GasUsed, got.GasLimit, got.Fee, sim.GasUsed, 2*sim.GasUsed, fee)
+	}
 	if _, err := c.Tx(ctx, strings.Repeat("ab", 32)); !errs.Is(err, errs.NotFound) {
 		t.Errorf("GET /v1/txs of an unknown hash: %v, want kind NotFound", err)
 	}
@@ -192,8 +209,8 @@ func TestDevnetNode(t *testing.T) {
 		t.Errorf("recipient account %+v, %v; want balance %d", acct, err, amount)
 	}
 	acct, err = c.Account(ctx, demo.Address().String())
-	if err != nil || acct.Nonce != 1 || ustr(t, acct.Balance) != node.DemoFunds-amount-tx.Fee {
-		t.Errorf("demo account %+v, %v; want nonce 1 balance %d", acct, err, node.DemoFunds-amount-tx.Fee)
+	if err != nil || acct.Nonce != 1 || ustr(t, acct.Balance) != node.DemoFunds-amount-fee {
+		t.Errorf("demo account %+v, %v; want nonce 1 balance %d", acct, err, node.DemoFunds-amount-fee)
 	}
 	checkSupply(ctx, t, c)
 
@@ -270,7 +287,7 @@ func TestDevnetNode(t *testing.T) {
 		t.Errorf("recipient after restart %+v, %v; want balance %d", acct, err, amount)
 	}
 	// And it makes new blocks.
-	tx2 := &ledger.Tx{ChainID: st.ChainID, Nonce: 1, Fee: tx.Fee, Msg: &ledger.Transfer{To: to, Amount: 1}}
+	tx2 := &ledger.Tx{ChainID: st.ChainID, Nonce: 1, GasLimit: tx.GasLimit, GasPrice: tx.GasPrice, Msg: &ledger.Transfer{To: to, Amount: 1}}
 	if err := tx2.Sign(demo); err != nil {
 		t.Fatal(err)
 	}

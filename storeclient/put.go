@@ -299,7 +299,7 @@ func (c *Client) openLeases(ctx context.Context, key *identity.Key, provs []cand
 // waits for all of them to commit. It returns the results of those that
 // committed and the first error.
 func (c *Client) sendAll(ctx context.Context, key *identity.Key, msgs []ledger.Msg) ([]api.TxResult, error) {
-	st, err := c.api.Status(ctx)
+	ch, err := c.api.Chain(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -307,19 +307,16 @@ func (c *Client) sendAll(ctx context.Context, key *identity.Key, msgs []ledger.M
 	if err != nil {
 		return nil, err
 	}
-	fee, err := money.ParseUstr(st.MinFee)
+	bal, err := money.ParseUstr(acct.Balance)
 	if err != nil {
 		return nil, err
 	}
 	var hashes []string
 	var results []api.TxResult
 	for i, m := range msgs {
-		if err := m.Validate(); err != nil {
-			return nil, err
-		}
-		tx := &ledger.Tx{ChainID: st.ChainID, Nonce: acct.Nonce + uint64(i), Fee: fee, Msg: m}
-		if err := tx.Sign(key); err != nil {
-			return nil, err
+		tx, _, err := c.api.Prepare(ctx, ch, key, m, acct.Nonce+uint64(i), bal, client.SendOptions{})
+		if err != nil {
+			return results, err
 		}
 		last := i == len(msgs)-1
 		res, err := c.api.SubmitTx(ctx, tx.Bytes(), last)

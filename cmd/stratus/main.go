@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
@@ -34,7 +35,7 @@ func run() int {
 	defer stop()
 	root := newRoot()
 	err := root.ExecuteContext(ctx)
-	if err == nil {
+	if err == nil || errors.Is(err, errDryRun) {
 		return 0
 	}
 	fmt.Fprintln(os.Stderr, "Error:", oneLine(err.Error()))
@@ -52,6 +53,10 @@ type globals struct {
 	home   string
 	node   string
 	output string
+	// stdout is the running command's output; paid collects the
+	// transactions it sent, whose fees are printed after its output.
+	stdout io.Writer
+	paid   []api.TxResult
 }
 
 func defaultHome() string {
@@ -76,8 +81,10 @@ func newRoot() *cobra.Command {
 			if g.output != "text" && g.output != "json" {
 				return errs.E(errs.Invalid, "--output must be text or json, not %q", g.output)
 			}
+			g.stdout = cmd.OutOrStdout()
 			return nil
 		},
+		PersistentPostRun: func(cmd *cobra.Command, args []string) { g.printFees(cmd.OutOrStdout()) },
 	}
 	root.PersistentFlags().StringVar(&g.home, "home", defaultHome(), "home folder: config, keys and data (env STRATUS_HOME)")
 	root.PersistentFlags().StringVar(&g.node, "node", "", "URL of a node's REST API (env STRATUS_NODE; default: the node running in --home)")

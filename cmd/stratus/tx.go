@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,19 +21,50 @@ import (
 
 // txFlags are the flags of every command that signs a transaction.
 type txFlags struct {
-	from string
-	fee  string
-	memo string
+	from     string
+	gas      string
+	gasPrice string
+	memo     string
+	dryRun   bool
 }
 
 func (f *txFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.from, "from", "", "name of the signing key (see `stratus keys list`)")
-	c.Flags().StringVar(&f.fee, "fee", "", "fee to pay, e.g. 0.001STR (default: the chain's minimum)")
+	c.Flags().StringVar(&f.gas, "gas", "auto", "gas limit: a number, or auto to simulate the transaction and add a margin")
+	c.Flags().StringVar(&f.gasPrice, "gas-price", "", "price per gas, e.g. 2ustr (default: the chain's minimum)")
 	c.Flags().StringVar(&f.memo, "memo", "", "a note stored with the transaction")
+	c.Flags().BoolVar(&f.dryRun, "dry-run", false, "simulate the transaction and print what it would do and cost; send nothing")
+}
+
+// errDryRun ends a command after --dry-run printed its simulation: the
+// command succeeded, and nothing was sent.
+var errDryRun = errors.New("dry run: nothing sent")
+
+// options reads the gas flags.
+func (f *txFlags) options() (client.SendOptions, error) {
+	o := client.SendOptions{Memo: f.memo, DryRun: f.dryRun}
+	if f.gas != "" && f.gas != "auto" {
+		n, err := strconv.ParseUint(f.gas, 10, 64)
+		if err != nil || n == 0 {
+			return o, errs.E(errs.Invalid, "--gas %q is not a gas limit: give a whole number of gas, or auto", f.gas)
+		}
+		o.GasLimit = n
+	}
+	if f.gasPrice != "" {
+		p, err := money.Parse(f.gasPrice)
+		if err != nil {
+			return o, errs.E(errs.Invalid, "--gas-price: %v", err)
+		}
+		o.GasPrice = p
+	}
+	return o, nil
 }
 
 // submit signs msg with --from, sends it and waits for the commit. A
-// transaction that is committed but fails is an error with its kind.
+// transaction that is committed but fails is an error with its kind. The
+// gas limit is estimated by a simulation unless --gas is given; with
+// --dry-run it prints the simulation and returns errDryRun. The fee paid is
+// printed after the command's own output (text only).
 func (g *globals) submit(ctx context.Context, f *txFlags, msg ledger.Msg) (api.TxResult, error) {
 	if err := msg.Validate(); err != nil {
 		return api.TxResult{}, err
@@ -40,14 +73,48 @@ func (g *globals) submit(ctx context.Context, f *txFlags, msg ledger.Msg) (api.T
 	if err != nil {
 		return api.TxResult{}, err
 	}
-	var o client.SendOptions
-	if f.fee != "" {
-		if o.Fee, err = money.Parse(f.fee); err != nil {
-			return api.TxResult{}, err
-		}
+	o, err := f.options()
+	if err != nil {
+		return api.TxResult{}, err
 	}
-	o.Memo = f.memo
-	return g.client().Send(ctx, key, msg, o)
+	res, err := g.client().Send(ctx, key, msg, o)
+	if err != nil {
+		return res, err
+	}
+	if o.DryRun {
+		if err := g.print(g.stdout, res, func(w io.Writer) { printDryRun(w, res) }); err != nil {
+			return res, err
+		}
+		return res, errDryRun
+	}
+	g.paid = append(g.paid, res)
+	return res, nil
+}
+
+func printDryRun(w io.Writer, r api.TxResult) {
+	price, _ := money.ParseUstr(r.GasPrice)
+	fee, _ := money.ParseUstr(r.Fee)
+	max := r.GasLimit * price
+	fmt.Fprintf(w, "dry run: %s from %s would succeed; nothing was sent\n", r.Type, r.Signer)
+	fmt.Fprintf(w, "gas:     %d (limit %d with the margin)\n", r.GasUsed, r.GasLimit)
+	fmt.Fprintf(w, "fee:     %s at %s per gas (at most %s)\n", money.Format(fee), money.Format(price), money.Format(max))
+	printEvents(w, r.Events)
+}
+
+// printFees tells, after a command's output, what its transactions paid.
+func (g *globals) printFees(w io.Writer) {
+	if g.output != "text" {
+		return
+	}
+	for _, r := range g.paid {
+		fee, _ := money.ParseUstr(r.Fee)
+		fmt.Fprintf(w, "fee:     %s (%d gas at %s per gas)\n", money.Format(fee), r.GasUsed, money.Format(mustUstr(r.GasPrice)))
+	}
+}
+
+func mustUstr(s string) uint64 {
+	v, _ := money.ParseUstr(s)
+	return v
 }
 
 // resolveAddress accepts a did:key or the name of a key in --home.
@@ -126,10 +193,14 @@ func printTx(w io.Writer, r api.TxResult) {
 		fmt.Fprintf(w, "time:    %s\n", r.Time.UTC().Format(time.RFC3339Nano))
 	}
 	if r.Type != "" {
-		fee, _ := money.ParseUstr(r.Fee)
-		fmt.Fprintf(w, "type:    %s\nsigner:  %s\nnonce:   %d\nfee:     %s\nmsg:     %s\n", r.Type, r.Signer, r.Nonce, money.Format(fee), r.Msg)
+		fmt.Fprintf(w, "type:    %s\nsigner:  %s\nnonce:   %d\n", r.Type, r.Signer, r.Nonce)
+		fmt.Fprintf(w, "fee:     %s (%d of %d gas at %s per gas)\nmsg:     %s\n", money.Format(mustUstr(r.Fee)), r.GasUsed, r.GasLimit, money.Format(mustUstr(r.GasPrice)), r.Msg)
 	}
-	for _, e := range r.Events {
+	printEvents(w, r.Events)
+}
+
+func printEvents(w io.Writer, evs []api.Event) {
+	for _, e := range evs {
 		fmt.Fprintf(w, "event:   %s", e.Type)
 		for _, k := range sortedKeys(e.Attrs) {
 			fmt.Fprintf(w, " %s=%s", k, e.Attrs[k])

@@ -263,9 +263,15 @@ func SendTransfer(ctx context.Context, c *client.Client, from *identity.Key, to 
 	return c.Send(ctx, from, &ledger.Transfer{To: to, Amount: amt}, client.SendOptions{})
 }
 
-// SignTransfer returns the encoding of a signed transfer.
-func SignTransfer(chainID string, from *identity.Key, nonce, fee uint64, to identity.Address, amt uint64) ([]byte, error) {
-	tx := &ledger.Tx{ChainID: chainID, Nonce: nonce, Fee: fee, Msg: &ledger.Transfer{To: to, Amount: amt}}
+// TransferGas is a gas limit that covers any transfer under the default gas
+// table (one uses about 2,000), for tests that sign transfers without a
+// simulation.
+const TransferGas = 10_000
+
+// SignTransfer returns the encoding of a signed transfer with a gas limit of
+// TransferGas at price ustr per gas.
+func SignTransfer(chainID string, from *identity.Key, nonce, price uint64, to identity.Address, amt uint64) ([]byte, error) {
+	tx := &ledger.Tx{ChainID: chainID, Nonce: nonce, GasLimit: TransferGas, GasPrice: price, Msg: &ledger.Transfer{To: to, Amount: amt}}
 	if err := tx.Msg.Validate(); err != nil {
 		return nil, err
 	}

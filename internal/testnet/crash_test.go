@@ -108,7 +108,6 @@ type transfer struct {
 	sender int
 	to     identity.Address
 	amount uint64
-	fee    uint64
 	hash   string
 	// height is where the client saw it committed, or 0 if the
 	// submission ended without an answer.
@@ -135,7 +134,7 @@ func TestDevnetSurvivesKill9(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status: %v", err)
 	}
-	fee, err := money.ParseUstr(st.MinFee)
+	price, err := money.ParseUstr(st.MinGasPrice)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,11 +151,14 @@ func TestDevnetSurvivesKill9(t *testing.T) {
 	// from several senders.
 	const senders, funding = 4, 100 * money.UstrPerSTR
 	keys := make([]*identity.Key, senders)
+	var demoFees uint64
 	for i := range keys {
 		keys[i] = newKey(t)
-		if _, err := SendTransfer(ctx, c, demo, keys[i].Address(), funding); err != nil {
+		res, err := SendTransfer(ctx, c, demo, keys[i].Address(), funding)
+		if err != nil {
 			t.Fatalf("fund sender %d: %v", i, err)
 		}
+		demoFees += mustUstr(t, res.Fee)
 	}
 	recipients := []identity.Address{newAddress(t), newAddress(t), newAddress(t)}
 
@@ -181,8 +183,8 @@ func TestDevnetSurvivesKill9(t *testing.T) {
 		wg.Go(func() {
 			defer active.Add(-1)
 			for nonce := uint64(0); streamCtx.Err() == nil; nonce++ {
-				tr := &transfer{sender: s, to: recipients[(s+int(nonce))%len(recipients)], amount: 1000 + uint64(s)*100 + nonce, fee: fee}
-				raw, err := SignTransfer(st.ChainID, keys[s], nonce, fee, tr.to, tr.amount)
+				tr := &transfer{sender: s, to: recipients[(s+int(nonce))%len(recipients)], amount: 1000 + uint64(s)*100 + nonce}
+				raw, err := SignTransfer(st.ChainID, keys[s], nonce, price, tr.to, tr.amount)
 				if err != nil {
 					t.Error(err)
 					return
@@ -278,7 +280,7 @@ func TestDevnetSurvivesKill9(t *testing.T) {
 		}
 		found[tr.hash] = true
 		got[tr.to.String()] += tr.amount
-		spent[tr.sender] += tr.amount + tr.fee
+		spent[tr.sender] += tr.amount + mustUstr(t, res.Fee)
 		count[tr.sender]++
 	}
 	t.Logf("%d of %d submitted transfers are on the ledger after restart", len(found), len(sent))
@@ -296,7 +298,7 @@ func TestDevnetSurvivesKill9(t *testing.T) {
 			t.Errorf("sender %d: balance %s nonce %d; the ledger's transfers say %s and %d", s, a.Balance, a.Nonce, want, count[s])
 		}
 	}
-	if b, want := balance(ctx, t, c, demo.Address()), node.DemoFunds-senders*(funding+fee); b != want {
+	if b, want := balance(ctx, t, c, demo.Address()), node.DemoFunds-senders*funding-demoFees; b != want {
 		t.Errorf("demo has %d ustr, want %d", b, want)
 	}
 	checkSupply(ctx, t, c, devnetSupply)
@@ -324,4 +326,13 @@ func TestDevnetSurvivesKill9(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Errorf("devnet did not exit within 20s of SIGTERM; its log:\n%s", tail(p2.log, 30))
 	}
+}
+
+func mustUstr(t *testing.T, s string) uint64 {
+	t.Helper()
+	v, err := money.ParseUstr(s)
+	if err != nil {
+		t.Fatalf("amount %q: %v", s, err)
+	}
+	return v
 }

@@ -158,12 +158,12 @@ func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcity
 			return &abcitypes.ResponseCheckTx{Code: ledger.CodeInternal, Log: err.Error()}, nil
 		}
 	}
-	_, err := a.checker.Check(req.Tx, !verified)
+	tx, err := a.checker.Check(req.Tx, !verified)
 	if err != nil {
 		return &abcitypes.ResponseCheckTx{Code: ledger.CodeOf(err), Log: err.Error()}, nil
 	}
 	a.sigs.add(hash)
-	return &abcitypes.ResponseCheckTx{Code: ledger.CodeOK}, nil
+	return &abcitypes.ResponseCheckTx{Code: ledger.CodeOK, GasWanted: int64(tx.GasLimit)}, nil
 }
 
 // PreVerify checks a transaction's encoding and signature outside the
@@ -193,19 +193,41 @@ func (a *App) resetChecker() error {
 	return nil
 }
 
-// PrepareProposal drops transactions over the byte limit; the mempool has
-// already checked the rest.
+// PrepareProposal takes the mempool's transactions in order while they fit
+// the block's byte limit and, with their gas limits added up, the chain's
+// block gas limit, so a block's execution time is bounded. The mempool has
+// already checked them.
 func (a *App) PrepareProposal(_ context.Context, req *abcitypes.RequestPrepareProposal) (*abcitypes.ResponsePrepareProposal, error) {
+	params, err := ledger.ReadParams(a.st)
+	if err != nil {
+		return nil, err
+	}
 	txs := make([][]byte, 0, len(req.Txs))
 	var size int64
+	var gas uint64
 	for _, tx := range req.Txs {
-		size += int64(len(tx))
-		if size > req.MaxTxBytes {
+		limit, err := ledger.TxGasLimit(tx)
+		if err != nil || limit > params.MaxBlockGas {
+			continue // it would fail without paying anything
+		}
+		if size+int64(len(tx)) > req.MaxTxBytes || limit > params.MaxBlockGas-gas {
 			break
 		}
+		size += int64(len(tx))
+		gas += limit
 		txs = append(txs, tx)
 	}
 	return &abcitypes.ResponsePrepareProposal{Txs: txs}, nil
+}
+
+// Simulate runs a signed transaction against committed state as the next
+// block would, without its nonce checked, and discards what it did: it
+// tells a client the gas a transaction uses.
+func (a *App) Simulate(raw []byte) (ledger.Simulation, error) {
+	a.mu.Lock()
+	h := ledger.Header{ChainID: a.chainID, Height: a.height + 1}
+	a.mu.Unlock()
+	return a.m.Simulate(a.st, h, raw)
 }
 
 // ProcessProposal accepts proposals: invalid transactions in a block fail
@@ -229,7 +251,10 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlo
 	out := make([]*abcitypes.ExecTxResult, len(req.Txs))
 	for i, raw := range req.Txs {
 		r := blk.Deliver(raw, verified[i])
-		out[i] = &abcitypes.ExecTxResult{Code: r.Code, Log: r.Log, Events: toABCIEvents(r.Events)}
+		out[i] = &abcitypes.ExecTxResult{Code: r.Code, Log: r.Log, Events: toABCIEvents(r.Events), GasUsed: int64(r.GasUsed)}
+		if r.Tx != nil {
+			out[i].GasWanted = int64(r.Tx.GasLimit)
+		}
 	}
 	ch, endEvents, err := blk.End()
 	if err != nil {
@@ -290,7 +315,7 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 	order := make([]ledger.Hash, 0, len(p.results))
 	failed := 0
 	for i, r := range p.results {
-		rec := TxRecord{Height: p.height, Index: i, Code: r.Code, Log: r.Log, Events: r.Events, Time: p.time, Tx: p.raws[i]}
+		rec := TxRecord{Height: p.height, Index: i, Code: r.Code, Log: r.Log, Events: r.Events, Time: p.time, Tx: p.raws[i], GasUsed: r.GasUsed, Fee: r.Fee}
 		if r.Code != 0 {
 			failed++
 		}
@@ -400,6 +425,9 @@ type TxRecord struct {
 	Events []ledger.Event `json:"events,omitempty"`
 	Time   time.Time      `json:"time"`
 	Tx     []byte         `json:"tx"`
+	// GasUsed and Fee: what the transaction used and paid.
+	GasUsed uint64 `json:"gas_used,omitempty"`
+	Fee     uint64 `json:"fee,omitempty"`
 }
 
 func indexKey(h ledger.Hash) []byte { return append([]byte("tx/"), h[:]...) }

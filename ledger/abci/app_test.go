@@ -36,9 +36,13 @@ var (
 		p := ledger.DefaultParams()
 		// Pay fees out every other block, so EndBlock moves money too.
 		p.FeeEpochBlocks = 2
+		// One gas a transaction at a price of 1000: transfer's fee
+		// argument is then exactly what it pays (ledger's gas tests
+		// cover the real table).
+		p.Gas, p.MinGasPrice = ledger.GasTable{TxBase: 1}, 1000
 		return p
 	}()
-	minFee = params.MinFee
+	minFee = params.MinGasPrice
 )
 
 // testKey derives a key from name, so tests are repeatable and fast.
@@ -270,7 +274,7 @@ func transfer(t testing.TB, k *identity.Key, to identity.Address, amount, nonce,
 
 func signed(t testing.TB, k *identity.Key, chain string, nonce, fee uint64, msg ledger.Msg) []byte {
 	t.Helper()
-	tx := &ledger.Tx{ChainID: chain, Nonce: nonce, Fee: fee, Msg: msg}
+	tx := &ledger.Tx{ChainID: chain, Nonce: nonce, GasLimit: 1, GasPrice: fee, Msg: msg}
 	if err := tx.Sign(k); err != nil {
 		t.Fatalf("Sign: %v", err)
 	}
@@ -826,19 +830,39 @@ func TestQuery(t *testing.T) {
 	}
 }
 
-func TestPrepareProposalBoundsBytes(t *testing.T) {
+// TestPrepareProposalBounds: a proposal stops at the block's byte limit
+// and at the chain's block gas limit (the transactions' gas limits added
+// up), and leaves out what could never run.
+func TestPrepareProposalBounds(t *testing.T) {
 	n := newNode(t, abci.Options{})
-	txs := [][]byte{bytes.Repeat([]byte{1}, 100), bytes.Repeat([]byte{2}, 100), bytes.Repeat([]byte{3}, 100)}
+	n.initChain()
+	withGas := func(k *identity.Key, limit uint64) []byte {
+		tx := &ledger.Tx{ChainID: testChain, GasLimit: limit, GasPrice: minFee, Msg: &ledger.Transfer{To: keys[0].Address(), Amount: 1}}
+		if err := tx.Sign(k); err != nil {
+			t.Fatal(err)
+		}
+		return tx.Bytes()
+	}
+	third := params.MaxBlockGas / 3
+	txs := [][]byte{withGas(keys[0], third), withGas(keys[1], third), withGas(keys[2], third), withGas(keys[3], third)}
+	size := int64(len(txs[0]))
 	for _, tc := range []struct {
+		name string
+		txs  [][]byte
 		max  int64
 		want int
-	}{{1000, 3}, {300, 3}, {299, 2}, {100, 1}, {99, 0}} {
-		res, err := n.app.PrepareProposal(ctx, &abcitypes.RequestPrepareProposal{Txs: txs, MaxTxBytes: tc.max})
+	}{
+		{"all fit the bytes, three the gas", txs, 100 * size, 3},
+		{"bytes for two", txs, 2*size + 1, 2},
+		{"bytes for none", txs, size - 1, 0},
+		{"garbage and a limit over the block's are left out", [][]byte{{1, 2, 3}, withGas(keys[0], params.MaxBlockGas+1), txs[1]}, 100 * size, 1},
+	} {
+		res, err := n.app.PrepareProposal(ctx, &abcitypes.RequestPrepareProposal{Txs: tc.txs, MaxTxBytes: tc.max})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(res.Txs) != tc.want {
-			t.Errorf("MaxTxBytes %d: %d txs, want %d", tc.max, len(res.Txs), tc.want)
+			t.Errorf("%s: %d txs, want %d", tc.name, len(res.Txs), tc.want)
 		}
 	}
 	res, err := n.app.ProcessProposal(ctx, &abcitypes.RequestProcessProposal{Txs: txs})
