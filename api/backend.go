@@ -71,24 +71,24 @@ type Account struct {
 
 // TxResult describes a transaction: as submitted (Height 0) or committed.
 type TxResult struct {
-	Hash   string          `json:"hash"`
-	Height int64           `json:"height"`
-	Index  int             `json:"index"`
-	Code   uint32          `json:"code"`
-	Log    string          `json:"log,omitempty"`
-	Signer string          `json:"signer,omitempty"`
-	Nonce  uint64          `json:"nonce"`
+	Hash   string `json:"hash"`
+	Height int64  `json:"height"`
+	Index  int    `json:"index"`
+	Code   uint32 `json:"code"`
+	Log    string `json:"log,omitempty"`
+	Signer string `json:"signer,omitempty"`
+	Nonce  uint64 `json:"nonce"`
 	// GasLimit and GasPrice (ustr per gas) are what the transaction
 	// offered; GasUsed and Fee (ustr) what it used and paid, once
 	// committed.
-	GasLimit uint64 `json:"gas_limit,omitempty"`
-	GasPrice string `json:"gas_price,omitempty"`
-	GasUsed  uint64 `json:"gas_used,omitempty"`
-	Fee      string `json:"fee,omitempty"`
-	Type   string          `json:"type,omitempty"`
-	Msg    json.RawMessage `json:"msg,omitempty"`
-	Events []Event         `json:"events,omitempty"`
-	Time   *time.Time      `json:"time,omitempty"`
+	GasLimit uint64          `json:"gas_limit,omitempty"`
+	GasPrice string          `json:"gas_price,omitempty"`
+	GasUsed  uint64          `json:"gas_used,omitempty"`
+	Fee      string          `json:"fee,omitempty"`
+	Type     string          `json:"type,omitempty"`
+	Msg      json.RawMessage `json:"msg,omitempty"`
+	Events   []Event         `json:"events,omitempty"`
+	Time     *time.Time      `json:"time,omitempty"`
 	// DryRun marks what a simulation says the transaction would do; it
 	// was not sent.
 	DryRun bool `json:"dry_run,omitempty"`

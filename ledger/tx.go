@@ -37,8 +37,8 @@ type Tx struct {
 	GasLimit uint64
 	GasPrice uint64
 	Memo     string
-	MsgType string
-	Msg     Msg
+	MsgType  string
+	Msg      Msg
 
 	body []byte // the encoded body, as signed
 	sig  []byte
