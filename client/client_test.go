@@ -318,10 +318,9 @@ func TestSendEstimatesGas(t *testing.T) {
 	if !dry.DryRun || dry.GasUsed != fakeGas || dry.GasLimit != fakeGas+GasMargin(fakeGas) || dry.Fee != "2000" || f.lastTx != nil {
 		t.Errorf("dry run = %+v (sent %x); want gas %d, limit %d, fee 2000 and nothing sent", dry, f.lastTx, fakeGas, fakeGas+GasMargin(fakeGas))
 	}
-	// 1 STR at 2 ustr per gas buys 500,000 gas: that is the simulation's
-	// limit, under the block's 1,000,000.
-	if sim := f.simulated[0]; sim.GasLimit != 500_000 || sim.GasPrice != 2 || sim.Nonce != 5 {
-		t.Errorf("simulated with limit %d price %d nonce %d, want 500000, 2, 5", sim.GasLimit, sim.GasPrice, sim.Nonce)
+	// The simulation runs with the block's gas limit.
+	if sim := f.simulated[0]; sim.GasLimit != 1_000_000 || sim.GasPrice != 2 || sim.Nonce != 5 {
+		t.Errorf("simulated with limit %d price %d nonce %d, want 1000000, 2, 5", sim.GasLimit, sim.GasPrice, sim.Nonce)
 	}
 
 	if _, err := c.Send(ctx, key, msg, SendOptions{}); err != nil {
@@ -346,11 +345,16 @@ func TestSendEstimatesGas(t *testing.T) {
 		t.Errorf("a price under the minimum: %v", err)
 	}
 
-	// testAddr's 42 ustr buy 21 gas: the simulation runs out, and Send
-	// says the balance cannot pay, before sending anything.
+	// 1,500 ustr buy 750 gas, under the 1,000 the transaction uses: Send
+	// says the balance cannot pay, before sending anything; 2,500 buy
+	// 1,250, and the limit is that, short of the margin.
 	f.lastTx = nil
-	if _, _, err := c.Prepare(ctx, Chain{ChainID: "stratus-test", MinGasPrice: 2, MaxBlockGas: 1_000_000}, key, msg, 1, 42, SendOptions{}); errs.KindOf(err) != errs.Insufficient || !strings.Contains(err.Error(), "cannot pay for its gas") {
-		t.Errorf("a balance of 42 ustr: %v, want Insufficient, cannot pay for its gas", err)
+	ch := Chain{ChainID: "stratus-test", MinGasPrice: 2, MaxBlockGas: 1_000_000}
+	if _, _, err := c.Prepare(ctx, ch, key, msg, 1, 1500, SendOptions{}); errs.KindOf(err) != errs.Insufficient || !strings.Contains(err.Error(), "cannot pay for the 1000 gas") {
+		t.Errorf("a balance of 1500 ustr: %v, want Insufficient, cannot pay for the 1000 gas", err)
+	}
+	if tx, _, err := c.Prepare(ctx, ch, key, msg, 1, 2500, SendOptions{}); err != nil || tx.GasLimit != 1250 {
+		t.Errorf("a balance of 2500 ustr: %v, %v; want a limit of 1250", tx, err)
 	}
 	if f.lastTx != nil {
 		t.Error("a transaction that could not pay was sent")

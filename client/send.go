@@ -58,11 +58,12 @@ func (c *Client) Chain(ctx context.Context) (Chain, error) {
 }
 
 // Prepare builds and signs the transaction for msg with the given nonce.
-// Unless o.GasLimit is set, it first signs it with the most gas balance can
-// pay for, simulates that, and signs again with the gas used plus
-// GasMargin. A transaction the simulation shows failing is an error, with
-// the kind of its failure, and nothing is sent or spent; the simulation
-// comes back with it.
+// Unless o.GasLimit is set, it first signs it with the block's gas limit,
+// simulates that (the simulation takes the fee for the gas used, not for the
+// limit), and signs again with the gas used plus GasMargin, or with as much
+// as balance pays for if that is less. A transaction the simulation shows
+// failing is an error, with the kind of its failure, and nothing is sent or
+// spent; the simulation comes back with it.
 func (c *Client) Prepare(ctx context.Context, ch Chain, key *identity.Key, msg ledger.Msg, nonce, balance uint64, o SendOptions) (*ledger.Tx, api.Simulation, error) {
 	if err := msg.Validate(); err != nil {
 		return nil, api.Simulation{}, err
@@ -72,18 +73,17 @@ func (c *Client) Prepare(ctx context.Context, ch Chain, key *identity.Key, msg l
 		price = ch.MinGasPrice
 	}
 	if price < ch.MinGasPrice {
-		return nil, api.Simulation{}, errs.E(errs.Invalid, "gas price %s is below the chain's minimum of %s per gas", money.Format(price), money.Format(ch.MinGasPrice))
+		return nil, api.Simulation{}, errs.E(errs.Invalid, "gas price %dustr is below the chain's minimum of %dustr per gas", price, ch.MinGasPrice)
 	}
 	sign := func(limit uint64) (*ledger.Tx, error) {
 		tx := &ledger.Tx{ChainID: ch.ChainID, Nonce: nonce, GasLimit: limit, GasPrice: price, Memo: o.Memo, Msg: msg}
 		return tx, tx.Sign(key)
 	}
-	affordable := min(ch.MaxBlockGas, balance/price)
-	simLimit := affordable
-	if o.GasLimit != 0 {
-		simLimit = o.GasLimit
+	limit := o.GasLimit
+	if limit == 0 {
+		limit = ch.MaxBlockGas
 	}
-	tx, err := sign(simLimit)
+	tx, err := sign(limit)
 	if err != nil {
 		return nil, api.Simulation{}, err
 	}
@@ -92,13 +92,14 @@ func (c *Client) Prepare(ctx context.Context, ch Chain, key *identity.Key, msg l
 		return nil, sim, err
 	}
 	if sim.Code != ledger.CodeOK {
-		if sim.Code == ledger.CodeOutOfGas && o.GasLimit == 0 && affordable < ch.MaxBlockGas {
-			return nil, sim, errs.E(errs.Insufficient, "transaction rejected: %s cannot pay for its gas: the balance of %s buys %d gas at %s per gas, and the transaction needs more", key.Address(), money.Format(balance), affordable, money.Format(price))
-		}
 		return nil, sim, &errs.Error{Kind: ledger.KindOfCode(sim.Code), Msg: "transaction rejected: " + sim.Log}
 	}
 	if o.GasLimit != 0 {
 		return tx, sim, nil
+	}
+	affordable := balance / price
+	if affordable < sim.GasUsed {
+		return nil, sim, errs.E(errs.Insufficient, "transaction rejected: %s cannot pay for the %d gas the transaction uses at %dustr per gas: balance is %s", key.Address(), sim.GasUsed, price, money.Format(balance))
 	}
 	tx, err = sign(min(sim.GasUsed+GasMargin(sim.GasUsed), affordable))
 	return tx, sim, err

@@ -200,7 +200,7 @@ func (Bank) Msgs() []MsgSpec {
 				// The fee is already paid; say what the sender had before.
 				before, _ := money.Add(bal, ctx.TxFee)
 				need, _ := money.Add(m.Amount, ctx.TxFee)
-				return errs.E(errs.Insufficient, "insufficient funds in %s: need %s (%s plus the %s fee), have %s",
+				return errs.E(errs.Insufficient, "insufficient funds in %s: need %s (%s plus up to %s in fees), have %s",
 					signer, money.Format(need), money.Format(m.Amount), money.Format(ctx.TxFee), money.Format(before))
 			}
 			if err := ctx.Transfer(signer, m.To, m.Amount); err != nil {

@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 
@@ -71,7 +72,7 @@ func TestGasFollowsTheWork(t *testing.T) {
 	if got := d.GasUsed - c.GasUsed - g.TxByte; got != 12345 {
 		t.Errorf("burning 12345 gas cost %d", got)
 	}
-	if a.GasUsed <= g.Intrinsic(len(gasTx(t, k, 0, 10_000_000, 1, &gasMsg{Writes: 10}))) {
+	if a.GasUsed <= g.Intrinsic(len(gasTx(t, k, 0, 10_000_000, 1, &gasMsg{Writes: 10}))+2*binary.MaxVarintLen64) {
 		t.Errorf("gas used %d is no more than the intrinsic gas", a.GasUsed)
 	}
 }
@@ -81,9 +82,10 @@ func TestGasFollowsTheWork(t *testing.T) {
 func TestOutOfGasKeepsOnlyTheFee(t *testing.T) {
 	h := gasHarness(t, nil)
 	k := h.keys[0]
-	// Find what the message needs by simulating it (with a limit and a
-	// price of the same encoded size as the real ones).
-	sim, err := h.m.Simulate(h.st, h.header(), gasTx(t, k, 0, 1_000_000, 3, &gasMsg{Writes: 50}))
+	// Find what the message needs by simulating it: the gas limit's and
+	// price's encodings are charged at their longest, so the simulation's
+	// large limit does not change the gas.
+	sim, err := h.m.Simulate(h.st, h.header(), gasTx(t, k, 0, h.params.MaxBlockGas, 1, &gasMsg{Writes: 50}))
 	if err != nil || sim.Code != ledger.CodeOK {
 		t.Fatalf("simulate: %v %+v", err, sim)
 	}
@@ -120,7 +122,8 @@ func TestGasRefusedBeforeItRuns(t *testing.T) {
 	h := gasHarness(t, nil)
 	k := h.keys[0]
 	msg := &gasMsg{Writes: 1}
-	intrinsic := h.params.Gas.Intrinsic(len(gasTx(t, k, 0, 1000, 1, msg)))
+	probe, _ := ledger.DecodeTx(gasTx(t, k, 0, 1000, 1, msg), h.m.Registry())
+	intrinsic := h.params.Gas.Intrinsic(probe.ChargedSize())
 	tests := []struct {
 		name string
 		tx   []byte

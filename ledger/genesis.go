@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 
@@ -59,7 +60,7 @@ func (p Params) Validate() error {
 	if err := p.Gas.Validate(); err != nil {
 		return err
 	}
-	if need := p.Gas.Intrinsic(int(p.MaxTxBytes)); need > p.MaxBlockGas {
+	if need := p.Gas.Intrinsic(int(p.MaxTxBytes) + 2*binary.MaxVarintLen64); need > p.MaxBlockGas {
 		return errs.E(errs.Invalid, "max_block_gas %d is below the %d gas a transaction of max_tx_bytes needs", p.MaxBlockGas, need)
 	}
 	return nil

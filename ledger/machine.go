@@ -294,18 +294,22 @@ type execution struct {
 // execute runs tx on ctx: the ante checks and fee, then its message under
 // its gas limit, then the refund of the gas it did not use. A failed ante
 // changes nothing; a failed message (out of gas included) keeps only the
-// fee and the nonce. With simulate, the nonce is not checked.
+// fee and the nonce.
+//
+// With simulate, the nonce is not checked and the ante takes only the fee
+// for the intrinsic gas, so the message sees the balance it will see when
+// sent with a tight gas limit; the rest of the fee is taken after it runs.
 func execute(ctx *Context, tx *Tx, simulate bool) (execution, error) {
 	var o execution
 	snap := ctx.cache.Snapshot()
-	maxFee, err := ante(ctx, tx, simulate)
+	taken, err := ante(ctx, tx, simulate)
 	if err != nil {
 		ctx.cache.Revert(snap)
 		return o, err
 	}
-	meter := &GasMeter{limit: tx.GasLimit, used: ctx.Params.Gas.Intrinsic(len(tx.raw)), table: &ctx.Params.Gas}
+	meter := &GasMeter{limit: tx.GasLimit, used: ctx.Params.Gas.Intrinsic(tx.ChargedSize()), table: &ctx.Params.Gas}
 	snap = ctx.cache.Snapshot()
-	ctx.TxFee = maxFee
+	ctx.TxFee = taken
 	err = metered(ctx.cache, meter, func() error { return runMsg(ctx, tx) })
 	ctx.TxFee = 0
 	if err != nil {
@@ -313,10 +317,15 @@ func execute(ctx *Context, tx *Tx, simulate bool) (execution, error) {
 		ctx.events = ctx.events[:0]
 	}
 	o.gasUsed = meter.used
-	o.fee = o.gasUsed * tx.GasPrice // at most maxFee, which did not overflow
-	if refund := maxFee - o.fee; refund > 0 {
-		if rerr := ctx.Credit(BucketFees, tx.Signer, refund); rerr != nil {
+	o.fee = o.gasUsed * tx.GasPrice // at most GasLimit x GasPrice, which did not overflow
+	switch {
+	case o.fee < taken:
+		if rerr := ctx.Credit(BucketFees, tx.Signer, taken-o.fee); rerr != nil {
 			panic(fmt.Sprintf("ledger: refunding unused gas: %v", rerr))
+		}
+	case o.fee > taken: // only in a simulation
+		if derr := ctx.Debit(tx.Signer, BucketFees, o.fee-taken); derr != nil && err == nil {
+			err = errs.E(errs.Insufficient, "%s cannot pay the fee of %s (%d gas at %dustr per gas) after the transaction: balance is %s", tx.Signer, money.Format(o.fee), o.gasUsed, tx.GasPrice, money.Format(ctx.GetAccount(tx.Signer).Balance))
 		}
 	}
 	o.events = ctx.events
@@ -325,7 +334,7 @@ func execute(ctx *Context, tx *Tx, simulate bool) (execution, error) {
 
 // ante checks and charges what every transaction owes before its message
 // runs: chain, size, nonce, gas and the fee for all of its gas limit (the
-// unused part is refunded after it runs). It returns that maximum fee. It
+// unused part is refunded after it runs). It returns the fee it took. It
 // fails without side effects.
 func ante(ctx *Context, tx *Tx, simulate bool) (uint64, error) {
 	if tx.ChainID != ctx.ChainID {
@@ -342,25 +351,30 @@ func ante(ctx *Context, tx *Tx, simulate bool) (uint64, error) {
 		return 0, fmt.Errorf("%w: transaction has nonce %d but account %s expects %d; a replayed or out-of-order transaction", ErrBadNonce, tx.Nonce, tx.Signer, acct.Nonce)
 	}
 	if tx.GasPrice < ctx.Params.MinGasPrice {
-		return 0, fmt.Errorf("%w: gas price %s per gas is below the chain's minimum of %s", ErrFeeTooLow, money.Format(tx.GasPrice), money.Format(ctx.Params.MinGasPrice))
+		return 0, fmt.Errorf("%w: gas price %dustr per gas is below the chain's minimum of %dustr", ErrFeeTooLow, tx.GasPrice, ctx.Params.MinGasPrice)
 	}
 	if tx.GasLimit > ctx.Params.MaxBlockGas {
 		return 0, errs.E(errs.Invalid, "gas limit %d is over the block gas limit of %d", tx.GasLimit, ctx.Params.MaxBlockGas)
 	}
-	if need := ctx.Params.Gas.Intrinsic(len(tx.raw)); tx.GasLimit < need {
+	need := ctx.Params.Gas.Intrinsic(tx.ChargedSize())
+	if tx.GasLimit < need {
 		return 0, fmt.Errorf("%w: gas limit %d is below the %d gas a %d-byte transaction uses before it runs", ErrOutOfGas, tx.GasLimit, need, len(tx.raw))
 	}
-	maxFee, err := tx.MaxFee()
+	fee, err := tx.MaxFee()
 	if err != nil {
 		return 0, err
 	}
-	if err := ctx.Debit(tx.Signer, BucketFees, maxFee); err != nil {
-		return 0, errs.E(errs.Insufficient, "%s cannot pay the fee of up to %s (gas limit %d at %s per gas): balance is %s", tx.Signer, money.Format(maxFee), tx.GasLimit, money.Format(tx.GasPrice), money.Format(acct.Balance))
+	limit := tx.GasLimit
+	if simulate {
+		limit, fee = need, need*tx.GasPrice // at most the max fee
+	}
+	if err := ctx.Debit(tx.Signer, BucketFees, fee); err != nil {
+		return 0, errs.E(errs.Insufficient, "%s cannot pay the fee of up to %s (%d gas at %dustr per gas): balance is %s", tx.Signer, money.Format(fee), limit, tx.GasPrice, money.Format(acct.Balance))
 	}
 	acct = ctx.GetAccount(tx.Signer)
 	acct.Nonce++
 	ctx.setAccount(tx.Signer, acct)
-	return maxFee, nil
+	return fee, nil
 }
 
 func runMsg(ctx *Context, tx *Tx) (err error) {
@@ -487,8 +501,9 @@ type Simulation struct {
 // Simulate runs raw against committed state r as the next block would,
 // without its nonce being checked, and discards its writes: it tells a
 // client the gas a transaction uses before it is sent. The signature is
-// checked, so a client signs what it simulates; it signs with the largest
-// gas limit it can pay for, and then again with the estimate.
+// checked, so a client signs what it simulates; it signs with a large gas
+// limit (the ante takes only the intrinsic gas's fee), and then again with
+// the estimate.
 func (m *Machine) Simulate(r Reader, h Header, raw []byte) (Simulation, error) {
 	ctx, err := m.newContext(r, h, true)
 	if err != nil {

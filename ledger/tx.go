@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"math/bits"
 
@@ -72,6 +73,19 @@ func (t *Tx) MaxFee() (uint64, error) {
 		return 0, errs.E(errs.Invalid, "gas limit %d at gas price %d ustr is more than any fee can be", t.GasLimit, t.GasPrice)
 	}
 	return lo, nil
+}
+
+// ChargedSize is the size the gas table charges the transaction for: its
+// length with the gas limit and price counted at their longest encoding,
+// so that signing a transaction again with the estimated gas limit does not
+// change the gas it uses.
+func (t *Tx) ChargedSize() int {
+	return len(t.raw) - uvarintLen(t.GasLimit) - uvarintLen(t.GasPrice) + 2*binary.MaxVarintLen64
+}
+
+func uvarintLen(v uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], v)
 }
 
 // TxGasLimit reads a transaction's gas limit from its encoding without

@@ -97,7 +97,7 @@ func printDryRun(w io.Writer, r api.TxResult) {
 	max := r.GasLimit * price
 	fmt.Fprintf(w, "dry run: %s from %s would succeed; nothing was sent\n", r.Type, r.Signer)
 	fmt.Fprintf(w, "gas:     %d (limit %d with the margin)\n", r.GasUsed, r.GasLimit)
-	fmt.Fprintf(w, "fee:     %s at %s per gas (at most %s)\n", money.Format(fee), money.Format(price), money.Format(max))
+	fmt.Fprintf(w, "fee:     %s at %dustr per gas (at most %s)\n", money.Format(fee), price, money.Format(max))
 	printEvents(w, r.Events)
 }
 
@@ -108,7 +108,7 @@ func (g *globals) printFees(w io.Writer) {
 	}
 	for _, r := range g.paid {
 		fee, _ := money.ParseUstr(r.Fee)
-		fmt.Fprintf(w, "fee:     %s (%d gas at %s per gas)\n", money.Format(fee), r.GasUsed, money.Format(mustUstr(r.GasPrice)))
+		fmt.Fprintf(w, "fee:     %s (%d gas at %dustr per gas)\n", money.Format(fee), r.GasUsed, mustUstr(r.GasPrice))
 	}
 }
 
@@ -194,7 +194,7 @@ func printTx(w io.Writer, r api.TxResult) {
 	}
 	if r.Type != "" {
 		fmt.Fprintf(w, "type:    %s\nsigner:  %s\nnonce:   %d\n", r.Type, r.Signer, r.Nonce)
-		fmt.Fprintf(w, "fee:     %s (%d of %d gas at %s per gas)\nmsg:     %s\n", money.Format(mustUstr(r.Fee)), r.GasUsed, r.GasLimit, money.Format(mustUstr(r.GasPrice)), r.Msg)
+		fmt.Fprintf(w, "fee:     %s (%d of %d gas at %dustr per gas)\nmsg:     %s\n", money.Format(mustUstr(r.Fee)), r.GasUsed, r.GasLimit, mustUstr(r.GasPrice), r.Msg)
 	}
 	printEvents(w, r.Events)
 }

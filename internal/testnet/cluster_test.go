@@ -99,6 +99,11 @@ func TestClusterToleratesOneDown(t *testing.T) {
 		} else if tx.Height != last.Height || tx.Code != 0 {
 			t.Errorf("validator%d: transfer %s at height %d code %d; it was committed at %d with code 0", i, last.Hash, tx.Height, tx.Code, last.Height)
 		}
+		// Each validator metered the transaction itself, the restarted
+		// one while catching up: the same gas, the same fee.
+		if err == nil && (tx.GasUsed != last.GasUsed || tx.Fee != last.Fee || tx.GasUsed == 0) {
+			t.Errorf("validator%d: transfer %s used %d gas and paid %s; validator0 says %d and %s", i, last.Hash, tx.GasUsed, tx.Fee, last.GasUsed, last.Fee)
+		}
 		checkSupply(ctx, t, cl, GenesisSupply(n))
 	}
 
