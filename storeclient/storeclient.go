@@ -185,7 +185,7 @@ func (c *Client) Info(ctx context.Context, id string) (*Info, error) {
 }
 
 // List returns an owner's objects.
-func (c *Client) List(ctx context.Context, owner string) ([]objects.Object, error) {
+func (c *Client) List(ctx context.Context, owner string) ([]objects.ObjectView, error) {
 	if _, err := identity.ParseDID(owner); err != nil {
 		return nil, err
 	}
@@ -222,8 +222,8 @@ func (c *Client) Remove(ctx context.Context, key *identity.Key, id string) (*Rem
 	}
 	out := &RemoveResult{ID: v.ID, Tx: res.Hash, Height: res.Height, Closed: []string{}}
 	for _, ev := range res.Events {
-		if ev.Type == "object.removed" {
-			if s := ev.Attrs["closed"]; s != "" {
+		if ev.Type == objects.EventRemoved {
+			if s := ev.Attrs[objects.AttrClosed]; s != "" {
 				out.Closed = strings.Split(s, ",")
 			}
 		}
