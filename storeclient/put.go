@@ -113,19 +113,9 @@ type candidate struct {
 // escrow); the providers' garbage collectors delete any shards it uploaded.
 // Nothing on the ledger points at a shard before every shard is stored.
 func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size int64, o PutOptions) (res *PutResult, err error) {
-	p := storage.DefaultParams()
-	if o.K != 0 || o.M != 0 {
-		p.K, p.M = o.K, o.M
-	}
-	if size < 0 || size > storage.MaxObjectSize {
-		return nil, errs.E(errs.Invalid, "object size %d is outside [0, %d]", size, int64(storage.MaxObjectSize))
-	}
-	p.SegmentSize = SegmentSizeFor(size, p.Shards())
-	if err := p.Validate(); err != nil {
+	p, err := putParams(size, o)
+	if err != nil {
 		return nil, err
-	}
-	if n := p.SegmentCount(size) * p.Shards(); n > MaxManifestShards {
-		return nil, errs.E(errs.TooLarge, "a %d-byte object with %s redundancy has %d shards, more than the %d one manifest holds: split the file or lower the redundancy", size, p.Redundancy(), n, MaxManifestShards)
 	}
 	nseg := p.SegmentCount(size)
 	var perProv int64 // each provider holds one shard of every segment
@@ -200,6 +190,38 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 	}
 	out.ID, out.Tx, out.Height = man.ID().String(), tx.Hash, tx.Height
 	return out, nil
+}
+
+// putParams returns the coding parameters Put uses for an object of size
+// bytes: o's redundancy (3+2 by default) and SegmentSizeFor's segments.
+func putParams(size int64, o PutOptions) (storage.Params, error) {
+	p := storage.DefaultParams()
+	if o.K != 0 || o.M != 0 {
+		p.K, p.M = o.K, o.M
+	}
+	if size < 0 || size > storage.MaxObjectSize {
+		return p, errs.E(errs.Invalid, "object size %d is outside [0, %d]", size, int64(storage.MaxObjectSize))
+	}
+	p.SegmentSize = SegmentSizeFor(size, p.Shards())
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	if n := p.SegmentCount(size) * p.Shards(); n > MaxManifestShards {
+		return p, errs.E(errs.TooLarge, "a %d-byte object with %s redundancy has %d shards, more than the %d one manifest holds: split the file or lower the redundancy", size, p.Redundancy(), n, MaxManifestShards)
+	}
+	return p, nil
+}
+
+// ObjectID returns the ID that Put gives the size bytes of r with o's
+// redundancy, without sending anything: it encodes r (o.Parallel segments
+// at a time) and hashes the shards. It fails with Invalid or TooLarge as
+// Put would, or with r's error.
+func (c *Client) ObjectID(ctx context.Context, r io.ReaderAt, size int64, o PutOptions) (storage.ID, error) {
+	p, err := putParams(size, o)
+	if err != nil {
+		return storage.ID{}, err
+	}
+	return c.objectID(ctx, r, size, p, o)
 }
 
 // objectID encodes r as Put would, in parallel, without storing anything,
