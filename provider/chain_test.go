@@ -183,8 +183,8 @@ func TestUnpaidObjectsShardsAreCollected(t *testing.T) {
 	c := newMemChain(t, prov.Address(), alice, mallory)
 	f := startWith(t, t.TempDir(), newFakeLedger(), c, 1<<30)
 
-	// 1 MiB at 1 STR per GiB-second is 976,562 nano-ustr/s; 4,000 ustr
-	// last 4,096 s, more than the hour of grace, so the lease is active.
+	// 1 MiB at 1 ustr per GiB-second is 976,562 nano-ustr/s, 1 ustr every
+	// 1,024 s: 4,000 ustr last about 47 days.
 	const deposit = 4000
 	lease := c.openLease(alice, prov, 1<<20, deposit)
 	p := storage.Params{K: 1, M: 0, SegmentSize: 8192, LeafSize: storage.DefaultLeafSize}
