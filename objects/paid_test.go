@@ -12,7 +12,6 @@ import (
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
-	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/storage"
 )
@@ -335,7 +334,6 @@ func TestRenew(t *testing.T) {
 	if got := c.balance(poor); got != bal-c.lp.MinFee {
 		t.Fatalf("a failed renew took %d, want the fee %d", bal-got, c.lp.MinFee)
 	}
-	_ = money.UstrPerSTR
 }
 
 func be(v uint64) []byte {

@@ -91,16 +91,6 @@ func ShardRefsOf(ctx *ledger.Context, provider identity.Address, h storage.Hash,
 	return newStore(ctx).shardRefs(key(prefShard, provider[:], h[:], owner[:]))
 }
 
-// PaidUntil returns when object id's first lease runs out of escrow, as
-// ObjectView.PaidUntilMs; errs.NotFound for an unknown object.
-func PaidUntil(ctx *ledger.Context, id storage.ID) (int64, error) {
-	o, err := newStore(ctx).object(id)
-	if err != nil {
-		return 0, err
-	}
-	return paidUntil(ctx, o)
-}
-
 // ShardUse is the answer of GET /v1/providers/{did}/shards/{hash}: the
 // references of every owner, or with ?owner= of that owner only.
 type ShardUse struct {
