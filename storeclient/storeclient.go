@@ -205,8 +205,10 @@ type RemoveResult struct {
 	Height  int64    `json:"height"`
 	Closed  []string `json:"closed_leases"`
 	Deleted int      `json:"shards_deleted"`
-	// Kept are shards another object still uses; Deferred are shards whose
-	// provider could not be reached, which its garbage collector deletes.
+	// Kept are shards another of the owner's objects still uses (a
+	// provider keeps an owner's copy for the owner's own objects only);
+	// Deferred are shards whose provider could not be reached, which its
+	// garbage collector deletes.
 	Kept     int `json:"shards_kept"`
 	Deferred int `json:"shards_deferred"`
 }

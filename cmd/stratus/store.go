@@ -531,7 +531,7 @@ func newStoreRmCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(w, "shards: %d deleted", res.Deleted)
 				if res.Kept > 0 {
-					fmt.Fprintf(w, ", %d kept (another object uses them)", res.Kept)
+					fmt.Fprintf(w, ", %d kept (another of your objects uses them)", res.Kept)
 				}
 				if res.Deferred > 0 {
 					fmt.Fprintf(w, ", %d left to the providers' garbage collectors", res.Deferred)
