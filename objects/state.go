@@ -400,6 +400,13 @@ func (s *store) dropUnpaid(l *market.Lease) error {
 	}
 	for _, id := range roots {
 		o, err := s.object(id)
+		if errs.KindOf(err) == errs.NotFound {
+			// An index entry without its object cannot be made by drop,
+			// which deletes both; if one is ever found, it must not stop
+			// the block that closes the lease.
+			s.kv.Delete(key(prefLeaseObj, be(l.ID), id[:]))
+			continue
+		}
 		if err != nil {
 			return err
 		}
