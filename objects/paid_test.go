@@ -12,6 +12,7 @@ import (
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/storage"
 )
@@ -60,12 +61,17 @@ func TestClosingALeaseAnObjectUsesIsRefused(t *testing.T) {
 		t.Fatalf("close with two objects: code %d, log %q, want %q", r.Code, r.Log, want)
 	}
 
-	// A year on, the object is still stored and was paid for all along.
+	// A year on (where the attack had: object live, leases paid 0 ustr,
+	// 30 STR refunded), the object is stored and was paid for by the
+	// millisecond: 1,862 nano-ustr/s for the year is 58 ustr and a
+	// fraction, on every lease, and nothing was refunded.
 	c.block(365 * 24 * time.Hour)
 	for _, lid := range ls {
 		l := c.lease(lid)
-		if l.State != market.LeaseActive || l.Settled == 0 || l.Refunded != 0 {
-			t.Fatalf("lease %d a year on: %s, paid %d, refunded %d", lid, l.State, l.Settled, l.Refunded)
+		owed := new(big.Int).Mul(big.NewInt(int64(l.Rate)), big.NewInt(c.now.UnixMilli()-l.ActivatedMs))
+		paid := new(big.Int).Add(new(big.Int).Mul(big.NewInt(int64(l.Settled)), big.NewInt(1e12)), new(big.Int).SetUint64(l.AccruedPico))
+		if l.State != market.LeaseActive || paid.Cmp(owed) != 0 || l.Settled != 58 || l.Refunded != 0 || l.Escrow != 10*money.UstrPerSTR-58 {
+			t.Fatalf("lease %d a year on: %s, paid %d (+%d pico, owed %v pico), escrow %d, refunded %d", lid, l.State, l.Settled, l.AccruedPico, owed, l.Escrow, l.Refunded)
 		}
 	}
 	// Removing the objects closes the leases: what was not paid comes back.
@@ -75,8 +81,8 @@ func TestClosingALeaseAnObjectUsesIsRefused(t *testing.T) {
 		t.Fatalf("removing the last object: %+v", ev)
 	}
 	for _, lid := range ls {
-		if l := c.lease(lid); l.State != market.LeaseClosed || l.Settled+l.Refunded != l.Deposited {
-			t.Fatalf("lease %d after the remove: %+v", lid, l)
+		if l := c.lease(lid); l.State != market.LeaseClosed || l.Settled != 58 || l.Refunded != 10*money.UstrPerSTR-58 {
+			t.Fatalf("lease %d after the remove: %s, paid %d, refunded %d", lid, l.State, l.Settled, l.Refunded)
 		}
 	}
 	// A lease nothing uses still closes at once.
