@@ -103,7 +103,37 @@ func (c *memChain) block(dt time.Duration, k *identity.Key, msg ledger.Msg) ledg
 	}
 	c.st.Apply(ch.Writes)
 	c.height, c.now, c.hash, c.ends = h.Height, at, ch.AppHash, evs
+	c.conserved()
 	return res
+}
+
+// conserved checks that every bucket adds up to the supply, and that the
+// market's escrow bucket is its leases' escrow, after every block.
+func (c *memChain) conserved() {
+	c.t.Helper()
+	var total uint64
+	for _, b := range c.m.Buckets() {
+		v, err := ledger.ReadBucket(c.st, b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		total += v
+	}
+	supply, err := ledger.ReadSupply(c.st)
+	if err != nil || total != supply {
+		c.t.Fatalf("height %d: buckets hold %d, supply %d (%v)", c.height, total, supply, err)
+	}
+	var escrow uint64
+	for id := uint64(1); ; id++ {
+		l, err := market.StoredLease(c.query(), id)
+		if err != nil {
+			break
+		}
+		escrow += l.Escrow
+	}
+	if b, _ := ledger.ReadBucket(c.st, market.BucketEscrow); b != escrow {
+		c.t.Fatalf("height %d: the escrow bucket holds %d, the leases %d", c.height, b, escrow)
+	}
 }
 
 func (c *memChain) ok(k *identity.Key, msg ledger.Msg) ledger.TxResult {
