@@ -29,3 +29,17 @@ func OpenLeaseFor(ctx *ledger.Context, consumer identity.Address, m *OpenLease) 
 func StoredLease(ctx *ledger.Context, id uint64) (*Lease, error) {
 	return newStore(ctx).lease(id)
 }
+
+// TopupLeaseFor adds m.Amount to lease m.ID's escrow from payer's balance,
+// exactly as a market/topup_lease transaction signed by payer would. It is
+// for modules that top up the leases of what they own in one message
+// (objects renews every lease of an object). It checks m with Validate
+// first, and fails with the errors market/topup_lease gives: NotFound,
+// Conflict when the lease is closed (or runs out of escrow and closes on
+// settling), Insufficient when payer cannot pay.
+func TopupLeaseFor(ctx *ledger.Context, payer identity.Address, m *TopupLease) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	return topupLease(ctx, payer, m)
+}

@@ -134,6 +134,14 @@ func (n *Node) mountMarket() {
 		if err != nil {
 			return nil, err
 		}
+		if o := r.URL.Query().Get("owner"); o != "" {
+			owner, err := identity.ParseDID(o)
+			if err != nil {
+				return nil, err
+			}
+			return objects.ShardUse{Provider: p.String(), Hash: h.String(), Owner: owner.String(),
+				Refs: objects.ShardRefsOf(ctx, p, storage.Hash(h), owner)}, nil
+		}
 		return objects.ShardUse{Provider: p.String(), Hash: h.String(), Refs: objects.ShardRefs(ctx, p, storage.Hash(h))}, nil
 	}))
 	a.HandleJSON("GET /v1/prices", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {

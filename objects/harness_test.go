@@ -227,6 +227,16 @@ func (c *chain) check() {
 	}
 }
 
+// balance is an account's balance now.
+func (c *chain) balance(k *identity.Key) uint64 {
+	c.t.Helper()
+	a, err := ledger.ReadAccount(c.st, k.Address())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return a.Balance
+}
+
 func find(evs []ledger.Event, typ string) *ledger.Event {
 	for i := range evs {
 		if evs[i].Type == typ {
@@ -240,8 +250,14 @@ func find(evs []ledger.Event, typ string) *ledger.Event {
 // user k with provider p and returns its id.
 func (c *chain) openLease(k, p *identity.Key, quantity uint64, ack bool) uint64 {
 	c.t.Helper()
+	return c.openLeaseDeposit(k, p, quantity, 10*money.UstrPerSTR, ack)
+}
+
+// openLeaseDeposit is openLease with a deposit of deposit ustr.
+func (c *chain) openLeaseDeposit(k, p *identity.Key, quantity, deposit uint64, ack bool) uint64 {
+	c.t.Helper()
 	pa := p.Address()
-	r := c.ok(k, &market.OpenLease{Class: market.ClassStorage, Quantity: quantity, Deposit: 10 * money.UstrPerSTR, Provider: &pa})
+	r := c.ok(k, &market.OpenLease{Class: market.ClassStorage, Quantity: quantity, Deposit: deposit, Provider: &pa})
 	ev := find(r.Events, "lease.opened")
 	var id uint64
 	fmt.Sscan(ev.Get("lease"), &id)

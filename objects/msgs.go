@@ -39,10 +39,26 @@ type Remove struct {
 	ID string `json:"id"`
 }
 
+// MaxRenewSeconds bounds one renewal: 100 years.
+const MaxRenewSeconds = 100 * 365 * 24 * 3600
+
+// Renew is objects/renew: top up every lease of object ID with what it
+// costs for Seconds more at its current rate, ceil(rate x Seconds / 10^9)
+// ustr each, paid by the signer (anyone may pay for an object, as anyone may
+// top up a lease). It is one transaction: either every lease is topped up
+// or none is.
+type Renew struct {
+	ID      string `json:"id"`
+	Seconds uint64 `json:"seconds,string"`
+}
+
 func (*Commit) Type() string                   { return "objects/commit" }
 func (*Remove) Type() string                   { return "objects/remove" }
+func (*Renew) Type() string                    { return "objects/renew" }
 func (m *Remove) Encode(w *codec.Writer)       { ledger.EncodeJSON(w, m) }
 func (m *Remove) Decode(r *codec.Reader) error { return ledger.DecodeJSON(r, m) }
+func (m *Renew) Encode(w *codec.Writer)        { ledger.EncodeJSON(w, m) }
+func (m *Renew) Decode(r *codec.Reader) error  { return ledger.DecodeJSON(r, m) }
 
 // Encode implements ledger.Msg.
 func (m *Commit) Encode(w *codec.Writer) {
@@ -132,4 +148,15 @@ func (m *Commit) parse() (*storage.Manifest, map[identity.Address]uint64, error)
 func (m *Remove) Validate() error {
 	_, err := storage.ParseID(m.ID)
 	return err
+}
+
+// Validate implements ledger.Msg.
+func (m *Renew) Validate() error {
+	if _, err := storage.ParseID(m.ID); err != nil {
+		return err
+	}
+	if m.Seconds == 0 || m.Seconds > MaxRenewSeconds {
+		return errs.E(errs.Invalid, "a renewal is for 1 to %d seconds, not %d", MaxRenewSeconds, m.Seconds)
+	}
+	return nil
 }

@@ -6,10 +6,16 @@ import (
 	"github.com/stratus-cloud/stratus/storage"
 )
 
-// ObjectView is an object's record with its manifest decoded, for the API.
+// ObjectView is an object's record for the API: with its manifest decoded
+// (GetObject only) and the time it is paid until.
 type ObjectView struct {
 	Object
-	Decoded *storage.Manifest `json:"decoded_manifest"`
+	// PaidUntilMs is when the first of the object's leases runs out of
+	// escrow at its current rate, in unix ms: the object is dropped then
+	// unless it is renewed (objects/renew). 0 for an object without
+	// leases, which costs nothing; math.MaxInt64 if no lease runs out.
+	PaidUntilMs int64             `json:"paid_until_ms"`
+	Decoded     *storage.Manifest `json:"decoded_manifest,omitempty"`
 }
 
 // GetObject returns an object by its ID string; errs.Invalid for a
@@ -27,14 +33,19 @@ func GetObject(ctx *ledger.Context, id string) (*ObjectView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ObjectView{Object: *o, Decoded: man}, nil
+	until, err := paidUntil(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return &ObjectView{Object: *o, PaidUntilMs: until, Decoded: man}, nil
 }
 
-// ObjectsOf returns an owner's objects in ID-root order.
-func ObjectsOf(ctx *ledger.Context, owner identity.Address) ([]Object, error) {
+// ObjectsOf returns an owner's objects in ID-root order, each with the time
+// it is paid until (and no decoded manifest).
+func ObjectsOf(ctx *ledger.Context, owner identity.Address) ([]ObjectView, error) {
 	s := newStore(ctx)
 	p := key(prefByOwner, owner[:])
-	out := []Object{}
+	out := []ObjectView{}
 	var roots []storage.ID
 	err := s.kv.Iterate(p, func(k, _ []byte) error {
 		var id storage.ID
@@ -50,20 +61,41 @@ func ObjectsOf(ctx *ledger.Context, owner identity.Address) ([]Object, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, *o)
+		until, err := paidUntil(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ObjectView{Object: *o, PaidUntilMs: until})
 	}
 	return out, nil
 }
 
 // ShardRefs returns how many placements of shard h on provider the live
-// objects hold: 0 means the provider may delete the shard.
+// objects of every owner hold together.
 func ShardRefs(ctx *ledger.Context, provider identity.Address, h storage.Hash) uint64 {
-	return newStore(ctx).shardRefs(key(prefShard, provider[:], h[:]))
+	s := newStore(ctx)
+	p := key(prefShard, provider[:], h[:])
+	var n uint64
+	s.kv.Iterate(p, func(k, _ []byte) error {
+		n += s.shardRefs(k)
+		return nil
+	})
+	return n
 }
 
-// ShardUse is the answer of GET /v1/providers/{did}/shards/{hash}.
+// ShardRefsOf returns how many placements of shard h on provider owner's
+// live objects hold, each paid for by owner's own lease with provider. At 0
+// the provider may delete owner's copy of the shard: no other account's
+// object keeps it, whatever its manifest says.
+func ShardRefsOf(ctx *ledger.Context, provider identity.Address, h storage.Hash, owner identity.Address) uint64 {
+	return newStore(ctx).shardRefs(key(prefShard, provider[:], h[:], owner[:]))
+}
+
+// ShardUse is the answer of GET /v1/providers/{did}/shards/{hash}: the
+// references of every owner, or with ?owner= of that owner only.
 type ShardUse struct {
 	Provider string `json:"provider"`
 	Hash     string `json:"hash"`
+	Owner    string `json:"owner,omitempty"`
 	Refs     uint64 `json:"refs"`
 }

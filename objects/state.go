@@ -23,12 +23,31 @@ const (
 	prefObj      = "obj/"
 	prefByOwner  = "byowner/"
 	prefLeaseUse = "leaseuse/"
+	// prefLeaseObj indexes the objects a lease pays for:
+	// leaseobj/<lease id, 8 BE><root32> -> empty. A lease that closes
+	// finds the objects it takes with it here, without a scan.
+	prefLeaseObj = "leaseobj/"
 	prefDue      = "due/"
-	// prefShard counts the live objects that place a shard on a provider:
-	// shard/<provider 32 bytes><hash 32 bytes> -> uvarint count. Providers
-	// read it to know which shards they may delete.
+	// prefShard counts, per owner, the placements of a shard on a provider
+	// by that owner's live objects: shard/<provider 32 bytes><hash 32
+	// bytes><owner 32 bytes> -> uvarint count. A live object is paid for
+	// by its owner's own leases with every provider it places shards on
+	// (commit checks it, and a lease that closes drops its objects), so a
+	// count above zero always stands for a paying lease of that owner with
+	// that provider. Providers read it to know which consumers' copies
+	// they may delete.
 	prefShard = "shard/"
 )
+
+// GasPerShard is the gas objects/commit charges for each shard of the
+// manifest, for verifying it: decoding the shard's 33-byte entry, parsing
+// its provider's did:key (a base58 decode and a multicodec check, about
+// 2 µs), hashing it into the object's Merkle tree for the ID (one SHA-256
+// of 32 bytes, about 0.3 µs) and adding it to the per-provider totals. The
+// state it reads and writes (one shard-reference record per distinct
+// placement) is metered apart, by bytes. 1,000 gas is on the scale of one
+// signature check's 10,000 (docs/storage.md gives the reasoning).
+const GasPerShard = 1_000
 
 // Object is an object's record in state.
 type Object struct {
@@ -120,6 +139,26 @@ func (s *store) putLeaseUse(id uint64, u LeaseUse) {
 	s.putJSON(key(prefLeaseUse, be(id)), u)
 }
 
+// objectsOn returns the objects lease id pays for, in root order, at most
+// limit of them (0: all).
+func (s *store) objectsOn(id uint64, limit int) ([]storage.ID, error) {
+	p := key(prefLeaseObj, be(id))
+	var out []storage.ID
+	err := s.kv.Iterate(p, func(k, _ []byte) error {
+		if len(k) != len(p)+len(storage.ID{}) {
+			return errs.E(errs.Internal, "objects: corrupt lease index key %x", k)
+		}
+		var r storage.ID
+		copy(r[:], k[len(p):])
+		out = append(out, r)
+		if limit > 0 && len(out) == limit {
+			return ledger.ErrStop
+		}
+		return nil
+	})
+	return out, err
+}
+
 func (s *store) nowMs() int64 { return s.ctx.Time.UnixMilli() }
 
 func commit(ctx *ledger.Context, signer identity.Address, m *Commit) error {
@@ -128,6 +167,7 @@ func commit(ctx *ledger.Context, signer identity.Address, m *Commit) error {
 	if err != nil {
 		return err
 	}
+	ctx.ConsumeGas(uint64(man.ShardCount())*GasPerShard, "manifest verification")
 	id := man.ID()
 	if s.kv.Get(key(prefObj, id[:])) != nil {
 		return errs.E(errs.Conflict, "object %s is already committed", id)
@@ -204,8 +244,9 @@ func commit(ctx *ledger.Context, signer identity.Address, m *Commit) error {
 		u.Bytes += sh.Bytes
 		u.Objects++
 		s.putLeaseUse(sh.Lease, u)
+		s.kv.Set(key(prefLeaseObj, be(sh.Lease), id[:]), []byte{})
 	}
-	if err := s.countShards(man, 1); err != nil {
+	if err := s.countShards(man, signer, 1); err != nil {
 		return err
 	}
 	o := &Object{
@@ -217,9 +258,9 @@ func commit(ctx *ledger.Context, signer identity.Address, m *Commit) error {
 	if o.ExpiresMs != 0 {
 		s.kv.Set(key(prefDue, be(uint64(o.ExpiresMs)), id[:]), []byte{})
 	}
-	ctx.Emit("object.committed", ledger.Attr{Key: "id", Value: o.ID},
-		ledger.Attr{Key: "owner", Value: signer.String()}, ledger.Attr{Key: "size", Value: strconv.FormatInt(o.Size, 10)},
-		ledger.Attr{Key: "leases", Value: leaseList(shares)})
+	ctx.Emit(EventCommitted, ledger.Attr{Key: AttrID, Value: o.ID},
+		ledger.Attr{Key: AttrOwner, Value: signer.String()}, ledger.Attr{Key: AttrSize, Value: strconv.FormatInt(o.Size, 10)},
+		ledger.Attr{Key: AttrLeases, Value: leaseList(shares)})
 	return nil
 }
 
@@ -244,17 +285,24 @@ func remove(ctx *ledger.Context, signer identity.Address, m *Remove) error {
 	if o.Owner != signer {
 		return errs.E(errs.Unauthorized, "object %s is %s's: only its owner can remove it", o.ID, o.Owner)
 	}
-	return s.drop(id, o, "object.removed")
+	return s.drop(id, o, 0, EventRemoved)
 }
 
 // drop deletes an object, releases its use of its leases, closes those no
-// other object uses, and emits event typ.
-func (s *store) drop(id storage.ID, o *Object, typ string) error {
+// other object uses but the lease closing (0 for none: the lease whose
+// close is dropping the object, which the market is closing already), and
+// emits event typ with attrs after the common ones.
+//
+// Everything that points at the object (its lease index entries, its shard
+// references) goes before any lease is closed, so the AfterLeaseClose that
+// each close calls back into finds no object of it: the recursion is one
+// level deep.
+func (s *store) drop(id storage.ID, o *Object, closing uint64, typ string, attrs ...ledger.Attr) error {
 	man, err := storage.DecodeManifest(o.Manifest)
 	if err != nil {
 		return errs.E(errs.Internal, "objects: stored manifest of %s: %v", o.ID, err)
 	}
-	if err := s.countShards(man, -1); err != nil {
+	if err := s.countShards(man, o.Owner, -1); err != nil {
 		return err
 	}
 	s.kv.Delete(key(prefObj, id[:]))
@@ -262,8 +310,9 @@ func (s *store) drop(id storage.ID, o *Object, typ string) error {
 	if o.ExpiresMs != 0 {
 		s.kv.Delete(key(prefDue, be(uint64(o.ExpiresMs)), id[:]))
 	}
-	var closed []string
+	var unused []uint64
 	for _, sh := range o.Leases {
+		s.kv.Delete(key(prefLeaseObj, be(sh.Lease), id[:]))
 		u, err := s.leaseUse(sh.Lease)
 		if err != nil {
 			return err
@@ -271,31 +320,30 @@ func (s *store) drop(id storage.ID, o *Object, typ string) error {
 		u.Bytes -= min(u.Bytes, sh.Bytes)
 		u.Objects -= min(u.Objects, 1)
 		s.putLeaseUse(sh.Lease, u)
-		if u.Objects > 0 {
-			continue
+		if u.Objects == 0 && sh.Lease != closing {
+			unused = append(unused, sh.Lease)
 		}
-		ok, err := closeLease(s.ctx, sh.Lease)
+	}
+	var closed []string
+	for _, lid := range unused {
+		ok, err := closeUnused(s.ctx, lid)
 		if err != nil {
 			return err
 		}
 		if ok {
-			closed = append(closed, ledger.FormatInt(sh.Lease))
+			closed = append(closed, ledger.FormatInt(lid))
 		}
 	}
-	s.ctx.Emit(typ, ledger.Attr{Key: "id", Value: o.ID}, ledger.Attr{Key: "owner", Value: o.Owner.String()},
-		ledger.Attr{Key: "size", Value: strconv.FormatInt(o.Size, 10)},
-		ledger.Attr{Key: "leases", Value: leaseList(o.Leases)}, ledger.Attr{Key: "closed", Value: strings.Join(closed, ",")})
+	s.ctx.Emit(typ, append([]ledger.Attr{{Key: AttrID, Value: o.ID}, {Key: AttrOwner, Value: o.Owner.String()},
+		{Key: AttrSize, Value: strconv.FormatInt(o.Size, 10)},
+		{Key: AttrLeases, Value: leaseList(o.Leases)}, {Key: AttrClosed, Value: strings.Join(closed, ",")}}, attrs...)...)
 	return nil
 }
 
-// closeLease closes a lease that is not closed yet, through the market's
-// own market/close_lease handler signed as the lease's consumer, so the
-// market settles it and refunds the remaining escrow. It reports whether it
-// closed the lease.
-//
-// The market exports no close function; its Module.Msgs() handler is the
-// exported way in. If it gains one, use it here instead.
-func closeLease(ctx *ledger.Context, id uint64) (bool, error) {
+// closeUnused closes a lease no object uses any more, if it is not closed
+// yet, as its consumer (who owned the objects), so the market settles it and
+// refunds the remaining escrow. It reports whether it closed the lease.
+func closeUnused(ctx *ledger.Context, id uint64) (bool, error) {
 	l, err := market.StoredLease(ctx, id)
 	if err != nil {
 		if errs.KindOf(err) == errs.NotFound {
@@ -306,16 +354,10 @@ func closeLease(ctx *ledger.Context, id uint64) (bool, error) {
 	if l.State == market.LeaseClosed {
 		return false, nil
 	}
-	msg := &market.CloseLease{ID: id}
-	for _, spec := range (market.Module{}).Msgs() {
-		if spec.New().Type() == msg.Type() {
-			if err := spec.Handler(ctx, l.Consumer, msg); err != nil {
-				return false, err
-			}
-			return true, nil
-		}
+	if err := market.CloseLeaseAs(ctx, l.Consumer, id); err != nil {
+		return false, err
 	}
-	return false, errs.E(errs.Internal, "objects: the market has no %s handler", msg.Type())
+	return true, nil
 }
 
 // expireDue removes the objects due by the block time.
@@ -343,16 +385,43 @@ func (s *store) expireDue() error {
 		if err != nil {
 			return err
 		}
-		if err := s.drop(id, o, "object.expired"); err != nil {
+		if err := s.drop(id, o, 0, EventExpired, ledger.Attr{Key: AttrReason, Value: ReasonExpiry}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// countShards adds delta to the reference count of every shard placement in
-// man; a shard placed twice on one provider counts twice.
-func (s *store) countShards(man *storage.Manifest, delta int) error {
+// dropUnpaid drops every object lease l paid for: l has just closed.
+func (s *store) dropUnpaid(l *market.Lease) error {
+	roots, err := s.objectsOn(l.ID, 0)
+	if err != nil {
+		return err
+	}
+	for _, id := range roots {
+		o, err := s.object(id)
+		if errs.KindOf(err) == errs.NotFound {
+			// An index entry without its object cannot be made by drop,
+			// which deletes both; if one is ever found, it must not stop
+			// the block that closes the lease.
+			s.kv.Delete(key(prefLeaseObj, be(l.ID), id[:]))
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = s.drop(id, o, l.ID, EventExpired, ledger.Attr{Key: AttrReason, Value: ReasonUnpaid},
+			ledger.Attr{Key: AttrLease, Value: ledger.FormatInt(l.ID)}, ledger.Attr{Key: AttrLeaseReason, Value: l.CloseReason})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// countShards adds delta to owner's reference count of every shard
+// placement in man; a shard placed twice on one provider counts twice.
+func (s *store) countShards(man *storage.Manifest, owner identity.Address, delta int) error {
 	counts := map[string]int{}
 	var order []string
 	for _, seg := range man.Segments {
@@ -361,7 +430,7 @@ func (s *store) countShards(man *storage.Manifest, delta int) error {
 			if err != nil {
 				return errs.E(errs.Internal, "objects: placed shard with provider %q: %v", sh.Provider, err)
 			}
-			k := string(key(prefShard, a[:], sh.Hash[:]))
+			k := string(key(prefShard, a[:], sh.Hash[:], owner[:]))
 			if counts[k] == 0 {
 				order = append(order, k)
 			}

@@ -5,15 +5,21 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/shardstore"
 )
 
-// gc is one pass of the collector, as of now. A shard goes when its last
-// put (or its consumer's last put here of any shard, whichever is later;
-// for a shard without claims, its file) is older than GCGrace and
-// no live object on the ledger places it on this provider; its claims go
-// with it. That collects the shards of uploads that crashed before their
-// object was committed, and those of objects removed or expired since.
+// gc is one pass of the collector, as of now. A consumer's claim on a shard
+// goes when its last put (or the consumer's last put here of any shard,
+// whichever is later) is older than GCGrace and none of that consumer's
+// live objects on the ledger places the shard on this provider: references
+// count per owner, each paid by the owner's own lease with this provider,
+// so another account's object that places the same shard (a copy of a
+// public manifest, say) keeps nothing of this consumer's alive. A shard
+// goes with its last claim; a shard without claims (its index entry lost)
+// goes once older than GCGrace if no live object of anyone places it here.
+// That collects the shards of uploads that crashed before their object was
+// committed, and those of objects removed, expired or no longer paid for.
 //
 // A shard seen referenced is not asked about again for GCGrace, so a large
 // store does not cost one ledger query per shard per pass; a removed
@@ -24,22 +30,25 @@ func (s *Service) gc(ctx context.Context, now time.Time) (int, error) {
 	defer s.gcMu.Unlock()
 	grace := s.cfg.GCGrace
 	old := func(t time.Time) bool { return now.Sub(t) >= grace }
-	// A shard's age counts from its last put, or from its consumer's last
-	// put of any shard here if that is later: an upload longer than the
-	// grace keeps its first shards until its object is committed.
-	lastPut := func(cs []claim, created time.Time) time.Time {
-		if len(cs) == 0 {
-			return created
+	// A claim's age counts from its put, or from its consumer's last put
+	// of any shard here if that is later: an upload longer than the grace
+	// keeps its first shards until its object is committed.
+	lastPut := func(c claim) time.Time {
+		if t := s.keep.lastActive(c.Consumer); t.After(c.PutAt) {
+			return t
 		}
-		var last time.Time
+		return c.PutAt
+	}
+	anyOld := func(cs []claim, created time.Time) bool {
+		if len(cs) == 0 {
+			return old(created)
+		}
 		for _, c := range cs {
-			for _, t := range []time.Time{c.PutAt, s.keep.lastActive(c.Consumer)} {
-				if t.After(last) {
-					last = t
-				}
+			if old(lastPut(c)) {
+				return true
 			}
 		}
-		return last
+		return false
 	}
 
 	// The candidates first: deleting while the store lists is allowed but
@@ -53,7 +62,7 @@ func (s *Service) gc(ctx context.Context, now time.Time) (int, error) {
 		if err != nil {
 			return err
 		}
-		if old(lastPut(cs, info.Created)) {
+		if anyOld(cs, info.Created) {
 			cands = append(cands, info.Hash)
 		}
 		return nil
@@ -63,20 +72,30 @@ func (s *Service) gc(ctx context.Context, now time.Time) (int, error) {
 	}
 	deleted := 0
 	for _, h := range cands {
-		refs, err := s.cfg.Ledger.Refs(ctx, s.addr, h)
+		unref, referenced, err := s.unreferenced(ctx, h)
 		if err != nil {
 			if ctx.Err() != nil {
 				return deleted, ctx.Err()
 			}
-			s.log.Warn("cannot read a shard's references: kept", "shard", h.String(), "err", err)
-			continue
+			return deleted, err
 		}
-		if refs > 0 {
+		if referenced {
 			s.referenced[h] = now
-			continue
+		} else {
+			delete(s.referenced, h)
 		}
-		delete(s.referenced, h)
-		gone, err := s.collectShard(ctx, h, func(cs []claim, info shardstore.Info) bool { return old(lastPut(cs, info.Created)) })
+		gone, err := s.collectShard(ctx, h, func(cs []claim, info shardstore.Info) ([]claim, bool) {
+			if len(cs) == 0 {
+				return nil, !referenced && old(info.Created)
+			}
+			var drop []claim
+			for _, c := range cs {
+				if unref[c.Consumer] && old(lastPut(c)) {
+					drop = append(drop, c)
+				}
+			}
+			return drop, len(drop) > 0
+		})
 		if err != nil {
 			return deleted, err
 		}
@@ -100,17 +119,58 @@ func (s *Service) gc(ctx context.Context, now time.Time) (int, error) {
 		return deleted, err
 	}
 	for _, h := range lost {
-		if _, err := s.collectShard(ctx, h, func(_ []claim, info shardstore.Info) bool { return info.Size < 0 }); err != nil {
+		if _, err := s.collectShard(ctx, h, func(cs []claim, info shardstore.Info) ([]claim, bool) { return cs, info.Size < 0 }); err != nil {
 			return deleted, err
 		}
 	}
 	return deleted, nil
 }
 
-// collectShard deletes shard h and every claim on it if still(claims, info)
-// holds when asked under h's lock; info.Size is -1 for a shard that is not
-// in the store. It reports whether a shard file was deleted.
-func (s *Service) collectShard(ctx context.Context, h shardstore.Hash, still func([]claim, shardstore.Info) bool) (bool, error) {
+// unreferenced asks the ledger about each claim on h: it returns the
+// consumers none of whose live objects place h here, and whether anything
+// still references h (a claim whose consumer's objects do, one whose
+// references cannot be read now, which is kept; or, for a shard without
+// claims, any owner's object). It fails only when ctx ends or the index
+// cannot be read.
+func (s *Service) unreferenced(ctx context.Context, h shardstore.Hash) (map[identity.Address]bool, bool, error) {
+	cs, err := s.idx.claims(h)
+	if err != nil {
+		return nil, false, err
+	}
+	owners := make([]identity.Address, 0, len(cs))
+	for _, c := range cs {
+		owners = append(owners, c.Consumer)
+	}
+	if len(owners) == 0 {
+		owners = append(owners, identity.Address{}) // anyone's
+	}
+	unref := map[identity.Address]bool{}
+	referenced := false
+	for _, o := range owners {
+		refs, err := s.cfg.Ledger.Refs(ctx, s.addr, h, o)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, false, ctx.Err()
+			}
+			s.log.Warn("cannot read a shard's references: kept", "shard", h.String(), "err", err)
+			referenced = true
+			continue
+		}
+		if refs > 0 {
+			referenced = true
+		} else if o != (identity.Address{}) {
+			unref[o] = true
+		}
+	}
+	return unref, referenced, nil
+}
+
+// collectShard drops the claims on h that pick chooses when asked under h's
+// lock, and the shard with the last of them; info.Size is -1 for a shard
+// that is not in the store. pick's false does nothing; true with no claims
+// deletes a shard that has none. It reports whether a shard file was
+// deleted.
+func (s *Service) collectShard(ctx context.Context, h shardstore.Hash, pick func([]claim, shardstore.Info) ([]claim, bool)) (bool, error) {
 	unlock := s.keep.lock(h)
 	defer unlock()
 	info, err := s.store.Stat(ctx, h)
@@ -124,12 +184,13 @@ func (s *Service) collectShard(ctx context.Context, h shardstore.Hash, still fun
 	if err != nil {
 		return false, err
 	}
-	if !still(cs, info) {
+	drop, ok := pick(cs, info)
+	if !ok {
 		return false, nil
 	}
 	// With every claim dropped, dropLocked deletes the shard too.
-	if err := s.keep.dropLocked(ctx, h, cs); err != nil {
+	if err := s.keep.dropLocked(ctx, h, drop); err != nil {
 		return false, err
 	}
-	return info.Size >= 0, nil
+	return info.Size >= 0 && len(drop) == len(cs), nil
 }

@@ -189,7 +189,10 @@ func (k *keeper) Stored(ctx context.Context, signer identity.Address, h shardsto
 
 // AuthorizeDelete implements shardserver.Authorizer: only a consumer that
 // stored h may delete it (Unauthorized otherwise, NotFound if nobody has
-// it), and only while no live object uses it (Conflict).
+// it), and only while none of its own live objects uses it (Conflict).
+// Another account's object that places the same shard does not keep it:
+// references count per owner (see Ledger.Refs), and the shard file stays
+// only while another consumer that stored it keeps its claim.
 func (k *keeper) AuthorizeDelete(ctx context.Context, signer identity.Address, h shardstore.Hash) error {
 	_, ok, err := k.idx.get(h, signer)
 	if err != nil {
@@ -201,12 +204,12 @@ func (k *keeper) AuthorizeDelete(ctx context.Context, signer identity.Address, h
 		}
 		return errs.E(errs.Unauthorized, "shard %s on provider %s was not stored by %s: only a consumer who stored a shard can delete it", h, k.provider, signer)
 	}
-	refs, err := k.ledger.Refs(ctx, k.provider, h)
+	refs, err := k.ledger.Refs(ctx, k.provider, h, signer)
 	if err != nil {
 		return err
 	}
 	if refs > 0 {
-		return errs.E(errs.Conflict, "shard %s is still part of a live object (%d objects place it on provider %s): remove the objects first", h, refs, k.provider)
+		return errs.E(errs.Conflict, "shard %s is still part of your live objects (%d placements on provider %s): remove the objects first", h, refs, k.provider)
 	}
 	return nil
 }

@@ -19,9 +19,11 @@ type Ledger interface {
 	// allow: the sum of the quantities of those that are pending, active
 	// or in grace. It is 0 for a consumer without one.
 	Quota(ctx context.Context, consumer, provider identity.Address) (uint64, error)
-	// Refs returns the number of live objects that place shard h on
-	// provider.
-	Refs(ctx context.Context, provider identity.Address, h shardstore.Hash) (uint64, error)
+	// Refs returns how many placements of shard h on provider owner's
+	// live objects hold, each paid for by owner's own lease with provider;
+	// for the zero owner, the placements of every owner's. An owner's copy
+	// of a shard may go at 0: no other account's object keeps it.
+	Refs(ctx context.Context, provider identity.Address, h shardstore.Hash, owner identity.Address) (uint64, error)
 }
 
 // A Refresher is a Ledger that caches what it reads. The provider asks it
@@ -98,6 +100,10 @@ func (l *restLedger) quota(ctx context.Context, consumer, provider identity.Addr
 	return ll.quota[consumer], nil
 }
 
-func (l *restLedger) Refs(ctx context.Context, provider identity.Address, h shardstore.Hash) (uint64, error) {
-	return l.c.ShardRefs(ctx, provider.String(), h.String())
+func (l *restLedger) Refs(ctx context.Context, provider identity.Address, h shardstore.Hash, owner identity.Address) (uint64, error) {
+	o := ""
+	if owner != (identity.Address{}) {
+		o = owner.String()
+	}
+	return l.c.ShardRefs(ctx, provider.String(), h.String(), o)
 }

@@ -22,6 +22,13 @@ type fakeNode struct {
 	leases  []market.LeaseView
 	refs    uint64
 	queries int
+	owner   string // ?owner= of the last refs query
+}
+
+func (n *fakeNode) lastOwner() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.owner
 }
 
 func (n *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -39,6 +46,7 @@ func (n *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		json.NewEncoder(w).Encode(out)
 	case r.Method == "GET" && len(r.URL.Path) > len("/v1/providers/"):
+		n.owner = r.URL.Query().Get("owner")
 		json.NewEncoder(w).Encode(map[string]any{"refs": n.refs})
 	default:
 		http.NotFound(w, r)
@@ -107,8 +115,11 @@ func TestRESTLedger(t *testing.T) {
 		t.Errorf("Quota(alice) after %s = %d after %d queries, want 1231 after 3", leaseTTL, q, fn.count())
 	}
 
-	if n, err := l.Refs(ctx, prov, [32]byte{1}); err != nil || n != 3 {
-		t.Errorf("Refs = %d, %v; want 3", n, err)
+	if n, err := l.Refs(ctx, prov, [32]byte{1}, alice); err != nil || n != 3 || fn.lastOwner() != alice.String() {
+		t.Errorf("Refs(alice) = %d, %v (asked for owner %q); want 3 for alice", n, err, fn.lastOwner())
+	}
+	if n, err := l.Refs(ctx, prov, [32]byte{1}, identity.Address{}); err != nil || n != 3 || fn.lastOwner() != "" {
+		t.Errorf("Refs(anyone) = %d, %v (asked for owner %q); want 3 for no owner", n, err, fn.lastOwner())
 	}
 
 	// An unreachable node is unavailable, and the error reaches the caller.

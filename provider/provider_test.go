@@ -26,11 +26,17 @@ import (
 type fakeLedger struct {
 	mu    sync.Mutex
 	quota map[identity.Address]uint64
-	refs  map[shardstore.Hash]uint64
+	refs  map[refKey]uint64
+}
+
+// refKey is a shard's references by one owner's objects.
+type refKey struct {
+	h     shardstore.Hash
+	owner identity.Address
 }
 
 func newFakeLedger() *fakeLedger {
-	return &fakeLedger{quota: map[identity.Address]uint64{}, refs: map[shardstore.Hash]uint64{}}
+	return &fakeLedger{quota: map[identity.Address]uint64{}, refs: map[refKey]uint64{}}
 }
 
 func (f *fakeLedger) Quota(_ context.Context, consumer, _ identity.Address) (uint64, error) {
@@ -39,10 +45,19 @@ func (f *fakeLedger) Quota(_ context.Context, consumer, _ identity.Address) (uin
 	return f.quota[consumer], nil
 }
 
-func (f *fakeLedger) Refs(_ context.Context, _ identity.Address, h shardstore.Hash) (uint64, error) {
+func (f *fakeLedger) Refs(_ context.Context, _ identity.Address, h shardstore.Hash, owner identity.Address) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.refs[h], nil
+	if owner != (identity.Address{}) {
+		return f.refs[refKey{h, owner}], nil
+	}
+	var n uint64
+	for k, v := range f.refs {
+		if k.h == h {
+			n += v
+		}
+	}
+	return n, nil
 }
 
 func (f *fakeLedger) setQuota(a identity.Address, q uint64) {
@@ -51,10 +66,11 @@ func (f *fakeLedger) setQuota(a identity.Address, q uint64) {
 	f.quota[a] = q
 }
 
-func (f *fakeLedger) setRefs(h shardstore.Hash, n uint64) {
+// setRefs sets the references of owner's live objects to h.
+func (f *fakeLedger) setRefs(h shardstore.Hash, owner *identity.Key, n uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.refs[h] = n
+	f.refs[refKey{h, owner.Address()}] = n
 }
 
 // staleLedger is a fakeLedger behind a cache that the test refreshes by
@@ -380,11 +396,15 @@ func TestDeleteRules(t *testing.T) {
 		t.Errorf("delete by carol = %v, want unauthorized", err)
 	}
 	// Not while a live object uses it.
-	f.ledger.setRefs(h, 1)
-	if err := f.c.DeleteShard(ctx, f.svc.URL(), alice, h); !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "still part of a live object") {
+	f.ledger.setRefs(h, alice, 1)
+	if err := f.c.DeleteShard(ctx, f.svc.URL(), alice, h); !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "still part of your live objects") {
 		t.Errorf("delete of a referenced shard = %v, want conflict", err)
 	}
-	f.ledger.setRefs(h, 0)
+	f.ledger.setRefs(h, alice, 0)
+	// Another owner's objects that place the same shard (carol's copy of
+	// a public manifest, bob's own object) do not keep alice's copy.
+	f.ledger.setRefs(h, carol, 1)
+	f.ledger.setRefs(h, bob, 1)
 
 	// Alice's delete drops her claim; bob's copy stays.
 	if err := f.c.DeleteShard(ctx, f.svc.URL(), alice, h); err != nil {
@@ -397,6 +417,11 @@ func TestDeleteRules(t *testing.T) {
 	if err := f.c.DeleteShard(ctx, f.svc.URL(), alice, h); !errs.Is(err, errs.Unauthorized) {
 		t.Errorf("alice's second delete = %v, want unauthorized", err)
 	}
+	// Bob's own object keeps his.
+	if err := f.c.DeleteShard(ctx, f.svc.URL(), bob, h); !errs.Is(err, errs.Conflict) {
+		t.Errorf("bob's delete while his object uses it = %v, want conflict", err)
+	}
+	f.ledger.setRefs(h, bob, 0)
 	// The last claim's delete removes the shard.
 	if err := f.c.DeleteShard(ctx, f.svc.URL(), bob, h); err != nil {
 		t.Fatalf("bob's delete: %v", err)
@@ -422,7 +447,7 @@ func TestGC(t *testing.T) {
 		return h
 	}
 	unused, used := put("unreferenced "), put("referenced ")
-	f.ledger.setRefs(used, 2)
+	f.ledger.setRefs(used, alice, 2)
 	// A shard whose claim a crash lost, straight into the store.
 	orphan, od := shard("orphan ", 5_000)
 	if err := f.svc.Store().Put(ctx, orphan, bytes.NewReader(od), int64(len(od))); err != nil {
@@ -454,7 +479,7 @@ func TestGC(t *testing.T) {
 
 	// A put refreshes a shard: once its object is gone it still waits out
 	// the grace period from the last put.
-	f.ledger.setRefs(used, 0)
+	f.ledger.setRefs(used, alice, 0)
 	put("referenced ")
 	if n, err := f.svc.gc(ctx, time.Now().Add(time.Minute)); err != nil || n != 0 || !f.stored(t, used) {
 		t.Errorf("gc just after a put = %d, %v (stored %v); want it kept", n, err, f.stored(t, used))
@@ -508,14 +533,14 @@ func TestGCSkipsReferencedShardsForAWhile(t *testing.T) {
 	if err := f.c.PutShard(ctx, f.svc.URL(), alice, h, d); err != nil {
 		t.Fatal(err)
 	}
-	f.ledger.setRefs(h, 1)
+	f.ledger.setRefs(h, alice, 1)
 	t0 := time.Now().Add(time.Hour)
 	if n, err := f.svc.gc(ctx, t0); err != nil || n != 0 {
 		t.Fatalf("gc = %d, %v", n, err)
 	}
 	// The object goes; within GCGrace of the last check the shard is not
 	// asked about again, after it is.
-	f.ledger.setRefs(h, 0)
+	f.ledger.setRefs(h, alice, 0)
 	if n, _ := f.svc.gc(ctx, t0.Add(time.Minute)); n != 0 || !f.stored(t, h) {
 		t.Errorf("gc a minute after a referenced check deleted %d", n)
 	}

@@ -33,6 +33,10 @@ const MaxManifestShards = 24_576
 // neither PutOptions.Prepay nor an expiry says otherwise.
 const DefaultPrepay = 30 * 24 * time.Hour
 
+// ExpiryMargin is what Put prepays beyond PutOptions.Expires when Prepay is
+// not set, for the time the upload takes before the commit.
+const ExpiryMargin = time.Hour
+
 // leaseGranule rounds a lease's quantity up, so that a small object's lease
 // still has a rate above zero.
 const leaseGranule = 4 << 10
@@ -59,7 +63,9 @@ type PutOptions struct {
 	// it until it is removed.
 	Expires time.Duration
 	// Prepay is how long each lease's deposit lasts at its rate; 0 means
-	// until the expiry, or DefaultPrepay without one.
+	// until the expiry plus ExpiryMargin, or DefaultPrepay without one.
+	// The object is dropped when the first lease's deposit runs out,
+	// unless it is renewed (Renew).
 	Prepay time.Duration
 	// Progress, if set, is called as bytes of the file are stored, with the
 	// bytes done and the total. Calls do not overlap.
@@ -81,6 +87,13 @@ type PutResult struct {
 	ExpiresMs int64          `json:"expires_ms,omitempty"`
 	Tx        string         `json:"tx"`
 	Height    int64          `json:"height"`
+	// Existing says the same bytes with the same redundancy were already
+	// stored by the same owner: Put spent nothing and returned that
+	// object (Deposit, Rate, Tx and Height are then zero).
+	Existing bool `json:"existing,omitempty"`
+	// PaidUntilMs is when the first of the object's leases runs out of
+	// escrow (objects.ObjectView.PaidUntilMs), for an existing object.
+	PaidUntilMs int64 `json:"paid_until_ms,omitempty"`
 }
 
 // candidate is a storage provider a put may place shards on.
@@ -90,25 +103,19 @@ type candidate struct {
 }
 
 // Put stores the size bytes of r as an object owned by key and returns its
-// ID. It opens one storage lease with each of k+m providers, uploads each
-// segment's shards to them in parallel, and then commits the manifest. If it
-// fails before the commit, it closes the leases it opened (refunding their
+// ID. It first encodes r without sending anything, to learn the object's ID,
+// and asks the ledger for it: if key already owns that object, Put returns
+// it (PutResult.Existing) and spends nothing; if another account does, it
+// fails with Conflict, again before spending anything. Otherwise it opens
+// one storage lease with each of k+m providers, uploads each segment's
+// shards to them in parallel, and then commits the manifest. If it fails
+// before the commit, it closes the leases it opened (refunding their
 // escrow); the providers' garbage collectors delete any shards it uploaded.
 // Nothing on the ledger points at a shard before every shard is stored.
 func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size int64, o PutOptions) (res *PutResult, err error) {
-	p := storage.DefaultParams()
-	if o.K != 0 || o.M != 0 {
-		p.K, p.M = o.K, o.M
-	}
-	if size < 0 || size > storage.MaxObjectSize {
-		return nil, errs.E(errs.Invalid, "object size %d is outside [0, %d]", size, int64(storage.MaxObjectSize))
-	}
-	p.SegmentSize = SegmentSizeFor(size, p.Shards())
-	if err := p.Validate(); err != nil {
+	p, err := putParams(size, o)
+	if err != nil {
 		return nil, err
-	}
-	if n := p.SegmentCount(size) * p.Shards(); n > MaxManifestShards {
-		return nil, errs.E(errs.TooLarge, "a %d-byte object with %s redundancy has %d shards, more than the %d one manifest holds: split the file or lower the redundancy", size, p.Redundancy(), n, MaxManifestShards)
 	}
 	nseg := p.SegmentCount(size)
 	var perProv int64 // each provider holds one shard of every segment
@@ -119,8 +126,21 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 	if prepay == 0 {
 		prepay = DefaultPrepay
 		if o.Expires > 0 {
-			prepay = o.Expires
+			// The expiry counts from the commit, the deposits from the
+			// leases' opening: the upload comes between. An object whose
+			// lease ran out before its expiry would be dropped as unpaid;
+			// what is left at the expiry is refunded.
+			prepay = o.Expires + ExpiryMargin
 		}
+	}
+	// The ID first: nothing is spent before we know whether the object is
+	// already stored.
+	id, err := c.objectID(ctx, r, size, p, o)
+	if err != nil {
+		return nil, err
+	}
+	if res, err := c.existing(ctx, key, id); res != nil || err != nil {
+		return res, err
 	}
 	out := &PutResult{Size: size, Params: p, Leases: []uint64{}, Providers: []string{}}
 	up := &uploaded{}
@@ -143,9 +163,14 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 			}
 		}()
 	}
-	man, err := c.upload(ctx, key, r, size, p, provs, o, up)
+	man, err := c.encode(ctx, r, size, p, o, func(ctx context.Context, i int, es *storage.EncodedSegment, progress func(int64)) error {
+		return c.putSegment(ctx, key, i, es, provs, progress, up)
+	})
 	if err != nil {
 		return nil, err
+	}
+	if man.ID() != id {
+		return nil, errs.E(errs.Conflict, "the file changed while it was being stored (its ID was %s, and is now %s): store it again once it is no longer written to", id, man.ID())
 	}
 	if err := c.waitActive(ctx, out.Leases); err != nil {
 		return nil, err
@@ -164,6 +189,84 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 		return nil, fmt.Errorf("committing the manifest: %w", err)
 	}
 	out.ID, out.Tx, out.Height = man.ID().String(), tx.Hash, tx.Height
+	return out, nil
+}
+
+// putParams returns the coding parameters Put uses for an object of size
+// bytes: o's redundancy (3+2 by default) and SegmentSizeFor's segments.
+func putParams(size int64, o PutOptions) (storage.Params, error) {
+	p := storage.DefaultParams()
+	if o.K != 0 || o.M != 0 {
+		p.K, p.M = o.K, o.M
+	}
+	if size < 0 || size > storage.MaxObjectSize {
+		return p, errs.E(errs.Invalid, "object size %d is outside [0, %d]", size, int64(storage.MaxObjectSize))
+	}
+	p.SegmentSize = SegmentSizeFor(size, p.Shards())
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	if n := p.SegmentCount(size) * p.Shards(); n > MaxManifestShards {
+		return p, errs.E(errs.TooLarge, "a %d-byte object with %s redundancy has %d shards, more than the %d one manifest holds: split the file or lower the redundancy", size, p.Redundancy(), n, MaxManifestShards)
+	}
+	return p, nil
+}
+
+// ObjectID returns the ID that Put gives the size bytes of r with o's
+// redundancy, without sending anything: it encodes r (o.Parallel segments
+// at a time) and hashes the shards. It fails with Invalid or TooLarge as
+// Put would, or with r's error.
+func (c *Client) ObjectID(ctx context.Context, r io.ReaderAt, size int64, o PutOptions) (storage.ID, error) {
+	p, err := putParams(size, o)
+	if err != nil {
+		return storage.ID{}, err
+	}
+	return c.objectID(ctx, r, size, p, o)
+}
+
+// objectID encodes r as Put would, in parallel, without storing anything,
+// and returns the object's ID.
+func (c *Client) objectID(ctx context.Context, r io.ReaderAt, size int64, p storage.Params, o PutOptions) (storage.ID, error) {
+	o.Progress = nil
+	man, err := c.encode(ctx, r, size, p, o, nil)
+	if err != nil {
+		return storage.ID{}, err
+	}
+	return man.ID(), nil
+}
+
+// existing returns what Put returns for object id if it is already stored
+// by key's account, nil if nobody stores it, and a Conflict error if
+// another account does.
+func (c *Client) existing(ctx context.Context, key *identity.Key, id storage.ID) (*PutResult, error) {
+	v, err := c.api.Object(ctx, id.String())
+	if errs.Is(err, errs.NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("asking the ledger whether object %s is stored already: %w", id, err)
+	}
+	if v.Owner != key.Address() {
+		how := "it is private"
+		if v.Public {
+			how = "it is public: read it with `stratus store get " + v.ID + "`"
+		}
+		return nil, errs.E(errs.Conflict, "the same bytes with %d+%d redundancy are already stored as object %s, owned by %s (%s); to own a copy, store them with another redundancy", v.K, v.M, v.ID, v.Owner, how)
+	}
+	m, err := storage.DecodeManifest(v.Manifest)
+	if err != nil || m.ID() != id {
+		return nil, errs.E(errs.Internal, "the node returned a manifest for %s that does not match it: use another node", id)
+	}
+	out := &PutResult{ID: v.ID, Size: v.Size, Params: m.Params, Leases: []uint64{}, Providers: []string{},
+		ExpiresMs: v.ExpiresMs, Existing: true, PaidUntilMs: v.PaidUntilMs}
+	seen := map[string]bool{}
+	for _, sh := range v.Leases {
+		out.Leases = append(out.Leases, sh.Lease)
+		if p := sh.Provider.String(); !seen[p] {
+			seen[p] = true
+			out.Providers = append(out.Providers, p)
+		}
+	}
 	return out, nil
 }
 
@@ -392,10 +495,11 @@ func (c *Client) waitActive(ctx context.Context, ids []uint64) error {
 	return nil
 }
 
-// upload encodes r segment by segment and stores segment i's shard j on
-// provs[(i+j) % n], so that data and parity shards spread over all of them.
-// It returns the manifest with every shard placed.
-func (c *Client) upload(ctx context.Context, key *identity.Key, r io.ReaderAt, size int64, p storage.Params, provs []candidate, o PutOptions, up *uploaded) (*storage.Manifest, error) {
+// encode encodes r segment by segment, o.Parallel segments at a time, and
+// hands each to send if it is not nil (Put's send stores segment i's shard
+// j on provs[(i+j) % n], so that data and parity shards spread over all of
+// them, and places them in the segment). It returns the manifest.
+func (c *Client) encode(ctx context.Context, r io.ReaderAt, size int64, p storage.Params, o PutOptions, send func(ctx context.Context, i int, es *storage.EncodedSegment, progress func(int64)) error) (*storage.Manifest, error) {
 	nseg := p.SegmentCount(size)
 	man := &storage.Manifest{Size: size, Params: p, Segments: make([]storage.Segment, nseg)}
 	if nseg == 0 {
@@ -449,7 +553,9 @@ func (c *Client) upload(ctx context.Context, key *identity.Key, r io.ReaderAt, s
 					cancel(err)
 					return
 				}
-				err = c.putSegment(ctx, key, i, &es, provs, progress, up)
+				if send != nil {
+					err = send(ctx, i, &es, progress)
+				}
 				man.Segments[i] = es.Segment
 				es.Release()
 				if err != nil {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -83,20 +84,25 @@ type LeaseInfo struct {
 
 // Info describes an object: its record, who holds it, and what it costs.
 type Info struct {
-	ID        string           `json:"id"`
-	Owner     string           `json:"owner"`
-	Size      int64            `json:"size"`
-	Params    storage.Params   `json:"params"`
-	Segments  int              `json:"segments"`
-	Public    bool             `json:"public"`
-	CreatedMs int64            `json:"created_ms"`
-	ExpiresMs int64            `json:"expires_ms,omitempty"`
-	Placement []Placement      `json:"placement"`
-	Leases    []LeaseInfo      `json:"leases"`
-	Rate      uint64           `json:"rate,string"` // nano-ustr per second, all leases
-	Paid      uint64           `json:"paid,string"` // ustr, all leases
-	Escrow    uint64           `json:"escrow,string"`
-	Manifest  storage.Manifest `json:"-"`
+	ID        string         `json:"id"`
+	Owner     string         `json:"owner"`
+	Size      int64          `json:"size"`
+	Params    storage.Params `json:"params"`
+	Segments  int            `json:"segments"`
+	Public    bool           `json:"public"`
+	CreatedMs int64          `json:"created_ms"`
+	ExpiresMs int64          `json:"expires_ms,omitempty"`
+	// PaidUntilMs is when the first of the object's leases runs out of
+	// escrow at its current rate (objects.ObjectView.PaidUntilMs): the
+	// ledger drops the object then unless it is renewed. 0 for the empty
+	// object, which has no leases.
+	PaidUntilMs int64            `json:"paid_until_ms"`
+	Placement   []Placement      `json:"placement"`
+	Leases      []LeaseInfo      `json:"leases"`
+	Rate        uint64           `json:"rate,string"` // nano-ustr per second, all leases
+	Paid        uint64           `json:"paid,string"` // ustr, all leases
+	Escrow      uint64           `json:"escrow,string"`
+	Manifest    storage.Manifest `json:"-"`
 }
 
 // Object fetches an object's record and decodes and checks its manifest: it
@@ -145,7 +151,7 @@ func (c *Client) Info(ctx context.Context, id string) (*Info, error) {
 	}
 	in := &Info{
 		ID: v.ID, Owner: v.Owner.String(), Size: v.Size, Params: m.Params, Segments: len(m.Segments),
-		Public: v.Public, CreatedMs: v.CreatedMs, ExpiresMs: v.ExpiresMs, Manifest: *m,
+		Public: v.Public, CreatedMs: v.CreatedMs, ExpiresMs: v.ExpiresMs, PaidUntilMs: v.PaidUntilMs, Manifest: *m,
 		Placement: []Placement{}, Leases: []LeaseInfo{},
 	}
 	byProv := map[string]*Placement{}
@@ -185,7 +191,7 @@ func (c *Client) Info(ctx context.Context, id string) (*Info, error) {
 }
 
 // List returns an owner's objects.
-func (c *Client) List(ctx context.Context, owner string) ([]objects.Object, error) {
+func (c *Client) List(ctx context.Context, owner string) ([]objects.ObjectView, error) {
 	if _, err := identity.ParseDID(owner); err != nil {
 		return nil, err
 	}
@@ -199,8 +205,10 @@ type RemoveResult struct {
 	Height  int64    `json:"height"`
 	Closed  []string `json:"closed_leases"`
 	Deleted int      `json:"shards_deleted"`
-	// Kept are shards another object still uses; Deferred are shards whose
-	// provider could not be reached, which its garbage collector deletes.
+	// Kept are shards another of the owner's objects still uses (a
+	// provider keeps an owner's copy for the owner's own objects only);
+	// Deferred are shards whose provider could not be reached, which its
+	// garbage collector deletes.
 	Kept     int `json:"shards_kept"`
 	Deferred int `json:"shards_deferred"`
 }
@@ -222,8 +230,8 @@ func (c *Client) Remove(ctx context.Context, key *identity.Key, id string) (*Rem
 	}
 	out := &RemoveResult{ID: v.ID, Tx: res.Hash, Height: res.Height, Closed: []string{}}
 	for _, ev := range res.Events {
-		if ev.Type == "object.removed" {
-			if s := ev.Attrs["closed"]; s != "" {
+		if ev.Type == objects.EventRemoved {
+			if s := ev.Attrs[objects.AttrClosed]; s != "" {
 				out.Closed = strings.Split(s, ",")
 			}
 		}
@@ -240,5 +248,50 @@ func (c *Client) Remove(ctx context.Context, key *identity.Key, id string) (*Rem
 		}
 	}
 	out.Deleted, out.Kept, out.Deferred = c.deleteShards(key, shards)
+	return out, nil
+}
+
+// RenewResult says what Renew did.
+type RenewResult struct {
+	ID      string `json:"id"`
+	Seconds uint64 `json:"seconds,string"`
+	// Amount is what the leases were topped up with, in ustr, all
+	// together; Leases are the leases topped up.
+	Amount      uint64   `json:"amount,string"`
+	Leases      []uint64 `json:"leases"`
+	PaidUntilMs int64    `json:"paid_until_ms"`
+	Tx          string   `json:"tx"`
+	Height      int64    `json:"height"`
+}
+
+// Renew pays for object id for d more: one objects/renew transaction, signed
+// by key (any account may pay for any object), tops up each of the object's
+// leases with its rate × d, rounded up to whole ustr (objects.RenewCost). It
+// fails with Invalid for d under a second, NotFound for an unknown object,
+// and Insufficient if key cannot pay.
+func (c *Client) Renew(ctx context.Context, key *identity.Key, id string, d time.Duration) (*RenewResult, error) {
+	if d < time.Second {
+		return nil, errs.E(errs.Invalid, "renew for at least a second, not %s", d)
+	}
+	v, _, err := c.Object(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	msg := &objects.Renew{ID: v.ID, Seconds: uint64(d / time.Second)}
+	res, err := c.api.Send(ctx, key, msg, client.SendOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := &RenewResult{ID: v.ID, Seconds: msg.Seconds, Leases: []uint64{}, Tx: res.Hash, Height: res.Height}
+	for _, sh := range v.Leases {
+		out.Leases = append(out.Leases, sh.Lease)
+	}
+	for _, ev := range res.Events {
+		if ev.Type == objects.EventRenewed {
+			out.Amount, _ = strconv.ParseUint(ev.Attrs[objects.AttrAmount], 10, 64)
+			until, _ := strconv.ParseUint(ev.Attrs[objects.AttrPaidUntil], 10, 64)
+			out.PaidUntilMs = int64(until)
+		}
+	}
 	return out, nil
 }

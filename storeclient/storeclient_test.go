@@ -20,6 +20,7 @@ import (
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/node"
+	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/storage"
 	"github.com/stratus-cloud/stratus/storeclient"
 )
@@ -485,5 +486,146 @@ func TestExpiry(t *testing.T) {
 			t.Fatal("the provider kept the expired object's shard")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// funded returns a new key with amount ustr from the demo key.
+func funded(t *testing.T, amount uint64) *identity.Key {
+	t.Helper()
+	k, _, err := identity.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shared.api.Send(context.Background(), shared.demo, &ledger.Transfer{To: k.Address(), Amount: amount}, client.SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func (w *net) balance(t *testing.T, k *identity.Key) uint64 {
+	t.Helper()
+	a, err := w.api.Account(context.Background(), k.Address().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := money.ParseUstr(a.Balance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestPutTwiceSpendsNothing: putting bytes the same owner already stored
+// returns the stored object and spends nothing: no upload, no lease, no fee.
+// It used to re-upload everything, open and close 5 leases and pay 10 fees,
+// then fail with "already committed". Another owner's put of the same bytes
+// fails before spending anything.
+func TestPutTwiceSpendsNothing(t *testing.T) {
+	ctx := context.Background()
+	alice, bob := funded(t, 100*money.UstrPerSTR), funded(t, 100*money.UstrPerSTR)
+	data := randomBytes(300_000, 21)
+	first, err := shared.sc.Put(ctx, alice, bytes.NewReader(data), int64(len(data)), storeclient.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leases, err := shared.api.Leases(ctx, alice.Address().String(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bal := shared.balance(t, alice)
+	again, err := shared.sc.Put(ctx, alice, bytes.NewReader(data), int64(len(data)), storeclient.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Existing || again.ID != first.ID || again.Deposit != 0 || again.Tx != "" || len(again.Leases) != 5 || again.PaidUntilMs == 0 {
+		t.Fatalf("second put: %+v", again)
+	}
+	for i := range first.Leases {
+		if again.Leases[i] != first.Leases[i] {
+			t.Fatalf("second put's leases %v, want the first's %v", again.Leases, first.Leases)
+		}
+	}
+	if got := shared.balance(t, alice); got != bal {
+		t.Fatalf("the second put spent %d ustr", bal-got)
+	}
+	if after, _ := shared.api.Leases(ctx, alice.Address().String(), false); len(after) != len(leases) {
+		t.Fatalf("the second put opened leases: %d, then %d", len(leases), len(after))
+	}
+
+	bobBal := shared.balance(t, bob)
+	_, err = shared.sc.Put(ctx, bob, bytes.NewReader(data), int64(len(data)), storeclient.PutOptions{})
+	if !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "already stored as object "+first.ID+", owned by "+alice.Address().String()) {
+		t.Fatalf("bob's put of alice's bytes: %v", err)
+	}
+	if got := shared.balance(t, bob); got != bobBal {
+		t.Fatalf("bob's refused put spent %d ustr", bobBal-got)
+	}
+	// With another redundancy it is another object, bob's own.
+	if _, err := shared.sc.Put(ctx, bob, bytes.NewReader(data), int64(len(data)), storeclient.PutOptions{K: 2, M: 2}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRenewAndPaidUntil: an object is paid until its first lease runs dry;
+// renewing tops up all five leases in one transaction, each by its rate
+// times the time bought, rounded up.
+func TestRenewAndPaidUntil(t *testing.T) {
+	ctx := context.Background()
+	k := funded(t, 100*money.UstrPerSTR)
+	data := randomBytes(200_000, 22)
+	res, err := shared.sc.Put(ctx, k, bytes.NewReader(data), int64(len(data)), storeclient.PutOptions{Prepay: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := shared.sc.Info(ctx, res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// At least a day of deposit (each lease's rounded up to whole ustr),
+	// ending when the first lease runs dry.
+	left := int64(-1)
+	minRate := uint64(0)
+	for _, l := range info.Leases {
+		if left < 0 || l.SecondsLeft < left {
+			left = l.SecondsLeft
+		}
+		if minRate == 0 || l.Rate < minRate {
+			minRate = l.Rate
+		}
+	}
+	if d := time.Until(time.UnixMilli(info.PaidUntilMs)); d < 23*time.Hour || (d-time.Duration(left)*time.Second).Abs() > 10*time.Second {
+		t.Fatalf("paid for %s more, the first lease for %ds; want a day or more, and the same", d, left)
+	}
+	// 1 ustr buys 10^9 / rate seconds: renewing may buy up to that much more.
+	slack := time.Duration(market.NanoPerUstr/minRate+1) * time.Second
+	var want uint64
+	for _, l := range info.Leases {
+		c, err := objects.RenewCost(l.Rate, 90*24*3600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += c
+	}
+	bal := shared.balance(t, k)
+	rn, err := shared.sc.Renew(ctx, k, res.ID, 90*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rn.Amount != want || len(rn.Leases) != 5 || rn.Seconds != 90*24*3600 {
+		t.Fatalf("renew: %+v, want %d ustr over 5 leases", rn, want)
+	}
+	st, err := shared.api.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fee, _ := money.ParseUstr(st.MinFee)
+	if got := shared.balance(t, k); got != bal-want-fee {
+		t.Fatalf("renew took %d ustr, want %d + fee %d", bal-got, want, fee)
+	}
+	if d := time.Duration(rn.PaidUntilMs-info.PaidUntilMs) * time.Millisecond; d < 90*24*time.Hour || d > 90*24*time.Hour+slack {
+		t.Fatalf("paid until moved by %s, want 90 days and at most %s", d, slack)
+	}
+	if _, err := shared.sc.Renew(ctx, k, res.ID, time.Millisecond); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("renew for a millisecond: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
+	"github.com/stratus-cloud/stratus/objects"
 )
 
 func parseLeaseID(s string) (uint64, error) {
@@ -229,6 +230,10 @@ func newLeaseCmd(g *globals) *cobra.Command {
 	}
 	closeCmd := byID("close ID --from KEY", "Close a lease: it is settled and the rest of the escrow is refunded",
 		func(id uint64) ledger.Msg { return &market.CloseLease{ID: id} }, "closed")
+	closeRun := closeCmd.RunE
+	closeCmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return storeAdvice(closeRun(cmd, args))
+	}
 	ack := byID("ack ID --from PROVIDER_KEY", "Acknowledge a lease as its provider: it becomes active and starts paying",
 		func(id uint64) ledger.Msg { return &market.AckLease{ID: id} }, "acknowledged")
 
@@ -345,4 +350,26 @@ func newPricesCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&history, "history", "", "show this class's reference price by epoch")
 	return c
+}
+
+// storeAdvice turns the ledger's refusal to close a lease that a stored
+// object uses (objects.LeaseInUse) into advice about the store commands.
+func storeAdvice(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	_, obj, ok := objects.LeaseInUse(msg)
+	if !ok {
+		return err
+	}
+	switch {
+	case strings.Contains(msg, "remove the object first (objects/remove)"):
+		msg = strings.Replace(msg, "remove the object first (objects/remove)", "remove the object first with `stratus store rm "+obj+"`", 1)
+	case strings.Contains(msg, "remove those objects first (objects/remove)"):
+		msg = strings.Replace(msg, "remove those objects first (objects/remove)", "remove those objects first with `stratus store rm ID` (`stratus store ls` lists them)", 1)
+	default:
+		return err
+	}
+	return errs.E(errs.KindOf(err), "%s", msg)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -57,13 +58,14 @@ func (g *globals) defaultFrom(from string) string {
 func newStoreCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "store",
-		Short: "Store files on the providers: put, get, ls, info, rm",
+		Short: "Store files on the providers: put, get, ls, info, renew, rm",
 		Long: `store keeps files as objects: each is erasure-coded into k+m shards a
 segment, spread over k+m distinct storage providers, paid for by one storage
 lease with each, and named by an ID that is the hash of its content. Any k
-healthy providers give it back, verified. See docs/storage.md.`,
+healthy providers give it back, verified. An object lives while its leases
+are paid: renew it before the date store info shows. See docs/storage.md.`,
 	}
-	c.AddCommand(newStorePutCmd(g), newStoreGetCmd(g), newStoreLsCmd(g), newStoreInfoCmd(g), newStoreRmCmd(g))
+	c.AddCommand(newStorePutCmd(g), newStoreGetCmd(g), newStoreLsCmd(g), newStoreInfoCmd(g), newStoreRenewCmd(g), newStoreRmCmd(g))
 	return c
 }
 
@@ -78,13 +80,22 @@ k+m providers, the cheapest that are up, uploads the shards and commits the
 manifest on the ledger. If it fails before the commit, it closes the leases
 it opened and their escrow is refunded.
 
+Before it spends anything, put computes the object's ID and asks the ledger
+for it: bytes this key already stored (with the same redundancy) are not
+stored again, and put prints the existing ID at no cost.
+
+The object lives while its leases are paid: when the first lease's deposit
+runs out the ledger drops the object and the providers delete its shards.
+Extend it with stratus store renew.
+
 FILE - reads stdin. It is first copied to a temporary file (in $TMPDIR),
 since the object is encoded from a file of known size: that needs as much
 free space as the input.
 
 DURATION is a Go duration (90m, 720h) or days (30d, 1d12h). --expires removes
 the object that long after it is stored; --prepay is how long the leases'
-deposits last (default: until --expires, else 30d).`,
+deposits last (default: until --expires and an hour for the upload, else
+30d).`,
 		Example: `  stratus store put photo.jpg
   stratus store put backup.tar --from demo --redundancy 4+1 --prepay 90d
   tar c dir | stratus store put - --expires 7d`,
@@ -134,11 +145,20 @@ deposits last (default: until --expires, else 30d).`,
 	c.Flags().StringVar(&from, "from", "", "name of the signing key, the object's owner (default: demo in a devnet home)")
 	c.Flags().StringVar(&redundancy, "redundancy", storage.DefaultParams().Redundancy(), "k+m: k data and m parity shards a segment, each on a different provider; any k rebuild it")
 	c.Flags().StringVar(&expires, "expires", "", "remove the object after this long, e.g. 30d or 12h (default: keep it until `stratus store rm`)")
-	c.Flags().StringVar(&prepay, "prepay", "", "how long the lease deposits last, e.g. 90d (default: until --expires, else 30d)")
+	c.Flags().StringVar(&prepay, "prepay", "", "how long the lease deposits last, e.g. 90d (default: until --expires and an hour, else 30d)")
 	return c
 }
 
 func printPut(w io.Writer, r *storeclient.PutResult) {
+	if r.Existing {
+		fmt.Fprintf(w, "already stored by this key: nothing was spent\n")
+		if r.PaidUntilMs != 0 {
+			fmt.Fprintf(w, "paid until %s\n", formatPaidUntil(r.PaidUntilMs))
+		}
+		warnUnpaid(w, r.ID, r.ExpiresMs, r.PaidUntilMs, time.Now())
+		fmt.Fprintf(w, "get it with: stratus store get %s --out FILE\n", r.ID)
+		return
+	}
 	if len(r.Leases) == 0 {
 		fmt.Fprintf(w, "stored an empty object in block %d: it needs no providers and costs nothing\n", r.Height)
 	} else {
@@ -292,9 +312,13 @@ func newStoreLsCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "No objects for %s. Store one with `stratus store put FILE`.\n", a)
 					return
 				}
-				fmt.Fprintf(w, "%-60s %10s %-10s %-20s %s\n", "ID", "SIZE", "REDUNDANCY", "CREATED", "EXPIRES")
+				fmt.Fprintf(w, "%-60s %10s %-10s %-20s %-20s %s\n", "ID", "SIZE", "REDUNDANCY", "CREATED", "EXPIRES", "PAID UNTIL")
 				for _, o := range list {
-					fmt.Fprintf(w, "%-60s %10s %-10s %-20s %s\n", o.ID, formatBytes(o.Size), fmt.Sprintf("%d+%d", o.K, o.M), formatMs(o.CreatedMs), formatMs(o.ExpiresMs))
+					fmt.Fprintf(w, "%-60s %10s %-10s %-20s %-20s %s\n", o.ID, formatBytes(o.Size), fmt.Sprintf("%d+%d", o.K, o.M), formatMs(o.CreatedMs), formatMs(o.ExpiresMs), formatPaidMs(o.PaidUntilMs))
+				}
+				now := time.Now()
+				for _, o := range list {
+					warnUnpaid(cmd.ErrOrStderr(), o.ID, o.ExpiresMs, o.PaidUntilMs, now)
 				}
 			})
 		},
@@ -314,9 +338,111 @@ func newStoreInfoCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.print(cmd.OutOrStdout(), in, func(w io.Writer) { printInfo(w, in) })
+			return g.print(cmd.OutOrStdout(), in, func(w io.Writer) {
+				printInfo(w, in)
+				warnUnpaid(cmd.ErrOrStderr(), in.ID, in.ExpiresMs, in.PaidUntilMs, time.Now())
+			})
 		},
 	}
+}
+
+// unpaidWarning is how long before an object's escrow runs out store ls,
+// info and put start to warn.
+const unpaidWarning = 7 * 24 * time.Hour
+
+// warnUnpaid warns on w when object id is paid until less than a week
+// after now, unless it expires (expiresMs) before that anyway.
+func warnUnpaid(w io.Writer, id string, expiresMs, paidUntilMs int64, now time.Time) {
+	if paidUntilMs == 0 || paidUntilMs == math.MaxInt64 || (expiresMs != 0 && expiresMs <= paidUntilMs) {
+		return
+	}
+	left := time.UnixMilli(paidUntilMs).Sub(now)
+	if left >= unpaidWarning {
+		return
+	}
+	fmt.Fprintf(w, "warning: object %s is paid for only %s more: the ledger drops it at %s unless you renew it with `stratus store renew %s --prepay 30d`\n",
+		id, formatLeft(left), formatMs(paidUntilMs), id)
+}
+
+// formatPaidMs shows a paid-until time: "-" for an object without leases,
+// "never" when no lease runs out.
+func formatPaidMs(ms int64) string {
+	if ms == math.MaxInt64 {
+		return "never"
+	}
+	return formatMs(ms)
+}
+
+// formatPaidUntil is formatPaidMs with the time left, as in
+// "2027-03-07T17:00:00Z (in 89d23h)".
+func formatPaidUntil(ms int64) string {
+	if ms == 0 || ms == math.MaxInt64 {
+		return formatPaidMs(ms)
+	}
+	left := time.UnixMilli(ms).Sub(time.Now())
+	if left <= 0 {
+		return formatMs(ms) + " (past: the object is being dropped)"
+	}
+	return fmt.Sprintf("%s (in %s)", formatMs(ms), formatLeft(left))
+}
+
+// formatLeft shows a time left in days and hours, or hours and minutes, or
+// minutes and seconds: 89d23h, 5h7m, 3m20s.
+func formatLeft(d time.Duration) string {
+	d = max(d, 0)
+	switch {
+	case d >= 24*time.Hour:
+		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%dm", d/time.Hour, d%time.Hour/time.Minute)
+	}
+	return fmt.Sprintf("%dm%ds", d/time.Minute, d%time.Minute/time.Second)
+}
+
+func newStoreRenewCmd(g *globals) *cobra.Command {
+	var from, prepay string
+	c := &cobra.Command{
+		Use:   "renew ID [--prepay DURATION] [--from KEY]",
+		Short: "Pay for an object for longer: top up every one of its leases in one transaction",
+		Long: `renew pays for object ID for DURATION more (default 30d): one transaction
+tops up each of the object's leases with its rate times DURATION, rounded up
+to whole ustr, from the --from key (any key may pay for any object). The
+object is paid until the first of its leases runs out of escrow; store info
+shows that date, and store ls and info warn when it is less than 7 days
+away. An object whose lease runs out is dropped, and its shards deleted.
+
+DURATION is a Go duration (90m, 720h) or days (30d, 1d12h).`,
+		Example: `  stratus store renew bafk... --prepay 90d
+  stratus store renew bafk... --from alice --output json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := storage.ParseID(args[0]); err != nil {
+				return err
+			}
+			d, err := parseDuration(prepay)
+			if err != nil {
+				return fmt.Errorf("--prepay: %w", err)
+			}
+			if d < time.Second {
+				return errs.E(errs.Invalid, "--prepay %s is less than a second: renew for longer", prepay)
+			}
+			key, err := g.storeKey(from)
+			if err != nil {
+				return err
+			}
+			res, err := g.storeClient(cmd.ErrOrStderr()).Renew(cmd.Context(), key, args[0], d)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), res, func(w io.Writer) {
+				fmt.Fprintf(w, "renewed %s for %s in block %d: %d leases topped up with %s\n", res.ID, prepay, res.Height, len(res.Leases), money.Format(res.Amount))
+				fmt.Fprintf(w, "paid until %s\n", formatPaidUntil(res.PaidUntilMs))
+			})
+		},
+	}
+	c.Flags().StringVar(&prepay, "prepay", "30d", "how much longer to pay for, e.g. 90d")
+	c.Flags().StringVar(&from, "from", "", "name of the paying key (default: demo in a devnet home)")
+	return c
 }
 
 func printInfo(w io.Writer, in *storeclient.Info) {
@@ -330,11 +456,20 @@ func printInfo(w io.Writer, in *storeclient.Info) {
 		segs = "segment"
 	}
 	fmt.Fprintf(w, "redundancy: %s, %d %s of up to %s, %d shards each\n", in.Params.Redundancy(), in.Segments, segs, formatBytes(in.Params.SegmentSize), in.Params.Shards())
+	// An object with leases lives only while they are paid: it never
+	// "expires: never" while its escrow is finite.
 	expires := "never"
-	if in.ExpiresMs != 0 {
+	switch {
+	case in.ExpiresMs != 0 && (in.PaidUntilMs == 0 || in.ExpiresMs <= in.PaidUntilMs):
 		expires = formatMs(in.ExpiresMs)
+	case in.PaidUntilMs != 0 && in.PaidUntilMs != math.MaxInt64:
+		expires = formatMs(in.PaidUntilMs) + ", when its escrow runs out"
 	}
-	fmt.Fprintf(w, "created:    %s\nexpires:    %s\npublic:     %v\n", formatMs(in.CreatedMs), expires, in.Public)
+	fmt.Fprintf(w, "created:    %s\nexpires:    %s\n", formatMs(in.CreatedMs), expires)
+	if in.PaidUntilMs != 0 {
+		fmt.Fprintf(w, "paid until: %s\n", formatPaidUntil(in.PaidUntilMs))
+	}
+	fmt.Fprintf(w, "public:     %v\n", in.Public)
 	if len(in.Placement) > 0 {
 		fmt.Fprintf(w, "placement:\n  %-56s %6s %10s  %s\n", "PROVIDER", "SHARDS", "BYTES", "ENDPOINT")
 		for _, p := range in.Placement {
@@ -396,7 +531,7 @@ func newStoreRmCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(w, "shards: %d deleted", res.Deleted)
 				if res.Kept > 0 {
-					fmt.Fprintf(w, ", %d kept (another object uses them)", res.Kept)
+					fmt.Fprintf(w, ", %d kept (another of your objects uses them)", res.Kept)
 				}
 				if res.Deferred > 0 {
 					fmt.Fprintf(w, ", %d left to the providers' garbage collectors", res.Deferred)

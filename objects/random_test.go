@@ -1,0 +1,174 @@
+package objects_test
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/objects"
+	"github.com/stratus-cloud/stratus/storage"
+)
+
+// TestRandomAdversarialWorkload runs consumers who commit objects on leases
+// with small deposits, close leases early, remove, renew, and commit copies
+// of each other's manifests, and providers who close leases, over time
+// jumps that run leases dry. After every block, besides conservation (the
+// harness), the objects' bookkeeping must match the objects in state: no
+// live object uses a closed lease, each lease's use and index are its live
+// objects', and each owner's shard references are its live objects'
+// placements.
+func TestRandomAdversarialWorkload(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			c := newChain(t)
+			r := rand.New(rand.NewPCG(seed, 10))
+			type mf struct {
+				m *storage.Manifest
+				b []byte
+			}
+			var mans []mf
+			for i := range 6 {
+				m, b := manifest(t, data(200+i*150, byte(i)), c.providers...)
+				mans = append(mans, mf{m, b})
+			}
+			leases := map[*identity.Key][]uint64{}
+			seen := map[string]int{}
+			for step := 0; step < 120; step++ {
+				u := c.users[r.IntN(len(c.users))]
+				switch op := r.IntN(10); {
+				case op < 2: // open a lease with each provider, small deposits
+					// 1 MiB is 976,562 nano-ustr/s, 1 ustr in 1,024 s: 4
+					// to 29 ustr last about 1 to 8 hours.
+					for _, p := range c.providers {
+						dep := uint64(4 + r.IntN(26))
+						leases[u] = append(leases[u], c.openLeaseDeposit(u, p, 1<<20, dep, true))
+					}
+				case op < 5: // commit some manifest on the user's newest leases
+					ls := leases[u]
+					if len(ls) < 3 {
+						continue
+					}
+					m := mans[r.IntN(len(mans))]
+					c.do(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], Public: true})
+				case op < 6: // the consumer, or a provider, closes one of the leases
+					ls := leases[u]
+					if len(ls) == 0 {
+						continue
+					}
+					id := ls[r.IntN(len(ls))]
+					who := u
+					if r.IntN(2) == 0 {
+						who = c.providers[r.IntN(len(c.providers))]
+					}
+					c.do(who, &market.CloseLease{ID: id})
+				case op < 7: // remove one of the user's objects
+					if os, _ := objects.ObjectsOf(c.query(), u.Address()); len(os) > 0 {
+						c.do(u, &objects.Remove{ID: os[r.IntN(len(os))].ID})
+					}
+				case op < 8: // anyone renews anyone's object
+					m := mans[r.IntN(len(mans))]
+					c.do(u, &objects.Renew{ID: m.m.ID().String(), Seconds: uint64(1 + r.IntN(2*3600))})
+				default: // time passes: leases run dry
+					c.block(time.Duration(r.IntN(4*3600)) * time.Second)
+				}
+				c.checkObjects()
+				for _, ev := range c.endEvents {
+					seen[ev.Type+" "+ev.Get(objects.AttrReason)]++
+				}
+				for _, res := range c.results {
+					for _, ev := range res.Events {
+						seen[ev.Type+" "+ev.Get(objects.AttrReason)]++
+					}
+				}
+			}
+			t.Logf("events: %v", seen)
+			// The workload reached every path it is about.
+			for _, k := range []string{objects.EventCommitted + " ", objects.EventRemoved + " ", objects.EventRenewed + " ", objects.EventExpired + " " + objects.ReasonUnpaid} {
+				if seen[k] == 0 {
+					t.Errorf("no %q in the run: %v", k, seen)
+				}
+			}
+		})
+	}
+}
+
+// checkObjects compares the objects module's bookkeeping with the objects
+// in state.
+func (c *chain) checkObjects() {
+	c.t.Helper()
+	q := c.query()
+	use := map[uint64]objects.LeaseUse{}
+	index := map[string]bool{}
+	refs := map[string]uint64{}
+	for k, v := range c.st {
+		if !strings.HasPrefix(k, "objects/obj/") {
+			continue
+		}
+		var o objects.Object
+		if err := json.Unmarshal(v, &o); err != nil {
+			c.t.Fatal(err)
+		}
+		root := k[len("objects/obj/"):]
+		for _, sh := range o.Leases {
+			l, err := market.StoredLease(q, sh.Lease)
+			if err != nil {
+				c.t.Fatal(err)
+			}
+			if l.State == market.LeaseClosed {
+				c.t.Fatalf("height %d: object %s lives on lease %d, which closed (%s)", c.height, o.ID, sh.Lease, l.CloseReason)
+			}
+			if l.Consumer != o.Owner {
+				c.t.Fatalf("object %s of %s is paid by lease %d of %s", o.ID, o.Owner, sh.Lease, l.Consumer)
+			}
+			u := use[sh.Lease]
+			u.Bytes += sh.Bytes
+			u.Objects++
+			use[sh.Lease] = u
+			index["objects/leaseobj/"+string(binary.BigEndian.AppendUint64(nil, sh.Lease))+root] = true
+		}
+		m, err := storage.DecodeManifest(o.Manifest)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		for _, seg := range m.Segments {
+			for _, sh := range seg.Shards {
+				p, _ := identity.ParseDID(sh.Provider)
+				refs["objects/shard/"+string(p[:])+string(sh.Hash[:])+string(o.Owner[:])]++
+			}
+		}
+	}
+	for k, v := range c.st {
+		switch {
+		case strings.HasPrefix(k, "objects/leaseuse/"):
+			id := binary.BigEndian.Uint64([]byte(k[len("objects/leaseuse/"):]))
+			var u objects.LeaseUse
+			if err := json.Unmarshal(v, &u); err != nil {
+				c.t.Fatal(err)
+			}
+			if u != use[id] {
+				c.t.Fatalf("height %d: lease %d's use is %+v, its objects use %+v", c.height, id, u, use[id])
+			}
+			delete(use, id)
+		case strings.HasPrefix(k, "objects/leaseobj/"):
+			if !index[k] {
+				c.t.Fatalf("height %d: index entry %q for no object", c.height, k)
+			}
+			delete(index, k)
+		case strings.HasPrefix(k, "objects/shard/"):
+			n, _ := binary.Uvarint(v)
+			if n != refs[k] {
+				c.t.Fatalf("height %d: %d refs recorded, the objects hold %d", c.height, n, refs[k])
+			}
+			delete(refs, k)
+		}
+	}
+	if len(use) != 0 || len(index) != 0 || len(refs) != 0 {
+		c.t.Fatalf("height %d: missing records: use %v, index %d, refs %d", c.height, use, len(index), len(refs))
+	}
+}
