@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
@@ -97,7 +98,36 @@ func (c *chain) tx(k *identity.Key, msg ledger.Msg) []byte {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	tx := &ledger.Tx{ChainID: chainID, Nonce: acct.Nonce, Fee: c.lp.MinFee, Msg: msg}
+	return c.txGas(k, msg, c.estimate(k, msg, acct.Nonce))
+}
+
+// defaultGas is the gas limit of a transaction whose simulation fails.
+const defaultGas = 1_000_000
+
+// estimate is the gas a client would sign msg with: what a simulation on
+// the current state uses, plus the client's margin.
+func (c *chain) estimate(k *identity.Key, msg ledger.Msg, nonce uint64) uint64 {
+	c.t.Helper()
+	probe := &ledger.Tx{ChainID: chainID, Nonce: nonce, GasLimit: c.lp.MaxBlockGas, GasPrice: c.lp.MinGasPrice, Msg: msg}
+	if err := probe.Sign(k); err != nil {
+		c.t.Fatal(err)
+	}
+	sim, err := c.m.Simulate(c.st, ledger.Header{ChainID: chainID, Height: c.height + 1}, probe.Bytes())
+	if err != nil || sim.Code != ledger.CodeOK {
+		return defaultGas
+	}
+	return sim.GasUsed + client.GasMargin(sim.GasUsed)
+}
+
+// txGas signs msg from k with the next nonce, gas limit gas and the
+// minimum gas price.
+func (c *chain) txGas(k *identity.Key, msg ledger.Msg, gas uint64) []byte {
+	c.t.Helper()
+	acct, err := ledger.ReadAccount(c.st, k.Address())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	tx := &ledger.Tx{ChainID: chainID, Nonce: acct.Nonce, GasLimit: gas, GasPrice: c.lp.MinGasPrice, Msg: msg}
 	if err := tx.Sign(k); err != nil {
 		c.t.Fatal(err)
 	}
@@ -160,16 +190,22 @@ func (c *chain) ok(k *identity.Key, msg ledger.Msg) ledger.TxResult {
 	return r
 }
 
-func (c *chain) fails(k *identity.Key, msg ledger.Msg, code uint32) {
+func (c *chain) fails(k *identity.Key, msg ledger.Msg, code uint32) ledger.TxResult {
+	c.t.Helper()
+	return c.failsTx(c.tx(k, msg), msg.Type(), code)
+}
+
+func (c *chain) failsTx(tx []byte, typ string, code uint32) ledger.TxResult {
 	c.t.Helper()
 	before := c.moduleState()
-	r := c.do(k, msg)
+	r := c.block(time.Second, tx)[0]
 	if r.Code != code {
-		c.t.Fatalf("%s: code %d (%s), want %d", msg.Type(), r.Code, r.Log, code)
+		c.t.Fatalf("%s: code %d (%s), want %d", typ, r.Code, r.Log, code)
 	}
 	if after := c.moduleState(); after != before {
-		c.t.Fatalf("%s failed but changed market or objects state", msg.Type())
+		c.t.Fatalf("%s failed but changed market or objects state", typ)
 	}
+	return r
 }
 
 // moduleState renders the market's and objects' state, for comparison.

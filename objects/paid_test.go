@@ -42,8 +42,8 @@ func TestClosingALeaseAnObjectUsesIsRefused(t *testing.T) {
 		if r.Code != ledger.CodeConflict || r.Log != tc.want {
 			t.Fatalf("close_lease by %s: code %d, log %q\nwant code %d, log %q", tc.who.Name, r.Code, r.Log, ledger.CodeConflict, tc.want)
 		}
-		if got := c.balance(tc.who); got != bal-c.lp.MinFee {
-			t.Fatalf("close_lease by %s: balance %d -> %d, want only the fee %d taken", tc.who.Name, bal, got, c.lp.MinFee)
+		if got := c.balance(tc.who); got != bal-r.Fee || r.Fee == 0 {
+			t.Fatalf("close_lease by %s: balance %d -> %d, want only the fee %d taken", tc.who.Name, bal, got, r.Fee)
 		}
 		if c.moduleState() != before {
 			t.Fatalf("a refused close changed market or objects state")
@@ -306,8 +306,8 @@ func TestRenew(t *testing.T) {
 	for _, payer := range []*identity.Key{u, other} {
 		bal := c.balance(payer)
 		r := c.ok(payer, &objects.Renew{ID: id, Seconds: secs})
-		if got := c.balance(payer); got != bal-3*per-c.lp.MinFee {
-			t.Fatalf("%s paid %d, want 3 x %d + fee %d", payer.Name, bal-got, per, c.lp.MinFee)
+		if got := c.balance(payer); got != bal-3*per-r.Fee {
+			t.Fatalf("%s paid %d, want 3 x %d + fee %d", payer.Name, bal-got, per, r.Fee)
 		}
 		v, err := objects.GetObject(c.query(), id)
 		if err != nil {
@@ -332,13 +332,16 @@ func TestRenew(t *testing.T) {
 	c.fails(u, &objects.Renew{ID: id}, ledger.CodeInvalid)
 	c.fails(u, &objects.Renew{ID: id, Seconds: objects.MaxRenewSeconds + 1}, ledger.CodeInvalid)
 	c.fails(u, &objects.Renew{ID: "bafkreiha6syqxstljcf6wbr3xbe4powomyczr3wznc6t2otpruesrgdwzi", Seconds: 1}, ledger.CodeNotFound)
-	// A payer who cannot pay changes nothing but the fee.
+	// A payer who cannot pay changes nothing but the fee: after the fee
+	// for its gas limit is taken, one ustr short of the three top-ups is
+	// left.
 	poor := testKey("poor")
-	c.ok(u, &ledger.Transfer{To: poor.Address(), Amount: c.lp.MinFee + 3*per - 1})
+	const gas = 100_000
+	c.ok(u, &ledger.Transfer{To: poor.Address(), Amount: gas*c.lp.MinGasPrice + 3*per - 1})
 	bal := c.balance(poor)
-	c.fails(poor, &objects.Renew{ID: id, Seconds: secs}, ledger.CodeInsufficient)
-	if got := c.balance(poor); got != bal-c.lp.MinFee {
-		t.Fatalf("a failed renew took %d, want the fee %d", bal-got, c.lp.MinFee)
+	r := c.failsTx(c.txGas(poor, &objects.Renew{ID: id, Seconds: secs}, gas), "objects/renew", ledger.CodeInsufficient)
+	if got := c.balance(poor); got != bal-r.Fee || r.Fee == 0 {
+		t.Fatalf("a failed renew took %d, want the fee %d", bal-got, r.Fee)
 	}
 }
 

@@ -91,7 +91,8 @@ func (c *memChain) block(dt time.Duration, k *identity.Key, msg ledger.Msg) ledg
 		if err != nil {
 			c.t.Fatal(err)
 		}
-		tx := &ledger.Tx{ChainID: memChainID, Nonce: acct.Nonce, Fee: c.lp.MinFee, Msg: msg}
+		// A generous gas limit: only the gas used is paid.
+		tx := &ledger.Tx{ChainID: memChainID, Nonce: acct.Nonce, GasLimit: 10_000_000, GasPrice: c.lp.MinGasPrice, Msg: msg}
 		if err := tx.Sign(k); err != nil {
 			c.t.Fatal(err)
 		}

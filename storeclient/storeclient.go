@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
@@ -262,6 +263,11 @@ type RenewResult struct {
 	PaidUntilMs int64    `json:"paid_until_ms"`
 	Tx          string   `json:"tx"`
 	Height      int64    `json:"height"`
+	// Fee is what the transaction paid, in ustr.
+	Fee string `json:"fee"`
+	// Result is the transaction's, with its gas and fee (or, with
+	// SendOptions.DryRun, the simulation's).
+	Result api.TxResult `json:"-"`
 }
 
 // Renew pays for object id for d more: one objects/renew transaction, signed
@@ -269,7 +275,7 @@ type RenewResult struct {
 // leases with its rate × d, rounded up to whole ustr (objects.RenewCost). It
 // fails with Invalid for d under a second, NotFound for an unknown object,
 // and Insufficient if key cannot pay.
-func (c *Client) Renew(ctx context.Context, key *identity.Key, id string, d time.Duration) (*RenewResult, error) {
+func (c *Client) Renew(ctx context.Context, key *identity.Key, id string, d time.Duration, o client.SendOptions) (*RenewResult, error) {
 	if d < time.Second {
 		return nil, errs.E(errs.Invalid, "renew for at least a second, not %s", d)
 	}
@@ -278,11 +284,11 @@ func (c *Client) Renew(ctx context.Context, key *identity.Key, id string, d time
 		return nil, err
 	}
 	msg := &objects.Renew{ID: v.ID, Seconds: uint64(d / time.Second)}
-	res, err := c.api.Send(ctx, key, msg, client.SendOptions{})
+	res, err := c.api.Send(ctx, key, msg, o)
 	if err != nil {
 		return nil, err
 	}
-	out := &RenewResult{ID: v.ID, Seconds: msg.Seconds, Leases: []uint64{}, Tx: res.Hash, Height: res.Height}
+	out := &RenewResult{ID: v.ID, Seconds: msg.Seconds, Leases: []uint64{}, Tx: res.Hash, Height: res.Height, Fee: res.Fee, Result: res}
 	for _, sh := range v.Leases {
 		out.Leases = append(out.Leases, sh.Lease)
 	}

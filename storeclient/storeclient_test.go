@@ -607,25 +607,21 @@ func TestRenewAndPaidUntil(t *testing.T) {
 		want += c
 	}
 	bal := shared.balance(t, k)
-	rn, err := shared.sc.Renew(ctx, k, res.ID, 90*24*time.Hour)
+	rn, err := shared.sc.Renew(ctx, k, res.ID, 90*24*time.Hour, client.SendOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rn.Amount != want || len(rn.Leases) != 5 || rn.Seconds != 90*24*3600 {
 		t.Fatalf("renew: %+v, want %d ustr over 5 leases", rn, want)
 	}
-	st, err := shared.api.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fee, _ := money.ParseUstr(st.MinFee)
-	if got := shared.balance(t, k); got != bal-want-fee {
+	fee, _ := money.ParseUstr(rn.Result.Fee)
+	if got := shared.balance(t, k); got != bal-want-fee || fee == 0 {
 		t.Fatalf("renew took %d ustr, want %d + fee %d", bal-got, want, fee)
 	}
 	if d := time.Duration(rn.PaidUntilMs-info.PaidUntilMs) * time.Millisecond; d < 90*24*time.Hour || d > 90*24*time.Hour+slack {
 		t.Fatalf("paid until moved by %s, want 90 days and at most %s", d, slack)
 	}
-	if _, err := shared.sc.Renew(ctx, k, res.ID, time.Millisecond); !errs.Is(err, errs.Invalid) {
+	if _, err := shared.sc.Renew(ctx, k, res.ID, time.Millisecond, client.SendOptions{}); !errs.Is(err, errs.Invalid) {
 		t.Fatalf("renew for a millisecond: %v", err)
 	}
 }

@@ -400,7 +400,8 @@ func formatLeft(d time.Duration) string {
 }
 
 func newStoreRenewCmd(g *globals) *cobra.Command {
-	var from, prepay string
+	var prepay string
+	var f txFlags
 	c := &cobra.Command{
 		Use:   "renew ID [--prepay DURATION] [--from KEY]",
 		Short: "Pay for an object for longer: top up every one of its leases in one transaction",
@@ -426,12 +427,19 @@ DURATION is a Go duration (90m, 720h) or days (30d, 1d12h).`,
 			if d < time.Second {
 				return errs.E(errs.Invalid, "--prepay %s is less than a second: renew for longer", prepay)
 			}
-			key, err := g.storeKey(from)
+			key, err := g.storeKey(f.from)
 			if err != nil {
 				return err
 			}
-			res, err := g.storeClient(cmd.ErrOrStderr()).Renew(cmd.Context(), key, args[0], d)
+			o, err := f.options()
 			if err != nil {
+				return err
+			}
+			res, err := g.storeClient(cmd.ErrOrStderr()).Renew(cmd.Context(), key, args[0], d, o)
+			if err != nil {
+				return err
+			}
+			if err := g.sent(res.Result); err != nil {
 				return err
 			}
 			return g.print(cmd.OutOrStdout(), res, func(w io.Writer) {
@@ -441,7 +449,8 @@ DURATION is a Go duration (90m, 720h) or days (30d, 1d12h).`,
 		},
 	}
 	c.Flags().StringVar(&prepay, "prepay", "30d", "how much longer to pay for, e.g. 90d")
-	c.Flags().StringVar(&from, "from", "", "name of the paying key (default: demo in a devnet home)")
+	f.register(c)
+	c.Flags().Lookup("from").Usage = "name of the paying key (default: demo in a devnet home)"
 	return c
 }
 

@@ -81,14 +81,21 @@ func (g *globals) submit(ctx context.Context, f *txFlags, msg ledger.Msg) (api.T
 	if err != nil {
 		return res, err
 	}
-	if o.DryRun {
+	return res, g.sent(res)
+}
+
+// sent takes the result of a transaction a command sent: a dry run's is
+// printed and ends the command (errDryRun); a real one's fee is printed
+// after the command's output.
+func (g *globals) sent(res api.TxResult) error {
+	if res.DryRun {
 		if err := g.print(g.stdout, res, func(w io.Writer) { printDryRun(w, res) }); err != nil {
-			return res, err
+			return err
 		}
-		return res, errDryRun
+		return errDryRun
 	}
 	g.paid = append(g.paid, res)
-	return res, nil
+	return nil
 }
 
 func printDryRun(w io.Writer, r api.TxResult) {
