@@ -219,7 +219,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	}
 	s := &Service{
 		cfg: cfg, log: log.With("provider", cfg.Name), addr: cfg.Key.Address(), state: st,
-		deps:   map[uint64]*deployment{}, closing: make(chan struct{}),
+		deps: map[uint64]*deployment{}, closing: make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer func() {
