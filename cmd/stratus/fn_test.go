@@ -286,7 +286,7 @@ func newFakeFnNode(t *testing.T, owner identity.Address) *fakeFnNode {
 			http.NotFound(w, r)
 			return
 		}
-		signer, err := verifier.Verify(r, time.Now())
+		signer, err := verifier.Verify(r, time.Now(), nil)
 		if err != nil || signer != owner {
 			w.Header().Set("Content-Type", api.ProblemContentType)
 			w.WriteHeader(http.StatusUnauthorized)
