@@ -13,10 +13,10 @@ func (c *Client) Object(ctx context.Context, id string) (objects.ObjectView, err
 	return o, c.Get(ctx, "/v1/objects/"+url.PathEscape(id), &o)
 }
 
-// Objects lists an owner's objects.
+// Objects lists an owner's objects, following the pages of
+// GET /v1/objects.
 func (c *Client) Objects(ctx context.Context, owner string) ([]objects.Object, error) {
-	var os []objects.Object
-	return os, c.Get(ctx, "/v1/objects?owner="+url.QueryEscape(owner), &os)
+	return getAll[objects.Object](ctx, c, "/v1/objects?owner="+url.QueryEscape(owner))
 }
 
 // ShardRefs returns how many placements of shard hash (hex) on provider

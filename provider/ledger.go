@@ -36,11 +36,13 @@ type Refresher interface {
 const leaseTTL = 2 * time.Second
 
 // NewRESTLedger returns a Ledger, and a Refresher, that reads a node's REST
-// API through c. It lists the provider's leases at most once every 2 s and
-// sums them per consumer, so that an upload of many shards costs one lease
-// query, not one per shard; only a write it would refuse makes it look
-// again sooner. Fetches are one at a time, and a fetch that finished after
-// a caller started waiting serves that caller too.
+// API through c. It lists the provider's open storage leases (pending,
+// active or grace, page by page, without their SLA windows) at most once
+// every 2 s and sums them per consumer, so that an upload of many shards
+// costs one lease query, not one per shard. A write it would refuse makes
+// it ask again sooner, but only for that consumer's open storage leases
+// with this provider. Fetches are one at a time, and a fetch that finished
+// after a caller started waiting serves that caller too.
 func NewRESTLedger(c *client.Client) Ledger {
 	return &restLedger{c: c, now: time.Now, lists: map[identity.Address]*leaseList{}}
 }
@@ -65,8 +67,36 @@ func (l *restLedger) Quota(ctx context.Context, consumer, provider identity.Addr
 	return l.quota(ctx, consumer, provider, l.now().Add(-leaseTTL))
 }
 
+// FreshQuota asks the node for consumer's open storage leases with
+// provider alone, not the provider's whole list, and keeps the answer in
+// the cached list.
 func (l *restLedger) FreshQuota(ctx context.Context, consumer, provider identity.Address) (uint64, error) {
-	return l.quota(ctx, consumer, provider, l.now())
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	leases, err := l.c.AllLeases(ctx, client.LeaseFilter{Consumer: consumer.String(), Provider: provider.String(), State: "open", Class: market.ClassStorage})
+	if err != nil {
+		return 0, err
+	}
+	q := sumQuotas(leases)[consumer]
+	if ll := l.lists[provider]; ll != nil {
+		ll.quota[consumer] = q
+	}
+	return q, nil
+}
+
+// sumQuotas sums the quantities of the open storage leases per consumer.
+func sumQuotas(leases []market.LeaseView) map[identity.Address]uint64 {
+	quota := map[identity.Address]uint64{}
+	for _, ls := range leases {
+		if ls.Class != market.ClassStorage {
+			continue
+		}
+		switch ls.State {
+		case market.LeasePending, market.LeaseActive, market.LeaseGrace:
+			quota[ls.Consumer] += ls.Quantity
+		}
+	}
+	return quota
 }
 
 // quota answers from the provider's lease list if it was fetched after
@@ -80,20 +110,11 @@ func (l *restLedger) quota(ctx context.Context, consumer, provider identity.Addr
 	// Stamped before the query: a lease committed while it runs may be
 	// missing from the answer.
 	at := l.now()
-	leases, err := l.c.Leases(ctx, provider.String(), true)
+	leases, err := l.c.AllLeases(ctx, client.LeaseFilter{Provider: provider.String(), State: "open", Class: market.ClassStorage})
 	if err != nil {
 		return 0, err
 	}
-	ll := &leaseList{at: at, quota: map[identity.Address]uint64{}}
-	for _, ls := range leases {
-		if ls.Class != market.ClassStorage {
-			continue
-		}
-		switch ls.State {
-		case market.LeasePending, market.LeaseActive, market.LeaseGrace:
-			ll.quota[ls.Consumer] += ls.Quantity
-		}
-	}
+	ll := &leaseList{at: at, quota: sumQuotas(leases)}
 	l.lists[provider] = ll
 	return ll.quota[consumer], nil
 }

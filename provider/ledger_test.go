@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
@@ -22,6 +24,7 @@ type fakeNode struct {
 	leases  []market.LeaseView
 	refs    uint64
 	queries int
+	last    url.Values // the last lease query
 }
 
 func (n *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -31,11 +34,16 @@ func (n *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/v1/leases":
 		n.queries++
-		var out []market.LeaseView
+		q := r.URL.Query()
+		n.last = q
+		out := api.Page[market.LeaseView]{Items: []market.LeaseView{}}
 		for _, l := range n.leases {
-			if l.Provider.String() == r.URL.Query().Get("provider") {
-				out = append(out, l)
+			open := l.State == market.LeasePending || l.State == market.LeaseActive || l.State == market.LeaseGrace
+			if l.Provider.String() != q.Get("provider") || (q.Get("consumer") != "" && l.Consumer.String() != q.Get("consumer")) ||
+				(q.Get("state") == "open" && !open) || (q.Get("class") != "" && l.Class != q.Get("class")) {
+				continue
 			}
+			out.Items = append(out.Items, l)
 		}
 		json.NewEncoder(w).Encode(out)
 	case r.Method == "GET" && len(r.URL.Path) > len("/v1/providers/"):
@@ -97,6 +105,15 @@ func TestRESTLedger(t *testing.T) {
 	}
 	if q, err := l.FreshQuota(ctx, bob, prov); err != nil || q != 77 || fn.count() != 2 {
 		t.Errorf("FreshQuota(bob) = %d, %v after %d queries; want 77 after 2", q, err, fn.count())
+	}
+	// The fresh question is about bob's open storage leases with this
+	// provider only, and its answer is kept.
+	want := url.Values{"consumer": {bob.String()}, "provider": {prov.String()}, "state": {"open"}, "class": {"storage"}, "limit": {"1000"}}
+	if got := fn.last; got.Encode() != want.Encode() {
+		t.Errorf("FreshQuota asked %s, want %s", got.Encode(), want.Encode())
+	}
+	if q, _ := l.Quota(ctx, bob, prov); q != 77 || fn.count() != 2 {
+		t.Errorf("Quota(bob) after FreshQuota = %d after %d queries, want 77 after 2", q, fn.count())
 	}
 	fn.add(alice, prov, market.ClassStorage, market.LeaseActive, 1)
 	if q, _ := l.Quota(ctx, alice, prov); q != 1230 {
