@@ -196,7 +196,10 @@ func (v *Verifier) verifyHeaders(req *http.Request, now time.Time, contentAddres
 		}
 		return identity.Address{}, false, errs.E(errs.Unauthorized, "bad signature: it does not match the request as received for %s; sign the exact method, host, path, query and Content-Digest that you send, with the key of the keyid", p.keyid)
 	}
-	nonce := p.keyid + " " + p.nonce
+	// Keyed by the address, not the keyid as spelled, so one key has one
+	// share and one namespace of nonces.
+	signer := addr.String()
+	nonce := signer + " " + p.nonce
 	if v.nonces.used(nonce) {
 		return identity.Address{}, false, errReplayed
 	}
@@ -213,7 +216,7 @@ func (v *Verifier) verifyHeaders(req *http.Request, now time.Time, contentAddres
 		}
 	}
 	expiry := time.Unix(p.expires, 0).Add(v.opts.MaxSkew)
-	if err := v.nonces.add(p.keyid, nonce, expiry, now); err != nil {
+	if err := v.nonces.add(signer, nonce, expiry, now); err != nil {
 		return identity.Address{}, false, err
 	}
 	return addr, digest, nil

@@ -24,6 +24,7 @@ import (
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/internal/version"
 	"github.com/stratus-cloud/stratus/node"
 )
 
@@ -79,6 +80,8 @@ func newRoot() *cobra.Command {
 			return nil
 		},
 	}
+	root.Version = version.Get().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.home, "home", defaultHome(), "home folder: config, keys and data (env STRATUS_HOME)")
 	root.PersistentFlags().StringVar(&g.node, "node", "", "URL of a node's REST API (env STRATUS_NODE; default: the node running in --home)")
 	root.PersistentFlags().StringVar(&g.output, "output", "text", "output format: text or json")
