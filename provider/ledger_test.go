@@ -115,13 +115,28 @@ func TestRESTLedger(t *testing.T) {
 	if q, _ := l.Quota(ctx, bob, prov); q != 77 || fn.count() != 2 {
 		t.Errorf("Quota(bob) after FreshQuota = %d after %d queries, want 77 after 2", q, fn.count())
 	}
+	// A key with no lease that keeps writing costs one query a second.
+	mallory := key("mallory").Address()
+	for range 100 {
+		if q, err := l.FreshQuota(ctx, mallory, prov); err != nil || q != 0 {
+			t.Fatalf("FreshQuota(mallory) = %d, %v; want 0", q, err)
+		}
+	}
+	if fn.count() != 3 {
+		t.Errorf("100 fresh questions about a stranger made %d queries in all, want 3", fn.count())
+	}
+	now = now.Add(freshTTL)
+	l.FreshQuota(ctx, mallory, prov)
+	if fn.count() != 4 {
+		t.Errorf("after %s the fresh question made %d queries in all, want 4", freshTTL, fn.count())
+	}
 	fn.add(alice, prov, market.ClassStorage, market.LeaseActive, 1)
 	if q, _ := l.Quota(ctx, alice, prov); q != 1230 {
 		t.Errorf("Quota(alice) from the cache = %d, want 1230", q)
 	}
 	now = now.Add(leaseTTL)
-	if q, _ := l.Quota(ctx, alice, prov); q != 1231 || fn.count() != 3 {
-		t.Errorf("Quota(alice) after %s = %d after %d queries, want 1231 after 3", leaseTTL, q, fn.count())
+	if q, _ := l.Quota(ctx, alice, prov); q != 1231 || fn.count() != 5 {
+		t.Errorf("Quota(alice) after %s = %d after %d queries, want 1231 after 5", leaseTTL, q, fn.count())
 	}
 
 	if n, err := l.Refs(ctx, prov, [32]byte{1}); err != nil || n != 3 {
