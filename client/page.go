@@ -81,6 +81,10 @@ func (c *Client) ProvidersPage(ctx context.Context, o PageOptions) (api.Page[mar
 	return getPage[market.Provider](ctx, c, "/v1/providers", o)
 }
 
+// StateOpen is the LeaseFilter State of the leases that are pending,
+// active or in grace.
+const StateOpen = "open"
+
 // LeaseFilter chooses the leases of GET /v1/leases: those of Consumer, or
 // of Provider, or (both set) the consumer's with that provider; State, if
 // set, is a lease state or "open" (pending, active or grace), and Class

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/identity"
@@ -52,7 +53,7 @@ func listProviders(ctx *ledger.Context, r *http.Request) (any, error) {
 // leaseStates are the values of GET /v1/leases?state=: a lease state, or
 // "open" for pending, active and grace.
 var leaseStates = map[string][]string{
-	"open":              {market.LeasePending, market.LeaseActive, market.LeaseGrace},
+	client.StateOpen:    {market.LeasePending, market.LeaseActive, market.LeaseGrace},
 	market.LeasePending: {market.LeasePending},
 	market.LeaseActive:  {market.LeaseActive},
 	market.LeaseGrace:   {market.LeaseGrace},
@@ -106,7 +107,9 @@ func listLeases(ctx *ledger.Context, r *http.Request) (any, error) {
 	scanned, more := 0, true
 	for len(page.Items) < limit && scanned < maxLeaseScan && more {
 		var ids []uint64
-		ids, more, err = market.LeaseIDsAfter(ctx, *who, asProvider, cursor, limit)
+		// Ids come a full page at a time whatever the limit: reading
+		// the index is cheap, and each batch walks it from its start.
+		ids, more, err = market.LeaseIDsAfter(ctx, *who, asProvider, cursor, api.MaxPageLimit)
 		if err != nil {
 			return nil, err
 		}

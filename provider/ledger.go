@@ -102,7 +102,7 @@ func (l *restLedger) FreshQuota(ctx context.Context, consumer, provider identity
 	}
 	l.mu.Unlock()
 	at := l.now()
-	leases, err := l.c.AllLeases(ctx, client.LeaseFilter{Consumer: consumer.String(), Provider: provider.String(), State: "open", Class: market.ClassStorage})
+	leases, err := l.c.AllLeases(ctx, client.LeaseFilter{Consumer: consumer.String(), Provider: provider.String(), State: client.StateOpen, Class: market.ClassStorage})
 	if err != nil {
 		return 0, err
 	}
@@ -153,7 +153,7 @@ func (l *restLedger) quota(ctx context.Context, consumer, provider identity.Addr
 	// Stamped before the query: a lease committed while it runs may be
 	// missing from the answer.
 	at := l.now()
-	leases, err := l.c.AllLeases(ctx, client.LeaseFilter{Provider: provider.String(), State: "open", Class: market.ClassStorage})
+	leases, err := l.c.AllLeases(ctx, client.LeaseFilter{Provider: provider.String(), State: client.StateOpen, Class: market.ClassStorage})
 	if err != nil {
 		return 0, err
 	}
