@@ -59,11 +59,24 @@ func (w *Watermark) advance(created int64) error {
 	if created <= w.saved {
 		return nil
 	}
+	// Synced, so that it survives a power cut as well as a kill -9: it is
+	// written at most once a second.
 	tmp := w.path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(created, 10)+"\n"), 0o600); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
 		return errs.E(errs.Unavailable, "saving the signature watermark: %v", err)
 	}
-	if err := os.Rename(tmp, w.path); err != nil {
+	_, err = f.WriteString(strconv.FormatInt(created, 10) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, w.path)
+	}
+	if err != nil {
 		return errs.E(errs.Unavailable, "saving the signature watermark: %v", err)
 	}
 	w.saved = created
