@@ -12,12 +12,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/errs"
@@ -159,6 +161,10 @@ func (c *Client) doType(ctx context.Context, method, path, contentType string, b
 	}
 	defer resp.Body.Close()
 
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 && !isJSON(resp) {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		return c.notANode(resp.Status, b, method, path)
+	}
 	if resp.StatusCode >= 400 {
 		return api.ErrorFromResponse(resp, "the node")
 	}
@@ -166,13 +172,36 @@ func (c *Client) doType(ctx context.Context, method, path, contentType string, b
 		io.Copy(io.Discard, resp.Body)
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	head := &headReader{r: resp.Body}
+	if err := json.NewDecoder(head).Decode(out); err != nil {
 		if ctx.Err() != nil {
 			return c.transportError(ctx, err)
+		}
+		if !isJSON(resp) {
+			return c.notANode(resp.Status, head.head, method, path)
 		}
 		return errs.E(errs.Internal, "reading the node's answer to %s %s: %w", method, path, err)
 	}
 	return nil
+}
+
+// isJSON reports whether resp says its body is JSON (problem details
+// included), as every answer of a Stratus node's API does.
+func isJSON(resp *http.Response) bool {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return mt == "application/json" || mt == api.ProblemContentType
+}
+
+// notANode is the error for an answer no Stratus node gives: a client
+// error without problem details (another web server's "404 page not
+// found"), or a success that is not JSON.
+func (c *Client) notANode(status string, b []byte, method, path string) error {
+	what := status
+	if text := strings.Join(strings.Fields(string(b)), " "); text != "" && utf8.ValidString(text) {
+		what += " " + strconv.Quote(text)
+	}
+	route, _, _ := strings.Cut(path, "?")
+	return errs.E(errs.Invalid, "%s is not a Stratus node: it answered %s %s with %s, not the JSON a node sends; check --node (or STRATUS_NODE): it must be the URL of a node's REST API, the api.listen address in the node's config, such as http://127.0.0.1:7070", c.base, method, route, what)
 }
 
 // transportError classifies a failure to get a response at all.
@@ -192,4 +221,19 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 	default:
 		return errs.E(errs.Unavailable, "talking to the node at %s: %w", c.base, err)
 	}
+}
+
+// headReader keeps the first 200 bytes read through it, to quote an answer
+// that turned out not to be JSON.
+type headReader struct {
+	r    io.Reader
+	head []byte
+}
+
+func (h *headReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if k := min(n, 200-len(h.head)); k > 0 {
+		h.head = append(h.head, p[:k]...)
+	}
+	return n, err
 }

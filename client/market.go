@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/market"
 )
 
@@ -15,10 +16,10 @@ func (c *Client) Provider(ctx context.Context, did string) (market.Provider, err
 	return p, c.Get(ctx, "/v1/providers/"+url.PathEscape(did), &p)
 }
 
-// Providers returns every provider.
+// Providers returns every provider, following the pages of
+// GET /v1/providers.
 func (c *Client) Providers(ctx context.Context) ([]market.Provider, error) {
-	var ps []market.Provider
-	return ps, c.Get(ctx, "/v1/providers", &ps)
+	return getAll[market.Provider](ctx, c, "/v1/providers")
 }
 
 // Lease returns a lease as of the last block.
@@ -28,14 +29,14 @@ func (c *Client) Lease(ctx context.Context, id uint64) (market.LeaseView, error)
 }
 
 // Leases returns the leases a party is consumer of, or with asProvider,
-// provider of.
+// provider of, following the pages of GET /v1/leases. A list has no SLA
+// windows: Lease has them.
 func (c *Client) Leases(ctx context.Context, did string, asProvider bool) ([]market.LeaseView, error) {
-	role := "consumer"
+	f := LeaseFilter{Consumer: did}
 	if asProvider {
-		role = "provider"
+		f = LeaseFilter{Provider: did}
 	}
-	var ls []market.LeaseView
-	return ls, c.Get(ctx, "/v1/leases?"+role+"="+url.QueryEscape(did), &ls)
+	return getAll[market.LeaseView](ctx, c, f.path())
 }
 
 // Prices returns the current reference prices.
@@ -44,8 +45,9 @@ func (c *Client) Prices(ctx context.Context) ([]market.Price, error) {
 	return ps, c.Get(ctx, "/v1/prices", &ps)
 }
 
-// PriceHistory returns a class's reference prices over time.
+// PriceHistory returns a class's reference prices of the latest
+// api.MaxPageLimit epochs.
 func (c *Client) PriceHistory(ctx context.Context, class string) ([]market.PricePoint, error) {
-	var ps []market.PricePoint
-	return ps, c.Get(ctx, "/v1/prices/history?class="+url.QueryEscape(class), &ps)
+	p, err := c.PriceHistoryPage(ctx, class, PageOptions{Limit: api.MaxPageLimit})
+	return p.Items, err
 }

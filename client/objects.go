@@ -13,10 +13,10 @@ func (c *Client) Object(ctx context.Context, id string) (objects.ObjectView, err
 	return o, c.Get(ctx, "/v1/objects/"+url.PathEscape(id), &o)
 }
 
-// Objects lists an owner's objects, each with the time it is paid until.
+// Objects lists an owner's objects, each with the time it is paid until,
+// following the pages of GET /v1/objects.
 func (c *Client) Objects(ctx context.Context, owner string) ([]objects.ObjectView, error) {
-	var os []objects.ObjectView
-	return os, c.Get(ctx, "/v1/objects?owner="+url.QueryEscape(owner), &os)
+	return getAll[objects.ObjectView](ctx, c, "/v1/objects?owner="+url.QueryEscape(owner))
 }
 
 // ShardRefs returns how many placements of shard hash (hex) on provider

@@ -219,8 +219,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	}
 	s := &Service{
 		cfg: cfg, log: log.With("provider", cfg.Name), addr: cfg.Key.Address(), state: st,
-		verify: httpsig.NewVerifier(httpsig.VerifierOptions{}),
-		deps:   map[uint64]*deployment{}, closing: make(chan struct{}),
+		deps: map[uint64]*deployment{}, closing: make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer func() {
@@ -236,6 +235,10 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, errs.E(errs.Conflict, "compute provider %s: cannot listen on %s: %v; pick another port", cfg.Name, cfg.Listen, err)
 	}
 	s.url = "http://" + ln.Addr().String()
+	if s.verify, err = newVerifier(ctx, cfg.Dir, ln.Addr().String()); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
 	// HTTP/2 without TLS as well, as the node's API: a gateway can carry
 	// many calls over one connection.
@@ -264,6 +267,20 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	go s.loop(cfg.ReportEvery, func() { s.reportAll(s.ctx) })
 	s.log.Info("compute provider started", "url", s.url, "address", s.addr.String())
 	return s, nil
+}
+
+// newVerifier checks signatures over this provider's own endpoint
+// (authority, its host:port), refusing after a restart any signature an
+// earlier run may have accepted (the watermark in dir).
+func newVerifier(ctx context.Context, dir, authority string) (*httpsig.Verifier, error) {
+	w, err := httpsig.OpenWatermark(filepath.Join(dir, "signatures.watermark"))
+	if err != nil {
+		return nil, err
+	}
+	if err := w.WaitReady(ctx); err != nil {
+		return nil, err
+	}
+	return httpsig.NewVerifier(httpsig.VerifierOptions{Authority: authority, Watermark: w}), nil
 }
 
 func (s *Service) loop(every time.Duration, f func()) {

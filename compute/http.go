@@ -10,6 +10,7 @@ import (
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/functions"
+	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/wagi"
 )
 
@@ -173,15 +174,17 @@ func matchRoute(routes []string, path string) (string, bool) {
 // signature. With follow, new bytes are streamed until the client goes
 // away or the service closes.
 func (s *Service) serveLogs(w http.ResponseWriter, r *http.Request, d *deployment, a functions.Assignment) {
-	signer, err := s.verify.Verify(r, time.Now())
+	// Only the owner's requests use up a nonce, so strangers cannot fill
+	// the replay cache.
+	_, err := s.verify.Verify(r, time.Now(), func(signer identity.Address) error {
+		if signer != a.Owner {
+			return errs.E(errs.Unauthorized, "%s is not the owner of deployment %d: only its owner may read its log", signer, d.id)
+		}
+		return nil
+	})
 	if err != nil {
 		writeProblem(w, http.StatusUnauthorized, errs.E(errs.Unauthorized,
 			"deployment %d's log is its owner's: sign the request with the owner's key (`stratus fn logs %d`): %v", d.id, d.id, err))
-		return
-	}
-	if signer != a.Owner {
-		writeProblem(w, http.StatusUnauthorized, errs.E(errs.Unauthorized,
-			"%s is not the owner of deployment %d: only its owner may read its log", signer, d.id))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

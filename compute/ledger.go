@@ -2,7 +2,6 @@ package compute
 
 import (
 	"context"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -27,8 +26,7 @@ type restLedger struct{ c *client.Client }
 var _ Clock = (*restLedger)(nil)
 
 func (l *restLedger) Assignments(ctx context.Context, provider identity.Address) ([]functions.Assignment, error) {
-	var out []functions.Assignment
-	return out, l.c.Get(ctx, "/v1/providers/"+url.PathEscape(provider.String())+"/replicas", &out)
+	return l.c.Replicas(ctx, provider.String())
 }
 
 func (l *restLedger) Deployment(ctx context.Context, id uint64) (*functions.DeploymentView, error) {

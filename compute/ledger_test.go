@@ -28,7 +28,7 @@ func TestRESTLedger(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		writeJSON(w, []functions.Assignment{{Deployment: 7, Lease: 3, Spec: testSpec("/")}})
+		writeJSON(w, api.Page[functions.Assignment]{Items: []functions.Assignment{{Deployment: 7, Lease: 3, Spec: testSpec("/")}}})
 	})
 	mux.HandleFunc("GET /v1/functions/{id}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, functions.DeploymentView{Deployment: functions.Deployment{ID: 7, State: functions.StateActive}})

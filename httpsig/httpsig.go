@@ -13,9 +13,10 @@
 // profile covers "@path" and "@query" rather than "@target-uri" because the
 // scheme is not visible to a provider behind a TLS-terminating proxy.
 //
-// The Verifier checks the signature, a time window and a nonce that may be
-// used once, and the body's digest. It does not decide what the signer may
-// do: callers check the ledger for that.
+// The Verifier checks the signature, over the server's own authority, a
+// time window and a nonce that may be used once, and the body's digest. It
+// does not decide what the signer may do: callers pass an Authorize that
+// checks the ledger, and only requests it allows use up a nonce.
 package httpsig
 
 import (
@@ -169,7 +170,7 @@ func Sign(req *http.Request, key *identity.Key, now time.Time, nonce string, opt
 		alg:        Alg,
 	}
 	params.raw = params.serialize()
-	base, err := signatureBase(req, params)
+	base, err := signatureBase(req, params, "")
 	if err != nil {
 		return err
 	}
@@ -237,11 +238,15 @@ func (p sigParams) serialize() string {
 
 // signatureBase builds the signature base of RFC 9421 §2.5: one line per
 // covered component, then the "@signature-params" line, joined by LF with
-// no trailing LF.
-func signatureBase(req *http.Request, p sigParams) (string, error) {
+// no trailing LF. A non-empty authority is the "@authority" value, in place
+// of the request's host.
+func signatureBase(req *http.Request, p sigParams, authority string) (string, error) {
 	var b strings.Builder
 	for _, c := range p.components {
 		v, err := componentValue(req, c)
+		if c == "@authority" && authority != "" {
+			v, err = authority, nil
+		}
 		if err != nil {
 			return "", err
 		}

@@ -66,7 +66,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := NewVerifier(VerifierOptions{})
 			req := signed(t, key, tt.method, tt.url, tt.body, "n-"+tt.name)
-			got, err := v.Verify(req, t0.Add(time.Second))
+			got, err := v.Verify(req, t0.Add(time.Second), nil)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -134,7 +134,7 @@ func TestTampering(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			req := signed(t, key, "PUT", url, body, "nonce-1")
 			tt.change(req)
-			_, err := NewVerifier(VerifierOptions{}).Verify(req, t0)
+			_, err := NewVerifier(VerifierOptions{}).Verify(req, t0, nil)
 			if err == nil {
 				t.Fatal("Verify accepted a tampered request")
 			}
@@ -168,7 +168,7 @@ func TestTimeAndReplay(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := signed(t, key, "GET", "http://h/x", "", "n1", tt.opts...)
-			_, err := NewVerifier(VerifierOptions{}).Verify(req, tt.now)
+			_, err := NewVerifier(VerifierOptions{}).Verify(req, tt.now, nil)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("Verify: %v", err)
@@ -182,15 +182,15 @@ func TestTimeAndReplay(t *testing.T) {
 		v := NewVerifier(VerifierOptions{})
 		req := signed(t, key, "GET", "http://h/x", "", "once")
 		again := req.Clone(req.Context())
-		if _, err := v.Verify(req, t0); err != nil {
+		if _, err := v.Verify(req, t0, nil); err != nil {
 			t.Fatal(err)
 		}
-		_, err := v.Verify(again, t0.Add(time.Second))
+		_, err := v.Verify(again, t0.Add(time.Second), nil)
 		if err == nil || !strings.Contains(err.Error(), "replayed") {
 			t.Fatalf("replay: Verify = %v, want replayed", err)
 		}
 		// The same nonce from another key is a different request.
-		if _, err := v.Verify(signed(t, fixedKey(2), "GET", "http://h/x", "", "once"), t0); err != nil {
+		if _, err := v.Verify(signed(t, fixedKey(2), "GET", "http://h/x", "", "once"), t0, nil); err != nil {
 			t.Fatalf("same nonce, other key: %v", err)
 		}
 	})
@@ -200,29 +200,29 @@ func TestTimeAndReplay(t *testing.T) {
 		req := signed(t, key, "GET", "http://h/x", "", "n")
 		bad := req.Clone(req.Context())
 		bad.Method = "HEAD"
-		if _, err := v.Verify(bad, t0); err == nil {
+		if _, err := v.Verify(bad, t0, nil); err == nil {
 			t.Fatal("tampered request accepted")
 		}
-		if _, err := v.Verify(req, t0); err != nil {
+		if _, err := v.Verify(req, t0, nil); err != nil {
 			t.Fatalf("good request after a bad one with its nonce: %v", err)
 		}
 	})
 
 	t.Run("cache evicts expired and is bounded", func(t *testing.T) {
-		v := NewVerifier(VerifierOptions{MaxNonces: 2})
+		v := NewVerifier(VerifierOptions{MaxNonces: 2, MaxNoncesPerKey: 2})
 		for _, n := range []string{"a", "b"} {
-			if _, err := v.Verify(signed(t, key, "GET", "http://h/x", "", n), t0); err != nil {
+			if _, err := v.Verify(signed(t, key, "GET", "http://h/x", "", n), t0, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
-		_, err := v.Verify(signed(t, key, "GET", "http://h/x", "", "c"), t0)
+		_, err := v.Verify(signed(t, key, "GET", "http://h/x", "", "c"), t0, nil)
 		if !errs.Is(err, errs.Unavailable) {
 			t.Fatalf("full cache: Verify = %v, want unavailable", err)
 		}
 		// Once a and b have expired they are evicted, and c fits.
 		req := signed(t, key, "GET", "http://h/x", "", "c", WithWindow(5*time.Minute))
 		later := t0.Add(DefaultWindow + 30*time.Second)
-		if _, err := v.Verify(req, later); err != nil {
+		if _, err := v.Verify(req, later, nil); err != nil {
 			t.Fatalf("after expiry: %v", err)
 		}
 		if n := v.nonces.len(); n != 1 {
@@ -257,7 +257,7 @@ func TestStreamedBody(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			req := received(client, tt.body)
-			if _, err := NewVerifier(VerifierOptions{}).VerifyHeaders(req, t0); err != nil {
+			if _, err := NewVerifier(VerifierOptions{}).VerifyHeaders(req, t0, nil); err != nil {
 				t.Fatal(err)
 			}
 			dr, err := NewDigestReader(iotest.HalfReader(req.Body), req.Header.Get("Content-Digest"))
@@ -282,7 +282,7 @@ func TestStreamedBody(t *testing.T) {
 
 	t.Run("Verify refuses a body over MaxBody", func(t *testing.T) {
 		req := received(client, body)
-		_, err := NewVerifier(VerifierOptions{MaxBody: 1000}).Verify(req, t0)
+		_, err := NewVerifier(VerifierOptions{MaxBody: 1000}).Verify(req, t0, nil)
 		if !errs.Is(err, errs.TooLarge) {
 			t.Fatalf("Verify = %v, want too large", err)
 		}
@@ -307,7 +307,7 @@ func TestSignErrors(t *testing.T) {
 	}
 	// A nonce with quotes and backslashes is escaped and still verifies.
 	req := signed(t, key, "GET", "http://h/", "", `a"b\c`)
-	if _, err := NewVerifier(VerifierOptions{}).Verify(req, t0); err != nil {
+	if _, err := NewVerifier(VerifierOptions{}).Verify(req, t0, nil); err != nil {
 		t.Errorf("escaped nonce: %v", err)
 	}
 	if n, err := NewNonce(); err != nil || len(n) != 32 {
@@ -351,7 +351,7 @@ func TestKnownAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, err := signatureBase(req, p)
+	base, err := signatureBase(req, p, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestKnownAnswer(t *testing.T) {
 	if got := req.Header.Get("Signature"); got != wantSig {
 		t.Errorf("Signature = %s\nwant %s", got, wantSig)
 	}
-	if _, err := NewVerifier(VerifierOptions{}).Verify(received(req, "hello"), t0); err != nil {
+	if _, err := NewVerifier(VerifierOptions{}).Verify(received(req, "hello"), t0, nil); err != nil {
 		t.Errorf("Verify: %v", err)
 	}
 }
@@ -457,10 +457,10 @@ func TestContentAddressed(t *testing.T) {
 	if req.Header.Get("Content-Digest") != "" {
 		t.Fatalf("Content-Digest %q sent without a digest", req.Header.Get("Content-Digest"))
 	}
-	if _, err := NewVerifier(VerifierOptions{}).VerifyHeaders(req, t0); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "content-digest") {
+	if _, err := NewVerifier(VerifierOptions{}).VerifyHeaders(req, t0, nil); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "content-digest") {
 		t.Fatalf("VerifyHeaders of a digest-less signature = %v, want unauthorized naming content-digest", err)
 	}
-	signer, digest, err := NewVerifier(VerifierOptions{}).VerifyContentAddressed(req, t0)
+	signer, digest, err := NewVerifier(VerifierOptions{}).VerifyContentAddressed(req, t0, nil)
 	if err != nil || digest || signer != key.Address() {
 		t.Fatalf("VerifyContentAddressed = %v, %v, %v; want the signer and digest false", signer, digest, err)
 	}
@@ -468,12 +468,12 @@ func TestContentAddressed(t *testing.T) {
 	moved := received(req, "shard bytes")
 	moved.URL.Path = "/shards/abce"
 	moved.RequestURI = "/shards/abce"
-	if _, _, err := NewVerifier(VerifierOptions{}).VerifyContentAddressed(moved, t0); !errs.Is(err, errs.Unauthorized) {
+	if _, _, err := NewVerifier(VerifierOptions{}).VerifyContentAddressed(moved, t0, nil); !errs.Is(err, errs.Unauthorized) {
 		t.Fatalf("digest-less signature on another path = %v, want unauthorized", err)
 	}
 	// With a digest, it is covered and reported so.
 	req = signed(t, key, "PUT", url, "shard bytes", "n-ca-2")
-	if _, digest, err := NewVerifier(VerifierOptions{}).VerifyContentAddressed(req, t0); err != nil || !digest {
+	if _, digest, err := NewVerifier(VerifierOptions{}).VerifyContentAddressed(req, t0, nil); err != nil || !digest {
 		t.Fatalf("VerifyContentAddressed with a digest = %v, %v; want digest true", digest, err)
 	}
 }

@@ -34,10 +34,31 @@ type VerifierOptions struct {
 	// nonces, new requests are refused as Unavailable until some expire.
 	// Default 1<<16.
 	MaxNonces int
+	// MaxNoncesPerKey bounds one key's share of the replay cache, so that
+	// one authorized signer cannot fill it for the others either. Default
+	// MaxNonces/8.
+	MaxNoncesPerKey int
 	// MaxBody is the largest body Verify reads into memory. Default 1 MiB;
 	// larger bodies should be streamed through VerifyHeaders and
 	// NewDigestReader.
 	MaxBody int64
+	// Authority is the server's own host:port, the host of the endpoint
+	// URL its clients are given (and that Sign signs, from the request
+	// URL). Signatures are checked over it, not over the request's Host
+	// header, so a request signed for another server is refused. Empty
+	// takes the authority from the Host header, which lets a request signed
+	// for one server replay on another: only tests should leave it empty.
+	Authority string
+	// Watermark, if set, makes replay protection survive a restart: a
+	// signature is refused unless it was created after every signature the
+	// previous runs accepted. Without it, signatures created before
+	// NotBefore are refused.
+	Watermark *Watermark
+	// NotBefore, when not zero, refuses signatures created (by their
+	// created parameter, in Unix seconds) before its second. Servers
+	// without a Watermark set it to their start time, so that a signature
+	// made for an earlier run of the process is refused after a restart.
+	NotBefore time.Time
 }
 
 // Verifier checks Stratus signatures and remembers their nonces until they
@@ -59,22 +80,37 @@ func NewVerifier(opts VerifierOptions) *Verifier {
 	if opts.MaxNonces <= 0 {
 		opts.MaxNonces = 1 << 16
 	}
+	if opts.MaxNoncesPerKey <= 0 {
+		opts.MaxNoncesPerKey = max(opts.MaxNonces/8, 1)
+	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 1 << 20
 	}
-	return &Verifier{opts: opts, nonces: nonceCache{max: opts.MaxNonces, seen: make(map[string]time.Time)}}
+	opts.Authority = strings.ToLower(opts.Authority)
+	return &Verifier{opts: opts, nonces: nonceCache{max: opts.MaxNonces, maxPerKey: opts.MaxNoncesPerKey, seen: make(map[string]time.Time), perKey: make(map[string]int)}}
 }
 
-// Verify checks req's signature, time window, nonce and body at time now,
-// and returns the signer's address. It reads the whole body (at most
-// MaxBody bytes) and replaces req.Body with a copy, so handlers can read it
-// again.
+// An Authorize func decides whether signer may make the request that it
+// signed; it returns nil to allow and an error (usually of kind
+// Unauthorized) to refuse. The Verifier calls it once the signature, window
+// and nonce are good, and records the nonce only if it allows the request:
+// a key that may do nothing here never takes a place in the replay cache,
+// so strangers cannot lock out the signers who may. A nil Authorize allows
+// every valid signer; only tests should pass nil.
+type Authorize func(signer identity.Address) error
+
+// Verify checks req's signature, time window and nonce at time now, asks
+// authorize whether the signer may make the request, records the nonce,
+// checks the body and returns the signer's address. It reads the whole body
+// (at most MaxBody bytes) and replaces req.Body with a copy, so handlers can
+// read it again.
 //
 // Errors: Unauthorized for anything wrong with the signature, window, nonce
-// or digest, saying what; TooLarge for a body over MaxBody; Unavailable when
-// the replay cache is full.
-func (v *Verifier) Verify(req *http.Request, now time.Time) (identity.Address, error) {
-	addr, err := v.VerifyHeaders(req, now)
+// or digest, saying what; what authorize returned when it refuses; TooLarge
+// for a body over MaxBody; Unavailable when the replay cache, or the
+// signer's share of it, is full, or the Watermark cannot be saved.
+func (v *Verifier) Verify(req *http.Request, now time.Time, authorize Authorize) (identity.Address, error) {
+	addr, err := v.VerifyHeaders(req, now, authorize)
 	if err != nil {
 		return identity.Address{}, err
 	}
@@ -101,11 +137,12 @@ func (v *Verifier) Verify(req *http.Request, now time.Time) (identity.Address, e
 // and nonce, and that the signature covers a well-formed Content-Digest, but
 // leaves req.Body alone. The caller must read the body through
 // NewDigestReader(req.Body, req.Header.Get("Content-Digest")) and trust it
-// only once that reader reaches EOF. The nonce is used up either way.
+// only once that reader reaches EOF. The nonce is used up either way, once
+// authorize allowed the request.
 //
 // Errors: as Verify, less TooLarge.
-func (v *Verifier) VerifyHeaders(req *http.Request, now time.Time) (identity.Address, error) {
-	addr, _, err := v.verifyHeaders(req, now, false)
+func (v *Verifier) VerifyHeaders(req *http.Request, now time.Time, authorize Authorize) (identity.Address, error) {
+	addr, _, err := v.verifyHeaders(req, now, false, authorize)
 	return addr, err
 }
 
@@ -115,11 +152,11 @@ func (v *Verifier) VerifyHeaders(req *http.Request, now time.Time) (identity.Add
 // the body against that hash anyway. It reports whether the signature
 // covers a Content-Digest, which the caller must then check with
 // NewDigestReader as usual.
-func (v *Verifier) VerifyContentAddressed(req *http.Request, now time.Time) (signer identity.Address, digest bool, err error) {
-	return v.verifyHeaders(req, now, true)
+func (v *Verifier) VerifyContentAddressed(req *http.Request, now time.Time, authorize Authorize) (signer identity.Address, digest bool, err error) {
+	return v.verifyHeaders(req, now, true, authorize)
 }
 
-func (v *Verifier) verifyHeaders(req *http.Request, now time.Time, contentAddressed bool) (identity.Address, bool, error) {
+func (v *Verifier) verifyHeaders(req *http.Request, now time.Time, contentAddressed bool, authorize Authorize) (identity.Address, bool, error) {
 	in, err := headerValue(req, "Signature-Input")
 	if err != nil {
 		return identity.Address{}, false, err
@@ -149,17 +186,37 @@ func (v *Verifier) verifyHeaders(req *http.Request, now time.Time, contentAddres
 			return identity.Address{}, false, err
 		}
 	}
-	base, err := signatureBase(req, p)
+	base, err := signatureBase(req, p, v.opts.Authority)
 	if err != nil {
 		return identity.Address{}, false, err
 	}
 	if !identity.Verify(addr, []byte(base), sig) {
+		if v.opts.Authority != "" {
+			return identity.Address{}, false, errs.E(errs.Unauthorized, "bad signature from %s: this server accepts only signatures over its own authority %q (the host:port of its endpoint, here sent as %q) and the exact method, path, query and Content-Digest received: sign requests for the endpoint the ledger lists", p.keyid, v.opts.Authority, strings.ToLower(req.Host))
+		}
 		return identity.Address{}, false, errs.E(errs.Unauthorized, "bad signature: it does not match the request as received for %s; sign the exact method, host, path, query and Content-Digest that you send, with the key of the keyid", p.keyid)
 	}
-	// Only a valid signature may take a place in the cache, so strangers
-	// cannot fill it.
+	// Keyed by the address, not the keyid as spelled, so one key has one
+	// share and one namespace of nonces.
+	signer := addr.String()
+	nonce := signer + " " + p.nonce
+	if v.nonces.used(nonce) {
+		return identity.Address{}, false, errReplayed
+	}
+	// Only a request the signer may make takes a place in the cache, so
+	// a stranger's key cannot fill it.
+	if authorize != nil {
+		if err := authorize(addr); err != nil {
+			return identity.Address{}, false, err
+		}
+	}
+	if w := v.opts.Watermark; w != nil {
+		if err := w.advance(p.created); err != nil {
+			return identity.Address{}, false, err
+		}
+	}
 	expiry := time.Unix(p.expires, 0).Add(v.opts.MaxSkew)
-	if err := v.nonces.add(p.keyid+" "+p.nonce, expiry, now); err != nil {
+	if err := v.nonces.add(signer, nonce, expiry, now); err != nil {
 		return identity.Address{}, false, err
 	}
 	return addr, digest, nil
@@ -176,6 +233,11 @@ func (v *Verifier) checkTime(p sigParams, now time.Time) error {
 		return errs.E(errs.Unauthorized, "the signature was created %v in the future, more than the %v of clock skew allowed: check the signer's clock", created.Sub(now).Round(time.Second), v.opts.MaxSkew)
 	case !now.Before(expires.Add(v.opts.MaxSkew)):
 		return errs.E(errs.Unauthorized, "the signature expired %v ago: sign the request again (and check the signer's clock)", now.Sub(expires).Round(time.Second))
+	case !v.opts.NotBefore.IsZero() && p.created < v.opts.NotBefore.Unix():
+		return errs.E(errs.Unauthorized, "the signature was created at %d, before this server started (%d): it may have been used already, so sign the request again", p.created, v.opts.NotBefore.Unix())
+	}
+	if w := v.opts.Watermark; w != nil && p.created <= w.floor {
+		return errs.E(errs.Unauthorized, "the signature was created at %d, no later than signatures an earlier run of this server accepted (up to %d): it may have been used already, so sign the request again", p.created, w.floor)
 	}
 	return nil
 }
@@ -360,30 +422,50 @@ func (d *DigestReader) Close() error {
 	return nil
 }
 
-// nonceCache remembers (keyid, nonce) pairs until their signatures expire.
-type nonceCache struct {
-	max int
+var errReplayed = errs.E(errs.Unauthorized, "replayed request: this nonce was already used with this key; sign each request with a fresh nonce")
 
-	mu   sync.Mutex
-	seen map[string]time.Time
-	heap expiryHeap
+// nonceCache remembers (keyid, nonce) pairs until their signatures expire,
+// and how many each keyid holds.
+type nonceCache struct {
+	max, maxPerKey int
+
+	mu     sync.Mutex
+	seen   map[string]time.Time
+	perKey map[string]int
+	heap   expiryHeap
 }
 
-func (c *nonceCache) add(key string, expiry, now time.Time) error {
+// used reports whether key is in the cache; add is the check that counts,
+// this one spares the authorization of a plain replay.
+func (c *nonceCache) used(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.seen[key]
+	return ok
+}
+
+func (c *nonceCache) add(keyid, key string, expiry, now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for len(c.heap) > 0 && !c.heap[0].expiry.After(now) {
 		e := heap.Pop(&c.heap).(entry)
 		delete(c.seen, e.key)
+		if c.perKey[e.keyid]--; c.perKey[e.keyid] <= 0 {
+			delete(c.perKey, e.keyid)
+		}
 	}
 	if _, ok := c.seen[key]; ok {
-		return errs.E(errs.Unauthorized, "replayed request: this nonce was already used with this key; sign each request with a fresh nonce")
+		return errReplayed
+	}
+	if c.perKey[keyid] >= c.maxPerKey {
+		return errs.E(errs.Unavailable, "%s has %d signed requests in the last minutes, its share of this server's %d: retry in a minute", keyid, c.maxPerKey, c.max)
 	}
 	if len(c.seen) >= c.max {
-		return errs.E(errs.Unavailable, "the provider is tracking %d recent signed requests, its limit: retry in a minute", c.max)
+		return errs.E(errs.Unavailable, "the server is tracking %d recent signed requests, its limit: retry in a minute", c.max)
 	}
 	c.seen[key] = expiry
-	heap.Push(&c.heap, entry{key: key, expiry: expiry})
+	c.perKey[keyid]++
+	heap.Push(&c.heap, entry{key: key, keyid: keyid, expiry: expiry})
 	return nil
 }
 
@@ -394,8 +476,8 @@ func (c *nonceCache) len() int {
 }
 
 type entry struct {
-	key    string
-	expiry time.Time
+	key, keyid string
+	expiry     time.Time
 }
 
 type expiryHeap []entry

@@ -84,6 +84,9 @@ func Parse(s string) (Amount, error) {
 	case strings.HasSuffix(lower, "str"):
 		num, scale = strings.TrimSpace(s[:len(s)-3]), true
 	default:
+		if unit := strings.TrimLeft(s, "0123456789. "); unit != "" && letters(unit) {
+			return 0, errs.E(errs.Invalid, "amount %q has the unit %q, which is not one of Stratus's: amounts are in STR or ustr (1STR = 1000000ustr), such as 5STR, 0.25STR or 1500ustr", orig, unit)
+		}
 		return 0, errs.E(errs.Invalid, "amount %q has no unit: write it as 5STR, 0.25STR or 1500ustr", orig)
 	}
 	if num == "" {
@@ -143,4 +146,14 @@ func ParseUstr(s string) (Amount, error) {
 		return 0, errs.E(errs.Invalid, "amount %q is too large", s)
 	}
 	return v, nil
+}
+
+// letters reports whether s is ASCII letters only, as a unit would be.
+func letters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
 }

@@ -110,9 +110,9 @@ func TestDevnetCompute(t *testing.T) {
 	}
 	addr := keyAddress(t, d.home, "compute0")
 
-	api := d.n.APIURL()
-	var deps []functions.Deployment
-	if code, p := getJSON(t, api+"/v1/functions?owner="+d.demo.Address().String(), &deps); code != http.StatusOK || deps == nil || len(deps) != 0 {
+	apiURL := d.n.APIURL()
+	var deps api.Page[functions.Deployment]
+	if code, p := getJSON(t, apiURL+"/v1/functions?owner="+d.demo.Address().String(), &deps); code != http.StatusOK || deps.Items == nil || len(deps.Items) != 0 || deps.Next != "" {
 		t.Errorf("GET /v1/functions?owner=demo = %d %v %+v, want 200 []", code, deps, p)
 	}
 	raw, err := os.ReadFile(abci.GenesisFile(node.CometDir(d.home)))
@@ -128,11 +128,11 @@ func TestDevnetCompute(t *testing.T) {
 		t.Errorf("genesis functions section %+v, %v; want the defaults", doc.AppState.Functions, err)
 	}
 	var params functions.Params
-	if code, _ := getJSON(t, api+"/v1/functions/params", &params); code != http.StatusOK || params != functions.DefaultParams() {
+	if code, _ := getJSON(t, apiURL+"/v1/functions/params", &params); code != http.StatusOK || params != functions.DefaultParams() {
 		t.Errorf("GET /v1/functions/params = %d %+v, want %+v", code, params, functions.DefaultParams())
 	}
-	var replicas []functions.Assignment
-	if code, _ := getJSON(t, api+"/v1/providers/"+addr.String()+"/replicas", &replicas); code != http.StatusOK || replicas == nil || len(replicas) != 0 {
+	var replicas api.Page[functions.Assignment]
+	if code, _ := getJSON(t, apiURL+"/v1/providers/"+addr.String()+"/replicas", &replicas); code != http.StatusOK || replicas.Items == nil || len(replicas.Items) != 0 {
 		t.Errorf("GET replicas of compute0 = %d %v, want 200 []", code, replicas)
 	}
 	for _, tc := range []struct {
@@ -149,7 +149,7 @@ func TestDevnetCompute(t *testing.T) {
 		{"/fn/99", 404, "not_found"},
 		{"/fn/x/hello", 400, "invalid"},
 	} {
-		if code, p := getJSON(t, api+tc.path, nil); code != tc.code || p.Kind != tc.kind || p.Detail == "" {
+		if code, p := getJSON(t, apiURL+tc.path, nil); code != tc.code || p.Kind != tc.kind || p.Detail == "" {
 			t.Errorf("GET %s = %d %+v, want %d %s", tc.path, code, p, tc.code, tc.kind)
 		}
 	}

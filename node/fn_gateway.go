@@ -16,6 +16,7 @@ import (
 	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/wagi"
 )
 
 // The function gateway: ANY /fn/{id}/{path...} on any node forwards the
@@ -302,10 +303,15 @@ func (g *fnGateway) outgoing(r *http.Request, t fnTarget, id uint64, rest, spec 
 		out.Body = nil
 	}
 	copyHeader(out.Header, r.Header)
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
-			ip = strings.Join(prior, ", ") + ", " + ip
+	// Only names that map to a CGI variable of their own are forwarded (as
+	// nginx drops names with '_'), so no header can pass for the
+	// X-Forwarded-* the gateway sets below, which replace the caller's.
+	for k := range out.Header {
+		if !wagi.CGISafeHeader(k) || strings.HasPrefix(http.CanonicalHeaderKey(k), "X-Forwarded-") || http.CanonicalHeaderKey(k) == "Forwarded" {
+			delete(out.Header, k)
 		}
+	}
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		out.Header.Set("X-Forwarded-For", ip)
 	}
 	proto := "http"

@@ -36,17 +36,7 @@ func (n *Node) mountFunctions() {
 	a.HandleJSON("GET /v1/functions/params", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		return functions.GetParams(ctx), nil
 	}))
-	a.HandleJSON("GET /v1/functions", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
-		owner := r.URL.Query().Get("owner")
-		if owner == "" {
-			return nil, errs.E(errs.Invalid, "list deployments with ?owner=DID")
-		}
-		addr, err := identity.ParseDID(owner)
-		if err != nil {
-			return nil, err
-		}
-		return functions.DeploymentsOf(ctx, addr)
-	}))
+	a.HandleJSON("GET /v1/functions", n.query(listDeployments))
 	a.HandleJSON("GET /v1/functions/{id}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		id, err := deploymentID(r.PathValue("id"))
 		if err != nil {
@@ -73,13 +63,7 @@ func (n *Node) mountFunctions() {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"payable":true}` + "\n"))
 	}))
-	a.HandleJSON("GET /v1/providers/{did}/replicas", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
-		addr, err := identity.ParseDID(r.PathValue("did"))
-		if err != nil {
-			return nil, err
-		}
-		return functions.ReplicasOf(ctx, addr)
-	}))
+	a.HandleJSON("GET /v1/providers/{did}/replicas", n.query(listReplicas))
 
 	gw := newFnGateway(n)
 	for _, m := range gatewayMethods {

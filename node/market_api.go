@@ -54,9 +54,7 @@ func leaseID(s string) (uint64, error) {
 // mountMarket adds the market's routes to the API.
 func (n *Node) mountMarket() {
 	a := n.api
-	a.HandleJSON("GET /v1/providers", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
-		return market.Providers(ctx)
-	}))
+	a.HandleJSON("GET /v1/providers", n.query(listProviders))
 	a.HandleJSON("GET /v1/providers/{did}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		addr, err := identity.ParseDID(r.PathValue("did"))
 		if err != nil {
@@ -75,33 +73,7 @@ func (n *Node) mountMarket() {
 			Leases []string `json:"leases"`
 		}{p, idStrings(ids)}, nil
 	}))
-	a.HandleJSON("GET /v1/leases", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
-		q := r.URL.Query()
-		who, asProvider := q.Get("consumer"), false
-		if who == "" {
-			who, asProvider = q.Get("provider"), true
-		}
-		if who == "" {
-			return nil, errs.E(errs.Invalid, "list leases with ?consumer=DID or ?provider=DID")
-		}
-		addr, err := identity.ParseDID(who)
-		if err != nil {
-			return nil, err
-		}
-		ids, err := market.LeasesOf(ctx, addr, asProvider)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]*market.LeaseView, 0, len(ids))
-		for _, id := range ids {
-			l, err := market.GetLease(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, l)
-		}
-		return out, nil
-	}))
+	a.HandleJSON("GET /v1/leases", n.query(listLeases))
 	a.HandleJSON("GET /v1/leases/{id}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		id, err := leaseID(r.PathValue("id"))
 		if err != nil {
@@ -114,17 +86,7 @@ func (n *Node) mountMarket() {
 	}))
 	gw := &gateway{n: n}
 	a.Mount("GET /v1/objects/{id}/content", http.HandlerFunc(gw.serve))
-	a.HandleJSON("GET /v1/objects", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
-		owner := r.URL.Query().Get("owner")
-		if owner == "" {
-			return nil, errs.E(errs.Invalid, "list objects with ?owner=DID")
-		}
-		addr, err := identity.ParseDID(owner)
-		if err != nil {
-			return nil, err
-		}
-		return objects.ObjectsOf(ctx, addr)
-	}))
+	a.HandleJSON("GET /v1/objects", n.query(listObjects))
 	a.HandleJSON("GET /v1/providers/{did}/shards/{hash}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		p, err := identity.ParseDID(r.PathValue("did"))
 		if err != nil {
@@ -147,21 +109,7 @@ func (n *Node) mountMarket() {
 	a.HandleJSON("GET /v1/prices", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		return market.Prices(ctx), nil
 	}))
-	a.HandleJSON("GET /v1/prices/history", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
-		class := r.URL.Query().Get("class")
-		if class != market.ClassStorage && class != market.ClassCompute {
-			return nil, errs.E(errs.Invalid, "pass ?class=storage or ?class=compute")
-		}
-		limit := 1000
-		if l := r.URL.Query().Get("limit"); l != "" {
-			v, err := strconv.Atoi(l)
-			if err != nil || v <= 0 {
-				return nil, errs.E(errs.Invalid, "limit must be a positive integer")
-			}
-			limit = v
-		}
-		return market.PriceHistory(ctx, class, limit), nil
-	}))
+	a.HandleJSON("GET /v1/prices/history", n.query(listPriceHistory))
 }
 
 func idStrings(ids []uint64) []string {

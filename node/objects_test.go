@@ -71,8 +71,8 @@ func TestObjectsOnDevnet(t *testing.T) {
 	if got.ID != man.ID().String() || got.Owner != demo.Address() || got.Size != man.Size || got.Decoded == nil || got.Decoded.ID() != man.ID() {
 		t.Errorf("GET /v1/objects/%s = %+v", man.ID(), got)
 	}
-	var list []objects.Object
-	if err := c.Get(ctx, "/v1/objects?owner="+demo.Address().String(), &list); err != nil {
+	list, err := c.Objects(ctx, demo.Address().String())
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(list) != 1 || list[0].ID != man.ID().String() {

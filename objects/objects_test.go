@@ -52,11 +52,11 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 	if _, err := objects.GetObject(c.query(), "bafkreiha6syqxstljcf6wbr3xbe4powomyczr3wznc6t2otpruesrgdwzi"); errs.KindOf(err) != errs.NotFound {
 		t.Fatalf("unknown object: %v", err)
 	}
-	if os, err := objects.ObjectsOf(c.query(), u.Address()); err != nil || len(os) != 1 || os[0].ID != mA.ID().String() {
-		t.Fatalf("ObjectsOf = %v, %v", os, err)
+	if os, more, err := objects.ObjectsAfter(c.query(), u.Address(), nil, 10); err != nil || more || len(os) != 1 || os[0].ID != mA.ID().String() || os[0].PaidUntilMs == 0 {
+		t.Fatalf("ObjectsAfter = %v, %v, %v", os, more, err)
 	}
-	if os, _ := objects.ObjectsOf(c.query(), other.Address()); len(os) != 0 {
-		t.Fatalf("ObjectsOf(other) = %v", os)
+	if os, _, _ := objects.ObjectsAfter(c.query(), other.Address(), nil, 10); len(os) != 0 {
+		t.Fatalf("ObjectsAfter(other) = %v", os)
 	}
 
 	// The same object again.
@@ -232,9 +232,9 @@ func TestExpiry(t *testing.T) {
 			t.Fatalf("lease %d of the expired object is %s", id, l.State)
 		}
 	}
-	os, err := objects.ObjectsOf(c.query(), u.Address())
+	os, _, err := objects.ObjectsAfter(c.query(), u.Address(), nil, 10)
 	if err != nil || len(os) != 1 || os[0].ID != m2.ID().String() {
-		t.Fatalf("ObjectsOf after expiry = %v, %v", os, err)
+		t.Fatalf("ObjectsAfter after expiry = %v, %v", os, err)
 	}
 	// Nothing more happens later.
 	c.block(time.Hour)

@@ -127,13 +127,13 @@ func TestALeaseThatRunsDryDropsItsObjects(t *testing.T) {
 			t.Fatalf("paid until %d, want %d (%v)", v.PaidUntilMs, end, err)
 		}
 	}
-	list, err := objects.ObjectsOf(c.query(), u.Address())
+	list, _, err := objects.ObjectsAfter(c.query(), u.Address(), nil, 100)
 	if err != nil || len(list) != 3 {
-		t.Fatalf("ObjectsOf: %v, %v", list, err)
+		t.Fatalf("ObjectsAfter: %v, %v", list, err)
 	}
 	for _, o := range list {
 		if o.ID != mC.ID().String() && o.PaidUntilMs != end {
-			t.Fatalf("ObjectsOf: %s paid until %d, want %d", o.ID, o.PaidUntilMs, end)
+			t.Fatalf("ObjectsAfter: %s paid until %d, want %d", o.ID, o.PaidUntilMs, end)
 		}
 	}
 

@@ -40,36 +40,6 @@ func GetObject(ctx *ledger.Context, id string) (*ObjectView, error) {
 	return &ObjectView{Object: *o, PaidUntilMs: until, Decoded: man}, nil
 }
 
-// ObjectsOf returns an owner's objects in ID-root order, each with the time
-// it is paid until (and no decoded manifest).
-func ObjectsOf(ctx *ledger.Context, owner identity.Address) ([]ObjectView, error) {
-	s := newStore(ctx)
-	p := key(prefByOwner, owner[:])
-	out := []ObjectView{}
-	var roots []storage.ID
-	err := s.kv.Iterate(p, func(k, _ []byte) error {
-		var id storage.ID
-		copy(id[:], k[len(p):])
-		roots = append(roots, id)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range roots {
-		o, err := s.object(id)
-		if err != nil {
-			return nil, err
-		}
-		until, err := paidUntil(ctx, o)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ObjectView{Object: *o, PaidUntilMs: until})
-	}
-	return out, nil
-}
-
 // ShardRefs returns how many placements of shard h on provider the live
 // objects of every owner hold together.
 func ShardRefs(ctx *ledger.Context, provider identity.Address, h storage.Hash) uint64 {

@@ -68,7 +68,7 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 					}
 					c.do(who, &market.CloseLease{ID: id})
 				case op < 7: // remove one of the user's objects
-					if os, _ := objects.ObjectsOf(c.query(), u.Address()); len(os) > 0 {
+					if os, _, _ := objects.ObjectsAfter(c.query(), u.Address(), nil, 1); len(os) > 0 {
 						c.do(u, &objects.Remove{ID: os[r.IntN(len(os))].ID})
 					}
 				case op < 8: // anyone renews anyone's object

@@ -37,22 +37,45 @@ type Refresher interface {
 // leaseTTL is how long the REST ledger uses a provider's lease list.
 const leaseTTL = 2 * time.Second
 
+// freshTTL is how long the REST ledger uses a fresh answer about one
+// consumer: a key with no lease that sends many writes costs the node one
+// query per freshTTL, not one per write.
+const freshTTL = time.Second
+
 // NewRESTLedger returns a Ledger, and a Refresher, that reads a node's REST
-// API through c. It lists the provider's leases at most once every 2 s and
-// sums them per consumer, so that an upload of many shards costs one lease
-// query, not one per shard; only a write it would refuse makes it look
-// again sooner. Fetches are one at a time, and a fetch that finished after
-// a caller started waiting serves that caller too.
+// API through c. It lists the provider's open storage leases (pending,
+// active or grace, page by page, without their SLA windows) at most once
+// every 2 s and sums them per consumer, so that an upload of many shards
+// costs one lease query, not one per shard. A write it would refuse makes
+// it ask again sooner, but only for that consumer's open storage leases
+// with this provider, at most once a second per consumer, one such question
+// at a time and without holding up the cached answers. List fetches are one
+// at a time, and a fetch that finished after a caller started waiting
+// serves that caller too.
 func NewRESTLedger(c *client.Client) Ledger {
-	return &restLedger{c: c, now: time.Now, lists: map[identity.Address]*leaseList{}}
+	return &restLedger{c: c, now: time.Now, lists: map[identity.Address]*leaseList{}, fresh: map[pair]freshAnswer{}}
 }
 
 type restLedger struct {
 	c   *client.Client
 	now func() time.Time
 
-	mu    sync.Mutex // guards lists; held during a fetch, so one fetch at a time
+	mu    sync.Mutex // guards lists and fresh; held during a list fetch, so one at a time
 	lists map[identity.Address]*leaseList
+	fresh map[pair]freshAnswer
+
+	// freshMu makes the fresh questions one at a time, without holding mu
+	// during them, so that a stranger's refused writes never make lease
+	// holders wait for the cached list.
+	freshMu sync.Mutex
+}
+
+type pair struct{ consumer, provider identity.Address }
+
+// freshAnswer is FreshQuota's answer about one consumer, as of at.
+type freshAnswer struct {
+	at    time.Time
+	quota uint64
 }
 
 // leaseList is one provider's storage quotas per consumer, as of at.
@@ -67,8 +90,58 @@ func (l *restLedger) Quota(ctx context.Context, consumer, provider identity.Addr
 	return l.quota(ctx, consumer, provider, l.now().Add(-leaseTTL))
 }
 
+// FreshQuota asks the node for consumer's open storage leases with
+// provider alone, not the provider's whole list, and keeps the answer in
+// the cached list.
 func (l *restLedger) FreshQuota(ctx context.Context, consumer, provider identity.Address) (uint64, error) {
-	return l.quota(ctx, consumer, provider, l.now())
+	l.freshMu.Lock()
+	defer l.freshMu.Unlock()
+	k := pair{consumer, provider}
+	l.mu.Lock()
+	if a, ok := l.fresh[k]; ok && l.now().Sub(a.at) < freshTTL {
+		l.mu.Unlock()
+		return a.quota, nil
+	}
+	l.mu.Unlock()
+	at := l.now()
+	leases, err := l.c.AllLeases(ctx, client.LeaseFilter{Consumer: consumer.String(), Provider: provider.String(), State: client.StateOpen, Class: market.ClassStorage})
+	if err != nil {
+		return 0, err
+	}
+	q := sumQuotas(leases)[consumer]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.fresh) >= maxFresh {
+		for k, a := range l.fresh {
+			if at.Sub(a.at) >= freshTTL {
+				delete(l.fresh, k)
+			}
+		}
+	}
+	l.fresh[k] = freshAnswer{at: at, quota: q}
+	if ll := l.lists[provider]; ll != nil && !ll.at.After(at) {
+		ll.quota[consumer] = q
+	}
+	return q, nil
+}
+
+// maxFresh is how many fresh answers the REST ledger keeps before it drops
+// the stale ones.
+const maxFresh = 4096
+
+// sumQuotas sums the quantities of the open storage leases per consumer.
+func sumQuotas(leases []market.LeaseView) map[identity.Address]uint64 {
+	quota := map[identity.Address]uint64{}
+	for _, ls := range leases {
+		if ls.Class != market.ClassStorage {
+			continue
+		}
+		switch ls.State {
+		case market.LeasePending, market.LeaseActive, market.LeaseGrace:
+			quota[ls.Consumer] += ls.Quantity
+		}
+	}
+	return quota
 }
 
 // quota answers from the provider's lease list if it was fetched after
@@ -82,20 +155,11 @@ func (l *restLedger) quota(ctx context.Context, consumer, provider identity.Addr
 	// Stamped before the query: a lease committed while it runs may be
 	// missing from the answer.
 	at := l.now()
-	leases, err := l.c.Leases(ctx, provider.String(), true)
+	leases, err := l.c.AllLeases(ctx, client.LeaseFilter{Provider: provider.String(), State: client.StateOpen, Class: market.ClassStorage})
 	if err != nil {
 		return 0, err
 	}
-	ll := &leaseList{at: at, quota: map[identity.Address]uint64{}}
-	for _, ls := range leases {
-		if ls.Class != market.ClassStorage {
-			continue
-		}
-		switch ls.State {
-		case market.LeasePending, market.LeaseActive, market.LeaseGrace:
-			ll.quota[ls.Consumer] += ls.Quantity
-		}
-	}
+	ll := &leaseList{at: at, quota: sumQuotas(leases)}
 	l.lists[provider] = ll
 	return ll.quota[consumer], nil
 }

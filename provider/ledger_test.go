@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
@@ -22,7 +24,8 @@ type fakeNode struct {
 	leases  []market.LeaseView
 	refs    uint64
 	queries int
-	owner   string // ?owner= of the last refs query
+	owner   string     // ?owner= of the last refs query
+	last    url.Values // the last lease query
 }
 
 func (n *fakeNode) lastOwner() string {
@@ -38,11 +41,16 @@ func (n *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/v1/leases":
 		n.queries++
-		var out []market.LeaseView
+		q := r.URL.Query()
+		n.last = q
+		out := api.Page[market.LeaseView]{Items: []market.LeaseView{}}
 		for _, l := range n.leases {
-			if l.Provider.String() == r.URL.Query().Get("provider") {
-				out = append(out, l)
+			open := l.State == market.LeasePending || l.State == market.LeaseActive || l.State == market.LeaseGrace
+			if l.Provider.String() != q.Get("provider") || (q.Get("consumer") != "" && l.Consumer.String() != q.Get("consumer")) ||
+				(q.Get("state") == "open" && !open) || (q.Get("class") != "" && l.Class != q.Get("class")) {
+				continue
 			}
+			out.Items = append(out.Items, l)
 		}
 		json.NewEncoder(w).Encode(out)
 	case r.Method == "GET" && len(r.URL.Path) > len("/v1/providers/"):
@@ -106,13 +114,37 @@ func TestRESTLedger(t *testing.T) {
 	if q, err := l.FreshQuota(ctx, bob, prov); err != nil || q != 77 || fn.count() != 2 {
 		t.Errorf("FreshQuota(bob) = %d, %v after %d queries; want 77 after 2", q, err, fn.count())
 	}
+	// The fresh question is about bob's open storage leases with this
+	// provider only, and its answer is kept.
+	want := url.Values{"consumer": {bob.String()}, "provider": {prov.String()}, "state": {"open"}, "class": {"storage"}, "limit": {"1000"}}
+	if got := fn.last; got.Encode() != want.Encode() {
+		t.Errorf("FreshQuota asked %s, want %s", got.Encode(), want.Encode())
+	}
+	if q, _ := l.Quota(ctx, bob, prov); q != 77 || fn.count() != 2 {
+		t.Errorf("Quota(bob) after FreshQuota = %d after %d queries, want 77 after 2", q, fn.count())
+	}
+	// A key with no lease that keeps writing costs one query a second.
+	mallory := key("mallory").Address()
+	for range 100 {
+		if q, err := l.FreshQuota(ctx, mallory, prov); err != nil || q != 0 {
+			t.Fatalf("FreshQuota(mallory) = %d, %v; want 0", q, err)
+		}
+	}
+	if fn.count() != 3 {
+		t.Errorf("100 fresh questions about a stranger made %d queries in all, want 3", fn.count())
+	}
+	now = now.Add(freshTTL)
+	l.FreshQuota(ctx, mallory, prov)
+	if fn.count() != 4 {
+		t.Errorf("after %s the fresh question made %d queries in all, want 4", freshTTL, fn.count())
+	}
 	fn.add(alice, prov, market.ClassStorage, market.LeaseActive, 1)
 	if q, _ := l.Quota(ctx, alice, prov); q != 1230 {
 		t.Errorf("Quota(alice) from the cache = %d, want 1230", q)
 	}
 	now = now.Add(leaseTTL)
-	if q, _ := l.Quota(ctx, alice, prov); q != 1231 || fn.count() != 3 {
-		t.Errorf("Quota(alice) after %s = %d after %d queries, want 1231 after 3", leaseTTL, q, fn.count())
+	if q, _ := l.Quota(ctx, alice, prov); q != 1231 || fn.count() != 5 {
+		t.Errorf("Quota(alice) after %s = %d after %d queries, want 1231 after 5", leaseTTL, q, fn.count())
 	}
 
 	if n, err := l.Refs(ctx, prov, [32]byte{1}, alice); err != nil || n != 3 || fn.lastOwner() != alice.String() {

@@ -127,7 +127,19 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, errs.E(errs.Conflict, "provider %s cannot listen on %s: %v: choose a free port", cfg.Name, cfg.Listen, err)
 	}
 	s.url = "http://" + ln.Addr().String()
-	h := shardserver.New(s.store, s.keep, httpsig.NewVerifier(httpsig.VerifierOptions{}), shardserver.Options{Logger: s.log})
+	// Signatures are checked over this provider's own endpoint, and a
+	// watermark refuses after a restart what an earlier run accepted.
+	w, err := httpsig.OpenWatermark(filepath.Join(cfg.Dir, "signatures.watermark"))
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := w.WaitReady(ctx); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	v := httpsig.NewVerifier(httpsig.VerifierOptions{Authority: ln.Addr().String(), Watermark: w})
+	h := shardserver.New(s.store, s.keep, v, shardserver.Options{Logger: s.log})
 	s.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	// HTTP/2 without TLS as well as HTTP/1.1, as the node's API does.
 	s.srv.Protocols = new(http.Protocols)

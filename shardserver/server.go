@@ -114,13 +114,6 @@ func (s *server) put(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	// The path names the bytes and the store checks them against it, so
-	// the signature need not cover a digest of the body as well.
-	signer, digest, err := s.verify.VerifyContentAddressed(r, s.now())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	size := r.ContentLength
 	switch {
 	case size < 0:
@@ -130,7 +123,14 @@ func (s *server) put(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errs.E(errs.TooLarge, "shard %s: %d bytes is more than the %d-byte shard limit: use smaller segments", h, size, shardstore.MaxShardSize))
 		return
 	}
-	if err := s.auth.AuthorizeWrite(r.Context(), signer, h, size); err != nil {
+	// The path names the bytes and the store checks them against it, so
+	// the signature need not cover a digest of the body as well. The
+	// nonce is kept only if the signer may write, so strangers cannot
+	// fill the replay cache.
+	signer, digest, err := s.verify.VerifyContentAddressed(r, s.now(), func(signer identity.Address) error {
+		return s.auth.AuthorizeWrite(r.Context(), signer, h, size)
+	})
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -205,12 +205,10 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	signer, err := s.verify.Verify(r, s.now())
+	signer, err := s.verify.Verify(r, s.now(), func(signer identity.Address) error {
+		return s.auth.AuthorizeDelete(r.Context(), signer, h)
+	})
 	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.auth.AuthorizeDelete(r.Context(), signer, h); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -71,9 +71,20 @@ func newFixture(t *testing.T, quota int64) *fixture {
 	}
 	owner := key(1)
 	auth := &allowList{allowed: map[identity.Address]bool{owner.Address(): true}}
-	srv := httptest.NewServer(New(store, auth, httpsig.NewVerifier(httpsig.VerifierOptions{}), Options{}))
-	t.Cleanup(srv.Close)
+	srv := serve(t, store, auth, httpsig.VerifierOptions{})
 	return &fixture{url: srv.URL, store: store, auth: auth, client: &Client{HTTP: srv.Client()}, owner: owner}
+}
+
+// serve starts the shard API over store on a loopback port, checking
+// signatures over that port's authority as a provider does.
+func serve(t *testing.T, store shardstore.Store, auth Authorizer, opts httpsig.VerifierOptions) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	opts.Authority = srv.Listener.Addr().String()
+	srv.Config.Handler = New(store, auth, httpsig.NewVerifier(opts), Options{})
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 func shard(s string) (shardstore.Hash, []byte) {
@@ -482,8 +493,7 @@ func TestDiskStoreTamperedBody(t *testing.T) {
 	}
 	owner := key(1)
 	auth := &allowList{allowed: map[identity.Address]bool{owner.Address(): true}}
-	srv := httptest.NewServer(New(store, auth, httpsig.NewVerifier(httpsig.VerifierOptions{}), Options{}))
-	defer srv.Close()
+	srv := serve(t, store, auth, httpsig.VerifierOptions{})
 	f := &fixture{url: srv.URL, auth: auth, owner: owner}
 
 	h, data := shard("disk shard")
@@ -548,8 +558,7 @@ func TestKeeper(t *testing.T) {
 	}
 	owner := key(1)
 	k := &keeper{allowList: allowList{allowed: map[identity.Address]bool{owner.Address(): true}}, store: store}
-	srv := httptest.NewServer(New(store, k, httpsig.NewVerifier(httpsig.VerifierOptions{}), Options{}))
-	t.Cleanup(srv.Close)
+	srv := serve(t, store, k, httpsig.VerifierOptions{})
 	c := &Client{HTTP: srv.Client()}
 	h, data := shard("kept")
 

@@ -19,7 +19,11 @@ const ServerSoftware = "Stratus-WAGI/1"
 //
 // Headers become HTTP_* (upper case, '-' as '_', repeated values joined with
 // ", "), except Content-Type and Content-Length, which are CONTENT_TYPE and
-// CONTENT_LENGTH, and Proxy, dropped against httpoxy.
+// CONTENT_LENGTH, and Proxy, dropped against httpoxy. A header whose name
+// has anything but letters, digits and '-' is dropped, as nginx does: an
+// '_' (or '.') would map to the same variable as the header a gateway sets
+// (X_Forwarded_For and X-Forwarded-For are both HTTP_X_FORWARDED_FOR), and
+// which one the function saw would be left to chance.
 func (req *Request) Env(body int) []string {
 	env := map[string]string{}
 	for k, v := range req.DeploymentEnv {
@@ -103,6 +107,9 @@ func (req *Request) Env(body int) []string {
 		case "Content-Type", "Content-Length", "Proxy", "Host":
 			continue
 		}
+		if !CGISafeHeader(ck) {
+			continue
+		}
 		cgi["HTTP_"+strings.ToUpper(strings.ReplaceAll(ck, "-", "_"))] = strings.Join(vs, ", ")
 	}
 	for k, v := range cgi {
@@ -176,6 +183,24 @@ func validHeaderName(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// CGISafeHeader reports whether a header named name keeps its own CGI
+// variable: it is non-empty and has only ASCII letters, digits and '-'. Such
+// names map to HTTP_* one to one (up to case, which HTTP ignores); a name
+// with '_' or other characters could pass for another header once mapped,
+// so Env drops it, and a gateway should too.
+func CGISafeHeader(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
 			return false
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/fnspec"
 	"github.com/stratus-cloud/stratus/functions"
@@ -546,8 +547,9 @@ func newFnTopupCmd(g *globals) *cobra.Command {
 
 func newFnLsCmd(g *globals) *cobra.Command {
 	var owner, from string
+	var pf pageFlags
 	c := &cobra.Command{
-		Use:   "ls [--owner DID|KEY]",
+		Use:   "ls [--owner DID|KEY] [--limit N] [--after ID]",
 		Short: "List an owner's deployments (default: the --from key, else demo), removed ones included",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -562,14 +564,18 @@ func newFnLsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var list []functions.Deployment
-			if err := g.client().Get(cmd.Context(), "/v1/functions?owner="+url.QueryEscape(a.String()), &list); err != nil {
+			pg, err := fetchList(cmd.Context(), pf,
+				func(ctx context.Context, o client.PageOptions) (api.Page[functions.Deployment], error) {
+					return g.client().DeploymentsPage(ctx, a.String(), o)
+				},
+				func(ctx context.Context) ([]functions.Deployment, error) {
+					return g.client().Deployments(ctx, a.String())
+				})
+			if err != nil {
 				return err
 			}
-			if list == nil {
-				list = []functions.Deployment{}
-			}
-			return g.print(cmd.OutOrStdout(), list, func(w io.Writer) {
+			list := pg.Items
+			return printList(g, cmd, pf, pg, func(w io.Writer) {
 				if len(list) == 0 {
 					fmt.Fprintf(w, "No deployments for %s. Deploy one with `stratus fn deploy SPEC`.\n", a)
 					return
@@ -583,6 +589,7 @@ func newFnLsCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&owner, "owner", "", "the owner's DID or key name")
 	c.Flags().StringVar(&from, "from", "", "a key name: list its deployments (as --owner does)")
+	pf.register(c)
 	return c
 }
 

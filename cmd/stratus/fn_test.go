@@ -286,7 +286,7 @@ func newFakeFnNode(t *testing.T, owner identity.Address) *fakeFnNode {
 			http.NotFound(w, r)
 			return
 		}
-		signer, err := verifier.Verify(r, time.Now())
+		signer, err := verifier.Verify(r, time.Now(), nil)
 		if err != nil || signer != owner {
 			w.Header().Set("Content-Type", api.ProblemContentType)
 			w.WriteHeader(http.StatusUnauthorized)
@@ -317,11 +317,12 @@ func newFakeFnNode(t *testing.T, owner identity.Address) *fakeFnNode {
 		json.NewEncoder(w).Encode(f.dep)
 	})
 	mux.HandleFunc("GET /v1/functions", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
 		if r.URL.Query().Get("owner") != owner.String() {
-			fmt.Fprint(w, "[]")
+			fmt.Fprint(w, `{"items":[],"next":""}`)
 			return
 		}
-		json.NewEncoder(w).Encode([]functions.Deployment{f.dep.Deployment})
+		json.NewEncoder(w).Encode(api.Page[functions.Deployment]{Items: []functions.Deployment{f.dep.Deployment}})
 	})
 	mux.HandleFunc("GET /v1/providers/{did}", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(market.Provider{Operator: f.provider, Endpoint: f.prov.URL})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
@@ -155,28 +157,45 @@ func newLeaseCmd(g *globals) *cobra.Command {
 		},
 	}
 
-	var consumer, ofProvider string
+	var consumer, ofProvider, state string
+	var pf pageFlags
 	list := &cobra.Command{
-		Use:   "list [--consumer DID|KEY] [--provider DID|KEY]",
-		Short: "List the leases of a consumer (default: the demo key) or a provider",
+		Use:   "list [--consumer DID|KEY] [--provider DID|KEY] [--state open|pending|active|grace|closed] [--limit N] [--after ID]",
+		Short: "List the leases of a consumer (default: the demo key) or a provider, or the consumer's with that provider",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			who, asProvider := consumer, false
-			if ofProvider != "" {
-				who, asProvider = ofProvider, true
+			if consumer == "" && ofProvider == "" {
+				consumer = "demo"
 			}
-			if who == "" {
-				who = "demo"
+			f := client.LeaseFilter{State: state}
+			for _, r := range []struct {
+				name string
+				did  *string
+			}{{consumer, &f.Consumer}, {ofProvider, &f.Provider}} {
+				if r.name == "" {
+					continue
+				}
+				a, err := g.resolveAddress(r.name)
+				if err != nil {
+					return err
+				}
+				*r.did = a.String()
 			}
-			a, err := g.resolveAddress(who)
+			a := f.Consumer
+			if a == "" {
+				a = f.Provider
+			}
+			c := g.client()
+			pg, err := fetchList(cmd.Context(), pf,
+				func(ctx context.Context, o client.PageOptions) (api.Page[market.LeaseView], error) {
+					return c.LeasesPage(ctx, f, o)
+				},
+				func(ctx context.Context) ([]market.LeaseView, error) { return c.AllLeases(ctx, f) })
 			if err != nil {
 				return err
 			}
-			ls, err := g.client().Leases(cmd.Context(), a.String(), asProvider)
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), ls, func(w io.Writer) {
+			ls := pg.Items
+			return printList(g, cmd, pf, pg, func(w io.Writer) {
 				if len(ls) == 0 {
 					fmt.Fprintf(w, "No leases for %s.\n", a)
 				}
@@ -189,6 +208,8 @@ func newLeaseCmd(g *globals) *cobra.Command {
 	}
 	list.Flags().StringVar(&consumer, "consumer", "", "the consumer's DID or key name")
 	list.Flags().StringVar(&ofProvider, "provider", "", "the provider's DID or key name")
+	list.Flags().StringVar(&state, "state", "", "only leases in this state: open (pending, active or grace), pending, active, grace or closed")
+	pf.register(list)
 
 	var tf txFlags
 	var amount string
@@ -318,8 +339,9 @@ func printLease(w io.Writer, l market.LeaseView) {
 
 func newPricesCmd(g *globals) *cobra.Command {
 	var history string
+	var pf pageFlags
 	c := &cobra.Command{
-		Use:   "prices [--history storage|compute]",
+		Use:   "prices [--history storage|compute [--limit N] [--after EPOCH]]",
 		Short: "Show the reference prices, or one class's price history",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -327,11 +349,16 @@ func newPricesCmd(g *globals) *cobra.Command {
 				if history != market.ClassStorage && history != market.ClassCompute {
 					return errs.E(errs.Invalid, "--history must be storage or compute")
 				}
-				h, err := g.client().PriceHistory(cmd.Context(), history)
+				pg, err := fetchList(cmd.Context(), pf,
+					func(ctx context.Context, o client.PageOptions) (api.Page[market.PricePoint], error) {
+						return g.client().PriceHistoryPage(ctx, history, o)
+					},
+					func(ctx context.Context) ([]market.PricePoint, error) { return g.client().PriceHistory(ctx, history) })
 				if err != nil {
 					return err
 				}
-				return g.print(cmd.OutOrStdout(), h, func(w io.Writer) {
+				h := pg.Items
+				return printList(g, cmd, pf, pg, func(w io.Writer) {
 					for _, p := range h {
 						fmt.Fprintf(w, "%s  epoch %-10d %s\n", time.UnixMilli(p.StartMs).UTC().Format(time.RFC3339), p.Epoch, formatPrice(p.Reference, history))
 					}
@@ -348,7 +375,8 @@ func newPricesCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVar(&history, "history", "", "show this class's reference price by epoch")
+	c.Flags().StringVar(&history, "history", "", "show this class's reference price by epoch: the latest 1000 epochs, or with --limit the latest N, or with --after EPOCH those after it")
+	pf.register(c)
 	return c
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/internal/version"
 	"github.com/stratus-cloud/stratus/node"
 )
 
@@ -86,6 +87,8 @@ func newRoot() *cobra.Command {
 		},
 		PersistentPostRun: func(cmd *cobra.Command, args []string) { g.printFees(cmd.OutOrStdout()) },
 	}
+	root.Version = version.Get().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.home, "home", defaultHome(), "home folder: config, keys and data (env STRATUS_HOME)")
 	root.PersistentFlags().StringVar(&g.node, "node", "", "URL of a node's REST API (env STRATUS_NODE; default: the node running in --home)")
 	root.PersistentFlags().StringVar(&g.output, "output", "text", "output format: text or json")
@@ -94,7 +97,7 @@ func newRoot() *cobra.Command {
 		newKeysCmd(g), newAccountCmd(g), newTxCmd(g), newStatusCmd(g),
 		newProviderCmd(g), newLeaseCmd(g), newPricesCmd(g),
 		newStoreCmd(g), newFnCmd(g),
-		newBenchCmd(g),
+		newBenchCmd(g), newVersionCmd(g),
 	)
 	return root
 }

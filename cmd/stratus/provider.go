@@ -196,16 +196,18 @@ func newProviderCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	var pf pageFlags
 	list := &cobra.Command{
-		Use:   "list",
+		Use:   "list [--limit N] [--after DID]",
 		Short: "List providers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ps, err := g.client().Providers(cmd.Context())
+			pg, err := fetchList(cmd.Context(), pf, g.client().ProvidersPage, g.client().Providers)
 			if err != nil {
 				return err
 			}
-			return g.print(cmd.OutOrStdout(), ps, func(w io.Writer) {
+			ps := pg.Items
+			return printList(g, cmd, pf, pg, func(w io.Writer) {
 				if len(ps) == 0 {
 					fmt.Fprintln(w, "No providers. Register one with `stratus provider register`.")
 				}
@@ -218,6 +220,7 @@ func newProviderCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	pf.register(list)
 	c.AddCommand(register, update, retire, unbond, show, list)
 	return c
 }

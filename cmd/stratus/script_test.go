@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,6 +109,7 @@ func TestScripts(t *testing.T) {
 			"mkfile":     cmdMkfile,
 			"wasmbuild":  cmdWasmBuild,
 			"httpget":    cmdHTTPGet,
+			"webserver":  cmdWebServer,
 		},
 	})
 }
@@ -510,6 +512,20 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 	case neg && ok:
 		ts.Fatalf("GET %s: %s, want an error status", args[0], resp.Status)
 	}
+}
+
+// webserver VAR
+//
+//	start a web server that is not a Stratus node (it answers every
+//	request with Go's plain "404 page not found") on a loopback port, and
+//	set $VAR to its URL. It stops when the script ends.
+func cmdWebServer(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: webserver VAR")
+	}
+	srv := httptest.NewServer(http.NotFoundHandler())
+	ts.Defer(srv.Close)
+	ts.Setenv(args[0], srv.URL)
 }
 
 // wasmbuild OUT [-reactor]

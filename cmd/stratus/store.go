@@ -17,11 +17,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/node"
+	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/storage"
 	"github.com/stratus-cloud/stratus/storeclient"
 )
@@ -287,8 +290,9 @@ func reportFaults(w io.Writer, res *storeclient.GetResult, jsonOut bool) {
 
 func newStoreLsCmd(g *globals) *cobra.Command {
 	var owner, from string
+	var pf pageFlags
 	c := &cobra.Command{
-		Use:   "ls [--owner DID|KEY]",
+		Use:   "ls [--owner DID|KEY] [--limit N] [--after ID]",
 		Short: "List an owner's objects (default: the --from key, else demo)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -303,11 +307,18 @@ func newStoreLsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list, err := storeclient.New(g.client()).List(cmd.Context(), a.String())
+			pg, err := fetchList(cmd.Context(), pf,
+				func(ctx context.Context, o client.PageOptions) (api.Page[objects.ObjectView], error) {
+					return g.client().ObjectsPage(ctx, a.String(), o)
+				},
+				func(ctx context.Context) ([]objects.ObjectView, error) {
+					return storeclient.New(g.client()).List(ctx, a.String())
+				})
 			if err != nil {
 				return err
 			}
-			return g.print(cmd.OutOrStdout(), list, func(w io.Writer) {
+			list := pg.Items
+			return printList(g, cmd, pf, pg, func(w io.Writer) {
 				if len(list) == 0 {
 					fmt.Fprintf(w, "No objects for %s. Store one with `stratus store put FILE`.\n", a)
 					return
@@ -325,6 +336,7 @@ func newStoreLsCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&owner, "owner", "", "the owner's DID or key name")
 	c.Flags().StringVar(&from, "from", "", "a key name: list its objects (as --owner does)")
+	pf.register(c)
 	return c
 }
 
