@@ -93,12 +93,33 @@ func (l *restLedger) Quota(ctx context.Context, consumer, provider identity.Addr
 // FreshQuota asks the node for consumer's open storage leases with
 // provider alone, not the provider's whole list, and keeps the answer in
 // the cached list.
+//
+// An answer younger than freshTTL is not asked again at once: the caller
+// waits until it is that old (without holding up anyone else), since a
+// lease the consumer opened since may be what the refused write needs; so
+// a consumer costs the node one query a second at most, and an honest one
+// waits at most that for a lease it just opened.
 func (l *restLedger) FreshQuota(ctx context.Context, consumer, provider identity.Address) (uint64, error) {
-	l.freshMu.Lock()
-	defer l.freshMu.Unlock()
 	k := pair{consumer, provider}
 	l.mu.Lock()
+	a, ok := l.fresh[k]
+	l.mu.Unlock()
+	if ok {
+		if wait := freshTTL - l.now().Sub(a.at); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return 0, ctx.Err()
+			}
+		}
+	}
+	l.freshMu.Lock()
+	defer l.freshMu.Unlock()
+	l.mu.Lock()
 	if a, ok := l.fresh[k]; ok && l.now().Sub(a.at) < freshTTL {
+		// Another caller asked while this one waited.
 		l.mu.Unlock()
 		return a.quota, nil
 	}
