@@ -1,11 +1,42 @@
 package market
 
 import (
+	"fmt"
+
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/money"
 )
+
+// Why a provider takes no new leases (ProviderView.NoNewLeases).
+const (
+	NoLeasesRetiring   = "retiring"
+	NoLeasesCollateral = "collateral_below_minimum"
+)
+
+// noNewLeases says why the market gives a provider no new leases, or "" if
+// it does: it is retiring, or SLA refunds have drained its collateral below
+// MinCollateral, so that it could not pay the next ones.
+func (s *store) noNewLeases(p *Provider) string {
+	switch {
+	case p.State != ProviderActive:
+		return NoLeasesRetiring
+	case p.Collateral < s.params().MinCollateral:
+		return NoLeasesCollateral
+	}
+	return ""
+}
+
+func (s *store) noNewLeasesReason(p *Provider) string {
+	switch s.noNewLeases(p) {
+	case NoLeasesRetiring:
+		return "it is retiring"
+	case NoLeasesCollateral:
+		return fmt.Sprintf("its collateral %s is below the minimum of %s a provider needs to take new leases", money.Format(p.Collateral), money.Format(s.params().MinCollateral))
+	}
+	return ""
+}
 
 func registerProvider(ctx *ledger.Context, signer identity.Address, m *RegisterProvider) error {
 	s := newStore(ctx)
@@ -106,7 +137,8 @@ func updateProvider(ctx *ledger.Context, signer identity.Address, m *UpdateProvi
 		prov.Collateral = c
 	}
 	s.putProvider(prov)
-	ctx.Emit("provider.updated", ledger.Attr{Key: "provider", Value: signer.String()})
+	ctx.Emit("provider.updated", ledger.Attr{Key: "provider", Value: signer.String()},
+		ledger.Attr{Key: "add_collateral", Value: ledger.FormatInt(m.AddCollateral)})
 	return nil
 }
 
@@ -152,6 +184,9 @@ func unbond(ctx *ledger.Context, signer identity.Address) error {
 		return err
 	}
 	s.kv.Delete(u64key(prefProv, signer))
+	for _, v := range ctx.Validators() {
+		s.kv.Delete(u64key(prefTally, signer, v.Operator))
+	}
 	ctx.Emit("provider.unbonded", ledger.Attr{Key: "provider", Value: signer.String()},
 		ledger.Attr{Key: "collateral", Value: ledger.FormatInt(prov.Collateral)})
 	return nil

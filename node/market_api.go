@@ -62,7 +62,7 @@ func (n *Node) mountMarket() {
 		if err != nil {
 			return nil, err
 		}
-		p, err := market.GetProvider(ctx, addr)
+		p, err := market.GetProviderView(ctx, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -71,7 +71,7 @@ func (n *Node) mountMarket() {
 			return nil, err
 		}
 		return struct {
-			*market.Provider
+			*market.ProviderView
 			Leases []string `json:"leases"`
 		}{p, idStrings(ids)}, nil
 	}))
