@@ -11,7 +11,11 @@
 // lease: a transaction, or an event the lease scheduled for itself (its SLA
 // window ending, its escrow running low or out, an acknowledgement timing
 // out). Those events sit in a time-ordered queue, so a block's work grows
-// with the leases due in it, never with the number of leases in state.
+// with the leases due in it, never with the number of leases in state; and
+// a block runs at most MaxJudgementsPerBlock of them, carrying the rest.
+// Judging an SLA window reads O(validators) records whatever its length
+// (sla.go), and records that only grow are pruned after their retention
+// (retention.go).
 package market
 
 import (
