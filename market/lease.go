@@ -56,21 +56,45 @@ func (s *store) choose(m *OpenLease) (*candidate, error) {
 		}
 		return best, nil
 	}
-	err := s.kv.Iterate([]byte(prefProv), func(_, v []byte) error {
-		var p Provider
-		if err := jsonUnmarshal(v, &p); err != nil {
-			return err
+	bound := func() uint64 {
+		b := ^uint64(0)
+		if m.MaxPrice != 0 {
+			b = m.MaxPrice
 		}
-		return consider(&p)
-	})
-	if err != nil {
+		if best != nil {
+			b = min(b, best.price)
+		}
+		return b
+	}
+	if err := s.walkIndex(m.Class, ref, bound, func() *candidate { return best }, consider); err != nil {
 		return nil, err
+	}
+	if verifyChoose {
+		// consider replaces best only with a better candidate.
+		found := best
+		err := s.kv.Iterate([]byte(prefProv), func(_, v []byte) error {
+			var p Provider
+			if err := jsonUnmarshal(v, &p); err != nil {
+				return err
+			}
+			return consider(&p)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if best != found {
+			return nil, errs.E(errs.Internal, "market: the offer index chose %+v, a walk over every provider %+v", found, best)
+		}
 	}
 	if best == nil {
 		return nil, errs.E(errs.NotFound, "no provider offers %d %s of %s within your price: raise --max-price or lower --quantity (see `stratus provider list`)", m.Quantity, map[string]string{ClassStorage: "bytes", ClassCompute: "cu"}[m.Class], m.Class)
 	}
 	return best, nil
 }
+
+// verifyChoose makes choose check the index's choice against a walk over
+// every provider (tests set it).
+var verifyChoose bool
 
 func openLease(ctx *ledger.Context, signer identity.Address, m *OpenLease) (uint64, error) {
 	s := newStore(ctx)
@@ -301,6 +325,9 @@ func (s *store) settleJudging(l *Lease, judgeBy int64) error {
 			l.WindowStartMs += skip * win
 			l.WindowCount += uint64(skip)
 			end = l.WindowStartMs + win
+			if err := s.startWindow(l); err != nil {
+				return err
+			}
 		}
 		if err := s.settleTo(l, end); err != nil {
 			return err

@@ -60,6 +60,7 @@ func registerProvider(ctx *ledger.Context, signer identity.Address, m *RegisterP
 		}
 	}
 	s.putProvider(prov)
+	s.indexProvider(prov)
 	ctx.Emit("provider.registered", ledger.Attr{Key: "provider", Value: signer.String()},
 		ledger.Attr{Key: "collateral", Value: ledger.FormatInt(m.Collateral)})
 	return nil
@@ -124,7 +125,9 @@ func updateProvider(ctx *ledger.Context, signer identity.Address, m *UpdateProvi
 				return err
 			}
 		}
+		s.unindexProvider(prov)
 		prov.Offers = next
+		s.indexProvider(prov)
 	}
 	if m.AddCollateral > 0 {
 		if err := ctx.Debit(signer, BucketCollateral, m.AddCollateral); err != nil {
@@ -151,6 +154,7 @@ func retireProvider(ctx *ledger.Context, signer identity.Address) error {
 	if prov.State == ProviderRetiring {
 		return errs.E(errs.Conflict, "%s is already retiring", signer)
 	}
+	s.unindexProvider(prov)
 	prov.State = ProviderRetiring
 	prov.UnbondAtMs = s.nowMs() + s.params().UnbondingSeconds*msPerSecond
 	// A retiring provider leaves the utilization figures whole: its

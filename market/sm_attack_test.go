@@ -488,3 +488,58 @@ func TestSMLateJudgementSameAvailability(t *testing.T) {
 	}
 	c.replay()
 }
+
+// TestSMAttackChoosingReadsBounded is the market's part of attack 8: an
+// open_lease that lets the market choose read every provider, so a block of
+// such transactions cost providers x transactions. The offer index orders
+// offers by price, and choosing walks only those that could win. With 300
+// providers (100 at a fixed price, 100 at the reference price, 100 on a
+// utilization curve, all the same price when unused, the worst case for
+// ties), a block of 60 open_lease transactions reads a few keys for each,
+// where it walked 300 providers for each (18,000) before.
+func TestSMAttackChoosingReadsBounded(t *testing.T) {
+	const nProv, nOpen = 300, 60
+	ref := market.DefaultReferencePrices()[market.ClassStorage]
+	var gen []market.GenesisProvider
+	for i := range nProv {
+		g := smProvider(market.ClassStorage, 1<<40, ref)
+		switch i % 3 {
+		case 1:
+			g.Offers[0].Pricing = market.Rule{Kind: "reference", MultiplierBps: 10_000}
+		case 2:
+			g.Offers[0].Pricing = market.Rule{Kind: "utilization", Price: ref, SlopeBps: 5000}
+		}
+		gen = append(gen, g)
+	}
+	c := newSMChain(t, smOpts{providers: nProv, genesis: gen})
+	defer market.SetVerifyChoose(false)()
+	var txs [][]byte
+	for i := range nOpen {
+		txs = append(txs, c.tx(c.consumers[i%len(c.consumers)], &market.OpenLease{Class: market.ClassStorage, Quantity: smGiB, Deposit: smSTR}))
+	}
+	cr := &countingReader{r: c.st}
+	c.wrap = func(ledger.Reader) ledger.Reader { return cr }
+	c.ok(time.Millisecond, txs...) // in the genesis epoch: the reference price has not moved
+	c.wrap = nil
+	t.Logf("%d open_lease: %d gets, %d keys walked", nOpen, cr.gets, cr.walks)
+	if reads := cr.gets + cr.walks; reads > 10*nOpen {
+		t.Errorf("%d open_lease transactions read %d keys; want at most %d", nOpen, reads, 10*nOpen)
+	}
+	// Every lease went where a walk over every provider would have put it
+	// (the fixed-price provider with the lowest address: all cost the
+	// same, and all have the top score).
+	provs := c.allProviders()
+	for id := uint64(1); id <= nOpen; id++ {
+		l := c.lease(id)
+		var want identity.Address
+		for _, p := range provs {
+			if p.Offers[0].Pricing.Kind == "fixed" || p.Offers[0].Pricing.Kind == "reference" {
+				want = p.Operator
+				break
+			}
+		}
+		if l.Provider != want {
+			t.Fatalf("lease %d went to %s, want %s", id, l.Provider, want)
+		}
+	}
+}

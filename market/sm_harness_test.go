@@ -822,6 +822,34 @@ func (c *smChain) check() {
 	if len(uses) != 0 {
 		t.Fatalf("height %d: open leases of unknown providers: %v", c.height, uses)
 	}
+	// The offer index (market/index/<class>/<rule><bound><operator>) has a
+	// key for each offer of each active provider, and no other.
+	index := map[string]bool{}
+	for k := range c.st {
+		if strings.HasPrefix(k, "market/index/") {
+			index[k] = true
+		}
+	}
+	for _, p := range c.allProviders() {
+		if p.State != market.ProviderActive {
+			continue
+		}
+		for _, o := range p.Offers {
+			bound := o.Pricing.Price
+			if o.Pricing.Kind == "reference" {
+				bound = o.Pricing.MultiplierBps
+			}
+			k := binary.BigEndian.AppendUint64([]byte("market/index/"+o.Class+"/"+o.Pricing.Kind[:1]), bound)
+			k = append(k, p.Operator[:]...)
+			if !index[string(k)] {
+				t.Fatalf("height %d: provider %s's %s offer is not in the offer index", c.height, p.Operator, o.Class)
+			}
+			delete(index, string(k))
+		}
+	}
+	if len(index) != 0 {
+		t.Fatalf("height %d: offer index keys for no active offer: %v", c.height, slicesOfKeys(index))
+	}
 	if b := c.bucket(market.BucketCollateral); b != collateral {
 		t.Fatalf("height %d: providers hold %d collateral, the bucket %d", c.height, collateral, b)
 	}

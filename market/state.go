@@ -43,6 +43,7 @@ const (
 	prefTally   = "tally/"   // provider, validator -> running tally (sla.go)
 	prefWinBase = "winbase/" // lease id -> windowBase
 	prefPrune   = "prune/"   // ms, kind, id[, index] -> nil: the retention queue
+	prefIndex   = "index/"   // class, rule kind, price bound, operator -> nil (index.go)
 )
 
 // Prefix is the market's namespace in state.
