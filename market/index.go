@@ -104,3 +104,28 @@ func (s *store) walkIndex(class string, ref uint64, bound func() uint64, best fu
 	}
 	return nil
 }
+
+// buildIndex indexes every provider, once, on a chain whose state was made
+// before the offer index existed.
+func (s *store) buildIndex() error {
+	if s.kv.Get([]byte(keyIndexed)) != nil {
+		return nil
+	}
+	var provs []Provider
+	err := s.kv.Iterate([]byte(prefProv), func(_, v []byte) error {
+		var p Provider
+		if err := jsonUnmarshal(v, &p); err != nil {
+			return err
+		}
+		provs = append(provs, p)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range provs {
+		s.indexProvider(&provs[i])
+	}
+	s.kv.Set([]byte(keyIndexed), []byte{1})
+	return nil
+}

@@ -118,6 +118,7 @@ func (Module) InitGenesis(ctx *ledger.Context, raw json.RawMessage) error {
 	}
 	s := newStore(ctx)
 	s.putJSON([]byte(keyParams), g.Params)
+	s.kv.Set([]byte(keyIndexed), []byte{1})
 	epoch := s.nowMs() / (g.Params.EpochSeconds * msPerSecond)
 	for _, c := range Classes {
 		price := g.ReferencePrices[c]
@@ -149,6 +150,9 @@ const maxCatchUpEpochs = 1440
 // events due by this block's time.
 func (Module) EndBlock(ctx *ledger.Context) error {
 	s := newStore(ctx)
+	if err := s.buildIndex(); err != nil {
+		return err
+	}
 	p := s.params()
 	epoch := s.nowMs() / (p.EpochSeconds * msPerSecond)
 	var last int64

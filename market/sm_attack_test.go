@@ -543,3 +543,69 @@ func TestSMAttackChoosingReadsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestSMLongStopSkipsWindows: after the chain stops for 2,000 one-epoch
+// windows, the lease's first event judges 1,440 of them (without reports:
+// no quorum), skips to the last that ended, and goes on; the windows after
+// the restart are judged on their own reports (the harness checks each
+// against the per-epoch counts), not on those from before the stop.
+func TestSMLongStopSkipsWindows(t *testing.T) {
+	s := newSLACase(t, 1, 9900)
+	c := s.c
+	s.window(t, [4]smProbe{probes95, probes95, probes95, probes95})
+	restart := s.e0 + 2 + 2000
+	c.okAt(c.epochStart(restart).Add(time.Second))
+	l := c.lease(s.id)
+	if l.State != market.LeaseActive || l.WindowCount < 1441 || l.WindowStartMs != c.epochStart(restart-1).UnixMilli() {
+		t.Fatalf("after the stop: %d windows counted, window from %d (want %d); %+v", l.WindowCount, l.WindowStartMs, c.epochStart(restart-1).UnixMilli(), l)
+	}
+	first := l.WindowCount
+	good := [4]smProbe{probesOK, probesOK, probesOK, {OK: 90, Total: 100}}
+	for e := restart - 1; e < restart+3; e++ {
+		var txs [][]byte
+		for i, p := range good {
+			txs = append(txs, c.tx(c.ops[i], &market.ProbeReport{Epoch: e + 1, Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: p.OK / 2, Total: p.Total / 2}}}))
+			txs = append(txs, c.tx(c.ops[i], &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: p.OK, Total: p.Total}}}))
+		}
+		res := c.blockAt(c.epochStart(e+1).Add(2*time.Second), txs...)
+		for i, r := range res {
+			// The report for the epoch before the restart's block was
+			// already made, with the same count, by the previous block.
+			if r.Code != ledger.CodeOK && r.Code != ledger.CodeConflict {
+				t.Fatalf("epoch %d tx %d: %d %s", e, i, r.Code, r.Log)
+			}
+		}
+	}
+	l = c.lease(s.id)
+	var quorum int
+	for i := first; i < l.WindowCount; i++ {
+		if w, ok := c.window(s.id, i); ok && w.Quorum {
+			quorum++
+			if w.Breach || w.AvailabilityBps != 10_000 {
+				t.Errorf("window %d after the restart: %+v, want 100%% (the validators holding 2/3 of the power saw it all up)", i, w)
+			}
+		}
+	}
+	if quorum < 2 {
+		t.Errorf("only %d windows after the restart had a quorum", quorum)
+	}
+	c.replay()
+}
+
+// TestSMOfferIndexBuiltForOldState: a chain whose state was made before the
+// offer index existed gets it built in its next block (the harness checks
+// the index against the providers after every block), and the market
+// chooses from it.
+func TestSMOfferIndexBuiltForOldState(t *testing.T) {
+	c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassCompute, 100, 2000), smProvider(market.ClassCompute, 100, 1000)}})
+	for k := range c.st {
+		if strings.HasPrefix(k, "market/index/") || k == "market/indexed" {
+			delete(c.st, k)
+		}
+	}
+	c.ok(time.Second)
+	id := c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR})
+	if got := c.lease(id).Provider; got != c.providers[1].Address() {
+		t.Errorf("lease went to %s, want the cheaper %s", got, c.providers[1].Address())
+	}
+}

@@ -30,6 +30,7 @@ const (
 	keyParams   = "params"
 	keyNextID   = "next_id"
 	keyEpoch    = "epoch"
+	keyIndexed  = "indexed"  // set once the offer index holds every provider
 	prefProv    = "prov/"    // operator -> Provider
 	prefLease   = "lease/"   // id -> Lease
 	prefByCons  = "bycons/"  // consumer, id -> nil
