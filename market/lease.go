@@ -47,7 +47,7 @@ func (s *store) choose(m *OpenLease) (*candidate, error) {
 		if err != nil {
 			return nil, err
 		}
-		if why := s.noNewLeases(p); why != "" {
+		if s.noNewLeases(p) != "" {
 			return nil, errs.E(errs.Conflict, "provider %s takes no new leases: %s", p.Operator, s.noNewLeasesReason(p))
 		}
 		consider(p)

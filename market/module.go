@@ -146,8 +146,10 @@ const EventPriceReference = "price.reference"
 // maxCatchUpEpochs bounds the price steps one block takes after a gap.
 const maxCatchUpEpochs = 1440
 
-// EndBlock moves reference prices at epoch boundaries and runs the lease
-// events due by this block's time.
+// EndBlock moves reference prices at epoch boundaries, runs the lease
+// events due by this block's time (at most MaxJudgementsPerBlock windows'
+// worth) and prunes what has outlived its retention (at most
+// MaxPrunePerBlock records).
 func (Module) EndBlock(ctx *ledger.Context) error {
 	s := newStore(ctx)
 	if err := s.buildIndex(); err != nil {
