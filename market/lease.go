@@ -27,7 +27,7 @@ func (s *store) choose(m *OpenLease) (*candidate, error) {
 	var best *candidate
 	consider := func(p *Provider) error {
 		o := p.offer(m.Class)
-		if p.State != ProviderActive || o == nil || o.Capacity-o.Used < m.Quantity {
+		if s.noNewLeases(p) != "" || o == nil || o.Capacity-o.Used < m.Quantity {
 			return nil
 		}
 		price, err := EffectivePrice(o.Pricing, ref, *o, m.Quantity)
@@ -47,27 +47,54 @@ func (s *store) choose(m *OpenLease) (*candidate, error) {
 		if err != nil {
 			return nil, err
 		}
+		if s.noNewLeases(p) != "" {
+			return nil, errs.E(errs.Conflict, "provider %s takes no new leases: %s", p.Operator, s.noNewLeasesReason(p))
+		}
 		consider(p)
 		if best == nil {
-			return nil, errs.E(errs.Conflict, "provider %s cannot take this lease: it is retiring, lacks %s capacity, or costs more than --max-price", *m.Provider, m.Class)
+			return nil, errs.E(errs.Conflict, "provider %s cannot take this lease: it lacks %s capacity, or costs more than the lease's maximum price", *m.Provider, m.Class)
 		}
 		return best, nil
 	}
-	err := s.kv.Iterate([]byte(prefProv), func(_, v []byte) error {
-		var p Provider
-		if err := jsonUnmarshal(v, &p); err != nil {
-			return err
+	bound := func() uint64 {
+		b := ^uint64(0)
+		if m.MaxPrice != 0 {
+			b = m.MaxPrice
 		}
-		return consider(&p)
-	})
-	if err != nil {
+		if best != nil {
+			b = min(b, best.price)
+		}
+		return b
+	}
+	if err := s.walkIndex(m.Class, ref, bound, func() *candidate { return best }, consider); err != nil {
 		return nil, err
+	}
+	if verifyChoose {
+		// consider replaces best only with a better candidate.
+		found := best
+		err := s.kv.Iterate([]byte(prefProv), func(_, v []byte) error {
+			var p Provider
+			if err := jsonUnmarshal(v, &p); err != nil {
+				return err
+			}
+			return consider(&p)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if best != found {
+			return nil, errs.E(errs.Internal, "market: the offer index chose %+v, a walk over every provider %+v", found, best)
+		}
 	}
 	if best == nil {
 		return nil, errs.E(errs.NotFound, "no provider offers %d %s of %s within your price: raise --max-price or lower --quantity (see `stratus provider list`)", m.Quantity, map[string]string{ClassStorage: "bytes", ClassCompute: "cu"}[m.Class], m.Class)
 	}
 	return best, nil
 }
+
+// verifyChoose makes choose check the index's choice against a walk over
+// every provider (tests set it).
+var verifyChoose bool
 
 func openLease(ctx *ledger.Context, signer identity.Address, m *OpenLease) (uint64, error) {
 	s := newStore(ctx)
@@ -161,6 +188,9 @@ func ackLease(ctx *ledger.Context, signer identity.Address, m *AckLease) error {
 		// Windows are aligned to epochs, so probe counts map onto them.
 		ep := s.params().EpochSeconds * msPerSecond
 		l.WindowStartMs = now - now%ep
+		if err := s.startWindow(l); err != nil {
+			return err
+		}
 	}
 	s.reschedule(l)
 	s.putLease(l)
@@ -182,6 +212,7 @@ func topupLease(ctx *ledger.Context, signer identity.Address, m *TopupLease) err
 	if err := s.settleJudging(l, s.nowMs()-s.params().EpochSeconds*msPerSecond); err != nil {
 		return err
 	}
+	s.chargeJudging()
 	if l.State == LeaseClosed {
 		s.putLease(l)
 		return errs.E(errs.Conflict, "lease %d ran out of escrow and closed", l.ID)
@@ -240,8 +271,17 @@ func closeLeaseBy(ctx *ledger.Context, signer identity.Address, id uint64, ask b
 			return err
 		}
 	}
+	s.chargeJudging()
 	s.putLease(l)
 	return nil
+}
+
+// chargeJudging charges the running transaction for the SLA windows it got
+// judged: each reads every validator's tally and writes a window record.
+func (s *store) chargeJudging() {
+	if s.judged > 0 {
+		s.ctx.ConsumeGas(uint64(s.judged)*s.params().JudgementGas, "judging SLA windows")
+	}
 }
 
 // settle brings a lease's payments up to now: first every SLA window that
@@ -285,6 +325,9 @@ func (s *store) settleJudging(l *Lease, judgeBy int64) error {
 			l.WindowStartMs += skip * win
 			l.WindowCount += uint64(skip)
 			end = l.WindowStartMs + win
+			if err := s.startWindow(l); err != nil {
+				return err
+			}
 		}
 		if err := s.settleTo(l, end); err != nil {
 			return err
@@ -402,6 +445,9 @@ func (s *store) inGrace(l *Lease) bool {
 // the consumer, what rounding left pending goes to the first payee, and the
 // provider's capacity is freed.
 func (s *store) close(l *Lease, reason string) error {
+	if err := s.judgeOnClose(l); err != nil {
+		return err
+	}
 	if l.Escrow > 0 {
 		if err := s.ctx.Credit(BucketEscrow, l.Consumer, l.Escrow); err != nil {
 			return err
@@ -433,8 +479,18 @@ func (s *store) close(l *Lease, reason string) error {
 	l.AccruedPico = 0 // a fraction of a ustr that can no longer be paid
 	l.State, l.CloseReason, l.ClosedMs = LeaseClosed, reason, s.nowMs()
 	s.schedule(l, 0)
+	s.kv.Delete(u64key(prefWinBase, l.ID))
+	s.queuePrune(l.ClosedMs+s.params().RetentionSeconds*msPerSecond, pruneLease, l.ID)
+	// The event carries the lease's final books, which stay in the audit
+	// log after the record is pruned.
 	s.ctx.Emit("lease.closed", attrID(l.ID), ledger.Attr{Key: "reason", Value: reason},
-		ledger.Attr{Key: "refund", Value: ledger.FormatInt(l.Refunded)})
+		ledger.Attr{Key: "refund", Value: ledger.FormatInt(l.Refunded)},
+		ledger.Attr{Key: "consumer", Value: l.Consumer.String()},
+		ledger.Attr{Key: "provider", Value: l.Provider.String()},
+		ledger.Attr{Key: "deposited", Value: ledger.FormatInt(l.Deposited)},
+		ledger.Attr{Key: "settled", Value: ledger.FormatInt(l.Settled)},
+		ledger.Attr{Key: "sla_refunded", Value: ledger.FormatInt(l.SLARefunded)},
+		ledger.Attr{Key: "sla_shortfall", Value: ledger.FormatInt(l.SLAShortfall)})
 	for _, h := range hooks(s.ctx) {
 		if err := h.AfterLeaseClose(s.ctx, l); err != nil {
 			return err
@@ -490,30 +546,52 @@ func (s *store) reschedule(l *Lease) {
 	s.schedule(l, next)
 }
 
-// processDue handles every lease event due by now, earliest first.
+// EventDueCarried says that EndBlock reached MaxJudgementsPerBlock with
+// lease events still due (due_ms: the earliest of them); they run in the
+// next blocks.
+const EventDueCarried = "market.due_carried"
+
+// processDue handles the lease events due by now, earliest first, until
+// they have judged MaxJudgementsPerBlock SLA windows (an event that judges
+// none counts as one); the rest stay in the queue for the next block.
 func (s *store) processDue() error {
 	now := s.nowMs()
-	// Keys are time then id, big-endian, so the walk is in due order.
-	var ids []uint64
-	err := s.kv.Iterate([]byte(prefDue), func(k, _ []byte) error {
-		if int64(binary.BigEndian.Uint64(k[len(prefDue):])) > now {
-			return ledger.ErrStop
-		}
-		ids = append(ids, binary.BigEndian.Uint64(k[len(prefDue)+8:]))
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		l, err := s.lease(id)
-		if err != nil {
+	budget := int(s.params().MaxJudgementsPerBlock)
+	for budget > 0 {
+		// Keys are time then id, big-endian, so the walk is in due order.
+		// An event handled here is rescheduled after now or dropped, so
+		// the next walk starts past it.
+		var ids []uint64
+		var dues []int64
+		err := s.kv.Iterate([]byte(prefDue), func(k, _ []byte) error {
+			at := int64(binary.BigEndian.Uint64(k[len(prefDue):]))
+			if at > now || len(ids) == budget+1 {
+				return ledger.ErrStop
+			}
+			ids = append(ids, binary.BigEndian.Uint64(k[len(prefDue)+8:]))
+			dues = append(dues, at)
+			return nil
+		})
+		if err != nil || len(ids) == 0 {
 			return err
 		}
-		if err := s.due(l); err != nil {
-			return err
+		for i, id := range ids {
+			if budget <= 0 {
+				// Looked at one more than the budget, to say so.
+				s.ctx.Emit(EventDueCarried, ledger.Attr{Key: "due_ms", Value: ledger.FormatInt(uint64(dues[i]))})
+				return nil
+			}
+			l, err := s.lease(id)
+			if err != nil {
+				return err
+			}
+			before := s.judged
+			if err := s.due(l); err != nil {
+				return err
+			}
+			s.putLease(l)
+			budget -= max(1, s.judged-before)
 		}
-		s.putLease(l)
 	}
 	return nil
 }

@@ -91,6 +91,14 @@ func (p Params) Validate() error {
 		return errs.E(errs.Invalid, "market refund_bps_per_point must be at most 10000")
 	case p.MinReferencePrice == 0:
 		return errs.E(errs.Invalid, "market min_reference_price must be positive, or a reference price could stick at zero")
+	case p.MaxJudgementsPerBlock == 0 || p.MaxPrunePerBlock == 0:
+		return errs.E(errs.Invalid, "market max_judgements_per_block and max_prune_per_block must be positive")
+	case p.RetentionSeconds <= 0 || p.PriceHistoryRetentionSeconds <= 0:
+		return errs.E(errs.Invalid, "market retention_seconds and price_history_retention_seconds must be positive")
+	case p.ProbeRetentionSeconds < maxWindowS+2*p.EpochSeconds:
+		// A window is judged from the counts of the epoch before it began,
+		// read when it ends.
+		return errs.E(errs.Invalid, "market probe_retention_seconds must be at least the longest SLA window (%d s) and two epochs", maxWindowS)
 	}
 	return nil
 }
@@ -104,11 +112,13 @@ func (Module) InitGenesis(ctx *ledger.Context, raw json.RawMessage) error {
 			return errs.E(errs.Invalid, "market genesis: %v", err)
 		}
 	}
+	g.Params = g.Params.withDefaults()
 	if err := g.Params.Validate(); err != nil {
 		return err
 	}
 	s := newStore(ctx)
 	s.putJSON([]byte(keyParams), g.Params)
+	s.kv.Set([]byte(keyIndexed), []byte{1})
 	epoch := s.nowMs() / (g.Params.EpochSeconds * msPerSecond)
 	for _, c := range Classes {
 		price := g.ReferencePrices[c]
@@ -129,13 +139,22 @@ func (Module) InitGenesis(ctx *ledger.Context, raw json.RawMessage) error {
 	return nil
 }
 
+// EventPriceReference is emitted for each class's reference price at each
+// epoch (class, epoch, reference).
+const EventPriceReference = "price.reference"
+
 // maxCatchUpEpochs bounds the price steps one block takes after a gap.
 const maxCatchUpEpochs = 1440
 
-// EndBlock moves reference prices at epoch boundaries and runs the lease
-// events due by this block's time.
+// EndBlock moves reference prices at epoch boundaries, runs the lease
+// events due by this block's time (at most MaxJudgementsPerBlock windows'
+// worth) and prunes what has outlived its retention (at most
+// MaxPrunePerBlock records).
 func (Module) EndBlock(ctx *ledger.Context) error {
 	s := newStore(ctx)
+	if err := s.buildIndex(); err != nil {
+		return err
+	}
 	p := s.params()
 	epoch := s.nowMs() / (p.EpochSeconds * msPerSecond)
 	var last int64
@@ -150,10 +169,19 @@ func (Module) EndBlock(ctx *ledger.Context) error {
 		for e := from; e <= epoch; e++ {
 			for _, c := range Classes {
 				cp := s.capacity(c)
-				s.setReference(c, e, NextReference(s.reference(c), cp.Used, cp.Capacity, p))
+				ref := NextReference(s.reference(c), cp.Used, cp.Capacity, p)
+				s.setReference(c, e, ref)
+				// The history is pruned after its retention; the audit log
+				// keeps every price.
+				ctx.Emit(EventPriceReference, ledger.Attr{Key: "class", Value: c},
+					ledger.Attr{Key: "epoch", Value: ledger.FormatInt(uint64(e))},
+					ledger.Attr{Key: "reference", Value: ledger.FormatInt(ref)})
 			}
 		}
 		s.kv.Set([]byte(keyEpoch), u64key("", epoch))
 	}
-	return s.processDue()
+	if err := s.processDue(); err != nil {
+		return err
+	}
+	return s.prune()
 }

@@ -367,7 +367,8 @@ func newPWChain(t *testing.T) *pwChain {
 
 func (c *pwChain) tx(k *identity.Key, msg ledger.Msg) []byte {
 	c.t.Helper()
-	tx := &ledger.Tx{ChainID: pwChainID, Nonce: c.nonces[k.Address()], Fee: ledger.DefaultParams().MinFee, Msg: msg}
+	// A generous gas limit: only the gas used is paid.
+	tx := &ledger.Tx{ChainID: pwChainID, Nonce: c.nonces[k.Address()], GasLimit: 10_000_000, GasPrice: ledger.DefaultParams().MinGasPrice, Msg: msg}
 	if err := tx.Sign(k); err != nil {
 		c.t.Fatal(err)
 	}

@@ -1,11 +1,42 @@
 package market
 
 import (
+	"fmt"
+
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/money"
 )
+
+// Why a provider takes no new leases (ProviderView.NoNewLeases).
+const (
+	NoLeasesRetiring   = "retiring"
+	NoLeasesCollateral = "collateral_below_minimum"
+)
+
+// noNewLeases says why the market gives a provider no new leases, or "" if
+// it does: it is retiring, or SLA refunds have drained its collateral below
+// MinCollateral, so that it could not pay the next ones.
+func (s *store) noNewLeases(p *Provider) string {
+	switch {
+	case p.State != ProviderActive:
+		return NoLeasesRetiring
+	case p.Collateral < s.params().MinCollateral:
+		return NoLeasesCollateral
+	}
+	return ""
+}
+
+func (s *store) noNewLeasesReason(p *Provider) string {
+	switch s.noNewLeases(p) {
+	case NoLeasesRetiring:
+		return "it is retiring"
+	case NoLeasesCollateral:
+		return fmt.Sprintf("its collateral %s is below the minimum of %s a provider needs to take new leases", money.Format(p.Collateral), money.Format(s.params().MinCollateral))
+	}
+	return ""
+}
 
 func registerProvider(ctx *ledger.Context, signer identity.Address, m *RegisterProvider) error {
 	s := newStore(ctx)
@@ -29,6 +60,7 @@ func registerProvider(ctx *ledger.Context, signer identity.Address, m *RegisterP
 		}
 	}
 	s.putProvider(prov)
+	s.indexProvider(prov)
 	ctx.Emit("provider.registered", ledger.Attr{Key: "provider", Value: signer.String()},
 		ledger.Attr{Key: "collateral", Value: ledger.FormatInt(m.Collateral)})
 	return nil
@@ -93,7 +125,9 @@ func updateProvider(ctx *ledger.Context, signer identity.Address, m *UpdateProvi
 				return err
 			}
 		}
+		s.unindexProvider(prov)
 		prov.Offers = next
+		s.indexProvider(prov)
 	}
 	if m.AddCollateral > 0 {
 		if err := ctx.Debit(signer, BucketCollateral, m.AddCollateral); err != nil {
@@ -106,7 +140,8 @@ func updateProvider(ctx *ledger.Context, signer identity.Address, m *UpdateProvi
 		prov.Collateral = c
 	}
 	s.putProvider(prov)
-	ctx.Emit("provider.updated", ledger.Attr{Key: "provider", Value: signer.String()})
+	ctx.Emit("provider.updated", ledger.Attr{Key: "provider", Value: signer.String()},
+		ledger.Attr{Key: "add_collateral", Value: ledger.FormatInt(m.AddCollateral)})
 	return nil
 }
 
@@ -119,6 +154,7 @@ func retireProvider(ctx *ledger.Context, signer identity.Address) error {
 	if prov.State == ProviderRetiring {
 		return errs.E(errs.Conflict, "%s is already retiring", signer)
 	}
+	s.unindexProvider(prov)
 	prov.State = ProviderRetiring
 	prov.UnbondAtMs = s.nowMs() + s.params().UnbondingSeconds*msPerSecond
 	// A retiring provider leaves the utilization figures whole: its
@@ -152,6 +188,9 @@ func unbond(ctx *ledger.Context, signer identity.Address) error {
 		return err
 	}
 	s.kv.Delete(u64key(prefProv, signer))
+	for _, v := range ctx.Validators() {
+		s.kv.Delete(u64key(prefTally, signer, v.Operator))
+	}
 	ctx.Emit("provider.unbonded", ledger.Attr{Key: "provider", Value: signer.String()},
 		ledger.Attr{Key: "collateral", Value: ledger.FormatInt(prov.Collateral)})
 	return nil

@@ -18,6 +18,32 @@ func GetProvider(ctx *ledger.Context, a identity.Address) (*Provider, error) {
 	return newStore(ctx).provider(a)
 }
 
+// ProviderView is a provider as `provider show` presents it: its record,
+// and whether the market gives it new leases.
+type ProviderView struct {
+	Provider
+	// TakesNewLeases is false for a provider the market gives no new
+	// leases; NoNewLeases says why (NoLeasesRetiring, NoLeasesCollateral)
+	// and Reason says it in words.
+	TakesNewLeases bool   `json:"takes_new_leases"`
+	NoNewLeases    string `json:"no_new_leases,omitempty"`
+	Reason         string `json:"reason,omitempty"`
+	// MinCollateral is the collateral a provider needs to take new leases.
+	MinCollateral uint64 `json:"min_collateral,string"`
+}
+
+// GetProviderView returns a provider and whether it takes new leases. It
+// fails with NotFound.
+func GetProviderView(ctx *ledger.Context, a identity.Address) (*ProviderView, error) {
+	s := newStore(ctx)
+	p, err := s.provider(a)
+	if err != nil {
+		return nil, err
+	}
+	return &ProviderView{Provider: *p, TakesNewLeases: s.noNewLeases(p) == "", NoNewLeases: s.noNewLeases(p),
+		Reason: s.noNewLeasesReason(p), MinCollateral: s.params().MinCollateral}, nil
+}
+
 // Providers returns every provider, in address order.
 func Providers(ctx *ledger.Context) ([]Provider, error) {
 	s := newStore(ctx)

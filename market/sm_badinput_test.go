@@ -290,7 +290,7 @@ func TestSMBadInputChangesNothing(t *testing.T) {
 			if len(d) != 0 {
 				t.Errorf("a refused message changed %v", keysOf(d))
 			}
-			fee := base.lp.MinFee
+			fee := res.Fee
 			if got, want := with.account(a), without.account(a); got.Balance != want.Balance-fee || got.Nonce != want.Nonce+1 {
 				t.Errorf("signer %+v, want %+v less the fee, one more nonce", got, want)
 			}

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
@@ -83,10 +84,13 @@ type smChain struct {
 	appHash []byte
 	supply  uint64
 	nonce   map[identity.Address]uint64
+	// fees is what each account has paid in fees so far.
+	fees map[identity.Address]uint64
 
 	consumers []*identity.Key
 	providers []*identity.Key
 	ops       []*identity.Key // validator operators
+	powers    []int64         // their voting power
 	creator   *identity.Key   // an app creator, payee of splits
 	stranger  *identity.Key   // funded, but no part in anything
 
@@ -96,8 +100,14 @@ type smChain struct {
 	results   []ledger.TxResult
 	endEvents []ledger.Event
 
-	// prev is every lease as the previous block left it.
-	prev map[uint64]market.Lease
+	// prev is every lease as the previous block left it, prevProv every
+	// provider.
+	prev     map[uint64]market.Lease
+	prevProv map[identity.Address]market.Provider
+
+	// wrap, if set, wraps committed state for the next blocks (to count
+	// what they read).
+	wrap func(ledger.Reader) ledger.Reader
 }
 
 func smDefaultParams() market.Params { return market.DefaultParams() }
@@ -127,7 +137,7 @@ func newSMChain(t testing.TB, o smOpts) *smChain {
 	}
 	c := &smChain{
 		t: t, m: ledger.New(ledger.DefaultRegistry(market.Module{})), st: ledger.MemReader{},
-		lp: lp, mp: mp, now: smT0, nonce: map[identity.Address]uint64{},
+		lp: lp, mp: mp, now: smT0, nonce: map[identity.Address]uint64{}, fees: map[identity.Address]uint64{}, powers: o.powers,
 		creator: smKey("creator"), stranger: smKey("stranger"),
 	}
 	g := ledger.Genesis{Params: lp}
@@ -196,21 +206,44 @@ func (c *smChain) fork() *smChain {
 	d := *c
 	d.st = maps.Clone(c.st)
 	d.nonce = maps.Clone(c.nonce)
+	d.fees = maps.Clone(c.fees)
 	d.blocks = append([]smBlock(nil), c.blocks...)
 	d.prev = maps.Clone(c.prev)
+	d.prevProv = maps.Clone(c.prevProv)
 	return &d
 }
 
-// tx signs msg from k with the next nonce and the minimum fee. A message
-// that fails its own Validate fails the ante checks and uses no nonce.
+// tx signs msg from k with the next nonce, the minimum gas price and a gas
+// limit from a simulation on the current state. A message that fails its own Validate fails the
+// ante checks and uses no nonce.
 func (c *smChain) tx(k *identity.Key, msg ledger.Msg) []byte {
 	c.t.Helper()
-	return c.txFee(k, msg, c.lp.MinFee)
+	return c.txGas(k, msg, c.estimate(k, msg))
 }
 
-func (c *smChain) txFee(k *identity.Key, msg ledger.Msg, fee uint64) []byte {
+// smDefaultGas is the gas limit of a transaction whose simulation fails.
+const smDefaultGas = 1_000_000
+
+func (c *smChain) estimate(k *identity.Key, msg ledger.Msg) uint64 {
 	c.t.Helper()
-	tx := &ledger.Tx{ChainID: smChainID, Nonce: c.nonce[k.Address()], Fee: fee, Msg: msg}
+	probe := &ledger.Tx{ChainID: smChainID, Nonce: c.nonce[k.Address()], GasLimit: c.lp.MaxBlockGas, GasPrice: c.lp.MinGasPrice, Msg: msg}
+	if err := probe.Sign(k); err != nil {
+		c.t.Fatalf("Sign: %v", err)
+	}
+	sim, err := c.m.Simulate(c.st, ledger.Header{ChainID: smChainID, Height: c.height + 1}, probe.Bytes())
+	if err != nil || sim.Code != ledger.CodeOK {
+		return smDefaultGas
+	}
+	// The block may run long after the state simulated (tests jump
+	// hours), and a lease touched later settles and judges more: twice
+	// the estimate, and more. Only the gas used is paid.
+	return 2*(sim.GasUsed+client.GasMargin(sim.GasUsed)) + 100_000
+}
+
+// txGas signs msg from k with the next nonce and gas limit gas.
+func (c *smChain) txGas(k *identity.Key, msg ledger.Msg, gas uint64) []byte {
+	c.t.Helper()
+	tx := &ledger.Tx{ChainID: smChainID, Nonce: c.nonce[k.Address()], GasLimit: gas, GasPrice: c.lp.MinGasPrice, Msg: msg}
 	if err := tx.Sign(k); err != nil {
 		c.t.Fatalf("Sign: %v", err)
 	}
@@ -237,7 +270,7 @@ func (m *rawMsg) Validate() error              { return nil }
 // transaction never gets past decoding.
 func (c *smChain) rawTx(k *identity.Key, typ string, b []byte) []byte {
 	c.t.Helper()
-	tx := &ledger.Tx{ChainID: smChainID, Nonce: c.nonce[k.Address()], Fee: c.lp.MinFee, Msg: &rawMsg{typ: typ, b: b}}
+	tx := &ledger.Tx{ChainID: smChainID, Nonce: c.nonce[k.Address()], GasLimit: smDefaultGas, GasPrice: c.lp.MinGasPrice, Msg: &rawMsg{typ: typ, b: b}}
 	if err := tx.Sign(k); err != nil {
 		c.t.Fatalf("Sign: %v", err)
 	}
@@ -258,7 +291,11 @@ func (c *smChain) blockAt(at time.Time, txs ...[]byte) []ledger.TxResult {
 	}
 	hash := sha256.Sum256(binary.BigEndian.AppendUint64([]byte("sm-block"), uint64(c.height+1)))
 	h := ledger.Header{ChainID: smChainID, Height: c.height + 1, Time: at, Hash: hash[:], PrevAppHash: c.appHash}
-	b, err := c.m.BeginBlock(c.st, h)
+	var r ledger.Reader = c.st
+	if c.wrap != nil {
+		r = c.wrap(r)
+	}
+	b, err := c.m.BeginBlock(r, h)
 	if err != nil {
 		c.t.Fatalf("BeginBlock %d: %v", h.Height, err)
 	}
@@ -269,6 +306,9 @@ func (c *smChain) blockAt(at time.Time, txs ...[]byte) []ledger.TxResult {
 			c.t.Errorf("block %d tx %d failed (%d: %s) but has events %v", h.Height, i, r.Code, r.Log, r.Events)
 		}
 		res = append(res, r)
+		if r.Tx != nil {
+			c.fees[r.Tx.Signer] += r.Fee
+		}
 	}
 	ch, evs, err := b.End()
 	if err != nil {
@@ -706,7 +746,10 @@ func (c *smChain) check() {
 			}
 			// No due entry only when the escrow outlasts 64 bits of
 			// milliseconds and there is no SLA window to judge.
-			if l.DueMs != 0 && (l.DueMs <= c.now.UnixMilli() || !dues[dueKey]) || l.DueMs == 0 && l.SLA.TargetBps > 0 {
+			// A due entry in the past is one EndBlock carried to the next
+			// block, having reached max_judgements_per_block.
+			overdue := l.DueMs <= c.now.UnixMilli() && smFind(c.endEvents, market.EventDueCarried) == nil
+			if l.DueMs != 0 && (overdue || !dues[dueKey]) || l.DueMs == 0 && l.SLA.TargetBps > 0 {
 				t.Fatalf("height %d open lease %d: due at %d (queued %v), now %d", c.height, l.ID, l.DueMs, dues[dueKey], c.now.UnixMilli())
 			}
 			if l.State == market.LeaseGrace && !l.Float && l.Escrow >= smMulDiv(l.Rate, uint64(c.mp.GraceSeconds), 1e9) {
@@ -750,6 +793,18 @@ func (c *smChain) check() {
 			u.used[l.Class] += l.Quantity
 		}
 	}
+	// A lease leaves state only when it is pruned: closed, the retention
+	// period after its close.
+	present := map[uint64]bool{}
+	for _, l := range leases {
+		present[l.ID] = true
+	}
+	for id, p := range c.prev {
+		if !present[id] && (p.State != market.LeaseClosed || p.ClosedMs+c.mp.RetentionSeconds*1000 > c.now.UnixMilli()) {
+			t.Fatalf("height %d: lease %d (%s, closed at %d) left state before its retention ran out", c.height, id, p.State, p.ClosedMs)
+		}
+	}
+	c.checkJudged(leases)
 	c.prev = make(map[uint64]market.Lease, len(leases))
 	for _, l := range leases {
 		c.prev[l.ID] = l
@@ -794,6 +849,34 @@ func (c *smChain) check() {
 	}
 	if len(uses) != 0 {
 		t.Fatalf("height %d: open leases of unknown providers: %v", c.height, uses)
+	}
+	// The offer index (market/index/<class>/<rule><bound><operator>) has a
+	// key for each offer of each active provider, and no other.
+	index := map[string]bool{}
+	for k := range c.st {
+		if strings.HasPrefix(k, "market/index/") {
+			index[k] = true
+		}
+	}
+	for _, p := range c.allProviders() {
+		if p.State != market.ProviderActive {
+			continue
+		}
+		for _, o := range p.Offers {
+			bound := o.Pricing.Price
+			if o.Pricing.Kind == "reference" {
+				bound = o.Pricing.MultiplierBps
+			}
+			k := binary.BigEndian.AppendUint64([]byte("market/index/"+o.Class+"/"+o.Pricing.Kind[:1]), bound)
+			k = append(k, p.Operator[:]...)
+			if !index[string(k)] {
+				t.Fatalf("height %d: provider %s's %s offer is not in the offer index", c.height, p.Operator, o.Class)
+			}
+			delete(index, string(k))
+		}
+	}
+	if len(index) != 0 {
+		t.Fatalf("height %d: offer index keys for no active offer: %v", c.height, slicesOfKeys(index))
 	}
 	if b := c.bucket(market.BucketCollateral); b != collateral {
 		t.Fatalf("height %d: providers hold %d collateral, the bucket %d", c.height, collateral, b)
@@ -870,4 +953,155 @@ func (c *smChain) checkAccrual(l market.Lease) {
 	if got.Cmp(want) != 0 {
 		t.Fatalf("height %d lease %d: paid %v pico, want %v (%v before, rate %d for %d ms)", c.height, l.ID, got, want, smPaidPico(p), p.Rate, l.SettledMs-p.SettledMs)
 	}
+}
+
+// checkJudged checks the SLA books of the windows judged in the last block
+// against the leases and providers: each new window's refund and shortfall
+// are the schedule's share of its charges, and they add up to what the
+// lease's sla_refunded and sla_shortfall grew by; each provider's breaches,
+// shortfall and collateral moved by exactly its leases' new windows (and
+// the collateral it added).
+func (c *smChain) checkJudged(leases []market.Lease) {
+	t := c.t
+	t.Helper()
+	type delta struct{ refund, shortfall, breaches uint64 }
+	byProv := map[identity.Address]*delta{}
+	// Windows judged in EndBlock, after every transaction of the block:
+	// their availability must be what the reports in state say.
+	inEnd := map[[2]uint64]bool{}
+	for _, ev := range c.endEvents {
+		if ev.Type == market.EventSLAJudged {
+			inEnd[[2]uint64{smAttrU64(t, ev, "lease"), smAttrU64(t, ev, "window")}] = true
+		}
+	}
+	for _, l := range leases {
+		p := c.prev[l.ID]
+		from := uint64(0)
+		if _, ok := c.prev[l.ID]; ok {
+			from = p.WindowCount
+		}
+		var d delta
+		for i := from; i < l.WindowCount; i++ {
+			w, ok := c.window(l.ID, i)
+			if !ok && l.WindowCount-from <= 1440 {
+				t.Fatalf("height %d lease %d: window %d judged in this block is not in state", c.height, l.ID, i)
+			}
+			if !ok {
+				continue // skipped unjudged after a long stop (maxJudgedWindows)
+			}
+			if w.Breach != (w.Quorum && w.AvailabilityBps < l.SLA.TargetBps) || w.EndMs <= w.StartMs && !w.ProRata || w.EndMs > c.now.UnixMilli() {
+				t.Fatalf("height %d lease %d: window %+v (target %d)", c.height, l.ID, w, l.SLA.TargetBps)
+			}
+			if inEnd[[2]uint64{l.ID, i}] {
+				end := w.EndMs / c.epochMs()
+				if w.ProRata {
+					end = c.now.UnixMilli()/c.epochMs() + 1
+				}
+				if avail, quorum := c.availability(l.Provider, w.StartMs/c.epochMs(), end); avail != w.AvailabilityBps || quorum != w.Quorum {
+					t.Fatalf("height %d lease %d: window %+v, but the reports in state for epochs [%d, %d) give availability %d, quorum %v",
+						c.height, l.ID, w, w.StartMs/c.epochMs(), end, avail, quorum)
+				}
+			}
+			due := uint64(0)
+			if w.Breach {
+				points := (l.SLA.TargetBps - w.AvailabilityBps + 99) / 100
+				due = smMulDiv(w.Charges, min(points*c.mp.RefundBpsPerPoint, 10_000), 10_000)
+				d.breaches++
+			}
+			if w.Refund+w.Shortfall != due {
+				t.Fatalf("height %d lease %d: window %+v refunds %d + %d short, the schedule says %d", c.height, l.ID, w, w.Refund, w.Shortfall, due)
+			}
+			if w.ProRata && (l.State != market.LeaseClosed || w.EndMs != l.ClosedMs || i != l.WindowCount-1) {
+				t.Fatalf("height %d lease %d: pro-rata window %+v of a lease %s at %d", c.height, l.ID, w, l.State, l.ClosedMs)
+			}
+			d.refund += w.Refund
+			d.shortfall += w.Shortfall
+		}
+		if l.SLARefunded-p.SLARefunded != d.refund || l.SLAShortfall-p.SLAShortfall != d.shortfall {
+			t.Fatalf("height %d lease %d: sla_refunded %d -> %d and sla_shortfall %d -> %d, but its new windows refund %d and fall short %d",
+				c.height, l.ID, p.SLARefunded, l.SLARefunded, p.SLAShortfall, l.SLAShortfall, d.refund, d.shortfall)
+		}
+		// A lease with an SLA that closed while it ran had its open window
+		// judged, pro rata, at the close.
+		if l.State == market.LeaseClosed && p.State != market.LeaseClosed && (p.State == market.LeaseActive || p.State == market.LeaseGrace) &&
+			l.SLA.TargetBps > 0 && l.WindowStartMs != l.ClosedMs {
+			t.Fatalf("height %d lease %d closed (%s) at %d with its window from %d unjudged", c.height, l.ID, l.CloseReason, l.ClosedMs, l.WindowStartMs)
+		}
+		pd := byProv[l.Provider]
+		if pd == nil {
+			pd = &delta{}
+			byProv[l.Provider] = pd
+		}
+		pd.refund += d.refund
+		pd.shortfall += d.shortfall
+		pd.breaches += d.breaches
+	}
+	added := map[identity.Address]uint64{}
+	for _, ev := range c.events() {
+		switch ev.Type {
+		case "provider.registered":
+			a, _ := identity.ParseDID(ev.Get("provider"))
+			added[a] += smAttrU64(t, ev, "collateral")
+		case "provider.updated":
+			a, _ := identity.ParseDID(ev.Get("provider"))
+			added[a] += smAttrU64(t, ev, "add_collateral")
+		}
+	}
+	provs := c.allProviders()
+	for _, p := range provs {
+		if c.height == 0 {
+			break // genesis: no events to read what was added
+		}
+		d := byProv[p.Operator]
+		if d == nil {
+			d = &delta{}
+		}
+		old := c.prevProv[p.Operator] // zero if registered in this block
+		if p.Breaches-old.Breaches != d.breaches || p.RefundShortfall-old.RefundShortfall != d.shortfall ||
+			p.Collateral+d.refund != old.Collateral+added[p.Operator] {
+			t.Fatalf("height %d provider %s: breaches %d -> %d, shortfall %d -> %d, collateral %d -> %d (+%d added); its leases' new windows: %+v",
+				c.height, p.Operator, old.Breaches, p.Breaches, old.RefundShortfall, p.RefundShortfall, old.Collateral, p.Collateral, added[p.Operator], *d)
+		}
+	}
+	c.prevProv = make(map[identity.Address]market.Provider, len(provs))
+	for _, p := range provs {
+		c.prevProv[p.Operator] = p
+	}
+}
+
+// availability is the SLA rule computed the long way, from every epoch's
+// probe counts in state: each validator's successful probes over its
+// probes for epochs [from, to), then the highest value that validators
+// with more than two thirds of the power report at least.
+func (c *smChain) availability(prov identity.Address, from, to int64) (uint64, bool) {
+	type vote struct {
+		avail uint64
+		power int64
+	}
+	var votes []vote
+	var total int64
+	for i, op := range c.ops {
+		total += c.powers[i]
+		var ok, all uint64
+		for e := from; e < to; e++ {
+			k := append(binary.BigEndian.AppendUint64([]byte("market/probe/"), uint64(e)), prov[:]...)
+			a := op.Address()
+			if v := c.st[string(append(k, a[:]...))]; len(v) == 8 {
+				ok += uint64(binary.BigEndian.Uint32(v))
+				all += uint64(binary.BigEndian.Uint32(v[4:]))
+			}
+		}
+		if all > 0 {
+			votes = append(votes, vote{ok * 10_000 / all, c.powers[i]})
+		}
+	}
+	sort.SliceStable(votes, func(i, j int) bool { return votes[i].avail > votes[j].avail })
+	var acc int64
+	for _, v := range votes {
+		acc += v.power
+		if 3*acc > 2*total {
+			return v.avail, true
+		}
+	}
+	return 0, false
 }

@@ -28,7 +28,7 @@ func TestSMStorage30Days(t *testing.T) {
 	run := func(t *testing.T, irregular bool) (paid uint64) {
 		c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassStorage, 10*smGiB, price)}})
 		cons, prov := c.consumers[0], c.providers[0]
-		consBefore := c.balance(cons.Address())
+		consBefore, feesBefore := c.balance(cons.Address()), c.fees[cons.Address()]
 		id := c.open(10*time.Second, cons, &market.OpenLease{Class: market.ClassStorage, Quantity: smGiB, Deposit: deposit})
 		c.ok(7*time.Second+123*time.Millisecond, c.tx(prov, &market.AckLease{ID: id}))
 		act := c.now
@@ -77,7 +77,7 @@ func TestSMStorage30Days(t *testing.T) {
 		if l.Refunded != l.Deposited-wantPaid {
 			t.Errorf("refunded %d of %d deposited; want %d", l.Refunded, l.Deposited, l.Deposited-wantPaid)
 		}
-		if got, want := c.balance(cons.Address()), consBefore-uint64(txs)*c.lp.MinFee-wantPaid; got != want {
+		if got, want := c.balance(cons.Address()), consBefore-(c.fees[cons.Address()]-feesBefore)-wantPaid; got != want {
 			t.Errorf("consumer's balance %d, want %d (%d fees and %d paid)", got, want, txs, wantPaid)
 		}
 		if ev := c.leaseEvent("lease.closed", id); ev == nil || ev.Get("reason") != "consumer" || smAttrU64(t, *ev, "refund") != l.Refunded {
@@ -272,8 +272,8 @@ func TestSMEscrowCloseInGrace(t *testing.T) {
 	if l.Refunded != left || l.Settled != paid || l.CloseReason != "consumer" {
 		t.Fatalf("closed in grace: refunded %d settled %d reason %q; want %d, %d, consumer", l.Refunded, l.Settled, l.CloseReason, left, paid)
 	}
-	if got := c.balance(cons.Address()) - before; got != left-c.lp.MinFee {
-		t.Errorf("consumer got back %d net, want %d", got, left-c.lp.MinFee)
+	if got := c.balance(cons.Address()) - before; got != left-c.results[0].Fee {
+		t.Errorf("consumer got back %d net, want %d", got, left-c.results[0].Fee)
 	}
 }
 
@@ -340,7 +340,7 @@ func TestSMTopupInGrace(t *testing.T) {
 func TestSMUnacknowledged(t *testing.T) {
 	c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassStorage, 10*smGiB, 1000)}})
 	cons := c.consumers[0]
-	before := c.balance(cons.Address())
+	before, fees := c.balance(cons.Address()), c.fees[cons.Address()]
 	id := c.open(time.Second, cons, &market.OpenLease{Class: market.ClassStorage, Quantity: 5 * smGiB, Deposit: 50_000})
 	opened := c.now
 	if p := c.mustProvider(c.providers[0].Address()); smOfferOf(p, market.ClassStorage).Used != 5*smGiB || p.OpenLeases != 1 {
@@ -357,8 +357,8 @@ func TestSMUnacknowledged(t *testing.T) {
 	if ev == nil || ev.Get("reason") != "unacknowledged" || smAttrU64(t, *ev, "refund") != 50_007 {
 		t.Fatalf("lease.closed %v, want reason unacknowledged, refund 50007", ev)
 	}
-	if got := c.balance(cons.Address()); got != before-2*c.lp.MinFee {
-		t.Errorf("consumer has %d, want %d: all but two fees", got, before-2*c.lp.MinFee)
+	if paid := c.fees[cons.Address()] - fees; c.balance(cons.Address()) != before-paid {
+		t.Errorf("consumer has %d, want %d: all but the two fees", c.balance(cons.Address()), before-paid)
 	}
 	if p := c.mustProvider(c.providers[0].Address()); smOfferOf(p, market.ClassStorage).Used != 0 || p.OpenLeases != 0 {
 		t.Errorf("capacity not freed: %+v", p)

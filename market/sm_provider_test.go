@@ -27,7 +27,8 @@ func TestSMProviderLifecycle(t *testing.T) {
 	c := newSMChain(t, smOpts{})
 	k, cons := c.providers[1], c.consumers[0]
 	a := k.Address()
-	fee := c.lp.MinFee
+	// fee is what the last block's (only) transaction paid.
+	fee := func() uint64 { return c.results[0].Fee }
 	reg := &market.RegisterProvider{
 		Endpoint: "https://p1.example:8443/stratus", Region: "us-east",
 		Offers: []market.Offer{
@@ -41,8 +42,8 @@ func TestSMProviderLifecycle(t *testing.T) {
 	if ev := smFind(res[0].Events, "provider.registered"); ev == nil || ev.Get("provider") != a.String() || smAttrU64(t, *ev, "collateral") != 150*smSTR {
 		t.Fatalf("provider.registered event %v", res[0].Events)
 	}
-	if got := c.balance(a); got != bal-150*smSTR-fee {
-		t.Errorf("balance %d, want %d", got, bal-150*smSTR-fee)
+	if got := c.balance(a); got != bal-150*smSTR-fee() {
+		t.Errorf("balance %d, want %d", got, bal-150*smSTR-fee())
 	}
 	if got := c.bucket(market.BucketCollateral); got != coll+150*smSTR {
 		t.Errorf("collateral bucket %d, want %d", got, coll+150*smSTR)
@@ -68,7 +69,7 @@ func TestSMProviderLifecycle(t *testing.T) {
 	if p := c.mustProvider(a); p.Collateral != 160*smSTR || p.Endpoint != "https://p1.example/v2" || p.Region != "us-east" || len(p.Offers) != 2 {
 		t.Errorf("after update: %+v", p)
 	}
-	if c.balance(a) != bal-10*smSTR-fee || c.bucket(market.BucketCollateral) != coll+10*smSTR {
+	if c.balance(a) != bal-10*smSTR-fee() || c.bucket(market.BucketCollateral) != coll+10*smSTR {
 		t.Errorf("adding collateral moved %d from the balance, %d into the bucket", bal-c.balance(a), c.bucket(market.BucketCollateral)-coll)
 	}
 
@@ -128,8 +129,8 @@ func TestSMProviderLifecycle(t *testing.T) {
 	if ev := smFind(res[0].Events, "provider.unbonded"); ev == nil || smAttrU64(t, *ev, "collateral") != 160*smSTR {
 		t.Errorf("provider.unbonded event %v", res[0].Events)
 	}
-	if c.balance(a) != bal+160*smSTR-fee || c.bucket(market.BucketCollateral) != coll-160*smSTR {
-		t.Errorf("unbonding gave back %d, took %d from the bucket; want %d", c.balance(a)+fee-bal, coll-c.bucket(market.BucketCollateral), 160*smSTR)
+	if c.balance(a) != bal+160*smSTR-fee() || c.bucket(market.BucketCollateral) != coll-160*smSTR {
+		t.Errorf("unbonding gave back %d, took %d from the bucket; want %d", c.balance(a)+fee()-bal, coll-c.bucket(market.BucketCollateral), 160*smSTR)
 	}
 	if _, ok := c.provider(a); ok {
 		t.Errorf("the provider is still in state after unbonding")
@@ -248,7 +249,7 @@ func TestSMCapacityOverflow(t *testing.T) {
 				t.Errorf("refusal %q does not say the total would overflow", r.Log)
 			}
 		}
-		if _, ok := c.provider(late.Address()); ok || c.balance(late.Address()) != bal-c.lp.MinFee || c.bucket(market.BucketCollateral) != coll+c.mp.MinCollateral {
+		if _, ok := c.provider(late.Address()); ok || c.balance(late.Address()) != bal-res[1].Fee || c.bucket(market.BucketCollateral) != coll+c.mp.MinCollateral {
 			t.Errorf("a refused registration registered or moved collateral")
 		}
 		if ci := c.capIndex(market.ClassStorage); ci.Capacity != math.MaxUint64 {

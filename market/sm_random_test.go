@@ -32,6 +32,40 @@ type smWorkload struct {
 
 func (w *smWorkload) epoch() int64 { return w.at.UnixMilli() / w.c.epochMs() }
 
+// healthAt is the share of probes a provider answers in an epoch, per
+// mille. provider4 fails in bursts: down for three epochs out of seven.
+func (w *smWorkload) healthAt(a identity.Address, e int64) uint32 {
+	if a == w.c.providers[4].Address() && e%7 < 3 {
+		return 0
+	}
+	return w.health[a]
+}
+
+// dodge is a provider's close timed just before one of its SLA windows
+// ends, when it expects a breach: the block that carries it comes a few
+// milliseconds to seconds before the end. It returns the block time and
+// the close, or false if no SLA lease has a window ending soon.
+func (w *smWorkload) dodge() (time.Time, []byte, bool) {
+	c := w.c
+	var best *market.Lease
+	var end int64
+	for i := range w.leases {
+		l := &w.leases[i]
+		if (l.State != market.LeaseActive && l.State != market.LeaseGrace) || l.SLA.TargetBps == 0 {
+			continue
+		}
+		e := l.WindowStartMs + l.SLA.WindowSeconds*1000
+		if e-c.now.UnixMilli() > 5_000 && e-c.now.UnixMilli() < 30*60_000 && (best == nil || e < end) {
+			best, end = l, e
+		}
+	}
+	if best == nil {
+		return time.Time{}, nil, false
+	}
+	at := time.UnixMilli(end - 1 - w.r.Int64N(5_000)).UTC()
+	return at, c.tx(w.providerKey(best.Provider), &market.CloseLease{ID: best.ID}), true
+}
+
 func (w *smWorkload) pick(keys []*identity.Key) *identity.Key { return keys[w.r.IntN(len(keys))] }
 
 func (w *smWorkload) providerKey(a identity.Address) *identity.Key {
@@ -163,6 +197,24 @@ func (w *smWorkload) good() (*identity.Key, ledger.Msg, string) {
 	case n < 90 && len(provs) > 0:
 		// An extra report, often late (for the last epoch) or duplicated.
 		return w.probe(r.IntN(len(c.ops)), w.epoch()-int64(r.IntN(2)))
+	case n < 96:
+		// A consumer who closes early: a lease still pending, or one
+		// acknowledged in the last few minutes.
+		var early []market.Lease
+		for _, l := range leases {
+			if l.State == market.LeasePending || (l.State == market.LeaseActive && c.now.UnixMilli()-l.ActivatedMs < 5*60_000) {
+				early = append(early, l)
+			}
+		}
+		if len(early) == 0 {
+			return nil, nil, ""
+		}
+		l := early[r.IntN(len(early))]
+		for _, ck := range c.consumers {
+			if ck.Address() == l.Consumer {
+				return ck, &market.CloseLease{ID: l.ID}, "close early"
+			}
+		}
 	}
 	return nil, nil, ""
 }
@@ -182,9 +234,14 @@ func (w *smWorkload) probe(i int, e int64) (*identity.Key, ledger.Msg, string) {
 			total = w.totals[key]
 		}
 		w.totals[key] = max(w.totals[key], total)
-		ok := uint32(uint64(total) * uint64(w.health[p.Operator]) / 1000)
-		if i == 3 && r.IntN(3) == 0 {
+		ok := uint32(uint64(total) * uint64(w.healthAt(p.Operator, e)) / 1000)
+		switch {
+		case i == 3 && r.IntN(3) == 0:
+			// op3 lies at random.
 			ok = uint32(r.IntN(int(total) + 1))
+		case i == 2 && r.IntN(4) == 0:
+			// op2 covers for the providers: all up.
+			ok = total
 		}
 		if total > 0 {
 			m.Results = append(m.Results, market.ProbeRow{Provider: p.Operator, OK: ok, Total: total})
@@ -228,6 +285,11 @@ func runSMWorkload(t *testing.T, seed uint64, blocks int) map[string]int {
 	// Five-minute epochs: a window every 5 to 15 minutes, which a chain
 	// that stops for two days judges one by one when it comes back.
 	p.GraceSeconds, p.EpochSeconds = 600, 300
+	// Small budgets and short retention, so that the workload carries
+	// judgements and pruning over blocks, and prunes leases, windows and
+	// prices.
+	p.MaxJudgementsPerBlock, p.MaxPrunePerBlock = 40, 25
+	p.RetentionSeconds, p.PriceHistoryRetentionSeconds = 2*86_400, 86_400
 	c := newSMChain(t, smOpts{consumers: 6, providers: 6, powers: []int64{1, 1, 2, 3}, params: &p, feeEpoch: 7,
 		genesis: []market.GenesisProvider{smProvider(market.ClassStorage, 100*smGiB, 300_000_000), smProvider(market.ClassCompute, 32, 2_000_000)}})
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
@@ -253,6 +315,12 @@ func runSMWorkload(t *testing.T, seed uint64, blocks int) map[string]int {
 		var txs [][]byte
 		var kinds []string
 		var mustFail []bool
+		if r.IntN(6) == 0 {
+			if at, tx, ok := w.dodge(); ok {
+				w.at = at
+				txs, kinds, mustFail = append(txs, tx), append(kinds, "close before window end"), append(mustFail, false)
+			}
+		}
 		// Most blocks carry most validators' reports for the epoch.
 		if len(w.provs) > 0 && r.IntN(10) < 7 {
 			for i := range c.ops {
@@ -289,7 +357,11 @@ func runSMWorkload(t *testing.T, seed uint64, blocks int) map[string]int {
 			txs = append(txs, c.tx(k, msg))
 			kinds, mustFail = append(kinds, kind), append(mustFail, false)
 		}
+		before := len(w.leases)
 		res := c.blockAt(w.at, txs...)
+		if n := len(c.leases()); n < before {
+			w.stats["pruned lease"] += before - n
+		}
 		for i, rs := range res {
 			if mustFail[i] && rs.Code == ledger.CodeOK {
 				t.Fatalf("height %d: %s succeeded", c.height, kinds[i])
@@ -301,8 +373,20 @@ func runSMWorkload(t *testing.T, seed uint64, blocks int) map[string]int {
 		}
 		for _, ev := range c.events() {
 			w.stats["event "+ev.Type]++
-			if ev.Type == "lease.closed" {
+			switch ev.Type {
+			case "lease.closed":
 				w.stats["closed "+ev.Get("reason")]++
+			case market.EventSLAJudged:
+				if ev.Get("pro_rata") == "true" {
+					w.stats["judged pro rata"]++
+				}
+			case market.EventSLABreach:
+				if ev.Get("pro_rata") == "true" {
+					w.stats["breach pro rata"]++
+				}
+				if ev.Get("shortfall") != "0" {
+					w.stats["breach with shortfall"]++
+				}
 			}
 		}
 	}
@@ -343,6 +427,8 @@ func TestSMRandomWorkload(t *testing.T) {
 		"tx probe 0", "tx probe 9", "tx unbond 9", "tx ack 2", "tx close 2", "tx topup 9",
 		"tx bad split 1", "tx non-canonical 1", "tx probe by a consumer 2", "tx stale probe 1", "tx overflowing quantity 1",
 		"tx floating without a max price 1",
+		"tx close early 0", "tx close before window end 0", "judged pro rata", "breach pro rata",
+		"event sla.judged", "event price.reference", "event market.due_carried", "pruned lease",
 	} {
 		if all[want] == 0 {
 			t.Errorf("the workload never produced %q", want)

@@ -3,6 +3,7 @@ package market
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/stratus-cloud/stratus/errs"
@@ -29,6 +30,7 @@ const (
 	keyParams   = "params"
 	keyNextID   = "next_id"
 	keyEpoch    = "epoch"
+	keyIndexed  = "indexed"  // set once the offer index holds every provider
 	prefProv    = "prov/"    // operator -> Provider
 	prefLease   = "lease/"   // id -> Lease
 	prefByCons  = "bycons/"  // consumer, id -> nil
@@ -38,7 +40,11 @@ const (
 	prefRefHist = "refhist/" // class, epoch -> price
 	prefCap     = "cap/"     // class -> capacity and use
 	prefWindow  = "window/"  // lease id, index -> Window
-	prefProbe   = "probe/"   // provider, epoch, validator -> ok, total
+	prefProbe   = "probe/"   // epoch, provider, validator -> ok, total
+	prefTally   = "tally/"   // provider, validator -> running tally (sla.go)
+	prefWinBase = "winbase/" // lease id -> windowBase
+	prefPrune   = "prune/"   // ms, kind, id[, index] -> nil: the retention queue
+	prefIndex   = "index/"   // class, rule kind, price bound, operator -> nil (index.go)
 )
 
 // Prefix is the market's namespace in state.
@@ -49,6 +55,9 @@ type store struct {
 	ctx *ledger.Context
 	kv  *ledger.PrefixKV
 	p   *Params // read once
+	// judged counts the SLA windows judged through this store, for gas
+	// and the per-block cap.
+	judged int
 }
 
 func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Prefixed(Prefix)} }
@@ -99,7 +108,7 @@ func (s *store) params() Params {
 	p := DefaultParams()
 	var stored Params
 	if ok, err := s.getJSON([]byte(keyParams), &stored); ok && err == nil {
-		p = stored
+		p = stored.withDefaults()
 	}
 	s.p = &p
 	return p
@@ -126,9 +135,26 @@ func (s *store) lease(id uint64) (*Lease, error) {
 		return nil, err
 	}
 	if !ok {
+		if id < s.peekNextID() {
+			// Ids are handed out in order and a lease record goes only
+			// when it is pruned.
+			return nil, errs.E(errs.NotFound, "lease %d was closed and %w (%d s): it is no longer in state, but its events remain in the audit log",
+				id, ErrPruned, s.params().RetentionSeconds)
+		}
 		return nil, errs.E(errs.NotFound, "no lease %d: see `stratus lease list`", id)
 	}
 	return &l, nil
+}
+
+// ErrPruned is wrapped by the NotFound error for a lease that closed and
+// was pruned from state after the retention period.
+var ErrPruned = errors.New("pruned from state after the retention period")
+
+func (s *store) peekNextID() uint64 {
+	if b := s.kv.Get([]byte(keyNextID)); len(b) == 8 {
+		return binary.BigEndian.Uint64(b)
+	}
+	return 1
 }
 
 func (s *store) putLease(l *Lease) { s.putJSON(u64key(prefLease, l.ID), l) }

@@ -11,7 +11,11 @@
 // lease: a transaction, or an event the lease scheduled for itself (its SLA
 // window ending, its escrow running low or out, an acknowledgement timing
 // out). Those events sit in a time-ordered queue, so a block's work grows
-// with the leases due in it, never with the number of leases in state.
+// with the leases due in it, never with the number of leases in state; and
+// a block runs at most MaxJudgementsPerBlock of them, carrying the rest.
+// Judging an SLA window reads O(validators) records whatever its length
+// (sla.go), and records that only grow are pruned after their retention
+// (retention.go).
 package market
 
 import (
@@ -69,6 +73,23 @@ type Params struct {
 	RefundBpsPerPoint uint64 `json:"refund_bps_per_point"`
 	// MaxConsecutiveBreaches closes a lease with reason "sla".
 	MaxConsecutiveBreaches uint32 `json:"max_consecutive_breaches"`
+	// MaxJudgementsPerBlock bounds the SLA windows EndBlock judges in one
+	// block; lease events beyond it wait, earliest first, for the next.
+	MaxJudgementsPerBlock uint32 `json:"max_judgements_per_block"`
+	// JudgementGas is the gas a transaction is charged for each SLA window
+	// it gets judged (a close, a top-up).
+	JudgementGas uint64 `json:"judgement_gas"`
+	// RetentionSeconds is how long a closed lease, and a judged window,
+	// stay in state before they are pruned.
+	RetentionSeconds int64 `json:"retention_seconds"`
+	// ProbeRetentionSeconds is how long a probe report's per-epoch counts
+	// stay in state.
+	ProbeRetentionSeconds int64 `json:"probe_retention_seconds"`
+	// PriceHistoryRetentionSeconds is how long a reference price stays in
+	// the price history.
+	PriceHistoryRetentionSeconds int64 `json:"price_history_retention_seconds"`
+	// MaxPrunePerBlock bounds the records EndBlock prunes in one block.
+	MaxPrunePerBlock uint32 `json:"max_prune_per_block"`
 }
 
 // DefaultParams are a devnet's market parameters.
@@ -84,7 +105,39 @@ func DefaultParams() Params {
 		MinReferencePrice:      1000,
 		RefundBpsPerPoint:      1000,
 		MaxConsecutiveBreaches: 3,
+
+		MaxJudgementsPerBlock:        1000,
+		JudgementGas:                 2000,
+		RetentionSeconds:             30 * 24 * 3600,
+		ProbeRetentionSeconds:        35 * 24 * 3600,
+		PriceHistoryRetentionSeconds: 30 * 24 * 3600,
+		MaxPrunePerBlock:             1000,
 	}
+}
+
+// withDefaults fills the parameters a genesis written before they existed
+// leaves at zero with their defaults.
+func (p Params) withDefaults() Params {
+	d := DefaultParams()
+	if p.MaxJudgementsPerBlock == 0 {
+		p.MaxJudgementsPerBlock = d.MaxJudgementsPerBlock
+	}
+	if p.JudgementGas == 0 {
+		p.JudgementGas = d.JudgementGas
+	}
+	if p.RetentionSeconds == 0 {
+		p.RetentionSeconds = d.RetentionSeconds
+	}
+	if p.ProbeRetentionSeconds == 0 {
+		p.ProbeRetentionSeconds = d.ProbeRetentionSeconds
+	}
+	if p.PriceHistoryRetentionSeconds == 0 {
+		p.PriceHistoryRetentionSeconds = d.PriceHistoryRetentionSeconds
+	}
+	if p.MaxPrunePerBlock == 0 {
+		p.MaxPrunePerBlock = d.MaxPrunePerBlock
+	}
+	return p
 }
 
 // Rule is how a provider prices an offer.
@@ -127,9 +180,12 @@ type Provider struct {
 	OpenLeases uint32 `json:"open_leases"`
 	// Score is 10000 for a provider that has kept every promise; breaches
 	// lower it and good windows raise it back.
-	Score        uint32 `json:"score"`
-	Breaches     uint64 `json:"breaches"`
-	RegisteredMs int64  `json:"registered_ms"`
+	Score    uint32 `json:"score"`
+	Breaches uint64 `json:"breaches"`
+	// RefundShortfall is what breaches were due to refund but the
+	// collateral could not pay.
+	RefundShortfall uint64 `json:"refund_shortfall,string"`
+	RegisteredMs    int64  `json:"registered_ms"`
 }
 
 func (p *Provider) offer(class string) *Offer {
@@ -195,7 +251,10 @@ type Lease struct {
 	Pending     uint64 `json:"pending,string"`
 	Refunded    uint64 `json:"refunded,string"`
 	SLARefunded uint64 `json:"sla_refunded,string"`
-	SettledMs   int64  `json:"settled_ms"`
+	// SLAShortfall is what breaches were due to refund but the provider's
+	// collateral could not pay.
+	SLAShortfall uint64 `json:"sla_shortfall,string"`
+	SettledMs    int64  `json:"settled_ms"`
 
 	OpenedMs    int64  `json:"opened_ms"`
 	ActivatedMs int64  `json:"activated_ms,omitempty"`
@@ -225,4 +284,10 @@ type Window struct {
 	Charges         uint64 `json:"charges,string"`
 	Breach          bool   `json:"breach"`
 	Refund          uint64 `json:"refund,string"`
+	// Shortfall is the part of the refund due that the provider's
+	// collateral could not pay.
+	Shortfall uint64 `json:"shortfall,string,omitempty"`
+	// ProRata marks a window cut short by the lease's close and judged on
+	// what it ran: EndMs is the close.
+	ProRata bool `json:"pro_rata,omitempty"`
 }

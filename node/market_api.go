@@ -60,7 +60,7 @@ func (n *Node) mountMarket() {
 		if err != nil {
 			return nil, err
 		}
-		p, err := market.GetProvider(ctx, addr)
+		p, err := market.GetProviderView(ctx, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +69,7 @@ func (n *Node) mountMarket() {
 			return nil, err
 		}
 		return struct {
-			*market.Provider
+			*market.ProviderView
 			Leases []string `json:"leases"`
 		}{p, idStrings(ids)}, nil
 	}))

@@ -283,7 +283,14 @@ func newLeaseCmd(g *globals) *cobra.Command {
 					if win.Quorum {
 						avail = bpsPercent(win.AvailabilityBps)
 					}
-					fmt.Fprintf(w, "%-6d %-20s %-13s %-7v %-12s %s\n", win.Index, time.UnixMilli(win.EndMs).UTC().Format("2006-01-02T15:04:05Z"), avail, win.Breach, money.Format(win.Charges), money.Format(win.Refund))
+					refund := money.Format(win.Refund)
+					if win.Shortfall > 0 {
+						refund += fmt.Sprintf(" (%s unpaid: the provider's collateral ran out)", money.Format(win.Shortfall))
+					}
+					if win.ProRata {
+						refund += " (pro rata: cut short by the close)"
+					}
+					fmt.Fprintf(w, "%-6d %-20s %-13s %-7v %-12s %s\n", win.Index, time.UnixMilli(win.EndMs).UTC().Format("2006-01-02T15:04:05Z"), avail, win.Breach, money.Format(win.Charges), refund)
 				}
 			})
 		},

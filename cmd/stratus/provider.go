@@ -184,7 +184,7 @@ func newProviderCmd(g *globals) *cobra.Command {
 				return err
 			}
 			var p struct {
-				market.Provider
+				market.ProviderView
 				Leases []string `json:"leases"`
 			}
 			if err := g.client().Get(cmd.Context(), "/v1/providers/"+addr.String(), &p); err != nil {
@@ -192,6 +192,17 @@ func newProviderCmd(g *globals) *cobra.Command {
 			}
 			return g.print(cmd.OutOrStdout(), p, func(w io.Writer) {
 				printProvider(w, p.Provider)
+				if p.RefundShortfall > 0 {
+					fmt.Fprintf(w, "unpaid refunds: %s (SLA refunds its collateral could not cover)\n", money.Format(p.RefundShortfall))
+				}
+				switch p.NoNewLeases {
+				case "":
+					fmt.Fprintln(w, "new leases: yes")
+				case market.NoLeasesCollateral:
+					fmt.Fprintf(w, "new leases: no, %s; add collateral with `stratus provider update --from KEY --add-collateral AMOUNT`\n", p.Reason)
+				default:
+					fmt.Fprintf(w, "new leases: no, %s\n", p.Reason)
+				}
 				fmt.Fprintf(w, "leases:     %v\n", p.Leases)
 			})
 		},
