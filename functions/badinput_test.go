@@ -32,7 +32,7 @@ func TestBadInput(t *testing.T) {
 		}, ledger.CodeInvalid, "spec_hash"},
 		{"bad cron", func() ledger.Msg {
 			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Cron = []functions.CronJob{{Schedule: "61 * * * *", Path: "/tick"}} }), Deposit: 5 * str}
-		}, ledger.CodeInvalid, "cron \"61 * * * *\""},
+		}, ledger.CodeInvalid, "cron[0].schedule: \"61 * * * *\" is not a cron schedule"},
 		{"cron time zone", func() ledger.Msg {
 			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) {
 				s.Cron = []functions.CronJob{{Schedule: "CRON_TZ=Asia/Tokyo 0 6 * * *", Path: "/tick"}}

@@ -11,14 +11,14 @@ import (
 )
 
 // cronNext is a schedule's first run strictly after afterMs, in unix ms;
-// 0 when it has none (a date that never comes, or one more than five
-// years away).
+// 0 when it has none (a schedule stored before ParseSchedule refused
+// it). It takes bounded time (Schedule.Next).
 func cronNext(spec string, afterMs int64) int64 {
-	sch, err := ParseCron(spec)
+	sch, err := ParseSchedule(spec)
 	if err != nil {
 		return 0
 	}
-	t := sch.Next(time.UnixMilli(afterMs).UTC())
+	t := sch.Next(time.UnixMilli(afterMs))
 	if t.IsZero() {
 		return 0
 	}

@@ -12,6 +12,7 @@ import (
 )
 
 func deploy(ctx *ledger.Context, signer identity.Address, m *Deploy) error {
+	ctx.ConsumeGas(uint64(len(m.Spec.Cron))*GasPerCronJob, "cron validation")
 	s := newStore(ctx)
 	p := s.params()
 	if m.Spec.Scaling.Max > p.MaxReplicas {
@@ -86,6 +87,7 @@ func (s *store) owned(id uint64, signer identity.Address) (*Deployment, error) {
 }
 
 func update(ctx *ledger.Context, signer identity.Address, m *Update) error {
+	ctx.ConsumeGas(uint64(len(m.Spec.Cron))*GasPerCronJob, "cron validation")
 	s := newStore(ctx)
 	p := s.params()
 	if m.Spec.Scaling.Max > p.MaxReplicas {

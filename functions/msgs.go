@@ -5,11 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/errs"
-	"github.com/stratus-cloud/stratus/fnspec"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
@@ -163,27 +160,6 @@ func ValidName(n string) error {
 	return nil
 }
 
-// ParseCron parses a schedule as the module does: robfig/cron's standard
-// parser (5 fields, or a descriptor), in UTC; a time zone prefix is refused
-// (it would read the node's time zone database), and so is a schedule that
-// runs more often than once a minute.
-func ParseCron(spec string) (cron.Schedule, error) {
-	if len(spec) > maxCronSpec {
-		return nil, errs.E(errs.Invalid, "cron %q: at most %d bytes", spec[:maxCronSpec], maxCronSpec)
-	}
-	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		return nil, errs.E(errs.Invalid, "cron %q: schedules are in UTC; remove the time zone", spec)
-	}
-	sch, err := cron.ParseStandard(spec)
-	if err != nil {
-		return nil, errs.E(errs.Invalid, "cron %q: %v (use 5 fields: minute hour day-of-month month day-of-week)", spec, err)
-	}
-	if d, ok := sch.(cron.ConstantDelaySchedule); ok && d.Delay < minCronInterval {
-		return nil, errs.E(errs.Invalid, "cron %q: runs more often than once a minute", spec)
-	}
-	return sch, nil
-}
-
 // Validate checks a spec on its own; each error names the field.
 func (s *Spec) Validate() error {
 	if _, err := storage.ParseID(s.Module); err != nil {
@@ -205,9 +181,9 @@ func (s *Spec) Validate() error {
 		return errs.E(errs.Invalid, "routes: give 1 to %d routes", maxRoutes)
 	}
 	seen := map[string]bool{}
-	for _, r := range s.Routes {
-		if !strings.HasPrefix(r, "/") || len(r) > maxRoute || strings.ContainsAny(r, " \t\r\n?#") {
-			return errs.E(errs.Invalid, "routes: %q must be a path starting with / of at most %d bytes, without spaces, ? or #", r, maxRoute)
+	for i, r := range s.Routes {
+		if msg := CheckPath(r, true); msg != "" {
+			return errs.E(errs.Invalid, "routes[%d]: %s", i, msg)
 		}
 		if seen[r] {
 			return errs.E(errs.Invalid, "routes: %q appears twice", r)
@@ -219,31 +195,16 @@ func (s *Spec) Validate() error {
 		n     uint64
 	}{{"limits.max_request", s.MaxRequestBytes}, {"limits.max_response", s.MaxResponseBytes}} {
 		if b.n != 0 {
-			if err := fnspec.ValidateBodyLimit(b.field, b.n); err != nil {
-				return err
+			if msg := CheckBodyLimit(b.n); msg != "" {
+				return errs.E(errs.Invalid, "%s: %s", b.field, msg)
 			}
 		}
 	}
-	if err := fnspec.ValidateEnv(s.Env); err != nil {
-		return err
+	if vs := CheckEnv(s.Env); len(vs) > 0 {
+		return errs.E(errs.Invalid, "%s", vs[0].Error())
 	}
-	if len(s.Cron) > maxCron {
-		return errs.E(errs.Invalid, "cron: at most %d jobs", maxCron)
-	}
-	jobs := make([]fnspec.CronJob, len(s.Cron))
-	bodies := 0
-	for i, c := range s.Cron {
-		if _, err := ParseCron(c.Schedule); err != nil {
-			return err
-		}
-		jobs[i] = fnspec.CronJob{Schedule: c.Schedule, Path: c.Path, Body: c.Body}
-		bodies += len(c.Body)
-	}
-	if err := fnspec.ValidateCron(jobs); err != nil {
-		return err
-	}
-	if bodies > maxCronBodies {
-		return errs.E(errs.Invalid, "cron: the bodies add up to %d bytes; the chain keeps at most %d (put larger data in storage)", bodies, maxCronBodies)
+	if vs := CheckCron(s.Cron); len(vs) > 0 {
+		return errs.E(errs.Invalid, "%s", vs[0].Error())
 	}
 	sc := s.Scaling
 	switch {
