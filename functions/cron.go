@@ -80,16 +80,16 @@ func (s *store) processCron() error {
 			return err
 		}
 		s.kv.Delete(key(prefCron, e.at, e.id, e.idx))
-		if int(e.idx) >= len(d.Spec.Cron) || d.State == StateRemoved {
+		if int(e.idx) >= len(d.Spec.Cron) || d.State == StateRemoved || d.State == StateSuspended {
 			continue
 		}
 		var live []Replica
 		for _, r := range d.Replicas {
-			st, _, err := s.leaseState(r.Lease)
+			l, err := s.leaseState(r.Lease)
 			if err != nil {
 				return err
 			}
-			if isLive(st) {
+			if isLive(l.State) {
 				live = append(live, r)
 			}
 		}

@@ -196,6 +196,10 @@ type Params struct {
 	EpochSeconds int64 `json:"epoch_seconds"`
 	// MaxReplicas bounds every deployment's scaling.max.
 	MaxReplicas uint32 `json:"max_replicas"`
+	// FinalReportSeconds is how long after a replica's lease closed its
+	// provider may still report the usage it served before the close;
+	// the deployment keeps back escrow for it that long.
+	FinalReportSeconds int64 `json:"final_report_seconds"`
 }
 
 // DefaultParams are a devnet's: 0.2 ustr per call and 16 nano-ustr per
@@ -213,6 +217,7 @@ func DefaultParams() Params {
 		WindowSeconds:           120,
 		EpochSeconds:            60,
 		MaxReplicas:             16,
+		FinalReportSeconds:      600,
 	}
 }
 
@@ -235,6 +240,8 @@ func (p Params) Validate() error {
 		return errs.E(errs.Invalid, "functions epoch_seconds must be between 1 and 86400")
 	case p.MaxReplicas == 0 || p.MaxReplicas > maxReplicasBound:
 		return errs.E(errs.Invalid, "functions max_replicas must be between 1 and %d", maxReplicasBound)
+	case p.FinalReportSeconds < p.EpochSeconds || p.FinalReportSeconds > 86_400:
+		return errs.E(errs.Invalid, "functions final_report_seconds must be between epoch_seconds (%d) and 86400", p.EpochSeconds)
 	}
 	return nil
 }
@@ -258,6 +265,9 @@ func (Module) InitGenesis(ctx *ledger.Context, raw json.RawMessage) error {
 		if err := dec.Decode(&g); err != nil {
 			return errs.E(errs.Invalid, "functions genesis: %v", err)
 		}
+	}
+	if g.Params.FinalReportSeconds == 0 {
+		g.Params.FinalReportSeconds = DefaultParams().FinalReportSeconds
 	}
 	if err := g.Params.Validate(); err != nil {
 		return err
