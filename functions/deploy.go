@@ -132,6 +132,37 @@ func update(ctx *ledger.Context, signer identity.Address, m *Update) error {
 	return nil
 }
 
+func scale(ctx *ledger.Context, signer identity.Address, m *Scale) error {
+	s := newStore(ctx)
+	p := s.params()
+	if m.Max > p.MaxReplicas {
+		return errs.E(errs.Invalid, "scaling.max: at most %d replicas on this chain", p.MaxReplicas)
+	}
+	d, err := s.owned(m.ID, signer)
+	if err != nil {
+		return err
+	}
+	if err := s.fullSpec(d); err != nil {
+		return err
+	}
+	from := d.Spec.Scaling
+	d.Spec.Scaling.Min, d.Spec.Scaling.Max = m.Min, m.Max
+	d.UpdatedMs = s.nowMs()
+	d.LowSinceMs = 0
+	if d.State == StateSuspended {
+		s.resume(d)
+	} else {
+		// Evaluated in this block's EndBlock: replicas above max close
+		// there, through the deployment.
+		s.schedule(d, s.nowMs())
+	}
+	s.putDeployment(d)
+	s.putSpec(d)
+	ctx.Emit("function.rescaled", attrDep(d.ID), attr("min", itoa(int(m.Min))), attr("max", itoa(int(m.Max))),
+		attr("from_min", itoa(int(from.Min))), attr("from_max", itoa(int(from.Max))))
+	return nil
+}
+
 func topup(ctx *ledger.Context, signer identity.Address, m *Topup) error {
 	s := newStore(ctx)
 	d, err := s.deployment(m.ID)

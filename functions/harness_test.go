@@ -55,6 +55,18 @@ type chain struct {
 
 	results   []ledger.TxResult
 	endEvents []ledger.Event
+	writes    []ledger.Change // the last block's
+}
+
+// moduleWrites counts the last block's writes under functions/.
+func (c *chain) moduleWrites() int {
+	n := 0
+	for _, w := range c.writes {
+		if strings.HasPrefix(string(w.Key), functions.Prefix) {
+			n++
+		}
+	}
+	return n
 }
 
 // testParams are the defaults with a 10 s evaluation.
@@ -149,7 +161,7 @@ func (c *chain) block(dt time.Duration, txs ...[]byte) []ledger.TxResult {
 	}
 	c.st.Apply(ch.Writes)
 	c.height, c.now, c.appHash = h.Height, at, ch.AppHash
-	c.results, c.endEvents = res, evs
+	c.results, c.endEvents, c.writes = res, evs, ch.Writes
 	for a := range c.nonce {
 		acct, _ := ledger.ReadAccount(c.st, a)
 		c.nonce[a] = acct.Nonce
@@ -199,7 +211,7 @@ func (c *chain) moduleState() string {
 		fmt.Fprintf(&sb, "%q=%s\n", k, b)
 		return nil
 	})
-	for _, p := range []string{"functions/seq/", "functions/byname/", "functions/byprov/", "functions/cron/", "market/lease/"} {
+	for _, p := range []string{"functions/seq/", "functions/byname/", "functions/byprov/", "functions/bylease/", "functions/spec/", "functions/cron/", "market/lease/"} {
 		c.st.Iterate([]byte(p), func(k, v []byte) error { fmt.Fprintf(&sb, "%q=%q\n", k, v); return nil })
 	}
 	return sb.String()
@@ -242,6 +254,12 @@ func (c *chain) check() {
 		}
 		if d.Charged > d.Spec.SpendLimit && d.State != functions.StateRemoved {
 			c.t.Fatalf("height %d: deployment %d charged %d over its spend limit %d", c.height, d.ID, d.Charged, d.Spec.SpendLimit)
+		}
+		if d.Reserved > d.Escrow {
+			c.t.Fatalf("height %d: deployment %d keeps back %d of an escrow of %d", c.height, d.ID, d.Reserved, d.Escrow)
+		}
+		if d.State == functions.StateSuspended && (len(d.Replicas) != 0 || len(d.CronNextMs) != 0 || (d.DueMs != 0 && d.ReservedUntilMs == 0)) {
+			c.t.Fatalf("height %d: suspended deployment %d still has replicas %v, cron %v or is due at %d", c.height, d.ID, d.Replicas, d.CronNextMs, d.DueMs)
 		}
 		if d.Pending >= uint64(len(d.Payees)) && d.Pending > 0 {
 			c.t.Fatalf("height %d: deployment %d has %d pending for %d payees", c.height, d.ID, d.Pending, len(d.Payees))

@@ -166,6 +166,7 @@ func (Module) Msgs() []ledger.MsgSpec {
 		{New: func() ledger.Msg { return &Topup{} }, Handler: handle(topup)},
 		{New: func() ledger.Msg { return &Remove{} }, Handler: handle(remove)},
 		{New: func() ledger.Msg { return &UsageReport{} }, Handler: handle(usageReport)},
+		{New: func() ledger.Msg { return &Scale{} }, Handler: handle(scale)},
 	}
 }
 

@@ -112,6 +112,17 @@ type Remove struct {
 	ID uint64 `json:"id,string"`
 }
 
+// Scale is functions/scale: the owner sets a deployment's scaling.min and
+// scaling.max. Replicas above the new max close in this block's
+// evaluation, through the deployment, so that the usage they served stays
+// billable. The spec's other fields and its spec_hash are unchanged: the
+// providers run the same thing.
+type Scale struct {
+	ID  uint64 `json:"id,string"`
+	Min uint32 `json:"min"`
+	Max uint32 `json:"max"`
+}
+
 // UsageReport is functions/usage_report, signed by a provider holding an
 // active replica of the deployment: what it served in an epoch.
 type UsageReport struct {
@@ -132,12 +143,15 @@ func (*Deploy) Type() string      { return "functions/deploy" }
 func (*Update) Type() string      { return "functions/update" }
 func (*Topup) Type() string       { return "functions/topup" }
 func (*Remove) Type() string      { return "functions/remove" }
+func (*Scale) Type() string       { return "functions/scale" }
 func (*UsageReport) Type() string { return "functions/usage_report" }
 
 func (m *Deploy) Encode(w *codec.Writer)            { ledger.EncodeJSON(w, m) }
 func (m *Update) Encode(w *codec.Writer)            { ledger.EncodeJSON(w, m) }
 func (m *Topup) Encode(w *codec.Writer)             { ledger.EncodeJSON(w, m) }
 func (m *Remove) Encode(w *codec.Writer)            { ledger.EncodeJSON(w, m) }
+func (m *Scale) Encode(w *codec.Writer)             { ledger.EncodeJSON(w, m) }
+func (m *Scale) Decode(r *codec.Reader) error       { return ledger.DecodeJSON(r, m) }
 func (m *UsageReport) Encode(w *codec.Writer)       { ledger.EncodeJSON(w, m) }
 func (m *Deploy) Decode(r *codec.Reader) error      { return ledger.DecodeJSON(r, m) }
 func (m *Update) Decode(r *codec.Reader) error      { return ledger.DecodeJSON(r, m) }
@@ -285,6 +299,16 @@ func (m *Topup) Validate() error {
 }
 
 func (m *Remove) Validate() error { return validID(m.ID) }
+
+func (m *Scale) Validate() error {
+	switch {
+	case m.Min == 0:
+		return errs.E(errs.Invalid, "scaling.min: must be at least 1")
+	case m.Max < m.Min || m.Max > maxReplicasBound:
+		return errs.E(errs.Invalid, "scaling.max: must be between min (%d) and %d", m.Min, maxReplicasBound)
+	}
+	return validID(m.ID)
+}
 
 func (m *UsageReport) Validate() error {
 	if err := validID(m.Deployment); err != nil {
