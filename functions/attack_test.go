@@ -228,3 +228,24 @@ func TestSuspendedDeploymentsWriteNothing(t *testing.T) {
 		t.Fatalf("end events %v", c.endEvents)
 	}
 }
+
+// TestModuleErrorShown: a provider that cannot run the module says why in
+// its report; the deployment shows it (fn info) until calls run again.
+func TestModuleErrorShown(t *testing.T) {
+	c := newChain(t, testParams(), 1)
+	id := c.deploy("broken", spec(), 10*str)
+	prov := c.providerKey(c.dep(id).Replicas[0].Provider)
+	r := c.report(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch(), PeakConcurrency: 1,
+		ModuleError: "deployment 1: its module cannot run: not a WebAssembly module (bad magic number)"})
+	if ev := find(r.Events, "function.module_error"); len(ev) != 1 {
+		t.Fatalf("events %v", r.Events)
+	}
+	if d := c.dep(id); d.ModuleError != "deployment 1: its module cannot run: not a WebAssembly module (bad magic number)" {
+		t.Fatalf("module error %q", d.ModuleError)
+	}
+	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 2, Epoch: c.epoch(), ModuleError: "two\nlines"}, ledger.CodeInvalid, "module_error contains")
+	c.report(prov, &functions.UsageReport{Deployment: id, Sequence: 2, Epoch: c.epoch(), Calls: 1, MiBMs: 64, PeakConcurrency: 1})
+	if d := c.dep(id); d.ModuleError != "" {
+		t.Fatalf("module error %q after calls ran", d.ModuleError)
+	}
+}

@@ -253,6 +253,13 @@ func usageReport(ctx *ledger.Context, signer identity.Address, m *UsageReport) e
 		amt, provPaid, err = s.charge(d, signer, m.Calls, m.MiBMs, false)
 		r := &d.Replicas[idx]
 		r.ReportMs, r.AvgConcurrency, r.PeakConcurrency = now, m.AvgConcurrency, m.PeakConcurrency
+		switch {
+		case m.ModuleError != "" && m.ModuleError != d.ModuleError:
+			d.ModuleError = m.ModuleError
+			ctx.Emit("function.module_error", attrDep(d.ID), attr("provider", signer.String()), attr("error", m.ModuleError))
+		case m.ModuleError == "" && m.Calls > 0:
+			d.ModuleError = ""
+		}
 	}
 	if err != nil {
 		return err

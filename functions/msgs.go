@@ -137,7 +137,15 @@ type UsageReport struct {
 	MiBMs           uint64 `json:"mib_ms,string"`
 	PeakConcurrency uint32 `json:"peak_concurrency"`
 	AvgConcurrency  uint32 `json:"avg_concurrency"`
+	// ModuleError is why the provider cannot run the deployment's module
+	// (it does not compile, or cannot be fetched), at most 512 bytes of
+	// one line; "" when it can. The deployment shows it until a report
+	// with calls and no error, or an update.
+	ModuleError string `json:"module_error,omitempty"`
 }
+
+// MaxModuleError bounds UsageReport.ModuleError.
+const MaxModuleError = 512
 
 func (*Deploy) Type() string      { return "functions/deploy" }
 func (*Update) Type() string      { return "functions/update" }
@@ -323,6 +331,11 @@ func (m *UsageReport) Validate() error {
 		return errs.E(errs.Invalid, "usage report avg_concurrency %d is above peak_concurrency %d", m.AvgConcurrency, m.PeakConcurrency)
 	case m.Calls == 0 && m.MiBMs > 0:
 		return errs.E(errs.Invalid, "usage report has %d MiB-ms but no calls", m.MiBMs)
+	case len(m.ModuleError) > MaxModuleError:
+		return errs.E(errs.Invalid, "usage report module_error is %d bytes; at most %d", len(m.ModuleError), MaxModuleError)
+	}
+	if bad := BadText(m.ModuleError, false); bad != "" {
+		return errs.E(errs.Invalid, "usage report module_error contains %s", bad)
 	}
 	return nil
 }
