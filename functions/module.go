@@ -39,9 +39,12 @@
 //	                                          resets the payees' books
 //	functions/topup         {id, amount}
 //	functions/remove        {id}             closes the replicas' leases and
-//	                                          refunds the escrow
+//	                                          refunds the escrow (less the
+//	                                          final reports' reserve)
+//	functions/scale         {id, min, max}   sets scaling.min and .max
 //	functions/usage_report  {deployment, sequence, epoch, calls, mib_ms,
-//	                         peak_concurrency, avg_concurrency}
+//	                         peak_concurrency, avg_concurrency,
+//	                         module_error}
 //
 // A spec is {module (a storage object ID), spec_hash (hex SHA-256 of the
 // full spec), memory_bytes, timeout_ms, max_request_bytes and
@@ -67,6 +70,16 @@
 // "exhausted" (event function.exhausted; GetDeployment shows it, and the
 // gateway answers 402) and what was not paid is forgiven. A top-up or a
 // higher spend limit makes it active again.
+//
+// A report is refused when it claims more than the spec and the time since
+// the provider's previous report allow (UsageBound, ConcurrencyLimit and
+// docs/functions.md). A replica's lease closes only through its deployment
+// (BeforeLeaseClose refuses its owner's own close); however it closes, its
+// provider may send one final report of what it served before the close,
+// for Params.FinalReportSeconds, and the most that report could charge is
+// kept back from the escrow (Reserved) until then. A deployment with no
+// replica that cannot open one is suspended: no evaluation, no cron, no
+// block writes anything of it, until a top-up, update or scale resumes it.
 //
 // The charge is split like a lease's payments: each payee's total is
 // floor(charged x bps / 10000) over the deployment's life (since its split
@@ -111,7 +124,11 @@
 //
 //	params                          -> Params (JSON)
 //	next_id                         -> uint64
-//	dep/<id>                        -> Deployment (JSON)
+//	dep/<id>                        -> Deployment (JSON), without the
+//	                                   spec's env and cron bodies
+//	spec/<id>                       -> Spec (JSON), written by deploy,
+//	                                   update and scale only
+//	bylease/<lease>                 -> deployment id of a replica's lease
 //	byowner/<owner32><id>           -> empty
 //	byname/<owner32><name>          -> id
 //	byprov/<provider32><id><lease>  -> empty
