@@ -249,3 +249,27 @@ func TestModuleErrorShown(t *testing.T) {
 		t.Fatalf("module error %q after calls ran", d.ModuleError)
 	}
 }
+
+// TestResumeWhenReserveReleased: a deployment suspended because the escrow
+// kept back for a final report left too little for a replica resumes on
+// its own once that reserve is released.
+func TestResumeWhenReserveReleased(t *testing.T) {
+	c := newChain(t, testParams(), 2)
+	// 2.05 STR: 1 STR for the replica, 1.05 STR left.
+	id := c.deploy("tight", spec(), 2_050_000)
+	r := c.dep(id).Replicas[0]
+	c.ok(c.providerKey(r.Provider), &market.CloseLease{ID: r.Lease})
+	c.block(10 * time.Second)
+	d := c.dep(id)
+	if d.State != functions.StateSuspended || d.Reserved == 0 || d.Escrow-d.Reserved >= c.fp.ReplicaDeposit || d.Escrow < c.fp.ReplicaDeposit {
+		t.Fatalf("state %s, escrow %d, reserved %d", d.State, d.Escrow, d.Reserved)
+	}
+	c.block(time.Duration(c.fp.FinalReportSeconds) * time.Second) // released, resumed
+	if len(find(c.endEvents, "function.resumed")) != 1 {
+		t.Fatalf("end events %v", c.endEvents)
+	}
+	c.block(time.Second) // evaluated: a new replica
+	if d = c.dep(id); d.State != functions.StateActive || len(d.Replicas) != 1 || d.Replicas[0].Lease == r.Lease {
+		t.Fatalf("state %s, replicas %+v", d.State, d.Replicas)
+	}
+}

@@ -61,6 +61,13 @@ func (s *store) evaluate(d *Deployment) error {
 	if err := s.releaseReserve(d); err != nil {
 		return err
 	}
+	if d.State == StateSuspended && d.Reserved == 0 {
+		// The reserve released may be what it lacked.
+		if room, _ := d.room(); room > 0 && d.available() >= p.ReplicaDeposit {
+			s.resume(d)
+			return nil
+		}
+	}
 	if d.State == StateRemoved || d.State == StateSuspended {
 		// Evaluated only to release a reserve; nothing else to do.
 		s.schedule(d, 0)
