@@ -273,3 +273,27 @@ func TestResumeWhenReserveReleased(t *testing.T) {
 		t.Fatalf("state %s, replicas %+v", d.State, d.Replicas)
 	}
 }
+
+// TestBlockWorkBounded: a block runs at most block_cron_runs cron runs
+// (and block_evaluations evaluations); the rest stay due and the next
+// blocks run them, earliest first.
+func TestBlockWorkBounded(t *testing.T) {
+	fp := testParams()
+	fp.BlockCronRuns = 1
+	c := newChain(t, fp, 3)
+	s := spec()
+	s.Cron = []functions.CronJob{{Schedule: "* * * * *", Path: "/tick"}}
+	for _, n := range []string{"a", "b", "c"} {
+		c.deploy(n, s, 5*str)
+	}
+	// All three are due at 0:01.
+	c.block(time.Minute - c.now.Sub(t0))
+	var per []int
+	for range 4 {
+		per = append(per, len(find(c.endEvents, "function.cron")))
+		c.block(time.Second)
+	}
+	if per[0] != 1 || per[1] != 1 || per[2] != 1 || per[3] != 0 {
+		t.Fatalf("cron runs per block %v, want [1 1 1 0]", per)
+	}
+}

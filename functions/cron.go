@@ -49,10 +49,12 @@ func (s *store) clearCron(d *Deployment) {
 	d.CronRecent = nil
 }
 
-// processCron emits the cron runs due by the block's time. Each goes to
-// one active replica, by round robin over the deployment's run count.
+// processCron emits the cron runs due by the block's time, at most
+// Params.BlockCronRuns (the rest stay due for the next blocks). Each goes
+// to one active replica, by round robin over the deployment's run count.
 func (s *store) processCron() error {
 	now := s.nowMs()
+	limit := s.params().blockCronRuns()
 	type due struct {
 		at  int64
 		id  uint64
@@ -65,7 +67,7 @@ func (s *store) processCron() error {
 			return errs.E(errs.Internal, "functions: corrupt cron key %x", k)
 		}
 		at := int64(binary.BigEndian.Uint64(k[:8]))
-		if at > now {
+		if at > now || len(ds) == limit {
 			return ledger.ErrStop
 		}
 		ds = append(ds, due{at: at, id: binary.BigEndian.Uint64(k[8:16]), idx: binary.BigEndian.Uint16(k[16:])})

@@ -218,6 +218,28 @@ type Params struct {
 	// provider may still report the usage it served before the close;
 	// the deployment keeps back escrow for it that long.
 	FinalReportSeconds int64 `json:"final_report_seconds"`
+	// BlockEvaluations and BlockCronRuns bound the evaluations and the
+	// cron runs one block's EndBlock does; the rest stay due, earliest
+	// first, and are done by the next blocks. 0 is the default, 1000.
+	BlockEvaluations int `json:"block_evaluations,omitempty"`
+	BlockCronRuns    int `json:"block_cron_runs,omitempty"`
+}
+
+// defaultBlockWork is BlockEvaluations' and BlockCronRuns' default.
+const defaultBlockWork = 1000
+
+func (p Params) blockEvaluations() int {
+	if p.BlockEvaluations <= 0 {
+		return defaultBlockWork
+	}
+	return p.BlockEvaluations
+}
+
+func (p Params) blockCronRuns() int {
+	if p.BlockCronRuns <= 0 {
+		return defaultBlockWork
+	}
+	return p.BlockCronRuns
 }
 
 // DefaultParams are a devnet's: 0.2 ustr per call and 16 nano-ustr per
@@ -258,6 +280,8 @@ func (p Params) Validate() error {
 		return errs.E(errs.Invalid, "functions epoch_seconds must be between 1 and 86400")
 	case p.MaxReplicas == 0 || p.MaxReplicas > maxReplicasBound:
 		return errs.E(errs.Invalid, "functions max_replicas must be between 1 and %d", maxReplicasBound)
+	case p.BlockEvaluations < 0 || p.BlockEvaluations > 100_000 || p.BlockCronRuns < 0 || p.BlockCronRuns > 100_000:
+		return errs.E(errs.Invalid, "functions block_evaluations and block_cron_runs must be between 0 (the default, 1000) and 100000")
 	case p.FinalReportSeconds < p.EpochSeconds || p.FinalReportSeconds > 86_400:
 		return errs.E(errs.Invalid, "functions final_report_seconds must be between epoch_seconds (%d) and 86400", p.EpochSeconds)
 	}

@@ -11,14 +11,16 @@ import (
 	"github.com/stratus-cloud/stratus/money"
 )
 
-// processDue evaluates every deployment due by the block's time, earliest
-// first.
+// processDue evaluates the deployments due by the block's time, earliest
+// first, at most Params.BlockEvaluations; the rest stay due for the next
+// blocks.
 func (s *store) processDue() error {
 	now := s.nowMs()
+	limit := s.params().blockEvaluations()
 	var ids []uint64
 	err := s.kv.Iterate([]byte(prefDue), func(k, _ []byte) error {
 		k = k[len(prefDue):]
-		if int64(binary.BigEndian.Uint64(k[:8])) > now {
+		if int64(binary.BigEndian.Uint64(k[:8])) > now || len(ids) == limit {
 			return ledger.ErrStop
 		}
 		ids = append(ids, binary.BigEndian.Uint64(k[8:16]))
