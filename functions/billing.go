@@ -55,14 +55,14 @@ func addSat(a, b uint64) uint64 {
 
 // UsageBound is the most usage one replica of sp can have served in
 // elapsedMs of block time (plus one report epoch of slack, for a report
-// delayed on its way): at most Instances calls at a time, each holding its
-// instance for at least the 1 ms it is billed, so calls <= instances x
-// elapsed; and each call's memory limit for at most its wall time, billed
-// in whole ms rounded up, so MiB-ms <= memory MiB x (instances x elapsed +
-// calls).
+// delayed on its way): at most Instances calls at a time, each taking at
+// least 1/Params.CallsPerInstanceMs ms, so calls <= instances x elapsed x
+// calls_per_instance_ms; and each call holds its memory limit for at most
+// its wall time, billed in whole ms rounded up, so MiB-ms <= memory MiB x
+// (instances x elapsed + calls).
 func UsageBound(p Params, sp Spec, elapsedMs int64) (calls, mibMs uint64) {
 	e := uint64(max(elapsedMs, 0)) + uint64(p.EpochSeconds)*msPerSecond
-	calls = mulSat(Instances(sp), e)
+	calls = mulSat(mulSat(Instances(sp), e), p.callsPerInstanceMs())
 	mibMs = mulSat(memMiB(sp), addSat(mulSat(Instances(sp), e), calls))
 	return calls, mibMs
 }
@@ -82,8 +82,8 @@ func checkBounds(p Params, d *Deployment, m *UsageReport, elapsedMs int64) error
 	}
 	maxCalls, _ := UsageBound(p, sp, elapsedMs)
 	if m.Calls > maxCalls {
-		return errs.E(errs.Invalid, "usage report has %d calls: one replica of deployment %d can serve at most %d in the %d ms since its previous report and one epoch more (%d instances, 1 ms each at least)",
-			m.Calls, d.ID, maxCalls, max(elapsedMs, 0), Instances(sp))
+		return errs.E(errs.Invalid, "usage report has %d calls: one replica of deployment %d can serve at most %d in the %d ms since its previous report and one epoch more (%d instances, %d calls a ms each)",
+			m.Calls, d.ID, maxCalls, max(elapsedMs, 0), Instances(sp), p.callsPerInstanceMs())
 	}
 	e := uint64(max(elapsedMs, 0)) + uint64(p.EpochSeconds)*msPerSecond
 	if maxMiB := mulSat(memMiB(sp), addSat(mulSat(Instances(sp), e), m.Calls)); m.MiBMs > maxMiB {

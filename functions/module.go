@@ -223,6 +223,21 @@ type Params struct {
 	// first, and are done by the next blocks. 0 is the default, 1000.
 	BlockEvaluations int `json:"block_evaluations,omitempty"`
 	BlockCronRuns    int `json:"block_cron_runs,omitempty"`
+	// CallsPerInstanceMs bounds the calls one instance can serve per
+	// millisecond, for the bound on a usage report's calls (UsageBound).
+	// 0 is the default, 10: a call takes at least 100 µs (a reusable
+	// module answers a small call through the gateway in about 1 ms).
+	CallsPerInstanceMs uint64 `json:"calls_per_instance_ms,omitempty,string"`
+}
+
+// defaultCallsPerInstanceMs is CallsPerInstanceMs' default.
+const defaultCallsPerInstanceMs = 10
+
+func (p Params) callsPerInstanceMs() uint64 {
+	if p.CallsPerInstanceMs == 0 {
+		return defaultCallsPerInstanceMs
+	}
+	return p.CallsPerInstanceMs
 }
 
 // defaultBlockWork is BlockEvaluations' and BlockCronRuns' default.
@@ -282,6 +297,8 @@ func (p Params) Validate() error {
 		return errs.E(errs.Invalid, "functions max_replicas must be between 1 and %d", maxReplicasBound)
 	case p.BlockEvaluations < 0 || p.BlockEvaluations > 100_000 || p.BlockCronRuns < 0 || p.BlockCronRuns > 100_000:
 		return errs.E(errs.Invalid, "functions block_evaluations and block_cron_runs must be between 0 (the default, 1000) and 100000")
+	case p.CallsPerInstanceMs > 1_000_000:
+		return errs.E(errs.Invalid, "functions calls_per_instance_ms must be at most 1000000 (0 is the default, 10)")
 	case p.FinalReportSeconds < p.EpochSeconds || p.FinalReportSeconds > 86_400:
 		return errs.E(errs.Invalid, "functions final_report_seconds must be between epoch_seconds (%d) and 86400", p.EpochSeconds)
 	}
