@@ -32,14 +32,15 @@ func TestUsageReportBounds(t *testing.T) {
 	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch(), Calls: 1, MiBMs: 1, PeakConcurrency: 4_000_000_000, AvgConcurrency: 4_000_000_000},
 		ledger.CodeInvalid, "usage report peak_concurrency 4000000000 is above 16, what one replica of deployment 1 can run and queue (8 instances and as many waiting)")
 	// The calls one replica can serve are bounded by the time since its
-	// previous report: 8 instances x (4 s since it opened + one 60 s epoch)
-	// x 10 calls a ms (calls_per_instance_ms) = 5,120,000 calls.
-	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch(), Calls: 5_120_001, MiBMs: 5_120_001 * 64, PeakConcurrency: 1, AvgConcurrency: 1},
-		ledger.CodeInvalid, "usage report has 5120001 calls: one replica of deployment 1 can serve at most 5120000 in the 4000 ms since its previous report and one epoch more (8 instances, 10 calls a ms each)")
-	// MiB-ms likewise, a block later: 64 MiB x (8 instances x 65,000 ms +
+	// previous report: 8 instances x (4 s since it opened + one 60 s epoch
+	// + one 5 s timeout) x 10 calls a ms (calls_per_instance_ms) =
+	// 5,520,000 calls.
+	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch(), Calls: 5_520_001, MiBMs: 5_520_001 * 64, PeakConcurrency: 1, AvgConcurrency: 1},
+		ledger.CodeInvalid, "usage report has 5520001 calls: one replica of deployment 1 can serve at most 5520000 in the 4000 ms since its previous report, one epoch and one timeout (8 instances, 10 calls a ms each)")
+	// MiB-ms likewise, a block later: 64 MiB x (8 instances x 70,000 ms +
 	// 1,000 calls).
-	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch(), Calls: 1_000, MiBMs: 64*(8*65_000+1_000) + 1, PeakConcurrency: 1, AvgConcurrency: 1},
-		ledger.CodeInvalid, "usage report has 33344001 MiB-ms: one replica of deployment 1 can use at most 33344000 in the 5000 ms since its previous report and one epoch more")
+	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch(), Calls: 1_000, MiBMs: 64*(8*70_000+1_000) + 1, PeakConcurrency: 1, AvgConcurrency: 1},
+		ledger.CodeInvalid, "usage report has 35904001 MiB-ms: one replica of deployment 1 can use at most 35904000 in the 5000 ms since its previous report, one epoch and one timeout")
 	// The spend limit was never touched, the provider got nothing, and
 	// the deployment did not scale.
 	d = c.dep(id)
@@ -82,9 +83,9 @@ func TestOwnerCannotDodgeUsage(t *testing.T) {
 
 	// The owner scales in instead: the newest replica's lease closes in
 	// this block's evaluation, and escrow is kept back for its provider's
-	// final report: 8 instances x (3 s since it opened + 60 s) x 10 calls
-	// a ms = 5,040,000 calls (1,008,000 ustr) and 64 x (504,000 +
-	// 5,040,000) MiB-ms (5.68 ustr) at most, 1,008,006 ustr rounded up.
+	// final report: 8 instances x (3 s since it opened + 60 s + 5 s) x 10
+	// calls a ms = 5,440,000 calls (1,088,000 ustr) and 64 x (544,000 +
+	// 5,440,000) MiB-ms (6.13 ustr) at most, 1,088,007 ustr rounded up.
 	c.ok(owner, &functions.Scale{ID: id, Min: 1, Max: 1})
 	if sc := scaled(c.endEvents); len(sc) != 1 || sc[0].Get("lease") != ledger.FormatInt(r1.Lease) {
 		t.Fatalf("end events %v", c.endEvents)
@@ -93,15 +94,15 @@ func TestOwnerCannotDodgeUsage(t *testing.T) {
 		t.Fatalf("lease %d: %s (%s)", r1.Lease, l.State, l.CloseReason)
 	}
 	d = c.dep(id)
-	if d.Reserved != 1_008_006 || len(d.Replicas) != 1 || d.Spec.Scaling.Max != 1 {
+	if d.Reserved != 1_088_007 || len(d.Replicas) != 1 || d.Spec.Scaling.Max != 1 {
 		t.Fatalf("reserved %d, %d replicas, scaling %+v", d.Reserved, len(d.Replicas), d.Spec.Scaling)
 	}
 	// Nor can the owner take the reserve back by removing the deployment:
-	// the removal keeps back as much for the other replica (8 x 64 s x 10:
-	// 1,024,006 ustr), 2,032,012 in all.
+	// the removal keeps back as much for the other replica (8 x 69 s x 10:
+	// 1,104,007 ustr), 2,192,014 in all.
 	escrow := d.Escrow
 	r := c.ok(owner, &functions.Remove{ID: id})
-	if ev := find(r.Events, "function.removed"); len(ev) != 1 || ev[0].Get("reserved") != "2032012" || attrU64(t, ev[0], "refund") != escrow-2_032_012 {
+	if ev := find(r.Events, "function.removed"); len(ev) != 1 || ev[0].Get("reserved") != "2192014" || attrU64(t, ev[0], "refund") != escrow-2_192_014 {
 		t.Fatalf("removed %v", r.Events)
 	}
 

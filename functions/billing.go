@@ -54,17 +54,24 @@ func addSat(a, b uint64) uint64 {
 }
 
 // UsageBound is the most usage one replica of sp can have served in
-// elapsedMs of block time (plus one report epoch of slack, for a report
-// delayed on its way): at most Instances calls at a time, each taking at
-// least 1/Params.CallsPerInstanceMs ms, so calls <= instances x elapsed x
-// calls_per_instance_ms; and each call holds its memory limit for at most
-// its wall time, billed in whole ms rounded up, so MiB-ms <= memory MiB x
-// (instances x elapsed + calls).
+// elapsedMs of block time. The span is widened by one report epoch (a
+// report delayed on its way) and one timeout (a call is metered when it
+// ends, so calls running at the previous report, or at a lease's close,
+// are in this one): e = elapsed + epoch + timeout. At most Instances calls
+// run at a time, each taking at least 1/Params.CallsPerInstanceMs ms, so
+// calls <= instances x e x calls_per_instance_ms; and each call holds its
+// memory limit for at most its wall time, billed in whole ms rounded up,
+// so MiB-ms <= memory MiB x (instances x e + calls).
 func UsageBound(p Params, sp Spec, elapsedMs int64) (calls, mibMs uint64) {
-	e := uint64(max(elapsedMs, 0)) + uint64(p.EpochSeconds)*msPerSecond
+	e := boundSpan(p, sp, elapsedMs)
 	calls = mulSat(mulSat(Instances(sp), e), p.callsPerInstanceMs())
 	mibMs = mulSat(memMiB(sp), addSat(mulSat(Instances(sp), e), calls))
 	return calls, mibMs
+}
+
+// boundSpan is the span UsageBound allows for elapsedMs, in ms.
+func boundSpan(p Params, sp Spec, elapsedMs int64) uint64 {
+	return addSat(uint64(max(elapsedMs, 0))+uint64(p.EpochSeconds)*msPerSecond, sp.TimeoutMs)
 }
 
 // checkBounds refuses a report beyond what the spec and the elapsed time
@@ -82,12 +89,12 @@ func checkBounds(p Params, d *Deployment, m *UsageReport, elapsedMs int64) error
 	}
 	maxCalls, _ := UsageBound(p, sp, elapsedMs)
 	if m.Calls > maxCalls {
-		return errs.E(errs.Invalid, "usage report has %d calls: one replica of deployment %d can serve at most %d in the %d ms since its previous report and one epoch more (%d instances, %d calls a ms each)",
+		return errs.E(errs.Invalid, "usage report has %d calls: one replica of deployment %d can serve at most %d in the %d ms since its previous report, one epoch and one timeout (%d instances, %d calls a ms each)",
 			m.Calls, d.ID, maxCalls, max(elapsedMs, 0), Instances(sp), p.callsPerInstanceMs())
 	}
-	e := uint64(max(elapsedMs, 0)) + uint64(p.EpochSeconds)*msPerSecond
+	e := boundSpan(p, sp, elapsedMs)
 	if maxMiB := mulSat(memMiB(sp), addSat(mulSat(Instances(sp), e), m.Calls)); m.MiBMs > maxMiB {
-		return errs.E(errs.Invalid, "usage report has %d MiB-ms: one replica of deployment %d can use at most %d in the %d ms since its previous report and one epoch more (%d MiB x (%d instances x ms + %d calls))",
+		return errs.E(errs.Invalid, "usage report has %d MiB-ms: one replica of deployment %d can use at most %d in the %d ms since its previous report, one epoch and one timeout (%d MiB x (%d instances x ms + %d calls))",
 			m.MiBMs, d.ID, maxMiB, max(elapsedMs, 0), memMiB(sp), Instances(sp), m.Calls)
 	}
 	return nil

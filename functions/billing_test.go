@@ -73,16 +73,16 @@ func TestExactBilling(t *testing.T) {
 	// the lease closes and refunds the owner, and so does the escrow.
 	leaseID := d.Replicas[0].Lease
 	// What the replica's final report may charge is kept back for
-	// final_report_seconds: 8 instances for the 1 s since its last report
-	// and one epoch more, at 10 calls a ms, 4,880,000 calls and 64 x
-	// (488,000 + 4,880,000) MiB-ms at most, 976,006 ustr (rounded up);
-	// then it is refunded too.
+	// final_report_seconds: 8 instances for the 1 s since its last report,
+	// one 60 s epoch and one 5 s timeout, at 10 calls a ms, 5,280,000 calls
+	// and 64 x (528,000 + 5,280,000) MiB-ms at most, 1,056,006 ustr
+	// (rounded up); then it is refunded too.
 	r = c.ok(owner, &functions.Remove{ID: id})
-	if ev := find(r.Events, "function.removed"); len(ev) != 1 || ev[0].Get("refund") != "8023793" || ev[0].Get("reserved") != "976006" {
+	if ev := find(r.Events, "function.removed"); len(ev) != 1 || ev[0].Get("refund") != "7943793" || ev[0].Get("reserved") != "1056006" {
 		t.Fatalf("removed events %v", r.Events)
 	}
 	c.block(time.Duration(c.fp.FinalReportSeconds) * time.Second)
-	if ev := find(c.endEvents, "function.refunded"); len(ev) != 1 || ev[0].Get("refund") != "976006" {
+	if ev := find(c.endEvents, "function.refunded"); len(ev) != 1 || ev[0].Get("refund") != "1056006" {
 		t.Fatalf("end events %v", c.endEvents)
 	}
 	d = c.dep(id)
