@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -271,17 +272,16 @@ func (s *store) suspend(d *Deployment, reason string) {
 // replica: it is evaluated (and opens its replicas) in this block.
 func (s *store) resume(d *Deployment) {
 	p := s.params()
-	d.State, d.ExhaustedReason = StateActive, ""
-	s.refresh(d)
-	if d.State == StateExhausted || d.available() < p.ReplicaDeposit {
-		reason := "the escrow is short of a replica's deposit"
-		if d.State == StateExhausted {
-			reason = "exhausted (" + d.ExhaustedReason + ")"
-		}
-		d.State, d.ExhaustedReason, d.SuspendedReason = StateSuspended, "", reason
+	switch room, why := d.room(); {
+	case room == 0:
+		d.SuspendedReason = "exhausted (" + why + "): top it up or raise spend_limit"
+		return
+	case d.available() < p.ReplicaDeposit:
+		d.SuspendedReason = fmt.Sprintf("the escrow, %s, is short of a replica's lease deposit, %s: top it up",
+			money.Format(d.available()), money.Format(p.ReplicaDeposit))
 		return
 	}
-	d.SuspendedReason = ""
+	d.State, d.ExhaustedReason, d.SuspendedReason = StateActive, "", ""
 	s.setCron(d)
 	s.schedule(d, s.nowMs())
 	s.ctx.Emit("function.resumed", attrDep(d.ID), attr("escrow", ledger.FormatInt(d.Escrow)))
