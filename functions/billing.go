@@ -252,12 +252,13 @@ func usageReport(ctx *ledger.Context, signer identity.Address, m *UsageReport) e
 	if final {
 		// Charged from the whole escrow, the part kept back for it
 		// included, and then that part is freed.
-		amt, provPaid, err = s.charge(d, signer, m.Calls, m.MiBMs, true)
-		d.Reserved -= min(d.Reserved, u.Reserve)
+		own := min(d.Reserved, u.Reserve)
+		amt, provPaid, err = s.charge(d, signer, m.Calls, m.MiBMs, true, own)
+		d.Reserved -= own
 		u.FinalLease, u.FinalFromMs, u.ClosedMs, u.FinalUntilMs, u.Reserve = 0, 0, 0, 0, 0
 		s.refresh(d)
 	} else {
-		amt, provPaid, err = s.charge(d, signer, m.Calls, m.MiBMs, false)
+		amt, provPaid, err = s.charge(d, signer, m.Calls, m.MiBMs, false, 0)
 		r := &d.Replicas[idx]
 		r.ReportMs, r.AvgConcurrency, r.PeakConcurrency = now, m.AvgConcurrency, m.PeakConcurrency
 		switch {
@@ -299,7 +300,10 @@ func Cost(p Params, calls, mibMs uint64) (hi, lo uint64, ok bool) {
 // charge bills usage to d: the cost plus the carried fraction, in whole
 // ustr, at most d's room; it returns what was charged and what the
 // reporting provider was paid of it. A charge cut short forgives the rest.
-func (s *store) charge(d *Deployment, provider identity.Address, calls, mibMs uint64, final bool) (uint64, uint64, error) {
+//
+// A final report (final) may also take own, the escrow kept back for it,
+// but not what is kept back for other final reports.
+func (s *store) charge(d *Deployment, provider identity.Address, calls, mibMs uint64, final bool, own uint64) (uint64, uint64, error) {
 	if d.State == StateExhausted && !final {
 		// Nothing can be charged; the provider should have answered 402.
 		return 0, 0, nil
@@ -315,8 +319,7 @@ func (s *store) charge(d *Deployment, provider identity.Address, calls, mibMs ui
 	}
 	room, _ := d.room()
 	if final {
-		// A final report may take the escrow kept back for it.
-		room = min(d.Escrow, d.Spec.SpendLimit-min(d.Spec.SpendLimit, d.Charged))
+		room = min(d.available()+own, d.Spec.SpendLimit-min(d.Spec.SpendLimit, d.Charged))
 	}
 	if owed > room {
 		owed, frac = room, 0 // the rest is forgiven
