@@ -111,6 +111,11 @@ func TestBadInput(t *testing.T) {
 	c.t = t
 	c.fails(c.users[1], &functions.Update{ID: id, Spec: spec()}, ledger.CodeUnauthorized, "only its owner")
 	c.fails(c.users[1], &functions.Remove{ID: id}, ledger.CodeUnauthorized, "only its owner")
+	c.fails(c.users[1], &functions.Scale{ID: id, Min: 1, Max: 1}, ledger.CodeUnauthorized, "only its owner")
+	c.fails(owner, &functions.Scale{ID: id, Min: 0, Max: 1}, ledger.CodeInvalid, "scaling.min: must be at least 1")
+	c.fails(owner, &functions.Scale{ID: id, Min: 2, Max: 1}, ledger.CodeInvalid, "scaling.max: must be between min (2)")
+	c.fails(owner, &functions.Scale{ID: id, Min: 1, Max: 17}, ledger.CodeInvalid, "at most 16 replicas on this chain")
+	c.fails(owner, &functions.Scale{ID: 99, Min: 1, Max: 1}, ledger.CodeNotFound, "no deployment 99")
 	c.fails(c.stranger, &functions.UsageReport{Deployment: id, Sequence: 1, Calls: 1, PeakConcurrency: 1}, ledger.CodeUnauthorized, "holds no replica")
 	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch() + 5, Calls: 1, PeakConcurrency: 1}, ledger.CodeInvalid, "after the block's epoch")
 	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Calls: 1, PeakConcurrency: 1, AvgConcurrency: 2}, ledger.CodeInvalid, "above peak")
