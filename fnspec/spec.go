@@ -4,8 +4,11 @@
 // form, whose SHA-256 names a version of a deployment.
 //
 // It is vocabulary only. It does not read the module, upload it, talk to the
-// ledger or run anything; the CLI, the ledger and the compute runtime use the
-// Spec it returns. docs/functions.md describes the file for users.
+// ledger or run anything; the CLI and the compute runtime use the Spec it
+// returns. The rules the chain applies (env, cron jobs, paths, body limits)
+// are the chain's own, in package functions: fnspec calls them, so the file
+// and the chain always agree. docs/functions.md describes the file for
+// users.
 package fnspec
 
 import (
