@@ -40,8 +40,11 @@
 // # Metering and reports
 //
 // A call that ran (successful or not) counts one call and the memory limit
-// in MiB (rounded up) times its wall time in ms (rounded up, at least 1)
-// for MiB-ms. Every ReportEvery the service sends, for each deployment with
+// in MiB (rounded up) times its wall time in ms (rounded up, at least 1, at
+// most the timeout) for MiB-ms. What is metered is saved in Dir/state.json
+// every PersistEvery (2 s), so a crash loses at most that much; a report
+// adds it. The concurrency reported is capped at what the ledger accepts
+// from one replica (functions.ConcurrencyLimit). Every ReportEvery the service sends, for each deployment with
 // calls or concurrency in the window, and once more after a window with
 // activity (so that a concurrency of 0 reaches the autoscaler), one
 // functions.UsageReport. Its sequence is persisted in Dir/state.json before
@@ -104,10 +107,14 @@ type Fetcher func(ctx context.Context, objectID string) ([]byte, error)
 const (
 	DefaultSyncEvery = 2 * time.Second
 	// DefaultMaxConcurrency is a deployment's instance limit when its spec
-	// has no scaling.target_concurrency.
-	DefaultMaxConcurrency = 8
+	// has no scaling.target_concurrency (the chain's rule,
+	// functions.Instances).
+	DefaultMaxConcurrency = functions.DefaultInstances
 	// MaxConcurrency caps any deployment's concurrent instances.
-	MaxConcurrency = 256
+	MaxConcurrency = functions.MaxInstances
+	// DefaultPersistEvery is how often metered usage not yet reported is
+	// saved to Dir/state.json: a crash (kill -9) loses at most that much.
+	DefaultPersistEvery = 2 * time.Second
 	// LogBytes is how much of each deployment's log is kept.
 	LogBytes = 1 << 20
 )
@@ -135,6 +142,9 @@ type Config struct {
 	ReportEvery time.Duration
 	// SyncEvery is how often the assignments are refreshed; default 2 s.
 	SyncEvery time.Duration
+	// PersistEvery is how often the usage metered since the last report is
+	// saved, so that a crash loses at most that much; default 2 s.
+	PersistEvery time.Duration
 }
 
 // Validate checks the fields Start needs.
@@ -142,8 +152,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Key == nil || c.Ledger == nil || c.Fetch == nil || c.Dir == "":
 		return errs.E(errs.Invalid, "compute provider %s: a key, a ledger, a fetcher and a folder are required", c.Name)
-	case c.ReportEvery < 0 || c.SyncEvery < 0:
-		return errs.E(errs.Invalid, "compute provider %s: report and sync intervals must not be negative", c.Name)
+	case c.ReportEvery < 0 || c.SyncEvery < 0 || c.PersistEvery < 0:
+		return errs.E(errs.Invalid, "compute provider %s: report, sync and persist intervals must not be negative", c.Name)
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return errs.E(errs.Invalid, "compute provider %s: listen %q is not host:port", c.Name, c.Listen)
@@ -195,6 +205,9 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	}
 	if cfg.SyncEvery == 0 {
 		cfg.SyncEvery = DefaultSyncEvery
+	}
+	if cfg.PersistEvery == 0 {
+		cfg.PersistEvery = DefaultPersistEvery
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -258,7 +271,8 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		s.log.Warn("cannot read this provider's replicas yet; retrying", "err", err)
 	}
 	cancel()
-	s.wg.Add(2)
+	s.wg.Add(3)
+	go s.loop(cfg.PersistEvery, s.carryOver)
 	go s.loop(cfg.SyncEvery, func() {
 		if err := s.sync(s.ctx); err != nil && s.ctx.Err() == nil {
 			s.log.Warn("refreshing replicas failed", "err", err)

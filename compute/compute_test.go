@@ -670,3 +670,70 @@ func testLogger(t *testing.T) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// TestUsageSurvivesKill: metered usage is saved every PersistEvery, so a
+// provider killed (kill -9: no Close, no final report) loses at most that
+// much. The folder is copied as the crash leaves it, while the first
+// service still runs with a report interval too long to have reported;
+// a service started on the copy reports the calls.
+func TestUsageSurvivesKill(t *testing.T) {
+	l := newFakeLedger()
+	l.deploy(1, newKey(t).Address(), testSpec("/"))
+	prov, dir := newKey(t), t.TempDir()
+	s, err := Start(context.Background(), Config{
+		Name: "compute0", Key: prov, Dir: dir, Listen: "127.0.0.1:0",
+		Ledger: l, Fetch: l.fetch, ReportEvery: time.Hour, SyncEvery: 50 * time.Millisecond, PersistEvery: 50 * time.Millisecond,
+		Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if got := call(t, "GET", s.URL()+"/fn/1/", nil); got.status != 200 {
+			t.Fatalf("status %d: %s", got.status, got.body)
+		}
+	}
+	var saved []byte
+	waitFor(t, "the 2 calls saved", func() bool {
+		saved, _ = os.ReadFile(filepath.Join(dir, "state.json"))
+		return strings.Contains(string(saved), `"carry_calls": "2"`)
+	})
+	crashed := t.TempDir()
+	if err := os.WriteFile(filepath.Join(crashed, "state.json"), saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(l.committed()); n != 0 {
+		t.Fatalf("%d reports before the crash, want none", n)
+	}
+	s.cancel() // the first one stops reporting; its Close in Cleanup is not part of the test
+	t.Cleanup(func() { s.Close() })
+	startService(t, l, prov, crashed)
+	waitFor(t, "the saved calls reported after the crash", func() bool { c, _, _ := totals(l.committed(), 1); return c == 2 })
+}
+
+// TestModuleErrorShown: a module that does not compile is written to the
+// deployment's log (`stratus fn logs`) and reported to the ledger with the
+// next usage report (`stratus fn info`), without any call.
+func TestModuleErrorShown(t *testing.T) {
+	l := newFakeLedger()
+	owner := newKey(t)
+	l.modules["junk"] = []byte("not wasm at all")
+	bad := testSpec("/")
+	bad.Module = "junk"
+	l.deploy(4, owner.Address(), bad)
+	s := startService(t, l, newKey(t), t.TempDir())
+	waitFor(t, "the module error reported", func() bool {
+		for _, r := range l.committed() {
+			if r.Deployment == 4 && strings.Contains(r.ModuleError, "deployment 4: its module junk cannot run") {
+				return r.Validate() == nil
+			}
+		}
+		return false
+	})
+	resp := signedGet(t, context.Background(), s.URL()+"/fn/4/_logs", owner)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), "stratus: deployment 4: its module junk cannot run") {
+		t.Fatalf("log %q", b)
+	}
+}

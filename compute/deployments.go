@@ -3,9 +3,12 @@ package compute
 import (
 	"context"
 	"errors"
-	"time"
-
+	"fmt"
+	"strings"
 	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/fnspec"
@@ -42,6 +45,11 @@ type deployment struct {
 	loadErr  error         // the last load's failure, for loadErrID
 	loadID   string
 	loadAt   time.Time
+
+	// modErr is why the current module cannot run, for the ledger
+	// (UsageReport.ModuleError); modErrSent is what the last committed
+	// report said.
+	modErr, modErrSent string
 
 	// cronBusy is set while a goroutine serves the cron runs.
 	cronBusy bool
@@ -235,16 +243,51 @@ func (s *Service) module(ctx context.Context, d *deployment) (*wagi.Module, erro
 		d.loading = nil
 		close(ch)
 		if err != nil {
+			if d.loadErr == nil || d.loadErr.Error() != err.Error() || d.loadID != id {
+				// Where its owner looks: `stratus fn logs`, and through
+				// the next report, `stratus fn info`.
+				fmt.Fprintf(d.log, "stratus: %v\n", err)
+				d.modErr = moduleError(err)
+			}
 			d.loadErr, d.loadID, d.loadAt = err, id, time.Now()
 			continue
 		}
 		old := d.mod
-		d.mod, d.modID, d.loadErr = m, id, nil
+		d.mod, d.modID, d.loadErr, d.modErr, d.modErrSent = m, id, nil, "", ""
 		if old != nil {
 			old.Close(context.Background())
 		}
 		s.log.Info("module ready", "deployment", d.id, "module", id, "hash", m.Hash(), "reusable", m.Reusable())
 	}
+}
+
+// moduleError is err as one line of at most functions.MaxModuleError
+// bytes of printable text, as a usage report carries it.
+func moduleError(err error) string {
+	var b strings.Builder
+	for _, r := range err.Error() {
+		if r == '\n' || r == '\r' || r == '\t' {
+			r = ' '
+		}
+		if !unicode.IsPrint(r) {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > functions.MaxModuleError {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// pendingModErr returns the module error the ledger has not been told.
+func (d *deployment) pendingModErr() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.modErr != d.modErrSent {
+		return d.modErr
+	}
+	return ""
 }
 
 // load fetches and compiles a module, and starts an instance ahead of the
@@ -300,10 +343,6 @@ func (s *Service) payable(ctx context.Context, d *deployment) error {
 
 // limitsOf turns a spec's limits into the runtime's.
 func limitsOf(spec functions.Spec) wagi.Limits {
-	c := int(spec.Scaling.TargetConcurrency)
-	if c <= 0 {
-		c = DefaultMaxConcurrency
-	}
 	mem := spec.MemoryBytes
 	if mem == 0 {
 		mem = wagi.DefaultLimits.MemoryBytes // a valid spec has one; billing needs one
@@ -322,6 +361,6 @@ func limitsOf(spec functions.Spec) wagi.Limits {
 		Timeout:          time.Duration(spec.TimeoutMs) * time.Millisecond,
 		MaxRequestBytes:  int64(req),
 		MaxResponseBytes: int64(resp),
-		MaxConcurrency:   min(c, MaxConcurrency),
+		MaxConcurrency:   int(functions.Instances(spec)),
 	}
 }

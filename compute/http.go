@@ -136,7 +136,7 @@ func (s *Service) serveCall(w http.ResponseWriter, r *http.Request, d *deploymen
 		Limits:       limits,
 		// A call that ran is billed, failed or not; one refused before
 		// an instance ran (busy, body too large) is not.
-		OnCall: func(u wagi.Usage, _ error) { d.meter.record(u, limits.MemoryBytes) },
+		OnCall: func(u wagi.Usage, _ error) { d.meter.record(u, limits.MemoryBytes, limits.Timeout) },
 	}
 	h.ServeHTTP(w, r)
 }

@@ -47,10 +47,15 @@ func (m *meter) leave() {
 }
 
 // record counts a call that ran: one call, and the memory limit in MiB
-// (rounded up) times its wall time in ms (rounded up, at least 1).
-func (m *meter) record(u wagi.Usage, memoryBytes uint64) {
+// (rounded up) times its wall time in ms (rounded up, at least 1, at most
+// the timeout: a call the deadline closed is billed its timeout, as the
+// ledger's bound on a report allows).
+func (m *meter) record(u wagi.Usage, memoryBytes uint64, timeout time.Duration) {
 	mib := (memoryBytes + 1<<20 - 1) >> 20
 	ms := uint64((u.Wall + time.Millisecond - 1) / time.Millisecond)
+	if lim := uint64(timeout / time.Millisecond); lim > 0 {
+		ms = min(ms, lim)
+	}
 	m.mu.Lock()
 	m.calls++
 	m.mibMs += mib * max(ms, 1)
@@ -90,6 +95,17 @@ func (m *meter) take(counts bool) window {
 	w.avg = min(w.avg, w.peak)
 	m.area, m.start, m.peak = 0, now, m.inflight
 	return w
+}
+
+// takeCounts returns the calls and MiB-ms counted since the last take and
+// zeroes them, leaving the concurrency window as it is: for saving them to
+// disk between reports.
+func (m *meter) takeCounts() (calls, mibMs uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	calls, mibMs = m.calls, m.mibMs
+	m.calls, m.mibMs = 0, 0
+	return calls, mibMs
 }
 
 // putBack returns counts taken for a report that was never numbered.

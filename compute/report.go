@@ -205,8 +205,9 @@ func (s *Service) reportAll(ctx context.Context) {
 	}
 }
 
-// carryOver saves the usage metered but not reported yet, at Close, so
-// that the next start reports it.
+// carryOver saves the usage metered but not reported yet, every
+// PersistEvery and at Close, so that the next start reports it: a crash
+// loses at most PersistEvery of usage.
 func (s *Service) carryOver() {
 	s.mu.Lock()
 	deps := make([]*deployment, 0, len(s.deps))
@@ -217,21 +218,34 @@ func (s *Service) carryOver() {
 	s.state.mu.Lock()
 	defer s.state.mu.Unlock()
 	saved := false
+	type taken struct {
+		d            *deployment
+		calls, mibMs uint64
+	}
+	var took []taken
 	for _, d := range deps {
-		w := d.meter.take(true)
-		if w.calls == 0 && w.mibMs == 0 {
+		calls, mibMs := d.meter.takeCounts()
+		if calls == 0 && mibMs == 0 {
 			continue
 		}
 		st := s.state.get(d.id)
-		st.CarryCalls += w.calls
-		st.CarryMiBMs += w.mibMs
+		st.CarryCalls += calls
+		st.CarryMiBMs += mibMs
+		took = append(took, taken{d, calls, mibMs})
 		saved = true
 	}
 	if !saved {
 		return
 	}
 	if err := s.state.save(); err != nil {
-		s.log.Error("cannot save the usage not reported yet; it is lost", "err", err)
+		// Back to the meters: the next report, or the next save, has them.
+		for _, t := range took {
+			st := s.state.get(t.d.id)
+			st.CarryCalls -= t.calls
+			st.CarryMiBMs -= t.mibMs
+			t.d.meter.putBack(window{calls: t.calls, mibMs: t.mibMs})
+		}
+		s.log.Error("cannot save the usage not reported yet; kept in memory", "err", err)
 	}
 }
 
@@ -249,13 +263,16 @@ func (s *Service) reportOne(ctx context.Context, id uint64, d *deployment, epoch
 		w := d.meter.take(true)
 		w.calls += st.CarryCalls
 		w.mibMs += st.CarryMiBMs
-		if w.idle() && !st.Active {
+		merr := d.pendingModErr()
+		if w.idle() && !st.Active && merr == "" {
 			s.state.mu.Unlock()
 			return
 		}
+		w.peak, w.avg = capConcurrency(d, w.peak), capConcurrency(d, w.avg)
 		st.Pending = &functions.UsageReport{
 			Deployment: id, Sequence: st.LastSequence + 1, Epoch: epoch,
 			Calls: w.calls, MiBMs: w.mibMs, PeakConcurrency: w.peak, AvgConcurrency: w.avg,
+			ModuleError: merr,
 		}
 		st.LastSequence++
 		carryCalls, carryMiBMs := st.CarryCalls, st.CarryMiBMs
@@ -276,7 +293,7 @@ func (s *Service) reportOne(ctx context.Context, id uint64, d *deployment, epoch
 		// A resend keeps its sequence and counts (what is charged) but
 		// carries the latest concurrency and epoch, which are not.
 		w := d.meter.take(false)
-		st.Pending.PeakConcurrency, st.Pending.AvgConcurrency = w.peak, w.avg
+		st.Pending.PeakConcurrency, st.Pending.AvgConcurrency = capConcurrency(d, w.peak), capConcurrency(d, w.avg)
 		st.Pending.Epoch = epoch
 	} else {
 		st.Pending.Epoch = epoch
@@ -330,12 +347,27 @@ func (s *Service) reportOne(ctx context.Context, id uint64, d *deployment, epoch
 	if committed {
 		st.LastEpoch = max(st.LastEpoch, r.Epoch)
 		st.Active = r.Calls > 0 || r.PeakConcurrency > 0
+		if d != nil && r.ModuleError != "" {
+			d.mu.Lock()
+			d.modErrSent = r.ModuleError
+			d.mu.Unlock()
+		}
 	}
 	if err := s.state.save(); err != nil {
 		// The sequence on disk is still the pending one's: it is resent
 		// after a restart and refused as a duplicate, no harm done.
 		s.log.Error("cannot save the report state", "err", err)
 	}
+}
+
+// capConcurrency caps a concurrency at what the ledger accepts from one
+// replica of d: its instances and as many calls waiting.
+func capConcurrency(d *deployment, c uint32) uint32 {
+	a, _ := d.assignment()
+	if a.Spec.MemoryBytes == 0 {
+		return c // not known yet; the ledger judges
+	}
+	return uint32(min(uint64(c), functions.ConcurrencyLimit(a.Spec)))
 }
 
 // resolveConflict handles a report refused as a conflict: the deployment

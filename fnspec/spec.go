@@ -4,8 +4,11 @@
 // form, whose SHA-256 names a version of a deployment.
 //
 // It is vocabulary only. It does not read the module, upload it, talk to the
-// ledger or run anything; the CLI, the ledger and the compute runtime use the
-// Spec it returns. docs/functions.md describes the file for users.
+// ledger or run anything; the CLI and the compute runtime use the Spec it
+// returns. The rules the chain applies (env, cron jobs, paths, body limits)
+// are the chain's own, in package functions: fnspec calls them, so the file
+// and the chain always agree. docs/functions.md describes the file for
+// users.
 package fnspec
 
 import (
@@ -15,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/storage"
 )
@@ -43,8 +47,8 @@ const (
 	DefaultMaxResponse = 16 * MiB
 	// MinBodyLimit and MaxBodyLimit bound Limits.MaxRequest and
 	// Limits.MaxResponse.
-	MinBodyLimit = 1 * KiB
-	MaxBodyLimit = 64 * MiB
+	MinBodyLimit = functions.MinBodyLimit
+	MaxBodyLimit = functions.MaxBodyLimit
 
 	// MaxReplicas caps Scaling.Max: every replica is a lease the ledger
 	// opens, watches and settles, and 32 is far more than one deployment
@@ -58,16 +62,18 @@ const (
 	MaxNameLen   = 63
 	MaxModuleLen = 1024
 
-	MaxEnv         = 64
-	MaxEnvNameLen  = 128
-	MaxEnvValueLen = 4 * KiB
-	MaxEnvTotal    = 32 * KiB // names and values together
+	// The env, cron, path and body rules are the chain's (package
+	// functions); these repeat its bounds.
+	MaxEnv         = functions.MaxEnv
+	MaxEnvNameLen  = functions.MaxEnvNameLen
+	MaxEnvValueLen = functions.MaxEnvValueLen
+	MaxEnvTotal    = functions.MaxEnvTotal // names and values together
 
-	MaxRoutes   = 32
-	MaxRouteLen = 256
+	MaxRoutes   = functions.MaxRoutes
+	MaxRouteLen = functions.MaxPathLen
 
-	MaxCron        = 16
-	MaxCronBodyLen = 64 * KiB
+	MaxCron        = functions.MaxCron
+	MaxCronBodyLen = functions.MaxCronBodyLen
 
 	// MaxPayees matches the market's limit on a lease's split.
 	MaxPayees = 8

@@ -2,15 +2,11 @@ package fnspec
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
-	"unicode"
 	"unicode/utf8"
 
-	"github.com/robfig/cron/v3"
-
+	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/storage"
@@ -21,32 +17,6 @@ import (
 // lists every problem, each naming its field and saying what to write.
 // It does not fill in defaults: a zero Deposit or MaxRequest is an error.
 func (s *Spec) Validate() error { return s.validate().err() }
-
-// ValidateEnv checks a deployment's environment as Validate does. The
-// ledger calls it on the env it is sent, so the chain and the file agree.
-// It returns nil, or an error of kind Invalid wrapping Problems.
-func ValidateEnv(env map[string]string) error {
-	var ps Problems
-	checkEnv(&ps, env)
-	return ps.err()
-}
-
-// ValidateCron checks cron jobs as Validate does (schedule, path and body of
-// each, and no two the same). It returns nil, or an error of kind Invalid
-// wrapping Problems.
-func ValidateCron(jobs []CronJob) error {
-	var ps Problems
-	checkCron(&ps, jobs)
-	return ps.err()
-}
-
-// ValidateBodyLimit checks a request or response body limit (field names
-// it in the error) as Validate does: 1KiB to 64MiB.
-func ValidateBodyLimit(field string, n uint64) error {
-	var ps Problems
-	checkBody(&ps, field, n, 0)
-	return ps.err()
-}
 
 func (s *Spec) validate() Problems {
 	var ps Problems
@@ -128,96 +98,18 @@ func checkModule(ps *Problems, m string) {
 	}
 }
 
-// reservedEnv are the names the runtime sets for each request (RFC 3875's
-// meta-variables and WAGI's additions); a spec cannot set them.
-var reservedEnv = map[string]bool{
-	"AUTH_TYPE": true, "CONTENT_LENGTH": true, "CONTENT_TYPE": true, "GATEWAY_INTERFACE": true,
-	"PATH_INFO": true, "PATH_TRANSLATED": true, "QUERY_STRING": true, "REMOTE_ADDR": true,
-	"REMOTE_HOST": true, "REMOTE_IDENT": true, "REMOTE_USER": true, "REQUEST_METHOD": true,
-	"SCRIPT_NAME": true, "SERVER_NAME": true, "SERVER_PORT": true, "SERVER_PROTOCOL": true,
-	"SERVER_SOFTWARE": true, "X_MATCHED_ROUTE": true, "X_FULL_URL": true, "X_RAW_PATH_INFO": true,
-	"X_RELATIVE_PATH": true, "X_BASE_PATH": true,
-}
-
-// reservedEnvPrefixes are likewise the runtime's: HTTP_ carries request
-// headers, STRATUS_ is kept for the runtime to describe the deployment.
-var reservedEnvPrefixes = []string{"HTTP_", "STRATUS_"}
-
+// checkEnv applies the chain's rules (functions.CheckEnv).
 func checkEnv(ps *Problems, env map[string]string) {
-	if len(env) > MaxEnv {
-		ps.add("env", "has %d variables: the limit is %d", len(env), MaxEnv)
-		return
+	for _, v := range functions.CheckEnv(env) {
+		ps.add(v.Field, "%s", v.Msg)
 	}
-	names := make([]string, 0, len(env))
-	total := 0
-	for k, v := range env {
-		names = append(names, k)
-		total += len(k) + len(v)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		v := env[k]
-		path := "env." + k
-		switch {
-		case k == "":
-			ps.add("env", "has a variable with an empty name: give it a name such as LOG_LEVEL")
-		case len(k) > MaxEnvNameLen:
-			ps.add("env", "variable %.20q... has a name of %d bytes: the limit is %d", k, len(k), MaxEnvNameLen)
-		case !envName(k):
-			ps.add(path, "%q is not a variable name: use letters, digits and '_', not starting with a digit, e.g. LOG_LEVEL", k)
-		case reservedEnv[k] || hasReservedPrefix(k):
-			ps.add(path, "is set by the runtime for each request: choose another name")
-		case len(v) > MaxEnvValueLen:
-			ps.add(path, "the value is %d bytes: the limit is %d (put larger data in the module or in storage)", len(v), MaxEnvValueLen)
-		default:
-			if bad, ok := badText(v, false); !ok {
-				ps.add(path, "the value contains %s: environment values are one line of printable text", bad)
-			}
-		}
-	}
-	if total > MaxEnvTotal {
-		ps.add("env", "names and values add up to %d bytes: the limit is %d", total, MaxEnvTotal)
-	}
-}
-
-func hasReservedPrefix(k string) bool {
-	for _, p := range reservedEnvPrefixes {
-		if strings.HasPrefix(k, p) {
-			return true
-		}
-	}
-	return false
-}
-
-func envName(k string) bool {
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return k != ""
 }
 
 // badText reports the first character of s that has no place in a spec's
-// free text: invalid UTF-8, control characters (tab, and newlines when
-// multiline, excepted), and the non-characters YAML refuses. Keeping them
-// out is also what lets the canonical form parse back.
+// free text (functions.BadText, the chain's rule), and false; or "", true.
 func badText(s string, multiline bool) (string, bool) {
-	for i, r := range s {
-		switch {
-		case r == utf8.RuneError && len(s[i:]) > 0:
-			if _, n := utf8.DecodeRuneInString(s[i:]); n <= 1 {
-				return "invalid UTF-8", false
-			}
-		case r == '\t', multiline && (r == '\n' || r == '\r'):
-		case unicode.IsControl(r):
-			return fmt.Sprintf("the control character %U", r), false
-		case r == 0xFEFF || r == 0xFFFE || r == 0xFFFF:
-			return fmt.Sprintf("the non-character %U", r), false
-		}
-	}
-	return "", true
+	bad := functions.BadText(s, multiline)
+	return bad, bad == ""
 }
 
 func checkLimits(ps *Problems, l Limits) {
@@ -236,12 +128,13 @@ func checkLimits(ps *Problems, l Limits) {
 }
 
 func checkBody(ps *Problems, path string, n, def uint64) {
+	msg := functions.CheckBodyLimit(n)
 	switch {
-	case n >= MinBodyLimit && n <= MaxBodyLimit:
+	case msg == "":
 	case def == 0:
-		ps.add(path, "%s is out of range: write a size from 1KiB to 64MiB", FormatSize(n))
+		ps.add(path, "%s", msg)
 	default:
-		ps.add(path, "%s is out of range: write a size from 1KiB to 64MiB, or leave it out for %s", FormatSize(n), FormatSize(def))
+		ps.add(path, "%s, or leave it out for %s", msg, FormatSize(def))
 	}
 }
 
@@ -265,105 +158,20 @@ func checkRoutes(ps *Problems, routes []string) {
 	}
 }
 
-// checkPath checks a route (wildcard true) or a cron path and returns what is
-// wrong, or "".
-func checkPath(p string, wildcard bool) string {
-	example := `"/", "/hello" or "/api/..."`
-	if !wildcard {
-		example = `"/tick"`
-	}
-	switch {
-	case p == "":
-		return "is empty: write a path such as " + example
-	case len(p) > MaxRouteLen:
-		return fmt.Sprintf("%.20q... is %d bytes long: the limit is %d", p, len(p), MaxRouteLen)
-	case p[0] != '/':
-		return fmt.Sprintf("%q does not start with '/': write e.g. %q", p, "/"+p)
-	}
-	rest := p
-	if wildcard && strings.HasSuffix(p, "/...") {
-		rest = strings.TrimSuffix(p, "...")
-	}
-	for i := 0; i < len(rest); i++ {
-		if !pathByte(rest[i]) {
-			return fmt.Sprintf("%q has %s: a path uses letters, digits and -._~!$&'()*+,;=:@/ (a wildcard is a trailing /...)", p, describeByte(rest, i))
-		}
-	}
-	for _, seg := range strings.Split(rest[1:], "/") {
-		switch seg {
-		case ".", "..":
-			return fmt.Sprintf("%q has a %q segment: write the path without it", p, seg)
-		case "...":
-			if wildcard {
-				return fmt.Sprintf("%q has \"...\" before its end: a wildcard can only end a route, e.g. /api/...", p)
-			}
-			return fmt.Sprintf("%q has a wildcard: a cron job calls one path, e.g. /tick", p)
-		}
-	}
-	if strings.Contains(rest, "//") {
-		return fmt.Sprintf("%q has an empty segment (//): write the path without it", p)
-	}
-	return ""
-}
+// checkPath checks a route (wildcard true) or a cron path by the chain's
+// rule (functions.CheckPath) and returns what is wrong, or "".
+func checkPath(p string, wildcard bool) string { return functions.CheckPath(p, wildcard) }
 
-// pathByte reports whether c may appear in a path: RFC 3986's pchar without
-// percent-encoding, and '/'.
-func pathByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0
-}
-
-// minCronEvery is the shortest @every interval: cron runs on block time, and
-// standard schedules cannot fire more often than once a minute either.
-const minCronEvery = time.Minute
-
+// checkCron applies the chain's rules to the jobs (functions.CheckCron):
+// their number, schedules, paths and bodies.
 func checkCron(ps *Problems, jobs []CronJob) {
-	if len(jobs) > MaxCron {
-		ps.add("cron", "has %d jobs: the limit is %d", len(jobs), MaxCron)
-		return
-	}
-	seen := map[CronJob]int{}
+	cj := make([]functions.CronJob, len(jobs))
 	for i, j := range jobs {
-		path := fmt.Sprintf("cron[%d]", i)
-		if msg := checkSchedule(j.Schedule); msg != "" {
-			ps.add(path+".schedule", "%s", msg)
-		}
-		if j.Path == "" {
-			ps.add(path+".path", `is missing: write the path the job calls, e.g. path: /tick`)
-		} else if msg := checkPath(j.Path, false); msg != "" {
-			ps.add(path+".path", "%s", msg)
-		}
-		if len(j.Body) > MaxCronBodyLen {
-			ps.add(path+".body", "is %d bytes: the limit is %d", len(j.Body), MaxCronBodyLen)
-		} else if bad, ok := badText(j.Body, true); !ok {
-			ps.add(path+".body", "contains %s: a body is text", bad)
-		}
-		if k, dup := seen[j]; dup {
-			ps.add(path, "is the same job as cron[%d]: remove one", k)
-		} else {
-			seen[j] = i
-		}
+		cj[i] = functions.CronJob{Schedule: j.Schedule, Path: j.Path, Body: j.Body}
 	}
-}
-
-func checkSchedule(s string) string {
-	const fix = `write five fields (minute hour day-of-month month day-of-week), e.g. "*/5 * * * *", or @hourly, @daily, @every 10m`
-	switch {
-	case strings.TrimSpace(s) == "":
-		return "is missing: " + fix
-	case len(s) > 128:
-		return fmt.Sprintf("%.20q... is too long: %s", s, fix)
-	case strings.HasPrefix(s, "TZ=") || strings.HasPrefix(s, "CRON_TZ="):
-		return fmt.Sprintf("%q names a time zone: schedules run in UTC on block time; remove the prefix", s)
+	for _, v := range functions.CheckCron(cj) {
+		ps.add(v.Field, "%s", v.Msg)
 	}
-	sched, err := cron.ParseStandard(s)
-	if err != nil {
-		return fmt.Sprintf("%q is not a cron schedule (%v): %s", s, err, fix)
-	}
-	if every, ok := sched.(cron.ConstantDelaySchedule); ok && every.Delay < minCronEvery {
-		return fmt.Sprintf("%q is more often than once a minute: write @every 1m or longer", s)
-	}
-	return ""
 }
 
 func checkScaling(ps *Problems, sc Scaling) {

@@ -32,7 +32,7 @@ func TestBadInput(t *testing.T) {
 		}, ledger.CodeInvalid, "spec_hash"},
 		{"bad cron", func() ledger.Msg {
 			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) { s.Cron = []functions.CronJob{{Schedule: "61 * * * *", Path: "/tick"}} }), Deposit: 5 * str}
-		}, ledger.CodeInvalid, "cron \"61 * * * *\""},
+		}, ledger.CodeInvalid, "cron[0].schedule: \"61 * * * *\" is not a cron schedule"},
 		{"cron time zone", func() ledger.Msg {
 			return &functions.Deploy{Name: "a", Spec: with(func(s *functions.Spec) {
 				s.Cron = []functions.CronJob{{Schedule: "CRON_TZ=Asia/Tokyo 0 6 * * *", Path: "/tick"}}
@@ -111,6 +111,11 @@ func TestBadInput(t *testing.T) {
 	c.t = t
 	c.fails(c.users[1], &functions.Update{ID: id, Spec: spec()}, ledger.CodeUnauthorized, "only its owner")
 	c.fails(c.users[1], &functions.Remove{ID: id}, ledger.CodeUnauthorized, "only its owner")
+	c.fails(c.users[1], &functions.Scale{ID: id, Min: 1, Max: 1}, ledger.CodeUnauthorized, "only its owner")
+	c.fails(owner, &functions.Scale{ID: id, Min: 0, Max: 1}, ledger.CodeInvalid, "scaling.min: must be at least 1")
+	c.fails(owner, &functions.Scale{ID: id, Min: 2, Max: 1}, ledger.CodeInvalid, "scaling.max: must be between min (2)")
+	c.fails(owner, &functions.Scale{ID: id, Min: 1, Max: 17}, ledger.CodeInvalid, "at most 16 replicas on this chain")
+	c.fails(owner, &functions.Scale{ID: 99, Min: 1, Max: 1}, ledger.CodeNotFound, "no deployment 99")
 	c.fails(c.stranger, &functions.UsageReport{Deployment: id, Sequence: 1, Calls: 1, PeakConcurrency: 1}, ledger.CodeUnauthorized, "holds no replica")
 	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch() + 5, Calls: 1, PeakConcurrency: 1}, ledger.CodeInvalid, "after the block's epoch")
 	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Calls: 1, PeakConcurrency: 1, AvgConcurrency: 2}, ledger.CodeInvalid, "above peak")
@@ -118,5 +123,9 @@ func TestBadInput(t *testing.T) {
 	c.ok(owner, &functions.Remove{ID: id})
 	c.fails(owner, &functions.Remove{ID: id}, ledger.CodeConflict, "was removed")
 	c.fails(owner, &functions.Topup{ID: id, Amount: 1}, ledger.CodeConflict, "was removed")
-	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Calls: 1, PeakConcurrency: 1}, ledger.CodeConflict, "was removed")
+	// The removed replica's provider sends its final report, once.
+	if r := c.report(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch(), Calls: 1, PeakConcurrency: 1}); r.Code != ledger.CodeOK {
+		t.Fatalf("final report: %s", r.Log)
+	}
+	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 2, Epoch: c.epoch(), Calls: 1, PeakConcurrency: 1}, ledger.CodeConflict, "was removed")
 }

@@ -10,6 +10,167 @@ import (
 	"github.com/stratus-cloud/stratus/money"
 )
 
+// Per-replica instance limits, as the providers' runtime applies them.
+const (
+	// DefaultInstances is a replica's instance limit when its spec has no
+	// scaling.target_concurrency.
+	DefaultInstances = 8
+	// MaxInstances caps any replica's concurrent instances.
+	MaxInstances = 256
+)
+
+// Instances is how many calls of sp one replica runs at once:
+// scaling.target_concurrency, at most MaxInstances.
+func Instances(sp Spec) uint64 {
+	c := uint64(sp.Scaling.TargetConcurrency)
+	if c == 0 {
+		c = DefaultInstances
+	}
+	return min(c, MaxInstances)
+}
+
+// ConcurrencyLimit is the most concurrency one replica of sp may report:
+// its instances, and as many calls waiting for one. Waiting calls count,
+// so that the autoscaler sees demand beyond target x replicas.
+func ConcurrencyLimit(sp Spec) uint64 { return 2 * Instances(sp) }
+
+// memMiB is sp's memory limit in MiB, rounded up, as the runtime meters it.
+func memMiB(sp Spec) uint64 { return (sp.MemoryBytes + 1<<20 - 1) >> 20 }
+
+// mulSat is a*b, or the largest uint64 when that overflows.
+func mulSat(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	if hi != 0 {
+		return ^uint64(0)
+	}
+	return lo
+}
+
+func addSat(a, b uint64) uint64 {
+	if c := a + b; c >= a {
+		return c
+	}
+	return ^uint64(0)
+}
+
+// UsageBound is the most usage one replica of sp can have served in
+// elapsedMs of block time. The span is widened by one report epoch (a
+// report delayed on its way) and one timeout (a call is metered when it
+// ends, so calls running at the previous report, or at a lease's close,
+// are in this one): e = elapsed + epoch + timeout. At most Instances calls
+// run at a time, each taking at least 1/Params.CallsPerInstanceMs ms, so
+// calls <= instances x e x calls_per_instance_ms; and each call holds its
+// memory limit for at most its wall time, billed in whole ms rounded up,
+// so MiB-ms <= memory MiB x (instances x e + calls).
+func UsageBound(p Params, sp Spec, elapsedMs int64) (calls, mibMs uint64) {
+	e := boundSpan(p, sp, elapsedMs)
+	calls = mulSat(mulSat(Instances(sp), e), p.callsPerInstanceMs())
+	mibMs = mulSat(memMiB(sp), addSat(mulSat(Instances(sp), e), calls))
+	return calls, mibMs
+}
+
+// boundSpan is the span UsageBound allows for elapsedMs, in ms.
+func boundSpan(p Params, sp Spec, elapsedMs int64) uint64 {
+	return addSat(uint64(max(elapsedMs, 0))+uint64(p.EpochSeconds)*msPerSecond, sp.TimeoutMs)
+}
+
+// checkBounds refuses a report beyond what the spec and the elapsed time
+// allow (docs/functions.md, "Usage reports").
+func checkBounds(p Params, d *Deployment, m *UsageReport, elapsedMs int64) error {
+	sp := d.Spec
+	if lim := ConcurrencyLimit(sp); uint64(m.PeakConcurrency) > lim {
+		return errs.E(errs.Invalid, "usage report peak_concurrency %d is above %d, what one replica of deployment %d can run and queue (%d instances and as many waiting)",
+			m.PeakConcurrency, lim, d.ID, Instances(sp))
+	}
+	perCall := mulSat(memMiB(sp), sp.TimeoutMs)
+	if m.MiBMs > mulSat(m.Calls, perCall) {
+		return errs.E(errs.Invalid, "usage report has %d MiB-ms for %d calls: deployment %d allows at most %d per call (%d MiB for %d ms)",
+			m.MiBMs, m.Calls, d.ID, perCall, memMiB(sp), sp.TimeoutMs)
+	}
+	maxCalls, _ := UsageBound(p, sp, elapsedMs)
+	if m.Calls > maxCalls {
+		return errs.E(errs.Invalid, "usage report has %d calls: one replica of deployment %d can serve at most %d in the %d ms since its previous report, one epoch and one timeout (%d instances, %d calls a ms each)",
+			m.Calls, d.ID, maxCalls, max(elapsedMs, 0), Instances(sp), p.callsPerInstanceMs())
+	}
+	e := boundSpan(p, sp, elapsedMs)
+	if maxMiB := mulSat(memMiB(sp), addSat(mulSat(Instances(sp), e), m.Calls)); m.MiBMs > maxMiB {
+		return errs.E(errs.Invalid, "usage report has %d MiB-ms: one replica of deployment %d can use at most %d in the %d ms since its previous report, one epoch and one timeout (%d MiB x (%d instances x ms + %d calls))",
+			m.MiBMs, d.ID, maxMiB, max(elapsedMs, 0), memMiB(sp), Instances(sp), m.Calls)
+	}
+	return nil
+}
+
+// noteClosed keeps the usage that replica r of d served before its lease
+// closed at closedMs billable: its provider may send one final report
+// until Params.FinalReportSeconds later, and the escrow it could charge
+// (UsageBound of the span since its last report) is kept back until then.
+func (s *store) noteClosed(d *Deployment, r Replica, closedMs int64) error {
+	p := s.params()
+	u, err := s.usage(d.ID, r.Provider)
+	if err != nil {
+		return err
+	}
+	from := max(u.ReportMs, r.OpenedMs)
+	if u.FinalUntilMs != 0 {
+		from = min(from, u.FinalFromMs) // an earlier close not reported yet
+	}
+	calls, mibMs := UsageBound(p, d.Spec, closedMs-from)
+	hi, lo, ok := Cost(p, calls, mibMs)
+	reserve := ^uint64(0)
+	if ok && hi < nanoPerUstr {
+		q, rem := bits.Div64(hi, lo, nanoPerUstr)
+		reserve = addSat(q, min(rem, 1))
+	}
+	var spendLeft uint64
+	if d.Charged < d.Spec.SpendLimit {
+		spendLeft = d.Spec.SpendLimit - d.Charged
+	}
+	spendLeft -= min(spendLeft, d.Reserved)
+	reserve = min(reserve, d.available(), spendLeft)
+	d.Reserved += reserve
+	until := closedMs + p.FinalReportSeconds*msPerSecond
+	d.ReservedUntilMs = max(d.ReservedUntilMs, until)
+	u.FinalLease, u.FinalFromMs, u.ClosedMs, u.FinalUntilMs = r.Lease, from, closedMs, until
+	u.Reserve += reserve
+	s.putJSON(key(prefSeq, d.ID, r.Provider), u)
+	return nil
+}
+
+// releaseReserve ends the keeping back of escrow for final reports once
+// their time is up; a removed deployment's rest goes back to its owner.
+func (s *store) releaseReserve(d *Deployment) error {
+	if d.ReservedUntilMs == 0 || s.nowMs() < d.ReservedUntilMs {
+		return nil
+	}
+	d.Reserved, d.ReservedUntilMs = 0, 0
+	if d.State != StateRemoved {
+		s.refresh(d)
+		return nil
+	}
+	if err := s.flushPending(d); err != nil {
+		return err
+	}
+	amt := d.Escrow
+	if err := s.refund(d, amt); err != nil {
+		return err
+	}
+	s.ctx.Emit("function.refunded", attrDep(d.ID), attr("refund", ledger.FormatInt(amt)))
+	return nil
+}
+
+// loseReplica drops replica r of d, whose lease l the market closed
+// (escrow gone, an SLA breach, its provider), keeping the usage served
+// before the close billable, and emits function.replica_lost.
+func (s *store) loseReplica(d *Deployment, r Replica, l *market.Lease) error {
+	if err := s.noteClosed(d, r, l.ClosedMs); err != nil {
+		return err
+	}
+	s.dropReplica(d, r)
+	s.ctx.Emit("function.replica_lost", attrDep(d.ID), attr("lease", ledger.FormatInt(r.Lease)),
+		attr("provider", r.Provider.String()), attr("reason", l.CloseReason))
+	return nil
+}
+
 func usageReport(ctx *ledger.Context, signer identity.Address, m *UsageReport) error {
 	s := newStore(ctx)
 	p := s.params()
@@ -17,32 +178,46 @@ func usageReport(ctx *ledger.Context, signer identity.Address, m *UsageReport) e
 	if err != nil {
 		return err
 	}
-	if d.State == StateRemoved {
-		return errs.E(errs.Conflict, "deployment %d was removed: its usage can no longer be reported", d.ID)
-	}
+	now := s.nowMs()
 	idx := -1
 	for i, r := range d.Replicas {
 		if r.Provider == signer {
 			idx = i
 		}
 	}
-	if idx < 0 {
-		return errs.E(errs.Unauthorized, "%s holds no replica of deployment %d: only its replicas' providers report its usage", signer, d.ID)
-	}
-	st, _, err := s.leaseState(d.Replicas[idx].Lease)
-	if err != nil {
-		return err
-	}
-	if !isLive(st) {
-		return errs.E(errs.Unauthorized, "your replica of deployment %d, lease %d, is %s, not active: acknowledge the lease first", d.ID, d.Replicas[idx].Lease, st)
-	}
-	now := s.nowMs()
-	if cur := now / (p.EpochSeconds * msPerSecond); m.Epoch > cur {
-		return errs.E(errs.Invalid, "usage report epoch %d is after the block's epoch %d", m.Epoch, cur)
+	if idx >= 0 {
+		r := d.Replicas[idx]
+		l, err := s.leaseState(r.Lease)
+		if err != nil {
+			return err
+		}
+		switch {
+		case l.State == market.LeaseClosed:
+			// Closed since the last evaluation: this is its final report.
+			if err := s.loseReplica(d, r, l); err != nil {
+				return err
+			}
+			idx = -1
+		case !isLive(l.State):
+			return errs.E(errs.Unauthorized, "your replica of deployment %d, lease %d, is %s, not active: acknowledge the lease first", d.ID, r.Lease, l.State)
+		}
 	}
 	u, err := s.usage(d.ID, signer)
 	if err != nil {
 		return err
+	}
+	final := idx < 0 && u.FinalUntilMs != 0 && now <= u.FinalUntilMs
+	switch {
+	case idx < 0 && !final && d.State == StateRemoved:
+		return errs.E(errs.Conflict, "deployment %d was removed: its usage can no longer be reported", d.ID)
+	case idx < 0 && !final && u.FinalUntilMs != 0:
+		return errs.E(errs.Unauthorized, "your replica of deployment %d, lease %d, closed at %d: its final report was due by %d",
+			d.ID, u.FinalLease, u.ClosedMs, u.FinalUntilMs)
+	case idx < 0 && !final:
+		return errs.E(errs.Unauthorized, "%s holds no replica of deployment %d: only its replicas' providers report its usage", signer, d.ID)
+	}
+	if cur := now / (p.EpochSeconds * msPerSecond); m.Epoch > cur {
+		return errs.E(errs.Invalid, "usage report epoch %d is after the block's epoch %d", m.Epoch, cur)
 	}
 	if m.Sequence <= u.Sequence {
 		return errs.E(errs.Conflict, "usage report %d for deployment %d is not after %d, the last one %s sent: a duplicated or replayed report is never charged twice; send the next sequence number",
@@ -50,6 +225,13 @@ func usageReport(ctx *ledger.Context, signer identity.Address, m *UsageReport) e
 	}
 	if m.Epoch < u.Epoch {
 		return errs.E(errs.Invalid, "usage report epoch %d is before epoch %d, which %s already reported", m.Epoch, u.Epoch, signer)
+	}
+	elapsed := u.ClosedMs - u.FinalFromMs
+	if !final {
+		elapsed = now - max(u.ReportMs, d.Replicas[idx].OpenedMs)
+	}
+	if err := checkBounds(p, d, m, elapsed); err != nil {
+		return err
 	}
 	calls, err := money.Add(d.Calls, m.Calls)
 	if err != nil {
@@ -66,20 +248,42 @@ func usageReport(ctx *ledger.Context, signer identity.Address, m *UsageReport) e
 		return errs.E(errs.Invalid, "usage report: the provider's MiB-ms would overflow")
 	}
 	d.Calls, d.MiBMs = calls, mibms
-	amt, provPaid, err := s.charge(d, signer, m.Calls, m.MiBMs)
+	var amt, provPaid uint64
+	if final {
+		// Charged from the whole escrow, the part kept back for it
+		// included, and then that part is freed.
+		own := min(d.Reserved, u.Reserve)
+		amt, provPaid, err = s.charge(d, signer, m.Calls, m.MiBMs, true, own)
+		d.Reserved -= own
+		u.FinalLease, u.FinalFromMs, u.ClosedMs, u.FinalUntilMs, u.Reserve = 0, 0, 0, 0, 0
+		s.refresh(d)
+	} else {
+		amt, provPaid, err = s.charge(d, signer, m.Calls, m.MiBMs, false, 0)
+		r := &d.Replicas[idx]
+		r.ReportMs, r.AvgConcurrency, r.PeakConcurrency = now, m.AvgConcurrency, m.PeakConcurrency
+		switch {
+		case m.ModuleError != "" && m.ModuleError != d.ModuleError:
+			d.ModuleError = m.ModuleError
+			ctx.Emit("function.module_error", attrDep(d.ID), attr("provider", signer.String()), attr("error", m.ModuleError))
+		case m.ModuleError == "" && m.Calls > 0:
+			d.ModuleError = ""
+		}
+	}
 	if err != nil {
 		return err
 	}
-	u.Sequence, u.Epoch = m.Sequence, m.Epoch
+	u.Sequence, u.Epoch, u.ReportMs = m.Sequence, m.Epoch, now
 	u.Paid += provPaid
 	s.putJSON(key(prefSeq, d.ID, signer), u)
-	r := &d.Replicas[idx]
-	r.ReportMs, r.AvgConcurrency, r.PeakConcurrency = now, m.AvgConcurrency, m.PeakConcurrency
 	s.putDeployment(d)
-	ctx.Emit("function.charged", attrDep(d.ID), attr("provider", signer.String()),
+	attrs := []ledger.Attr{attrDep(d.ID), attr("provider", signer.String()),
 		attr("sequence", ledger.FormatInt(m.Sequence)), attr("calls", ledger.FormatInt(m.Calls)),
 		attr("mib_ms", ledger.FormatInt(m.MiBMs)), attr("amount", ledger.FormatInt(amt)),
-		attr("charged", ledger.FormatInt(d.Charged)), attr("state", d.State))
+		attr("charged", ledger.FormatInt(d.Charged)), attr("state", d.State)}
+	if final {
+		attrs = append(attrs, attr("final", "true"))
+	}
+	ctx.Emit("function.charged", attrs...)
 	return nil
 }
 
@@ -96,8 +300,11 @@ func Cost(p Params, calls, mibMs uint64) (hi, lo uint64, ok bool) {
 // charge bills usage to d: the cost plus the carried fraction, in whole
 // ustr, at most d's room; it returns what was charged and what the
 // reporting provider was paid of it. A charge cut short forgives the rest.
-func (s *store) charge(d *Deployment, provider identity.Address, calls, mibMs uint64) (uint64, uint64, error) {
-	if d.State == StateExhausted {
+//
+// A final report (final) may also take own, the escrow kept back for it,
+// but not what is kept back for other final reports.
+func (s *store) charge(d *Deployment, provider identity.Address, calls, mibMs uint64, final bool, own uint64) (uint64, uint64, error) {
+	if d.State == StateExhausted && !final {
 		// Nothing can be charged; the provider should have answered 402.
 		return 0, 0, nil
 	}
@@ -111,6 +318,9 @@ func (s *store) charge(d *Deployment, provider identity.Address, calls, mibMs ui
 		owed, frac = bits.Div64(hi, lo, nanoPerUstr)
 	}
 	room, _ := d.room()
+	if final {
+		room = min(d.available()+own, d.Spec.SpendLimit-min(d.Spec.SpendLimit, d.Charged))
+	}
 	if owed > room {
 		owed, frac = room, 0 // the rest is forgiven
 	}

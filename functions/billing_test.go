@@ -2,6 +2,7 @@ package functions_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/functions"
@@ -19,7 +20,7 @@ func TestExactBilling(t *testing.T) {
 	s := spec()
 	s.Scaling = functions.Scaling{Min: 1, Max: 1, TargetConcurrency: 8}
 	s.Split = []market.Payee{{To: "provider", Bps: 9000}, {To: c.creator.Address().String(), Bps: 1000}}
-	b0 := c.balance(owner.Address())
+	b0, f0 := c.balance(owner.Address()), c.fees[owner.Address()]
 	id := c.deploy("bill", s, 10*str)
 	d := c.dep(id)
 	if len(d.Replicas) != 1 || d.Replicas[0].LeaseState != market.LeaseActive {
@@ -45,22 +46,23 @@ func TestExactBilling(t *testing.T) {
 	if d.Charged != 200 || d.AccruedNano != 5_120_000 || d.Payees[0].Paid != 180 || d.Payees[1].Paid != 20 || d.Pending != 0 {
 		t.Fatalf("after report 1: %+v", d.Deployment)
 	}
-	// 3 calls and 999,999 MiB-ms: 600,000,000 + 15,999,984 nano-ustr, plus
-	// the carry: 621,119,984, still under a ustr.
-	c.report(prov, &functions.UsageReport{Deployment: id, Sequence: 2, Epoch: c.epoch(), Calls: 3, MiBMs: 999_999, PeakConcurrency: 1, AvgConcurrency: 1})
+	// 3 calls and 959,999 MiB-ms (the most 3 calls of 64 MiB for 5 s can
+	// use is 960,000): 600,000,000 + 15,359,984 nano-ustr, plus the carry:
+	// 620,479,984, still under a ustr.
+	c.report(prov, &functions.UsageReport{Deployment: id, Sequence: 2, Epoch: c.epoch(), Calls: 3, MiBMs: 959_999, PeakConcurrency: 1, AvgConcurrency: 1})
 	d = c.dep(id)
-	if d.Charged != 200 || d.AccruedNano != 621_119_984 {
+	if d.Charged != 200 || d.AccruedNano != 620_479_984 {
 		t.Fatalf("after report 2: charged %d, accrued %d", d.Charged, d.AccruedNano)
 	}
-	// 2 calls: 400,000,000 + 621,119,984 = 1 ustr and 21,119,984 carried.
+	// 2 calls: 400,000,000 + 620,479,984 = 1 ustr and 20,479,984 carried.
 	// 201 charged: the provider is due floor(180.9) = 180, the creator
 	// floor(20.1) = 20, and 1 ustr waits.
 	c.report(prov, &functions.UsageReport{Deployment: id, Sequence: 3, Epoch: c.epoch(), Calls: 2, PeakConcurrency: 1})
 	d = c.dep(id)
-	if d.Charged != 201 || d.AccruedNano != 21_119_984 || d.Payees[0].Paid != 180 || d.Payees[1].Paid != 20 || d.Pending != 1 {
+	if d.Charged != 201 || d.AccruedNano != 20_479_984 || d.Payees[0].Paid != 180 || d.Payees[1].Paid != 20 || d.Pending != 1 {
 		t.Fatalf("after report 3: %+v", d.Deployment)
 	}
-	if d.Calls != 1005 || d.MiBMs != 1_319_999 || d.Escrow != 9*str-201 {
+	if d.Calls != 1005 || d.MiBMs != 1_279_999 || d.Escrow != 9*str-201 {
 		t.Fatalf("totals: calls %d, MiB-ms %d, escrow %d", d.Calls, d.MiBMs, d.Escrow)
 	}
 	if len(d.Usage) != 1 || d.Usage[0].Paid != 180 || d.Usage[0].Sequence != 3 || d.Usage[0].Calls != 1005 {
@@ -70,9 +72,18 @@ func TestExactBilling(t *testing.T) {
 	// Removal: the pending ustr goes to the first payee (the provider),
 	// the lease closes and refunds the owner, and so does the escrow.
 	leaseID := d.Replicas[0].Lease
+	// What the replica's final report may charge is kept back for
+	// final_report_seconds: 8 instances for the 1 s since its last report,
+	// one 60 s epoch and one 5 s timeout, at 10 calls a ms, 5,280,000 calls
+	// and 64 x (528,000 + 5,280,000) MiB-ms at most, 1,056,006 ustr
+	// (rounded up); then it is refunded too.
 	r = c.ok(owner, &functions.Remove{ID: id})
-	if ev := find(r.Events, "function.removed"); len(ev) != 1 || ev[0].Get("refund") != "8999799" {
+	if ev := find(r.Events, "function.removed"); len(ev) != 1 || ev[0].Get("refund") != "7943793" || ev[0].Get("reserved") != "1056006" {
 		t.Fatalf("removed events %v", r.Events)
+	}
+	c.block(time.Duration(c.fp.FinalReportSeconds) * time.Second)
+	if ev := find(c.endEvents, "function.refunded"); len(ev) != 1 || ev[0].Get("refund") != "1056006" {
+		t.Fatalf("end events %v", c.endEvents)
 	}
 	d = c.dep(id)
 	if d.State != functions.StateRemoved || d.Pending != 0 || d.Payees[0].Paid != 181 || d.Usage[0].Paid != 181 || d.Refunded != 8_999_799 {
@@ -84,7 +95,7 @@ func TestExactBilling(t *testing.T) {
 	}
 	// The owner paid two fees, the deposit, and got back the escrow and
 	// what the lease did not spend.
-	if got, want := c.balance(owner.Address()), b0-2*c.lp.MinFee-10*str+8_999_799+l.Refunded; got != want {
+	if got, want := c.balance(owner.Address()), b0-(c.fees[owner.Address()]-f0)-10*str+8_999_799+l.Refunded; got != want {
 		t.Fatalf("owner balance %d, want %d", got, want)
 	}
 	if got, want := c.balance(c.creator.Address()), creator0+20+l.Split[1].Paid-leaseCreator0; got != want {

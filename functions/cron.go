@@ -11,14 +11,14 @@ import (
 )
 
 // cronNext is a schedule's first run strictly after afterMs, in unix ms;
-// 0 when it has none (a date that never comes, or one more than five
-// years away).
+// 0 when it has none (a schedule stored before ParseSchedule refused
+// it). It takes bounded time (Schedule.Next).
 func cronNext(spec string, afterMs int64) int64 {
-	sch, err := ParseCron(spec)
+	sch, err := ParseSchedule(spec)
 	if err != nil {
 		return 0
 	}
-	t := sch.Next(time.UnixMilli(afterMs).UTC())
+	t := sch.Next(time.UnixMilli(afterMs))
 	if t.IsZero() {
 		return 0
 	}
@@ -49,10 +49,12 @@ func (s *store) clearCron(d *Deployment) {
 	d.CronRecent = nil
 }
 
-// processCron emits the cron runs due by the block's time. Each goes to
-// one active replica, by round robin over the deployment's run count.
+// processCron emits the cron runs due by the block's time, at most
+// Params.BlockCronRuns (the rest stay due for the next blocks). Each goes
+// to one active replica, by round robin over the deployment's run count.
 func (s *store) processCron() error {
 	now := s.nowMs()
+	limit := s.params().blockCronRuns()
 	type due struct {
 		at  int64
 		id  uint64
@@ -65,7 +67,7 @@ func (s *store) processCron() error {
 			return errs.E(errs.Internal, "functions: corrupt cron key %x", k)
 		}
 		at := int64(binary.BigEndian.Uint64(k[:8]))
-		if at > now {
+		if at > now || len(ds) == limit {
 			return ledger.ErrStop
 		}
 		ds = append(ds, due{at: at, id: binary.BigEndian.Uint64(k[8:16]), idx: binary.BigEndian.Uint16(k[16:])})
@@ -80,16 +82,16 @@ func (s *store) processCron() error {
 			return err
 		}
 		s.kv.Delete(key(prefCron, e.at, e.id, e.idx))
-		if int(e.idx) >= len(d.Spec.Cron) || d.State == StateRemoved {
+		if int(e.idx) >= len(d.Spec.Cron) || d.State == StateRemoved || d.State == StateSuspended {
 			continue
 		}
 		var live []Replica
 		for _, r := range d.Replicas {
-			st, _, err := s.leaseState(r.Lease)
+			l, err := s.leaseState(r.Lease)
 			if err != nil {
 				return err
 			}
-			if isLive(st) {
+			if isLive(l.State) {
 				live = append(live, r)
 			}
 		}

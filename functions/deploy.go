@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 )
 
 func deploy(ctx *ledger.Context, signer identity.Address, m *Deploy) error {
+	ctx.ConsumeGas(uint64(len(m.Spec.Cron))*GasPerCronJob, "cron validation")
 	s := newStore(ctx)
 	p := s.params()
 	if m.Spec.Scaling.Max > p.MaxReplicas {
@@ -48,6 +50,7 @@ func deploy(ctx *ledger.Context, signer identity.Address, m *Deploy) error {
 	s.setCron(d)
 	s.schedule(d, now+p.EvalSeconds*msPerSecond)
 	s.putDeployment(d)
+	s.putSpec(d)
 	s.kv.Set(key(prefByName, signer, m.Name), key("", d.ID))
 	s.kv.Set(key(prefByOwner, signer, d.ID), []byte{})
 	ctx.Emit("function.deployed", attrDep(d.ID), attr("owner", signer.String()), attr("name", m.Name),
@@ -86,6 +89,7 @@ func (s *store) owned(id uint64, signer identity.Address) (*Deployment, error) {
 }
 
 func update(ctx *ledger.Context, signer identity.Address, m *Update) error {
+	ctx.ConsumeGas(uint64(len(m.Spec.Cron))*GasPerCronJob, "cron validation")
 	s := newStore(ctx)
 	p := s.params()
 	if m.Spec.Scaling.Max > p.MaxReplicas {
@@ -113,13 +117,50 @@ func update(ctx *ledger.Context, signer identity.Address, m *Update) error {
 	s.clearCron(d)
 	d.Spec = m.Spec
 	d.UpdatedMs = s.nowMs()
-	s.setCron(d)
-	s.refresh(d)
-	// Evaluate the new rule in this block's EndBlock.
-	s.schedule(d, s.nowMs())
+	d.ModuleError = ""
+	if d.State == StateSuspended {
+		s.resume(d)
+	} else {
+		s.setCron(d)
+		s.refresh(d)
+		// Evaluate the new rule in this block's EndBlock.
+		s.schedule(d, s.nowMs())
+	}
 	s.putDeployment(d)
+	s.putSpec(d)
 	ctx.Emit("function.updated", attrDep(d.ID), attr("module", m.Spec.Module), attr("spec_hash", m.Spec.SpecHash),
 		attr("spend_limit", ledger.FormatInt(m.Spec.SpendLimit)))
+	return nil
+}
+
+func scale(ctx *ledger.Context, signer identity.Address, m *Scale) error {
+	s := newStore(ctx)
+	p := s.params()
+	if m.Max > p.MaxReplicas {
+		return errs.E(errs.Invalid, "scaling.max: at most %d replicas on this chain", p.MaxReplicas)
+	}
+	d, err := s.owned(m.ID, signer)
+	if err != nil {
+		return err
+	}
+	if err := s.fullSpec(d); err != nil {
+		return err
+	}
+	from := d.Spec.Scaling
+	d.Spec.Scaling.Min, d.Spec.Scaling.Max = m.Min, m.Max
+	d.UpdatedMs = s.nowMs()
+	d.LowSinceMs = 0
+	if d.State == StateSuspended {
+		s.resume(d)
+	} else {
+		// Evaluated in this block's EndBlock: replicas above max close
+		// there, through the deployment.
+		s.schedule(d, s.nowMs())
+	}
+	s.putDeployment(d)
+	s.putSpec(d)
+	ctx.Emit("function.rescaled", attrDep(d.ID), attr("min", itoa(int(m.Min))), attr("max", itoa(int(m.Max))),
+		attr("from_min", itoa(int(from.Min))), attr("from_max", itoa(int(from.Max))))
 	return nil
 }
 
@@ -144,9 +185,13 @@ func topup(ctx *ledger.Context, signer identity.Address, m *Topup) error {
 		return err
 	}
 	d.Escrow, d.Deposited = esc, dep
-	s.refresh(d)
-	// A replacement that waited for escrow is tried in this block.
-	s.schedule(d, s.nowMs())
+	if d.State == StateSuspended {
+		s.resume(d)
+	} else {
+		s.refresh(d)
+		// A replacement that waited for escrow is tried in this block.
+		s.schedule(d, s.nowMs())
+	}
 	s.putDeployment(d)
 	ctx.Emit("function.topup", attrDep(d.ID), attr("from", signer.String()), attr("amount", ledger.FormatInt(m.Amount)),
 		attr("escrow", ledger.FormatInt(d.Escrow)))
@@ -160,42 +205,92 @@ func remove(ctx *ledger.Context, signer identity.Address, m *Remove) error {
 		return err
 	}
 	var closed []string
-	for _, r := range d.Replicas {
-		ok, err := s.closeLease(d, r.Lease)
+	for len(d.Replicas) > 0 {
+		r := d.Replicas[len(d.Replicas)-1]
+		ok, err := s.closeReplica(d, r)
 		if err != nil {
 			return err
 		}
 		if ok {
-			closed = append(closed, ledger.FormatInt(r.Lease))
+			closed = append([]string{ledger.FormatInt(r.Lease)}, closed...)
 		}
-		s.dropReplicaIndex(d, r)
 	}
-	d.Replicas = []Replica{}
 	if err := s.flushPending(d); err != nil {
 		return err
 	}
-	refund := d.Escrow
-	if refund > 0 {
-		if err := ctx.Credit(BucketEscrow, d.Owner, refund); err != nil {
-			return err
-		}
-		d.Refunded += refund
-		d.Escrow = 0
+	// What the replicas' final reports may still charge stays until their
+	// time is up (evaluate refunds it then); the rest goes back now.
+	refund := d.Escrow - min(d.Escrow, d.Reserved)
+	if err := s.refund(d, refund); err != nil {
+		return err
 	}
 	s.clearCron(d)
 	s.schedule(d, 0)
+	if d.Reserved > 0 {
+		s.schedule(d, d.ReservedUntilMs)
+	}
 	s.kv.Delete(key(prefByName, d.Owner, d.Name))
-	d.State, d.ExhaustedReason, d.AccruedNano, d.LowSinceMs, d.Blocked = StateRemoved, "", 0, 0, ""
+	d.State, d.ExhaustedReason, d.SuspendedReason, d.AccruedNano, d.LowSinceMs, d.Blocked = StateRemoved, "", "", 0, 0, ""
 	d.RemovedMs = s.nowMs()
 	s.putDeployment(d)
-	ctx.Emit("function.removed", attrDep(d.ID), attr("refund", ledger.FormatInt(refund)), attr("closed", strings.Join(closed, ",")))
+	ctx.Emit("function.removed", attrDep(d.ID), attr("refund", ledger.FormatInt(refund)), attr("closed", strings.Join(closed, ",")),
+		attr("reserved", ledger.FormatInt(d.Reserved)), attr("module", d.Spec.Module))
 	return nil
+}
+
+// refund returns amt of d's escrow to its owner.
+func (s *store) refund(d *Deployment, amt uint64) error {
+	if amt == 0 {
+		return nil
+	}
+	if err := s.ctx.Credit(BucketEscrow, d.Owner, amt); err != nil {
+		return err
+	}
+	d.Refunded += amt
+	d.Escrow -= amt
+	return nil
+}
+
+// available is d's escrow that is not kept back for final reports: what a
+// replica's deposit may take.
+func (d *Deployment) available() uint64 { return d.Escrow - min(d.Escrow, d.Reserved) }
+
+// suspend stops a deployment that cannot run: no evaluation, no cron,
+// nothing written by any block until resume.
+func (s *store) suspend(d *Deployment, reason string) {
+	s.clearCron(d)
+	d.State, d.SuspendedReason, d.LowSinceMs, d.Blocked = StateSuspended, reason, 0, ""
+	s.schedule(d, 0)
+	if d.Reserved > 0 {
+		// Only to release the reserve when its time is up.
+		s.schedule(d, d.ReservedUntilMs)
+	}
+	s.ctx.Emit("function.suspended", attrDep(d.ID), attr("reason", reason), attr("escrow", ledger.FormatInt(d.Escrow)))
+}
+
+// resume makes a suspended deployment run again when it can pay for a
+// replica: it is evaluated (and opens its replicas) in this block.
+func (s *store) resume(d *Deployment) {
+	p := s.params()
+	switch room, why := d.room(); {
+	case room == 0:
+		d.SuspendedReason = "exhausted (" + why + "): top it up or raise spend_limit"
+		return
+	case d.available() < p.ReplicaDeposit:
+		d.SuspendedReason = fmt.Sprintf("the escrow, %s, is short of a replica's lease deposit, %s: top it up",
+			money.Format(d.available()), money.Format(p.ReplicaDeposit))
+		return
+	}
+	d.State, d.ExhaustedReason, d.SuspendedReason = StateActive, "", ""
+	s.setCron(d)
+	s.schedule(d, s.nowMs())
+	s.ctx.Emit("function.resumed", attrDep(d.ID), attr("escrow", ledger.FormatInt(d.Escrow)))
 }
 
 // refresh sets an active or exhausted deployment's state from the room it
 // has for charges, and emits the change.
 func (s *store) refresh(d *Deployment) {
-	if d.State == StateRemoved {
+	if d.State == StateRemoved || d.State == StateSuspended {
 		return
 	}
 	room, reason := d.room()
@@ -213,15 +308,16 @@ func (s *store) refresh(d *Deployment) {
 	}
 }
 
-// room is what the deployment can still be charged: its escrow, within
-// its spend limit; and which of the two binds.
+// room is what the deployment's live replicas can still be charged: its
+// escrow less what is kept back for final reports, within its spend
+// limit; and which of the two binds.
 func (d *Deployment) room() (uint64, string) {
 	var left uint64
 	if d.Charged < d.Spec.SpendLimit {
 		left = d.Spec.SpendLimit - d.Charged
 	}
-	if left <= d.Escrow {
-		return left, "spend_limit"
+	if esc := d.available(); left > esc {
+		return esc, "escrow"
 	}
-	return d.Escrow, "escrow"
+	return left, "spend_limit"
 }

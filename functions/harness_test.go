@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
@@ -47,6 +48,8 @@ type chain struct {
 	appHash []byte
 	supply  uint64
 	nonce   map[identity.Address]uint64
+	// fees is what each account has paid in fees so far.
+	fees map[identity.Address]uint64
 
 	users     []*identity.Key
 	providers []*identity.Key // compute providers registered at genesis
@@ -55,6 +58,18 @@ type chain struct {
 
 	results   []ledger.TxResult
 	endEvents []ledger.Event
+	writes    []ledger.Change // the last block's
+}
+
+// moduleWrites counts the last block's writes under functions/.
+func (c *chain) moduleWrites() int {
+	n := 0
+	for _, w := range c.writes {
+		if strings.HasPrefix(string(w.Key), functions.Prefix) {
+			n++
+		}
+	}
+	return n
 }
 
 // testParams are the defaults with a 10 s evaluation.
@@ -66,7 +81,7 @@ func newChain(t testing.TB, fp functions.Params, nProviders int) *chain {
 	lp.FeeEpochBlocks = 1_000_000_000
 	c := &chain{
 		t: t, m: ledger.New(ledger.DefaultRegistry(market.Module{}, functions.Module{})), st: ledger.MemReader{},
-		lp: lp, fp: fp, now: t0, nonce: map[identity.Address]uint64{},
+		lp: lp, fp: fp, now: t0, nonce: map[identity.Address]uint64{}, fees: map[identity.Address]uint64{},
 		creator: testKey("creator"), stranger: testKey("stranger"),
 	}
 	g := ledger.Genesis{Params: lp}
@@ -116,7 +131,7 @@ func newChain(t testing.TB, fp functions.Params, nProviders int) *chain {
 // Validate uses no nonce.
 func (c *chain) tx(k *identity.Key, msg ledger.Msg) []byte {
 	c.t.Helper()
-	tx := &ledger.Tx{ChainID: chainID, Nonce: c.nonce[k.Address()], Fee: c.lp.MinFee, Msg: msg}
+	tx := &ledger.Tx{ChainID: chainID, Nonce: c.nonce[k.Address()], GasLimit: c.estimate(k, msg), GasPrice: c.lp.MinGasPrice, Msg: msg}
 	if err := tx.Sign(k); err != nil {
 		c.t.Fatal(err)
 	}
@@ -124,6 +139,26 @@ func (c *chain) tx(k *identity.Key, msg ledger.Msg) []byte {
 		c.nonce[k.Address()]++
 	}
 	return tx.Bytes()
+}
+
+// defaultGas is the gas limit of a transaction whose simulation fails.
+const defaultGas = 1_000_000
+
+// estimate is a gas limit for msg from a simulation on the current state:
+// twice what a client would ask for, and more, since tests run the block
+// long after (a lease touched later settles more). Only the gas used is
+// paid.
+func (c *chain) estimate(k *identity.Key, msg ledger.Msg) uint64 {
+	c.t.Helper()
+	probe := &ledger.Tx{ChainID: chainID, Nonce: c.nonce[k.Address()], GasLimit: c.lp.MaxBlockGas, GasPrice: c.lp.MinGasPrice, Msg: msg}
+	if err := probe.Sign(k); err != nil {
+		c.t.Fatal(err)
+	}
+	sim, err := c.m.Simulate(c.st, ledger.Header{ChainID: chainID, Height: c.height + 1}, probe.Bytes())
+	if err != nil || sim.Code != ledger.CodeOK {
+		return defaultGas
+	}
+	return 2*(sim.GasUsed+client.GasMargin(sim.GasUsed)) + 100_000
 }
 
 func (c *chain) block(dt time.Duration, txs ...[]byte) []ledger.TxResult {
@@ -142,6 +177,9 @@ func (c *chain) block(dt time.Duration, txs ...[]byte) []ledger.TxResult {
 			c.t.Errorf("failed tx has events %v", r.Events)
 		}
 		res = append(res, r)
+		if r.Tx != nil {
+			c.fees[r.Tx.Signer] += r.Fee
+		}
 	}
 	ch, evs, err := b.End()
 	if err != nil {
@@ -149,7 +187,7 @@ func (c *chain) block(dt time.Duration, txs ...[]byte) []ledger.TxResult {
 	}
 	c.st.Apply(ch.Writes)
 	c.height, c.now, c.appHash = h.Height, at, ch.AppHash
-	c.results, c.endEvents = res, evs
+	c.results, c.endEvents, c.writes = res, evs, ch.Writes
 	for a := range c.nonce {
 		acct, _ := ledger.ReadAccount(c.st, a)
 		c.nonce[a] = acct.Nonce
@@ -199,7 +237,7 @@ func (c *chain) moduleState() string {
 		fmt.Fprintf(&sb, "%q=%s\n", k, b)
 		return nil
 	})
-	for _, p := range []string{"functions/seq/", "functions/byname/", "functions/byprov/", "functions/cron/", "market/lease/"} {
+	for _, p := range []string{"functions/seq/", "functions/byname/", "functions/byprov/", "functions/bylease/", "functions/spec/", "functions/cron/", "market/lease/"} {
 		c.st.Iterate([]byte(p), func(k, v []byte) error { fmt.Fprintf(&sb, "%q=%q\n", k, v); return nil })
 	}
 	return sb.String()
@@ -242,6 +280,12 @@ func (c *chain) check() {
 		}
 		if d.Charged > d.Spec.SpendLimit && d.State != functions.StateRemoved {
 			c.t.Fatalf("height %d: deployment %d charged %d over its spend limit %d", c.height, d.ID, d.Charged, d.Spec.SpendLimit)
+		}
+		if d.Reserved > d.Escrow {
+			c.t.Fatalf("height %d: deployment %d keeps back %d of an escrow of %d", c.height, d.ID, d.Reserved, d.Escrow)
+		}
+		if d.State == functions.StateSuspended && (len(d.Replicas) != 0 || len(d.CronNextMs) != 0 || (d.DueMs != 0 && d.ReservedUntilMs == 0)) {
+			c.t.Fatalf("height %d: suspended deployment %d still has replicas %v, cron %v or is due at %d", c.height, d.ID, d.Replicas, d.CronNextMs, d.DueMs)
 		}
 		if d.Pending >= uint64(len(d.Payees)) && d.Pending > 0 {
 			c.t.Fatalf("height %d: deployment %d has %d pending for %d payees", c.height, d.ID, d.Pending, len(d.Payees))

@@ -39,9 +39,12 @@
 //	                                          resets the payees' books
 //	functions/topup         {id, amount}
 //	functions/remove        {id}             closes the replicas' leases and
-//	                                          refunds the escrow
+//	                                          refunds the escrow (less the
+//	                                          final reports' reserve)
+//	functions/scale         {id, min, max}   sets scaling.min and .max
 //	functions/usage_report  {deployment, sequence, epoch, calls, mib_ms,
-//	                         peak_concurrency, avg_concurrency}
+//	                         peak_concurrency, avg_concurrency,
+//	                         module_error}
 //
 // A spec is {module (a storage object ID), spec_hash (hex SHA-256 of the
 // full spec), memory_bytes, timeout_ms, max_request_bytes and
@@ -67,6 +70,16 @@
 // "exhausted" (event function.exhausted; GetDeployment shows it, and the
 // gateway answers 402) and what was not paid is forgiven. A top-up or a
 // higher spend limit makes it active again.
+//
+// A report is refused when it claims more than the spec and the time since
+// the provider's previous report allow (UsageBound, ConcurrencyLimit and
+// docs/functions.md). A replica's lease closes only through its deployment
+// (BeforeLeaseClose refuses its owner's own close); however it closes, its
+// provider may send one final report of what it served before the close,
+// for Params.FinalReportSeconds, and the most that report could charge is
+// kept back from the escrow (Reserved) until then. A deployment with no
+// replica that cannot open one is suspended: no evaluation, no cron, no
+// block writes anything of it, until a top-up, update or scale resumes it.
 //
 // The charge is split like a lease's payments: each payee's total is
 // floor(charged x bps / 10000) over the deployment's life (since its split
@@ -111,7 +124,11 @@
 //
 //	params                          -> Params (JSON)
 //	next_id                         -> uint64
-//	dep/<id>                        -> Deployment (JSON)
+//	dep/<id>                        -> Deployment (JSON), without the
+//	                                   spec's env and cron bodies
+//	spec/<id>                       -> Spec (JSON), written by deploy,
+//	                                   update and scale only
+//	bylease/<lease>                 -> deployment id of a replica's lease
 //	byowner/<owner32><id>           -> empty
 //	byname/<owner32><name>          -> id
 //	byprov/<provider32><id><lease>  -> empty
@@ -166,6 +183,7 @@ func (Module) Msgs() []ledger.MsgSpec {
 		{New: func() ledger.Msg { return &Topup{} }, Handler: handle(topup)},
 		{New: func() ledger.Msg { return &Remove{} }, Handler: handle(remove)},
 		{New: func() ledger.Msg { return &UsageReport{} }, Handler: handle(usageReport)},
+		{New: func() ledger.Msg { return &Scale{} }, Handler: handle(scale)},
 	}
 }
 
@@ -196,6 +214,47 @@ type Params struct {
 	EpochSeconds int64 `json:"epoch_seconds"`
 	// MaxReplicas bounds every deployment's scaling.max.
 	MaxReplicas uint32 `json:"max_replicas"`
+	// FinalReportSeconds is how long after a replica's lease closed its
+	// provider may still report the usage it served before the close;
+	// the deployment keeps back escrow for it that long.
+	FinalReportSeconds int64 `json:"final_report_seconds"`
+	// BlockEvaluations and BlockCronRuns bound the evaluations and the
+	// cron runs one block's EndBlock does; the rest stay due, earliest
+	// first, and are done by the next blocks. 0 is the default, 1000.
+	BlockEvaluations int `json:"block_evaluations,omitempty"`
+	BlockCronRuns    int `json:"block_cron_runs,omitempty"`
+	// CallsPerInstanceMs bounds the calls one instance can serve per
+	// millisecond, for the bound on a usage report's calls (UsageBound).
+	// 0 is the default, 10: a call takes at least 100 µs (a reusable
+	// module answers a small call through the gateway in about 1 ms).
+	CallsPerInstanceMs uint64 `json:"calls_per_instance_ms,omitempty,string"`
+}
+
+// defaultCallsPerInstanceMs is CallsPerInstanceMs' default.
+const defaultCallsPerInstanceMs = 10
+
+func (p Params) callsPerInstanceMs() uint64 {
+	if p.CallsPerInstanceMs == 0 {
+		return defaultCallsPerInstanceMs
+	}
+	return p.CallsPerInstanceMs
+}
+
+// defaultBlockWork is BlockEvaluations' and BlockCronRuns' default.
+const defaultBlockWork = 1000
+
+func (p Params) blockEvaluations() int {
+	if p.BlockEvaluations <= 0 {
+		return defaultBlockWork
+	}
+	return p.BlockEvaluations
+}
+
+func (p Params) blockCronRuns() int {
+	if p.BlockCronRuns <= 0 {
+		return defaultBlockWork
+	}
+	return p.BlockCronRuns
 }
 
 // DefaultParams are a devnet's: 0.2 ustr per call and 16 nano-ustr per
@@ -213,6 +272,7 @@ func DefaultParams() Params {
 		WindowSeconds:           120,
 		EpochSeconds:            60,
 		MaxReplicas:             16,
+		FinalReportSeconds:      600,
 	}
 }
 
@@ -235,6 +295,12 @@ func (p Params) Validate() error {
 		return errs.E(errs.Invalid, "functions epoch_seconds must be between 1 and 86400")
 	case p.MaxReplicas == 0 || p.MaxReplicas > maxReplicasBound:
 		return errs.E(errs.Invalid, "functions max_replicas must be between 1 and %d", maxReplicasBound)
+	case p.BlockEvaluations < 0 || p.BlockEvaluations > 100_000 || p.BlockCronRuns < 0 || p.BlockCronRuns > 100_000:
+		return errs.E(errs.Invalid, "functions block_evaluations and block_cron_runs must be between 0 (the default, 1000) and 100000")
+	case p.CallsPerInstanceMs > 1_000_000:
+		return errs.E(errs.Invalid, "functions calls_per_instance_ms must be at most 1000000 (0 is the default, 10)")
+	case p.FinalReportSeconds < p.EpochSeconds || p.FinalReportSeconds > 86_400:
+		return errs.E(errs.Invalid, "functions final_report_seconds must be between epoch_seconds (%d) and 86400", p.EpochSeconds)
 	}
 	return nil
 }
@@ -258,6 +324,9 @@ func (Module) InitGenesis(ctx *ledger.Context, raw json.RawMessage) error {
 		if err := dec.Decode(&g); err != nil {
 			return errs.E(errs.Invalid, "functions genesis: %v", err)
 		}
+	}
+	if g.Params.FinalReportSeconds == 0 {
+		g.Params.FinalReportSeconds = DefaultParams().FinalReportSeconds
 	}
 	if err := g.Params.Validate(); err != nil {
 		return err

@@ -5,11 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/errs"
-	"github.com/stratus-cloud/stratus/fnspec"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
@@ -115,6 +112,17 @@ type Remove struct {
 	ID uint64 `json:"id,string"`
 }
 
+// Scale is functions/scale: the owner sets a deployment's scaling.min and
+// scaling.max. Replicas above the new max close in this block's
+// evaluation, through the deployment, so that the usage they served stays
+// billable. The spec's other fields and its spec_hash are unchanged: the
+// providers run the same thing.
+type Scale struct {
+	ID  uint64 `json:"id,string"`
+	Min uint32 `json:"min"`
+	Max uint32 `json:"max"`
+}
+
 // UsageReport is functions/usage_report, signed by a provider holding an
 // active replica of the deployment: what it served in an epoch.
 type UsageReport struct {
@@ -129,18 +137,29 @@ type UsageReport struct {
 	MiBMs           uint64 `json:"mib_ms,string"`
 	PeakConcurrency uint32 `json:"peak_concurrency"`
 	AvgConcurrency  uint32 `json:"avg_concurrency"`
+	// ModuleError is why the provider cannot run the deployment's module
+	// (it does not compile, or cannot be fetched), at most 512 bytes of
+	// one line; "" when it can. The deployment shows it until a report
+	// with calls and no error, or an update.
+	ModuleError string `json:"module_error,omitempty"`
 }
+
+// MaxModuleError bounds UsageReport.ModuleError.
+const MaxModuleError = 512
 
 func (*Deploy) Type() string      { return "functions/deploy" }
 func (*Update) Type() string      { return "functions/update" }
 func (*Topup) Type() string       { return "functions/topup" }
 func (*Remove) Type() string      { return "functions/remove" }
+func (*Scale) Type() string       { return "functions/scale" }
 func (*UsageReport) Type() string { return "functions/usage_report" }
 
 func (m *Deploy) Encode(w *codec.Writer)            { ledger.EncodeJSON(w, m) }
 func (m *Update) Encode(w *codec.Writer)            { ledger.EncodeJSON(w, m) }
 func (m *Topup) Encode(w *codec.Writer)             { ledger.EncodeJSON(w, m) }
 func (m *Remove) Encode(w *codec.Writer)            { ledger.EncodeJSON(w, m) }
+func (m *Scale) Encode(w *codec.Writer)             { ledger.EncodeJSON(w, m) }
+func (m *Scale) Decode(r *codec.Reader) error       { return ledger.DecodeJSON(r, m) }
 func (m *UsageReport) Encode(w *codec.Writer)       { ledger.EncodeJSON(w, m) }
 func (m *Deploy) Decode(r *codec.Reader) error      { return ledger.DecodeJSON(r, m) }
 func (m *Update) Decode(r *codec.Reader) error      { return ledger.DecodeJSON(r, m) }
@@ -161,27 +180,6 @@ func ValidName(n string) error {
 		}
 	}
 	return nil
-}
-
-// ParseCron parses a schedule as the module does: robfig/cron's standard
-// parser (5 fields, or a descriptor), in UTC; a time zone prefix is refused
-// (it would read the node's time zone database), and so is a schedule that
-// runs more often than once a minute.
-func ParseCron(spec string) (cron.Schedule, error) {
-	if len(spec) > maxCronSpec {
-		return nil, errs.E(errs.Invalid, "cron %q: at most %d bytes", spec[:maxCronSpec], maxCronSpec)
-	}
-	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		return nil, errs.E(errs.Invalid, "cron %q: schedules are in UTC; remove the time zone", spec)
-	}
-	sch, err := cron.ParseStandard(spec)
-	if err != nil {
-		return nil, errs.E(errs.Invalid, "cron %q: %v (use 5 fields: minute hour day-of-month month day-of-week)", spec, err)
-	}
-	if d, ok := sch.(cron.ConstantDelaySchedule); ok && d.Delay < minCronInterval {
-		return nil, errs.E(errs.Invalid, "cron %q: runs more often than once a minute", spec)
-	}
-	return sch, nil
 }
 
 // Validate checks a spec on its own; each error names the field.
@@ -205,9 +203,9 @@ func (s *Spec) Validate() error {
 		return errs.E(errs.Invalid, "routes: give 1 to %d routes", maxRoutes)
 	}
 	seen := map[string]bool{}
-	for _, r := range s.Routes {
-		if !strings.HasPrefix(r, "/") || len(r) > maxRoute || strings.ContainsAny(r, " \t\r\n?#") {
-			return errs.E(errs.Invalid, "routes: %q must be a path starting with / of at most %d bytes, without spaces, ? or #", r, maxRoute)
+	for i, r := range s.Routes {
+		if msg := CheckPath(r, true); msg != "" {
+			return errs.E(errs.Invalid, "routes[%d]: %s", i, msg)
 		}
 		if seen[r] {
 			return errs.E(errs.Invalid, "routes: %q appears twice", r)
@@ -219,31 +217,16 @@ func (s *Spec) Validate() error {
 		n     uint64
 	}{{"limits.max_request", s.MaxRequestBytes}, {"limits.max_response", s.MaxResponseBytes}} {
 		if b.n != 0 {
-			if err := fnspec.ValidateBodyLimit(b.field, b.n); err != nil {
-				return err
+			if msg := CheckBodyLimit(b.n); msg != "" {
+				return errs.E(errs.Invalid, "%s: %s", b.field, msg)
 			}
 		}
 	}
-	if err := fnspec.ValidateEnv(s.Env); err != nil {
-		return err
+	if vs := CheckEnv(s.Env); len(vs) > 0 {
+		return errs.E(errs.Invalid, "%s", vs[0].Error())
 	}
-	if len(s.Cron) > maxCron {
-		return errs.E(errs.Invalid, "cron: at most %d jobs", maxCron)
-	}
-	jobs := make([]fnspec.CronJob, len(s.Cron))
-	bodies := 0
-	for i, c := range s.Cron {
-		if _, err := ParseCron(c.Schedule); err != nil {
-			return err
-		}
-		jobs[i] = fnspec.CronJob{Schedule: c.Schedule, Path: c.Path, Body: c.Body}
-		bodies += len(c.Body)
-	}
-	if err := fnspec.ValidateCron(jobs); err != nil {
-		return err
-	}
-	if bodies > maxCronBodies {
-		return errs.E(errs.Invalid, "cron: the bodies add up to %d bytes; the chain keeps at most %d (put larger data in storage)", bodies, maxCronBodies)
+	if vs := CheckCron(s.Cron); len(vs) > 0 {
+		return errs.E(errs.Invalid, "%s", vs[0].Error())
 	}
 	sc := s.Scaling
 	switch {
@@ -325,6 +308,16 @@ func (m *Topup) Validate() error {
 
 func (m *Remove) Validate() error { return validID(m.ID) }
 
+func (m *Scale) Validate() error {
+	switch {
+	case m.Min == 0:
+		return errs.E(errs.Invalid, "scaling.min: must be at least 1")
+	case m.Max < m.Min || m.Max > maxReplicasBound:
+		return errs.E(errs.Invalid, "scaling.max: must be between min (%d) and %d", m.Min, maxReplicasBound)
+	}
+	return validID(m.ID)
+}
+
 func (m *UsageReport) Validate() error {
 	if err := validID(m.Deployment); err != nil {
 		return err
@@ -338,6 +331,11 @@ func (m *UsageReport) Validate() error {
 		return errs.E(errs.Invalid, "usage report avg_concurrency %d is above peak_concurrency %d", m.AvgConcurrency, m.PeakConcurrency)
 	case m.Calls == 0 && m.MiBMs > 0:
 		return errs.E(errs.Invalid, "usage report has %d MiB-ms but no calls", m.MiBMs)
+	case len(m.ModuleError) > MaxModuleError:
+		return errs.E(errs.Invalid, "usage report module_error is %d bytes; at most %d", len(m.ModuleError), MaxModuleError)
+	}
+	if bad := BadText(m.ModuleError, false); bad != "" {
+		return errs.E(errs.Invalid, "usage report module_error contains %s", bad)
 	}
 	return nil
 }

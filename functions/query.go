@@ -46,8 +46,11 @@ func GetDeployment(ctx *ledger.Context, id uint64) (*DeploymentView, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.fullSpec(d); err != nil {
+		return nil, err
+	}
 	v := &DeploymentView{Deployment: *d, Replicas: []ReplicaView{}, Usage: []ProviderUsageView{}}
-	if d.State != StateRemoved {
+	if d.State != StateRemoved && d.State != StateSuspended {
 		v.Room, _ = d.room()
 	}
 	for _, r := range d.Replicas {
@@ -91,6 +94,9 @@ func DeploymentsOf(ctx *ledger.Context, owner identity.Address) ([]Deployment, e
 		if err != nil {
 			return err
 		}
+		if err := s.fullSpec(d); err != nil {
+			return err
+		}
 		out = append(out, *d)
 		return nil
 	})
@@ -120,6 +126,9 @@ func ReplicasOf(ctx *ledger.Context, provider identity.Address) ([]Assignment, e
 		if err != nil {
 			return err
 		}
+		if err := s.fullSpec(d); err != nil {
+			return err
+		}
 		a := Assignment{Deployment: d.ID, Lease: binary.BigEndian.Uint64(k[8:16]), Owner: d.Owner, Name: d.Name, State: d.State, Spec: d.Spec}
 		for _, r := range d.CronRecent {
 			if r.Lease == a.Lease {
@@ -143,6 +152,8 @@ func Payable(ctx *ledger.Context, id uint64) error {
 	switch d.State {
 	case StateRemoved:
 		return errs.E(errs.Conflict, "deployment %d was removed", id)
+	case StateSuspended:
+		return errs.E(errs.Insufficient, "deployment %d is suspended: %s", id, d.SuspendedReason)
 	case StateExhausted:
 		if d.ExhaustedReason == "spend_limit" {
 			return errs.E(errs.Insufficient, "deployment %d reached its spend limit of %s: its owner must raise spend_limit with `stratus fn update`",

@@ -52,6 +52,9 @@ func TestRandom(t *testing.T) {
 					if x.Code == ledger.CodeInternal {
 						t.Errorf("%s: internal error: %s", kinds[i], x.Log)
 					}
+					if kinds[i] == "owner-close" && x.Code == ledger.CodeOK {
+						t.Errorf("the owner closed a replica's lease directly")
+					}
 					for _, e := range find(x.Events, "function.charged") {
 						charged[e.Get("deployment")] += attrU64(t, e, "amount")
 					}
@@ -106,6 +109,13 @@ func randomMsg(r *rand.Rand, c *chain, deps []functions.Deployment, seqs map[str
 		return c.stranger, &functions.Topup{ID: d.ID, Amount: 1 + r.Uint64N(3*c.fp.ReplicaDeposit)}, "topup"
 	case n < 25:
 		return ownerKey, &functions.Remove{ID: d.ID}, "remove"
+	case n < 28:
+		mn := 1 + uint32(r.IntN(3))
+		return ownerKey, &functions.Scale{ID: d.ID, Min: mn, Max: mn + uint32(r.IntN(2))}, "scale"
+	case n < 30 && len(d.Replicas) > 0:
+		// The owner tries to close a replica's lease behind the
+		// deployment's back: always refused.
+		return ownerKey, &market.CloseLease{ID: d.Replicas[r.IntN(len(d.Replicas))].Lease}, "owner-close"
 	case n < 35:
 		// A provider acknowledges or closes a lease.
 		for _, p := range c.providers {

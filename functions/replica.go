@@ -72,9 +72,9 @@ func (s *store) candidates(quantity uint64, exclude map[identity.Address]bool) (
 // escrow. It fails without changing anything.
 func (s *store) openReplica(d *Deployment, exclude map[identity.Address]bool) (Replica, error) {
 	p := s.params()
-	if d.Escrow < p.ReplicaDeposit {
-		return Replica{}, errs.E(errs.Insufficient, "the escrow, %s, is short of a replica's lease deposit, %s: top up the deployment",
-			money.Format(d.Escrow), money.Format(p.ReplicaDeposit))
+	if d.available() < p.ReplicaDeposit {
+		return Replica{}, errs.E(errs.Insufficient, "the escrow, %s (less %s kept back for final reports), is short of a replica's lease deposit, %s: top up the deployment",
+			money.Format(d.Escrow), money.Format(d.Reserved), money.Format(p.ReplicaDeposit))
 	}
 	ex := map[identity.Address]bool{}
 	for a := range exclude {
@@ -125,42 +125,50 @@ func (s *store) openReplica(d *Deployment, exclude map[identity.Address]bool) (R
 	return Replica{}, lastErr
 }
 
-// closeLease closes a replica's lease that is not closed yet, through the
-// market's own market/close_lease handler signed as the lease's consumer
-// (d's owner), so the market settles it and refunds its escrow to the
-// owner. It reports whether it closed the lease.
-func (s *store) closeLease(d *Deployment, id uint64) (bool, error) {
-	l, err := market.StoredLease(s.ctx, id)
-	if err != nil {
-		if errs.KindOf(err) == errs.NotFound {
-			return false, nil
+// closeReplica closes replica r of d and drops it from d: its lease, if
+// not closed yet, through market.CloseLeaseAs as the lease's consumer (d's
+// owner), so the market settles it and refunds its escrow to the owner;
+// then the usage its provider served before the close is kept billable
+// (noteClosed). It reports whether it closed the lease.
+func (s *store) closeReplica(d *Deployment, r Replica) (bool, error) {
+	closed := false
+	closedMs := s.nowMs()
+	l, err := market.StoredLease(s.ctx, r.Lease)
+	switch {
+	case errs.KindOf(err) == errs.NotFound:
+	case err != nil:
+		return false, err
+	case l.State == market.LeaseClosed:
+		closedMs = l.ClosedMs
+	default:
+		if err := market.CloseLeaseAs(s.ctx, d.Owner, r.Lease); err != nil {
+			return false, err
 		}
+		closed = true
+	}
+	if err := s.noteClosed(d, r, closedMs); err != nil {
 		return false, err
 	}
-	if l.State == market.LeaseClosed {
-		return false, nil
-	}
-	msg := &market.CloseLease{ID: id}
-	for _, spec := range (market.Module{}).Msgs() {
-		if spec.New().Type() == msg.Type() {
-			if err := spec.Handler(s.ctx, d.Owner, msg); err != nil {
-				return false, err
-			}
-			return true, nil
-		}
-	}
-	return false, errs.E(errs.Internal, "functions: the market has no %s handler", msg.Type())
+	s.dropReplica(d, r)
+	return closed, nil
 }
 
-// leaseState returns a replica's lease's state and close reason as stored:
-// market.GetLease would settle it, moving value in a context that is not
-// a query's.
-func (s *store) leaseState(id uint64) (string, string, error) {
-	l, err := market.StoredLease(s.ctx, id)
-	if err != nil {
-		return "", "", err
+// dropReplica takes r out of d's replicas and the indexes.
+func (s *store) dropReplica(d *Deployment, r Replica) {
+	s.dropReplicaIndex(d, r)
+	kept := make([]Replica, 0, len(d.Replicas))
+	for _, x := range d.Replicas {
+		if x.Lease != r.Lease {
+			kept = append(kept, x)
+		}
 	}
-	return l.State, l.CloseReason, nil
+	d.Replicas = kept
+}
+
+// leaseState returns a replica's lease as stored: market.GetLease would
+// settle it, moving value in a context that is not a query's.
+func (s *store) leaseState(id uint64) (*market.Lease, error) {
+	return market.StoredLease(s.ctx, id)
 }
 
 func isLive(state string) bool { return state == market.LeaseActive || state == market.LeaseGrace }

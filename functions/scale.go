@@ -8,16 +8,19 @@ import (
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/money"
 )
 
-// processDue evaluates every deployment due by the block's time, earliest
-// first.
+// processDue evaluates the deployments due by the block's time, earliest
+// first, at most Params.BlockEvaluations; the rest stay due for the next
+// blocks.
 func (s *store) processDue() error {
 	now := s.nowMs()
+	limit := s.params().blockEvaluations()
 	var ids []uint64
 	err := s.kv.Iterate([]byte(prefDue), func(k, _ []byte) error {
 		k = k[len(prefDue):]
-		if int64(binary.BigEndian.Uint64(k[:8])) > now {
+		if int64(binary.BigEndian.Uint64(k[:8])) > now || len(ids) == limit {
 			return ledger.ErrStop
 		}
 		ids = append(ids, binary.BigEndian.Uint64(k[8:16]))
@@ -57,30 +60,53 @@ func (d *Deployment) Concurrency(nowMs, windowMs int64) uint64 {
 func (s *store) evaluate(d *Deployment) error {
 	p := s.params()
 	now := s.nowMs()
-	if d.State == StateRemoved {
+	if err := s.releaseReserve(d); err != nil {
+		return err
+	}
+	if d.State == StateSuspended && d.Reserved == 0 {
+		// The reserve released may be what it lacked.
+		if room, _ := d.room(); room > 0 && d.available() >= p.ReplicaDeposit {
+			s.resume(d)
+			return nil
+		}
+	}
+	if d.State == StateRemoved || d.State == StateSuspended {
+		// Evaluated only to release a reserve; nothing else to do.
 		s.schedule(d, 0)
+		if d.Reserved > 0 {
+			s.schedule(d, d.ReservedUntilMs)
+		}
 		return nil
 	}
 	s.schedule(d, now+p.EvalSeconds*msPerSecond)
-	kept := make([]Replica, 0, len(d.Replicas))
 	lostProv := map[identity.Address]bool{}
 	var lost []string
-	for _, r := range d.Replicas {
-		st, why, err := s.leaseState(r.Lease)
+	for _, r := range append([]Replica(nil), d.Replicas...) {
+		l, err := s.leaseState(r.Lease)
 		if err != nil {
 			return err
 		}
-		if st != market.LeaseClosed {
-			kept = append(kept, r)
+		if l.State != market.LeaseClosed {
 			continue
 		}
-		s.dropReplicaIndex(d, r)
+		if err := s.loseReplica(d, r, l); err != nil {
+			return err
+		}
 		lostProv[r.Provider] = true
-		lost = append(lost, fmt.Sprintf("lease %d (%s)", r.Lease, why))
-		s.ctx.Emit("function.replica_lost", attrDep(d.ID), attr("lease", ledger.FormatInt(r.Lease)),
-			attr("provider", r.Provider.String()), attr("reason", why))
+		lost = append(lost, fmt.Sprintf("lease %d (%s)", r.Lease, l.CloseReason))
 	}
-	d.Replicas = kept
+	if len(d.Replicas) == 0 {
+		// Nothing runs, and nothing can be opened: stop costing blocks.
+		switch {
+		case d.State == StateExhausted:
+			s.suspend(d, "exhausted ("+d.ExhaustedReason+"): top it up or raise spend_limit")
+			return nil
+		case d.available() < p.ReplicaDeposit:
+			s.suspend(d, fmt.Sprintf("the escrow, %s, is short of a replica's lease deposit, %s: top it up",
+				money.Format(d.available()), money.Format(p.ReplicaDeposit)))
+			return nil
+		}
+	}
 	sc := d.Spec.Scaling
 	n := len(d.Replicas)
 	target := uint64(sc.TargetConcurrency)
@@ -151,15 +177,14 @@ func (s *store) blocked(d *Deployment, want int, reason, why string) {
 		attr("reason", reason), attr("blocked", why))
 }
 
-// scaleIn closes the newest replica's lease and emits function.scaled.
+// scaleIn closes the newest replica's lease and emits function.scaled. The
+// usage its provider served before the close stays billable (noteClosed).
 func (s *store) scaleIn(d *Deployment, reason string) error {
 	from := len(d.Replicas)
 	r := d.Replicas[from-1]
-	if _, err := s.closeLease(d, r.Lease); err != nil {
+	if _, err := s.closeReplica(d, r); err != nil {
 		return err
 	}
-	s.dropReplicaIndex(d, r)
-	d.Replicas = d.Replicas[:from-1]
 	d.Blocked = ""
 	s.ctx.Emit("function.scaled", attrDep(d.ID), attr("from", itoa(from)), attr("to", itoa(from-1)), attr("reason", reason),
 		attr("lease", ledger.FormatInt(r.Lease)), attr("provider", r.Provider.String()))

@@ -33,7 +33,7 @@ func (c *chain) reportAll(id uint64, each uint32, seq uint64, dt time.Duration) 
 
 func scaled(evs []ledger.Event) []ledger.Event { return find(evs, "function.scaled") }
 
-// TestScaleOutAndIn: sustained concurrency of 31 on one replica with a
+// TestScaleOutAndIn: sustained concurrency of 14 on one replica with a
 // target of 8 opens a second and a third replica on other providers, no
 // more than max; light load for the cooldown closes them one at a time,
 // down to min.
@@ -44,7 +44,7 @@ func TestScaleOutAndIn(t *testing.T) {
 		t.Fatalf("%d replicas after deploy", n)
 	}
 	var seq uint64 = 1
-	c.reportAll(id, 31, seq, time.Second)
+	c.reportAll(id, 14, seq, time.Second)
 	// The next evaluation (every 10 s) scales out.
 	var reasons []string
 	for i := 0; i < 4; i++ {
@@ -54,9 +54,9 @@ func TestScaleOutAndIn(t *testing.T) {
 		}
 		c.ackAll()
 		seq++
-		c.reportAll(id, 31, seq, time.Second)
+		c.reportAll(id, 14, seq, time.Second)
 	}
-	want := []string{"1->2: concurrency 31 > 1 x 8", "2->3: concurrency 62 > 2 x 8"}
+	want := []string{"1->2: concurrency 14 > 1 x 8", "2->3: concurrency 28 > 2 x 8"}
 	if strings.Join(reasons, "|") != strings.Join(want, "|") {
 		t.Fatalf("scaling decisions %q, want %q", reasons, want)
 	}
@@ -151,8 +151,12 @@ func TestReplaceClosedLease(t *testing.T) {
 	if err != nil || len(got) != 0 {
 		t.Fatalf("ReplicasOf the lost provider: %v %v", got, err)
 	}
-	// The old provider's report is refused now.
-	c.fails(c.providerKey(gone.Provider), &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch(), Calls: 1, PeakConcurrency: 1},
+	// The old provider may send one final report, for the usage it served
+	// before it closed; then its reports are refused.
+	if r := c.report(c.providerKey(gone.Provider), &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch(), Calls: 1, PeakConcurrency: 1}); r.Code != ledger.CodeOK {
+		t.Fatalf("final report: %s", r.Log)
+	}
+	c.fails(c.providerKey(gone.Provider), &functions.UsageReport{Deployment: id, Sequence: 2, Epoch: c.epoch(), Calls: 1, PeakConcurrency: 1},
 		ledger.CodeUnauthorized, "holds no replica")
 	// With no other provider left (the first one retires), a lost replica
 	// is reported blocked.

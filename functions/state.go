@@ -23,6 +23,8 @@ const (
 	prefByOwner = "byowner/"
 	prefByName  = "byname/"
 	prefByProv  = "byprov/"
+	prefByLease = "bylease/"
+	prefSpec    = "spec/"
 	prefSeq     = "seq/"
 	prefDue     = "due/"
 	prefCron    = "cron/"
@@ -37,6 +39,11 @@ const (
 	StateActive    = "active"
 	StateExhausted = "exhausted"
 	StateRemoved   = "removed"
+	// StateSuspended is a deployment that cannot run: no replica left and
+	// no means to open one (its escrow short of a replica's deposit, or
+	// exhausted). It is neither evaluated nor scheduled, and costs no
+	// block any work, until a top-up resumes it.
+	StateSuspended = "suspended"
 )
 
 // Replica is one running copy of a deployment: a market compute lease.
@@ -62,6 +69,10 @@ type Deployment struct {
 	State string           `json:"state"`
 	// ExhaustedReason is "spend_limit" or "escrow" while exhausted.
 	ExhaustedReason string `json:"exhausted_reason,omitempty"`
+	// SuspendedReason says why a suspended deployment cannot run.
+	SuspendedReason string `json:"suspended_reason,omitempty"`
+	// ModuleError is the last error a provider met loading the module.
+	ModuleError string `json:"module_error,omitempty"`
 
 	Deposited uint64 `json:"deposited,string"`
 	Escrow    uint64 `json:"escrow,string"`
@@ -84,6 +95,11 @@ type Deployment struct {
 
 	Calls uint64 `json:"calls,string"`
 	MiBMs uint64 `json:"mib_ms,string"`
+	// Reserved is the part of Escrow kept back for the final reports of
+	// replicas closed less than Params.FinalReportSeconds ago, until
+	// ReservedUntilMs: neither a refund nor a replica's deposit takes it.
+	Reserved        uint64 `json:"reserved,omitempty,string"`
+	ReservedUntilMs int64  `json:"reserved_until_ms,omitempty"`
 
 	Replicas []Replica `json:"replicas"`
 	// LowSinceMs is when the load first fitted in one replica fewer, since
@@ -113,6 +129,18 @@ type ProviderUsage struct {
 	MiBMs    uint64 `json:"mib_ms,string"`
 	// Paid is what the provider was paid as the split's "provider".
 	Paid uint64 `json:"paid,string"`
+	// ReportMs is the block time of the provider's last accepted report:
+	// the next one's usage is bounded by the time since.
+	ReportMs int64 `json:"report_ms,omitempty"`
+	// A replica of this provider whose lease closed may still report the
+	// usage it served before the close, once, until FinalUntilMs: usage
+	// of the FinalFromMs..ClosedMs span of lease FinalLease, charged at
+	// most Reserve from the escrow kept back for it.
+	FinalLease   uint64 `json:"final_lease,omitempty,string"`
+	FinalFromMs  int64  `json:"final_from_ms,omitempty"`
+	ClosedMs     int64  `json:"closed_ms,omitempty"`
+	FinalUntilMs int64  `json:"final_until_ms,omitempty"`
+	Reserve      uint64 `json:"reserve,omitempty,string"`
 }
 
 type store struct {
@@ -176,6 +204,9 @@ func (s *store) params() Params {
 	if ok, err := s.getJSON([]byte(keyParams), &stored); ok && err == nil {
 		p = stored
 	}
+	if p.FinalReportSeconds == 0 {
+		p.FinalReportSeconds = DefaultParams().FinalReportSeconds
+	}
 	s.p = &p
 	return p
 }
@@ -204,7 +235,43 @@ func (s *store) deployment(id uint64) (*Deployment, error) {
 	return &d, nil
 }
 
-func (s *store) putDeployment(d *Deployment) { s.putJSON(key(prefDep, d.ID), d) }
+// putDeployment writes d's record: everything but the spec's env and cron
+// bodies, which putSpec writes apart (up to ~580 KB as JSON), so that a
+// usage report, an evaluation or a cron run never rewrites them.
+func (s *store) putDeployment(d *Deployment) {
+	rec := *d
+	rec.Spec = lightSpec(d.Spec)
+	s.putJSON(key(prefDep, d.ID), &rec)
+}
+
+// putSpec writes d's whole spec; only a deploy and an update do.
+func (s *store) putSpec(d *Deployment) { s.putJSON(key(prefSpec, d.ID), d.Spec) }
+
+// fullSpec fills in the env and cron bodies of d's spec.
+func (s *store) fullSpec(d *Deployment) error {
+	var sp Spec
+	ok, err := s.getJSON(key(prefSpec, d.ID), &sp)
+	if err != nil || !ok {
+		return err
+	}
+	d.Spec = sp
+	return nil
+}
+
+// lightSpec is sp without its env and cron bodies: what the chain's own
+// work (billing, scaling, cron) reads.
+func lightSpec(sp Spec) Spec {
+	sp.Env = nil
+	if len(sp.Cron) > 0 {
+		jobs := make([]CronJob, len(sp.Cron))
+		for i, j := range sp.Cron {
+			j.Body = ""
+			jobs[i] = j
+		}
+		sp.Cron = jobs
+	}
+	return sp
+}
 
 func (s *store) usage(id uint64, p identity.Address) (ProviderUsage, error) {
 	var u ProviderUsage
@@ -228,10 +295,21 @@ func (s *store) schedule(d *Deployment, at int64) {
 
 func (s *store) addReplicaIndex(d *Deployment, r Replica) {
 	s.kv.Set(key(prefByProv, r.Provider, d.ID, r.Lease), []byte{})
+	s.kv.Set(key(prefByLease, r.Lease), key("", d.ID))
 }
 
 func (s *store) dropReplicaIndex(d *Deployment, r Replica) {
 	s.kv.Delete(key(prefByProv, r.Provider, d.ID, r.Lease))
+	s.kv.Delete(key(prefByLease, r.Lease))
+}
+
+// replicaOf returns the deployment whose replica lease is, or 0.
+func (s *store) replicaOf(lease uint64) uint64 {
+	b := s.kv.Get(key(prefByLease, lease))
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
 }
 
 func attrDep(id uint64) ledger.Attr {

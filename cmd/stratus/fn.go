@@ -36,6 +36,7 @@ import (
 	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/storage"
 	"github.com/stratus-cloud/stratus/storeclient"
+	"github.com/stratus-cloud/stratus/wagi"
 )
 
 // maxInvokeBody bounds what `fn invoke` reads of a response: a function's
@@ -48,7 +49,7 @@ const invokeTimeout = fnspec.MaxTimeout + 30*time.Second
 func newFnCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "fn",
-		Short: "Serverless functions: deploy, invoke, ls, info, logs, update, rm, topup",
+		Short: "Serverless functions: deploy, invoke, ls, info, logs, update, scale, rm, topup",
 		Long: `fn runs WASI modules as functions: deploy reads a YAML spec (see
 docs/functions.md), uploads the module through storage when the spec names a
 local .wasm file, and opens a deployment on the ledger, which leases replicas
@@ -58,7 +59,7 @@ NAME|ID is a deployment's number, or its name among the deployments of the
 --from key (default: demo in a devnet or testnet home).`,
 	}
 	c.AddCommand(newFnDeployCmd(g), newFnInvokeCmd(g), newFnLsCmd(g), newFnInfoCmd(g),
-		newFnLogsCmd(g), newFnUpdateCmd(g), newFnRmCmd(g), newFnTopupCmd(g))
+		newFnLogsCmd(g), newFnUpdateCmd(g), newFnScaleCmd(g), newFnRmCmd(g), newFnTopupCmd(g))
 	return c
 }
 
@@ -72,8 +73,7 @@ NAME|ID is a deployment's number, or its name among the deployments of the
 // Durations are rounded up: a 1.5ms timeout is 2ms and a 1.5s cooldown 2s,
 // never less than the spec says. It fails with kind Invalid when the ledger
 // would refuse the result: its bounds are not all the spec's (a name must
-// start with a letter, at most 16 routes and 8 cron jobs whose bodies add
-// up to at most 64KiB, at least one route).
+// start with a letter, at least one route).
 func chainSpec(s *fnspec.Spec, module string) (functions.Spec, error) {
 	full := *s
 	full.Module = module
@@ -168,6 +168,15 @@ func (g *globals) moduleID(ctx context.Context, s *fnspec.Spec, specPath string,
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
 		return "", errs.E(errs.Invalid, "module %s is not a regular file: give a .wasm file", path)
+	}
+	// A file that is not a function is refused here, before it is stored
+	// or anything is paid: the providers would refuse it on the first call.
+	wasm, err := io.ReadAll(io.NewSectionReader(f, 0, st.Size()))
+	if err != nil {
+		return "", errs.E(errs.Invalid, "cannot read module %s: %v", path, err)
+	}
+	if err := wagi.Check(ctx, wasm); err != nil {
+		return "", errs.E(errs.Invalid, "module %s cannot run as a function: %v; build it for WASI, e.g. GOOS=wasip1 GOARCH=wasm go build -o %s", path, err, s.Module)
 	}
 	// An object's ID is a hash of its content, and the ledger refuses to
 	// commit one twice: a module already stored (by an earlier deploy, or
@@ -454,10 +463,17 @@ spend_limit makes an exhausted deployment active again.`,
 
 func newFnRmCmd(g *globals) *cobra.Command {
 	var f txFlags
+	var keepModule bool
 	c := &cobra.Command{
-		Use:   "rm NAME|ID [--from KEY]",
-		Short: "Remove a deployment: its replicas' leases close and its escrow is refunded",
-		Args:  cobra.ExactArgs(1),
+		Use:   "rm NAME|ID [--from KEY] [--keep-module]",
+		Short: "Remove a deployment: its replicas' leases close, its escrow is refunded, and its module is removed from storage",
+		Long: `rm removes a deployment: its replicas' leases close and refund their
+escrow, and so does the deployment, less what its replicas' final usage
+reports may still charge (kept back for the chain's final_report_seconds,
+then refunded). The module's object is then removed from storage too, so it
+stops paying, unless another live deployment of the key uses it or
+--keep-module is given.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			f.from = g.defaultFrom(f.from)
@@ -469,11 +485,12 @@ func newFnRmCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var refund uint64
+			var refund, reserved uint64
 			var closed []string
 			for _, e := range res.Events {
 				if e.Type == "function.removed" {
 					refund, _ = strconv.ParseUint(e.Attrs["refund"], 10, 64)
+					reserved, _ = strconv.ParseUint(e.Attrs["reserved"], 10, 64)
 					if e.Attrs["closed"] != "" {
 						closed = strings.Split(e.Attrs["closed"], ",")
 					}
@@ -481,23 +498,145 @@ func newFnRmCmd(g *globals) *cobra.Command {
 			}
 			// The leases refund their own escrow to the owner as they close.
 			leaseRefund := refunded(ctx, g, closed)
+			module, why := "", ""
+			if !keepModule {
+				module, why = g.removeModule(ctx, cmd.ErrOrStderr(), f.from, d)
+			}
 			out := struct {
 				ID            string   `json:"id"`
 				Refunded      uint64   `json:"refunded,string"`
+				Reserved      uint64   `json:"reserved,string"`
 				ClosedLeases  []string `json:"closed_leases"`
 				LeaseRefunded uint64   `json:"lease_refunded,string"`
+				ModuleRemoved string   `json:"module_removed,omitempty"`
+				ModuleKept    string   `json:"module_kept,omitempty"`
 				Tx            string   `json:"tx"`
 				Height        int64    `json:"height"`
-			}{strconv.FormatUint(d.ID, 10), refund, append([]string{}, closed...), leaseRefund, res.Hash, res.Height}
+			}{strconv.FormatUint(d.ID, 10), refund, reserved, append([]string{}, closed...), leaseRefund, module, why, res.Hash, res.Height}
 			return g.print(cmd.OutOrStdout(), out, func(w io.Writer) {
 				fmt.Fprintf(w, "removed %s (%d) in block %d: %s of escrow refunded\n", d.Name, d.ID, res.Height, money.Format(refund))
+				if reserved > 0 {
+					fmt.Fprintf(w, "kept back for the replicas' final usage reports: %s, refunded after the chain's final_report_seconds\n", money.Format(reserved))
+				}
 				if len(closed) > 0 {
 					fmt.Fprintf(w, "closed leases %s: %s refunded\n", strings.Join(closed, ", "), money.Format(leaseRefund))
+				}
+				switch {
+				case module != "":
+					fmt.Fprintf(w, "removed module %s from storage\n", module)
+				case why != "":
+					fmt.Fprintf(w, "kept module %s: %s\n", d.Spec.Module, why)
 				}
 			})
 		},
 	}
 	f.register(c)
+	c.Flags().BoolVar(&keepModule, "keep-module", false, "leave the module's object in storage (it keeps paying for its leases)")
+	return c
+}
+
+// removeModule removes the module object of deployment d, just removed,
+// when from owns it and none of from's live deployments uses it. It
+// returns the object removed, or why it was kept.
+func (g *globals) removeModule(ctx context.Context, stderr io.Writer, from string, d functions.DeploymentView) (string, string) {
+	key, err := g.loadKey(from)
+	if err != nil {
+		return "", err.Error()
+	}
+	deps, err := g.client().Deployments(ctx, key.Address().String())
+	if err != nil {
+		return "", "cannot list your deployments: " + oneLine(err.Error())
+	}
+	for _, o := range deps {
+		if o.ID != d.ID && o.State != functions.StateRemoved && o.Spec.Module == d.Spec.Module {
+			return "", fmt.Sprintf("deployment %d (%s) uses it", o.ID, o.Name)
+		}
+	}
+	if _, err := g.client().Object(ctx, d.Spec.Module); err != nil {
+		return "", "not in storage: " + oneLine(err.Error())
+	}
+	res, err := g.storeClient(stderr).Remove(ctx, key, d.Spec.Module)
+	if err != nil {
+		return "", oneLine(err.Error())
+	}
+	return res.ID, ""
+}
+
+func newFnScaleCmd(g *globals) *cobra.Command {
+	var f txFlags
+	var minR, maxR, replicas uint32
+	c := &cobra.Command{
+		Use:   "scale NAME|ID (--replicas N | --min N --max N) [--from KEY]",
+		Short: "Set how many replicas a deployment runs; replicas above the new max close through the deployment",
+		Long: `scale sends functions/scale: it sets the deployment's scaling.min and
+scaling.max (--replicas N sets both). Replicas above the new max close in
+the same block, through the deployment, so the usage they served is still
+charged from their providers' final reports: a replica's lease is never
+closed directly. The spec's other fields, and its spec hash, stay.`,
+		Example: `  stratus fn scale echo --replicas 1
+  stratus fn scale echo --min 1 --max 5`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case replicas > 0 && (minR > 0 || maxR > 0):
+				return errs.E(errs.Invalid, "give --replicas N, or --min and --max, not both")
+			case replicas > 0:
+				minR, maxR = replicas, replicas
+			case minR == 0 && maxR == 0:
+				return errs.E(errs.Invalid, "fn scale needs --replicas N, or --min N and --max N")
+			}
+			ctx := cmd.Context()
+			f.from = g.defaultFrom(f.from)
+			d, err := g.fnLookup(ctx, args[0], f.from)
+			if err != nil {
+				return err
+			}
+			if minR == 0 {
+				minR = d.Spec.Scaling.Min
+			}
+			if maxR == 0 {
+				maxR = max(d.Spec.Scaling.Max, minR)
+			}
+			res, err := g.submit(ctx, &f, &functions.Scale{ID: d.ID, Min: minR, Max: maxR})
+			if err != nil {
+				return err
+			}
+			var closed, opened []string
+			for _, e := range res.Events {
+				if e.Type == "function.scaled" {
+					from, _ := strconv.Atoi(e.Attrs["from"])
+					to, _ := strconv.Atoi(e.Attrs["to"])
+					if to < from {
+						closed = append(closed, e.Attrs["lease"])
+					} else {
+						opened = append(opened, e.Attrs["lease"])
+					}
+				}
+			}
+			out := struct {
+				ID     string   `json:"id"`
+				Min    uint32   `json:"min"`
+				Max    uint32   `json:"max"`
+				Closed []string `json:"closed_leases"`
+				Opened []string `json:"opened_leases"`
+				Tx     string   `json:"tx"`
+				Height int64    `json:"height"`
+			}{strconv.FormatUint(d.ID, 10), minR, maxR, append([]string{}, closed...), append([]string{}, opened...), res.Hash, res.Height}
+			return g.print(cmd.OutOrStdout(), out, func(w io.Writer) {
+				fmt.Fprintf(w, "%s (%d) scaled to min %d, max %d in block %d\n", d.Name, d.ID, minR, maxR, res.Height)
+				if len(closed) > 0 {
+					fmt.Fprintf(w, "closed replica leases %s\n", strings.Join(closed, ", "))
+				}
+				if len(opened) > 0 {
+					fmt.Fprintf(w, "opened replica leases %s\n", strings.Join(opened, ", "))
+				}
+			})
+		},
+	}
+	f.register(c)
+	c.Flags().Uint32Var(&replicas, "replicas", 0, "run exactly N replicas (sets min and max)")
+	c.Flags().Uint32Var(&minR, "min", 0, "the fewest replicas to run")
+	c.Flags().Uint32Var(&maxR, "max", 0, "the most replicas the autoscaler may open")
 	return c
 }
 
@@ -626,6 +765,12 @@ func (g *globals) printFnInfo(w io.Writer, d functions.DeploymentView) {
 		state += " (" + strings.ReplaceAll(d.ExhaustedReason, "_", " ") + ")"
 	}
 	fmt.Fprintf(w, "deployment:  %d %s (%s)\nowner:       %s\n", d.ID, d.Name, state, d.Owner)
+	if d.SuspendedReason != "" {
+		fmt.Fprintf(w, "suspended:   %s (stratus fn topup %d --amount AMOUNT resumes it)\n", d.SuspendedReason, d.ID)
+	}
+	if d.ModuleError != "" {
+		fmt.Fprintf(w, "module error: %s\n", d.ModuleError)
+	}
 	if d.State != functions.StateRemoved {
 		fmt.Fprintf(w, "url:         %s\n", g.fnURL(d.ID))
 	}
@@ -683,6 +828,9 @@ func (g *globals) printFnInfo(w io.Writer, d functions.DeploymentView) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "escrow:      %s (deposited %s, %s to replica leases, %s refunded); %s can still be charged\n",
 		money.Format(d.Escrow), money.Format(d.Deposited), money.Format(d.ReplicaFunding), money.Format(d.Refunded), money.Format(d.Room))
+	if d.Reserved > 0 {
+		fmt.Fprintf(w, "kept back:   %s of it for closed replicas' final usage reports, until %s\n", money.Format(d.Reserved), formatMs(d.ReservedUntilMs))
+	}
 	fmt.Fprintf(w, "split:\n")
 	for _, p := range d.Payees {
 		fmt.Fprintf(w, "  %-56s %7s  paid %s\n", p.To, bpsPercent(p.Bps), money.Format(p.Paid))
