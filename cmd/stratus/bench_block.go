@@ -53,6 +53,6 @@ transactions when the ratio is near 1 (target: at most 1.3).`,
 	}
 	c.Flags().IntSliceVar(&o.Sizes, "sizes", o.Sizes, "transactions per measured block, ascending; the ratio compares the last with the first")
 	c.Flags().IntVar(&o.Rounds, "rounds", 3, "measured blocks of each size (the median counts)")
-	c.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured blocks to this file, labelled txs=<size> (go tool pprof -tagfocus txs=16000)")
+	c.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured blocks to this file, labelled block=txs<size> (go tool pprof -tagfocus block=txs16000)")
 	return c
 }
