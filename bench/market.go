@@ -35,6 +35,10 @@ type MarketOptions struct {
 	// PerBlock is how many leases each setup block opens and acknowledges
 	// (default 5000).
 	PerBlock int
+	// Cold skips reading each store once before the measured blocks, so
+	// that nearly every top-up on the large chain reads its lease's block
+	// from disk for the first time (see Market).
+	Cold bool
 	// CPUProfile, if set, receives a CPU profile of the measured blocks,
 	// labelled state=small (SmallLeases) or state=large (Leases), for
 	// go tool pprof -tagfocus.
@@ -64,6 +68,8 @@ type MarketResult struct {
 	SmallLeases int `json:"small_leases"`
 	Touch       int `json:"touch"`
 	Blocks      int `json:"blocks"`
+	// Cold is true when the stores were not read through before measuring.
+	Cold bool `json:"cold"`
 	// SetupS is the time to open and acknowledge the large state's leases,
 	// signing included; SetupLeasesPerS the rate.
 	SetupS          float64 `json:"setup_s"`
@@ -90,6 +96,7 @@ const mbGasLimit = 1_000_000
 
 // mbChain is a chain driven block by block over a Pebble store.
 type mbChain struct {
+	chainID string
 	m       *ledger.Machine
 	st      *pebblestore.Store
 	price   uint64
@@ -113,7 +120,8 @@ func mbKey(kind string, i int) *identity.Key {
 // one with SmallLeases open leases and one with Leases. It then times blocks
 // of Touch top-ups on distinct leases, alternating between the two chains so
 // that a noisy neighbour slows both alike. Each timing covers BeginBlock,
-// every Deliver, End and the synced commit.
+// every Deliver, End and the synced commit. Unless o.Cold, each store is read
+// through once before, so that both chains' reads find their blocks cached.
 func Market(o MarketOptions) (MarketResult, error) {
 	if o.Progress == nil {
 		o.Progress = func(string, ...any) {}
@@ -124,7 +132,7 @@ func Market(o MarketOptions) (MarketResult, error) {
 	if o.PerBlock <= 0 {
 		o.PerBlock = 5000
 	}
-	res := MarketResult{Leases: o.Leases, SmallLeases: SmallLeases, Touch: o.Touch, Blocks: o.Blocks, Cores: runtime.GOMAXPROCS(0)}
+	res := MarketResult{Leases: o.Leases, SmallLeases: SmallLeases, Touch: o.Touch, Blocks: o.Blocks, Cold: o.Cold, Cores: runtime.GOMAXPROCS(0)}
 	if o.Leases <= SmallLeases || o.Touch <= 0 || o.Touch > SmallLeases {
 		return res, fmt.Errorf("bench market needs more than %d leases and between 1 and %d touched per block", SmallLeases, SmallLeases)
 	}
@@ -159,6 +167,22 @@ func Market(o MarketOptions) (MarketResult, error) {
 			res.SetupS = time.Since(start).Seconds()
 			res.SetupLeasesPerS = float64(n) / res.SetupS
 			res.StoreMiB = float64(dirSize(filepath.Join(dir, fmt.Sprint(n)))) / (1 << 20)
+		}
+		if !o.Cold {
+			// Read the whole state once, as a node that has been running
+			// for a while has read what it holds: a lease's block is then
+			// in Pebble's block cache (256 MiB; 100,000 leases take
+			// 114 MiB) or still in the memtable, and a top-up reads the
+			// same way in either state. Otherwise a top-up on the large
+			// chain nearly always reads its lease's block from disk for
+			// the first time (a block-cache miss: a read, a checksum, a
+			// decompression and a fresh allocation) while all of the small
+			// chain's leases sit in the memtable, and the ratio measures
+			// that difference, which moves with the machine's load.
+			o.Progress("reading the %d-lease state once", n)
+			if err := st.Iterate(nil, func(_, _ []byte) error { return nil }); err != nil {
+				return res, err
+			}
 		}
 		chains[i] = c
 	}
@@ -210,8 +234,31 @@ func Market(o MarketOptions) (MarketResult, error) {
 }
 
 func newMBChain(st *pebblestore.Store) (*mbChain, error) {
+	var provs []market.GenesisProvider
+	for i := range mbProviders {
+		provs = append(provs, benchProvider(i, mbPrice))
+	}
+	return newChain(st, mbChainID, mbConsumers, provs)
+}
+
+// benchProvider is provider i of a benchmark's genesis: 1 PiB of storage at
+// a fixed price, with 1,000 STR of collateral.
+func benchProvider(i int, price uint64) market.GenesisProvider {
+	return market.GenesisProvider{Operator: mbKey("provider", i).Address(), RegisterProvider: market.RegisterProvider{
+		Endpoint: fmt.Sprintf("https://provider%d.bench.example", i), Region: "bench",
+		Offers:     []market.Offer{{Class: market.ClassStorage, Capacity: 1 << 50, Pricing: market.Rule{Kind: "fixed", Price: price}}},
+		Collateral: 1000 * money.UstrPerSTR,
+	}}
+}
+
+// newChain starts a chain with the market module over st: genesis funds
+// consumers accounts (mbKey("consumer", i)), the providers' operators
+// (mbKey("provider", i)) and an app creator with a million STR each, and
+// registers the providers.
+func newChain(st *pebblestore.Store, chainID string, consumers int, providers []market.GenesisProvider) (*mbChain, error) {
 	c := &mbChain{
-		m: ledger.New(ledger.DefaultRegistry(market.Module{})), st: st,
+		chainID: chainID,
+		m:       ledger.New(ledger.DefaultRegistry(market.Module{})), st: st,
 		t0:     time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		app:    mbKey("app", 0),
 		nonces: map[identity.Address]uint64{},
@@ -228,17 +275,13 @@ func newMBChain(st *pebblestore.Store) (*mbChain, error) {
 		g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: k.Address(), Balance: 1_000_000 * money.UstrPerSTR})
 	}
 	mg := market.DefaultGenesis()
-	for i := range mbProviders {
+	for i, gp := range providers {
 		k := mbKey("provider", i)
 		c.providers = append(c.providers, k)
 		fund(k)
-		mg.Providers = append(mg.Providers, market.GenesisProvider{Operator: k.Address(), RegisterProvider: market.RegisterProvider{
-			Endpoint: fmt.Sprintf("https://provider%d.bench.example", i), Region: "bench",
-			Offers:     []market.Offer{{Class: market.ClassStorage, Capacity: 1 << 50, Pricing: market.Rule{Kind: "fixed", Price: mbPrice}}},
-			Collateral: 1000 * money.UstrPerSTR,
-		}})
+		mg.Providers = append(mg.Providers, gp)
 	}
-	for i := range mbConsumers {
+	for i := range consumers {
 		k := mbKey("consumer", i)
 		c.consumers = append(c.consumers, k)
 		fund(k)
@@ -250,7 +293,7 @@ func newMBChain(st *pebblestore.Store) (*mbChain, error) {
 	if err != nil {
 		return nil, err
 	}
-	ch, err := c.m.InitChain(st, ledger.Header{ChainID: mbChainID, Time: c.t0}, app)
+	ch, err := c.m.InitChain(st, ledger.Header{ChainID: chainID, Time: c.t0}, app)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +314,7 @@ func (c *mbChain) next(k *identity.Key, msg ledger.Msg) unsigned {
 	a := k.Address()
 	n := c.nonces[a]
 	c.nonces[a] = n + 1
-	return unsigned{key: k, tx: &ledger.Tx{ChainID: mbChainID, Nonce: n, GasLimit: mbGasLimit, GasPrice: c.price, Msg: msg}}
+	return unsigned{key: k, tx: &ledger.Tx{ChainID: c.chainID, Nonce: n, GasLimit: mbGasLimit, GasPrice: c.price, Msg: msg}}
 }
 
 // signAll signs on every core.
@@ -346,31 +389,41 @@ func (c *mbChain) topupBlocks(n, touch int) [][][]byte {
 // transaction must succeed. It returns the time of the whole block and of
 // its commit.
 func (c *mbChain) block(txs [][]byte) (total, commit time.Duration, err error) {
+	exec, commit, _, err := c.run(txs)
+	return exec + commit, commit, err
+}
+
+// run executes one block one second after the last and commits it. It
+// returns the time from BeginBlock to End, the time of the commit, how many
+// transactions succeeded, and the first failure.
+func (c *mbChain) run(txs [][]byte) (exec, commit time.Duration, ok int, failed error) {
 	h := c.height + 1
 	hash := sha256.Sum256(binary.BigEndian.AppendUint64([]byte("bench block"), uint64(h)))
-	hdr := ledger.Header{ChainID: mbChainID, Height: h, Time: c.t0.Add(time.Duration(h) * time.Second), Hash: hash[:], PrevAppHash: c.appHash}
+	hdr := ledger.Header{ChainID: c.chainID, Height: h, Time: c.t0.Add(time.Duration(h) * time.Second), Hash: hash[:], PrevAppHash: c.appHash}
 	start := time.Now()
 	b, err := c.m.BeginBlock(c.st, hdr)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	var failed error
 	for i, raw := range txs {
-		if r := b.Deliver(raw, true); r.Code != ledger.CodeOK && failed == nil {
+		r := b.Deliver(raw, true)
+		if r.Code == ledger.CodeOK {
+			ok++
+		} else if failed == nil {
 			failed = fmt.Errorf("block %d tx %d failed with code %d: %s", h, i, r.Code, r.Log)
 		}
 	}
 	ch, _, err := b.End()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, ok, err
 	}
 	cs := time.Now()
 	if err := c.st.Commit(h, ch.AppHash, ch.Writes, nil); err != nil {
-		return 0, 0, err
+		return 0, 0, ok, err
 	}
 	end := time.Now()
 	c.height, c.appHash = h, ch.AppHash
-	return end.Sub(start), end.Sub(cs), failed
+	return cs.Sub(start), end.Sub(cs), ok, failed
 }
 
 func median(xs []float64) float64 {

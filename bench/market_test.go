@@ -42,3 +42,18 @@ func TestMarketRefusesBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestMarketCold runs the market benchmark without reading the stores
+// through first, and checks that the result says so.
+func TestMarketCold(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 1500 leases on a Pebble store")
+	}
+	res, err := bench.Market(bench.MarketOptions{Leases: 1500, Touch: 10, Blocks: 1, PerBlock: 500, Cold: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Cold || res.BlockMs1k <= 0 || res.BlockMs100k <= 0 {
+		t.Errorf("cold run: %+v, want cold true and both block times positive", res)
+	}
+}
