@@ -200,6 +200,38 @@ func TestValidateAndCanonical(t *testing.T) {
 	}
 }
 
+// TestExpiriesCarriedOver: one block drops at most the cap of objects at
+// their expiry; the rest go in the next blocks, earliest first.
+func TestExpiriesCarriedOver(t *testing.T) {
+	defer objects.SetMaxExpiriesPerBlock(2)()
+	c := newChain(t)
+	u := c.users[0]
+	ls := c.leases(0)
+	exp := c.now.Add(10 * time.Second)
+	for i := range 5 {
+		_, b := manifest(t, data(300, byte(40+i)), c.providers...)
+		c.ok(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli()})
+	}
+	c.block(exp.Sub(c.now))
+	for i, want := range []int{2, 2, 1, 0} {
+		if i > 0 {
+			c.block(time.Second)
+		}
+		n := 0
+		for _, e := range c.endEvents {
+			if e.Type == "object.expired" {
+				n++
+			}
+		}
+		if n != want {
+			t.Fatalf("block %d at or after the expiry dropped %d objects, want %d", i, n, want)
+		}
+	}
+	if os, _, _ := objects.ObjectsAfter(c.query(), u.Address(), nil, 10); len(os) != 0 {
+		t.Fatalf("%d objects left after their expiry", len(os))
+	}
+}
+
 func TestExpiry(t *testing.T) {
 	c := newChain(t)
 	u := c.users[0]

@@ -361,6 +361,11 @@ func closeUnused(ctx *ledger.Context, id uint64) (bool, error) {
 }
 
 // expireDue removes the objects due by the block time.
+// maxExpiriesPerBlock bounds the objects one EndBlock drops at their
+// expiry, so that many objects given the same expiry cannot make one block
+// slow: the rest stay in the due queue and go in the next blocks.
+var maxExpiriesPerBlock = 500
+
 func (s *store) expireDue() error {
 	now := uint64(s.nowMs())
 	var due [][]byte
@@ -369,7 +374,8 @@ func (s *store) expireDue() error {
 		if len(k) != 8+32 {
 			return errs.E(errs.Internal, "objects: corrupt due key %x", k)
 		}
-		if binary.BigEndian.Uint64(k[:8]) > now {
+		if binary.BigEndian.Uint64(k[:8]) > now || len(due) == maxExpiriesPerBlock {
+			// The rest are carried to the next blocks, earliest first.
 			return ledger.ErrStop
 		}
 		due = append(due, append([]byte(nil), k[8:]...))
