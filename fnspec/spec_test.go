@@ -321,7 +321,7 @@ func TestValidationErrors(t *testing.T) {
 		{"spend zero", edit("spend_limit", "spend_limit: 0STR"), "spend_limit", "more than 0"},
 		{"deposit above", edit("deposit", "deposit: 101STR"), "deposit", "above spend_limit (100STR)"},
 		{"deposit zero", edit("deposit", "deposit: 0ustr"), "deposit", "more than 0"},
-		{"deposit bad", edit("deposit", "deposit: lots"), "deposit", "no unit"},
+		{"deposit bad", edit("deposit", "deposit: lots"), "deposit", "is not a number"},
 		{"split sum", edit("split", "split: [{to: provider, bps: 9000}]"), "split", "add up to 9000"},
 		{"split empty", edit("split", "split: []"), "split", "is empty"},
 		{"split payee", edit("split", "split: [{to: alice, bps: 10000}]"), "split[0].to", "did:key"},

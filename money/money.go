@@ -84,8 +84,11 @@ func Parse(s string) (Amount, error) {
 	case strings.HasSuffix(lower, "str"):
 		num, scale = strings.TrimSpace(s[:len(s)-3]), true
 	default:
-		if unit := strings.TrimLeft(s, "0123456789. "); unit != "" && letters(unit) {
+		if unit := strings.TrimLeft(s, "0123456789. "); unit != "" && unit != s && letters(unit) {
 			return 0, errs.E(errs.Invalid, "amount %q has the unit %q, which is not one of Stratus's: amounts are in STR or ustr (1STR = 1000000ustr), such as 5STR, 0.25STR or 1500ustr", orig, unit)
+		}
+		if s != "" && letters(s) {
+			return 0, errs.E(errs.Invalid, "amount %q is not a number: write it as 5STR, 0.25STR or 1500ustr", orig)
 		}
 		return 0, errs.E(errs.Invalid, "amount %q has no unit: write it as 5STR, 0.25STR or 1500ustr", orig)
 	}
