@@ -3,6 +3,8 @@ package ledger_test
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -66,5 +68,79 @@ func TestCacheIterate(t *testing.T) {
 				t.Errorf("callback error = %v, want boom", err)
 			}
 		})
+	}
+}
+
+// TestCacheRandomOverlay drives the overlay with random writes, deletes,
+// snapshots, reverts and walks, and checks every walk and the final
+// changes against a plain model: the order the overlay keeps (placed
+// lazily, undone on revert) must always be the keys' order.
+func TestCacheRandomOverlay(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		r := rand.New(rand.NewPCG(seed, 7))
+		parent := ledger.MemReader{}
+		for i := range 30 {
+			if r.IntN(2) == 0 {
+				parent[fmt.Sprintf("k/%02d", i)] = []byte("p")
+			}
+		}
+		c := ledger.NewCache(parent)
+		model := map[string]string{}
+		for k, v := range parent {
+			model[k] = string(v)
+		}
+		type snap struct {
+			at    int
+			model map[string]string
+		}
+		var snaps []snap
+		for step := range 400 {
+			k := fmt.Sprintf("k/%02d", r.IntN(40))
+			switch op := r.IntN(10); {
+			case op < 4:
+				v := fmt.Sprint(step)
+				c.Set([]byte(k), []byte(v))
+				model[k] = v
+			case op < 5:
+				c.Delete([]byte(k))
+				delete(model, k)
+			case op < 6:
+				snaps = append(snaps, snap{c.Snapshot(), maps.Clone(model)})
+			case op < 7 && len(snaps) > 0:
+				s := snaps[len(snaps)-1]
+				snaps = snaps[:len(snaps)-1]
+				c.Revert(s.at)
+				model = s.model
+			case op < 8:
+				c.Seal()
+				snaps = nil
+			default:
+				var got []string
+				if err := c.Iterate([]byte("k/"), func(k, v []byte) error { got = append(got, string(k)+"="+string(v)); return nil }); err != nil {
+					t.Fatal(err)
+				}
+				var want []string
+				for _, k := range slices.Sorted(maps.Keys(model)) {
+					want = append(want, k+"="+model[k])
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("seed %d step %d: walk %v, want %v", seed, step, got, want)
+				}
+			}
+		}
+		ch := c.Changes()
+		if !slices.IsSortedFunc(ch, func(a, b ledger.Change) int { return slices.Compare(a.Key, b.Key) }) {
+			t.Fatalf("seed %d: changes not sorted", seed)
+		}
+		after := maps.Clone(parent)
+		after.Apply(ch)
+		if len(after) != len(model) {
+			t.Fatalf("seed %d: %d keys after the changes, want %d", seed, len(after), len(model))
+		}
+		for k, v := range model {
+			if string(after[k]) != v {
+				t.Fatalf("seed %d: %s = %q after the changes, want %q", seed, k, after[k], v)
+			}
+		}
 	}
 }

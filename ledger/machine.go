@@ -318,24 +318,38 @@ func execute(ctx *Context, tx *Tx, simulate bool) (execution, error) {
 	}
 	o.gasUsed = meter.used
 	o.fee = o.gasUsed * tx.GasPrice // at most GasLimit x GasPrice, which did not overflow
+	// The fee held from the balance is settled: the unused part goes back
+	// and the fee moves from balances to fees, which restores the
+	// invariant the hold suspended.
+	acct := ctx.GetAccount(tx.Signer)
 	switch {
 	case o.fee < taken:
-		if rerr := ctx.Credit(BucketFees, tx.Signer, taken-o.fee); rerr != nil {
-			panic(fmt.Sprintf("ledger: refunding unused gas: %v", rerr))
-		}
+		acct.Balance += taken - o.fee // it was there before the hold
+		ctx.setAccount(tx.Signer, acct)
 	case o.fee > taken: // only in a simulation
-		if derr := ctx.Debit(tx.Signer, BucketFees, o.fee-taken); derr != nil && err == nil {
-			err = errs.E(errs.Insufficient, "%s cannot pay the fee of %s (%d gas at %dustr per gas) after the transaction: balance is %s", tx.Signer, money.Format(o.fee), o.gasUsed, tx.GasPrice, money.Format(ctx.GetAccount(tx.Signer).Balance))
+		if acct.Balance < o.fee-taken {
+			if err == nil {
+				err = errs.E(errs.Insufficient, "%s cannot pay the fee of %s (%d gas at %dustr per gas) after the transaction: balance is %s", tx.Signer, money.Format(o.fee), o.gasUsed, tx.GasPrice, money.Format(acct.Balance+taken))
+			}
+			o.fee = taken
+		} else {
+			acct.Balance -= o.fee - taken
+			ctx.setAccount(tx.Signer, acct)
 		}
+	}
+	if merr := ctx.MoveBucket(BucketBalances, BucketFees, o.fee); merr != nil {
+		panic(fmt.Sprintf("ledger: settling a fee: %v", merr))
 	}
 	o.events = ctx.events
 	return o, err
 }
 
-// ante checks and charges what every transaction owes before its message
-// runs: chain, size, nonce, gas and the fee for all of its gas limit (the
-// unused part is refunded after it runs). It returns the fee it took. It
-// fails without side effects.
+// ante checks what every transaction owes before its message runs (chain,
+// size, nonce, gas) and holds the fee for all of its gas limit from the
+// signer's balance, in the same write as the nonce; execute settles it
+// after the message: the unused part back, the fee into the fees bucket.
+// Until then the balances bucket still counts what is held. It returns the
+// fee it holds. It fails without side effects.
 func ante(ctx *Context, tx *Tx, simulate bool) (uint64, error) {
 	if tx.ChainID != ctx.ChainID {
 		return 0, fmt.Errorf("%w: transaction is for chain %q but this is %q; check --node", ErrWrongChain, tx.ChainID, ctx.ChainID)
@@ -368,10 +382,10 @@ func ante(ctx *Context, tx *Tx, simulate bool) (uint64, error) {
 	if simulate {
 		limit, fee = need, need*tx.GasPrice // at most the max fee
 	}
-	if err := ctx.Debit(tx.Signer, BucketFees, fee); err != nil {
+	if acct.Balance < fee {
 		return 0, errs.E(errs.Insufficient, "%s cannot pay the fee of up to %s (%d gas at %dustr per gas): balance is %s", tx.Signer, money.Format(fee), limit, tx.GasPrice, money.Format(acct.Balance))
 	}
-	acct = ctx.GetAccount(tx.Signer)
+	acct.Balance -= fee
 	acct.Nonce++
 	ctx.setAccount(tx.Signer, acct)
 	return fee, nil

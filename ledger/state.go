@@ -44,13 +44,16 @@ type undo struct {
 
 // Cache is a write overlay over a Reader with an undo journal, so a failed
 // message's writes can be rolled back without copying state. Its writes are
-// kept in a map for lookups and in a B-tree for order, so walking a prefix
+// kept in a map for lookups and, for order, in a B-tree, so walking a prefix
 // costs the keys under it, not every write the block has made (which made a
-// block's execution quadratic in its transactions).
+// block's execution quadratic in its transactions). New keys go into the
+// B-tree only when a walk needs the order: a block that never walks (a
+// block of transfers) sorts its keys once, at the end.
 type Cache struct {
 	parent  Reader
 	m       map[string]entry
-	order   *btree.BTreeG[string] // the keys of m, in order
+	order   *btree.BTreeG[string] // keys of m, in order; pending ones not yet
+	pending []string              // keys added to m since the last walk (some may be gone again)
 	journal []undo
 	// reads remembers what was read from the parent, which does not change
 	// while the cache lives (a block, or the mempool's view until the next
@@ -107,7 +110,7 @@ func (c *Cache) put(k string, e entry) {
 	c.journal = append(c.journal, undo{key: k, prev: prev, had: had})
 	c.m[k] = e
 	if !had {
-		c.order.ReplaceOrInsert(k)
+		c.pending = append(c.pending, k)
 	}
 }
 
@@ -121,8 +124,11 @@ func (c *Cache) Revert(s int) {
 		if u.had {
 			c.m[u.key] = u.prev
 		} else {
+			// A pending key is skipped when the pending keys are placed.
 			delete(c.m, u.key)
-			c.order.Delete(u.key)
+			if c.order.Len() > 0 {
+				c.order.Delete(u.key)
+			}
 		}
 	}
 	c.journal = c.journal[:s]
@@ -135,6 +141,7 @@ func (c *Cache) Seal() { c.journal = c.journal[:0] }
 // overlay sees it: its own writes over its parent's state. Its cost is the
 // parent's keys under prefix plus the overlay's writes under prefix.
 func (c *Cache) Iterate(prefix []byte, fn func(key, value []byte) error) error {
+	c.place()
 	// The overlay's keys are copied out first, since fn may write.
 	var mine []string
 	collect := func(k string) bool { mine = append(mine, k); return true }
@@ -214,14 +221,37 @@ func prefixEnd(p []byte) (string, bool) {
 	return "", false
 }
 
+// place puts the pending keys that are still written into the B-tree.
+func (c *Cache) place() {
+	for _, k := range c.pending {
+		if _, ok := c.m[k]; ok {
+			c.order.ReplaceOrInsert(k)
+		}
+	}
+	c.pending = c.pending[:0]
+}
+
 // Changes returns the overlay's writes sorted by key.
 func (c *Cache) Changes() []Change {
 	out := make([]Change, 0, len(c.m))
-	c.order.Ascend(func(k string) bool {
+	add := func(k string) {
 		e := c.m[k]
 		out = append(out, Change{Key: []byte(k), Value: e.val, Delete: e.del})
-		return true
-	})
+	}
+	if c.order.Len() == 0 {
+		// Nothing walked: sort the keys once.
+		keys := make([]string, 0, len(c.m))
+		for k := range c.m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			add(k)
+		}
+		return out
+	}
+	c.place()
+	c.order.Ascend(func(k string) bool { add(k); return true })
 	return out
 }
 
