@@ -94,34 +94,39 @@ func (l *restLedger) Quota(ctx context.Context, consumer, provider identity.Addr
 // provider alone, not the provider's whole list, and keeps the answer in
 // the cached list.
 //
-// An answer younger than freshTTL is not asked again at once: the caller
-// waits until it is that old (without holding up anyone else), since a
-// lease the consumer opened since may be what the refused write needs; so
-// a consumer costs the node one query a second at most, and an honest one
-// waits at most that for a lease it just opened.
+// An answer younger than freshTTL is not asked again at once. If it found
+// no lease (a stranger, most likely), it is the answer; if it found some,
+// the caller waits until it is that old (without holding up anyone else)
+// and asks again, since a lease the consumer opened since may be what the
+// refused write needs. Either way a consumer costs the node one query a
+// second at most, and a lease holder waits at most that for a lease it
+// just opened.
 func (l *restLedger) FreshQuota(ctx context.Context, consumer, provider identity.Address) (uint64, error) {
 	k := pair{consumer, provider}
 	l.mu.Lock()
 	a, ok := l.fresh[k]
 	l.mu.Unlock()
-	if ok {
-		if wait := freshTTL - l.now().Sub(a.at); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return 0, ctx.Err()
-			}
+	var seen time.Time // the answer this caller waited on, if any
+	if ok && l.now().Sub(a.at) < freshTTL {
+		if a.quota == 0 {
+			return 0, nil
 		}
+		t := time.NewTimer(freshTTL - l.now().Sub(a.at))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return 0, ctx.Err()
+		}
+		seen = a.at
 	}
 	l.freshMu.Lock()
 	defer l.freshMu.Unlock()
 	l.mu.Lock()
-	if a, ok := l.fresh[k]; ok && l.now().Sub(a.at) < freshTTL {
+	if cur, ok := l.fresh[k]; ok && cur.at.After(seen) && l.now().Sub(cur.at) < freshTTL {
 		// Another caller asked while this one waited.
 		l.mu.Unlock()
-		return a.quota, nil
+		return cur.quota, nil
 	}
 	l.mu.Unlock()
 	at := l.now()
