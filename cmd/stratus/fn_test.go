@@ -648,3 +648,18 @@ func TestFormatNanoUstr(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseAdviceForReplicas: the ledger's refusal to close a replica's
+// lease names the fn commands that close it.
+func TestCloseAdviceForReplicas(t *testing.T) {
+	in := errs.E(errs.Conflict, "transaction rejected: lease 2 is a replica of deployment 7 (echo): a replica's lease closes through its deployment, by lowering its scaling (functions/scale) or removing it (functions/remove), so that the usage served before the close stays billable")
+	got := closeAdvice(in)
+	want := "transaction rejected: lease 2 is a replica of deployment 7 (echo): a replica's lease closes through its deployment, with `stratus fn scale 7 --replicas N` or `stratus fn rm 7`, so that the usage served before the close stays billable"
+	if got.Error() != want || errs.KindOf(got) != errs.Conflict {
+		t.Errorf("closeAdvice = %q (%v), want %q (conflict)", got, errs.KindOf(got), want)
+	}
+	other := errs.E(errs.NotFound, "no lease 9")
+	if closeAdvice(other) != other {
+		t.Errorf("closeAdvice changed an unrelated error")
+	}
+}

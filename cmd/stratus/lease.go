@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -253,7 +254,7 @@ func newLeaseCmd(g *globals) *cobra.Command {
 		func(id uint64) ledger.Msg { return &market.CloseLease{ID: id} }, "closed")
 	closeRun := closeCmd.RunE
 	closeCmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return storeAdvice(closeRun(cmd, args))
+		return closeAdvice(closeRun(cmd, args))
 	}
 	ack := byID("ack ID --from PROVIDER_KEY", "Acknowledge a lease as its provider: it becomes active and starts paying",
 		func(id uint64) ledger.Msg { return &market.AckLease{ID: id} }, "acknowledged")
@@ -387,13 +388,24 @@ func newPricesCmd(g *globals) *cobra.Command {
 	return c
 }
 
-// storeAdvice turns the ledger's refusal to close a lease that a stored
-// object uses (objects.LeaseInUse) into advice about the store commands.
-func storeAdvice(err error) error {
+// replicaRefusal matches the ledger's refusal to close a function replica's
+// lease directly (functions' LeaseHooks).
+var replicaRefusal = regexp.MustCompile(`is a replica of deployment (\d+) \([^)]*\): a replica's lease closes through its deployment, by lowering its scaling \(functions/scale\) or removing it \(functions/remove\)`)
+
+// closeAdvice turns the ledger's refusal to close a lease that a stored
+// object uses (objects.LeaseInUse), or that is a function's replica, into
+// advice about the store and fn commands.
+func closeAdvice(err error) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
+	if m := replicaRefusal.FindStringSubmatchIndex(msg); m != nil {
+		id := msg[m[2]:m[3]]
+		at := strings.Index(msg[m[0]:m[1]], "by lowering") + m[0]
+		msg = msg[:at] + "with `stratus fn scale " + id + " --replicas N` or `stratus fn rm " + id + "`" + msg[m[1]:]
+		return errs.E(errs.KindOf(err), "%s", msg)
+	}
 	_, obj, ok := objects.LeaseInUse(msg)
 	if !ok {
 		return err
