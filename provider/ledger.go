@@ -42,6 +42,10 @@ const leaseTTL = 2 * time.Second
 // query per freshTTL, not one per write.
 const freshTTL = time.Second
 
+// freshZeroTTL is freshTTL for an answer that found no lease: a consumer
+// told to open a lease retries soon after, and a stranger waits less.
+const freshZeroTTL = 250 * time.Millisecond
+
 // NewRESTLedger returns a Ledger, and a Refresher, that reads a node's REST
 // API through c. It lists the provider's open storage leases (pending,
 // active or grace, page by page, without their SLA windows) at most once
@@ -94,31 +98,34 @@ func (l *restLedger) Quota(ctx context.Context, consumer, provider identity.Addr
 // provider alone, not the provider's whole list, and keeps the answer in
 // the cached list.
 //
-// An answer younger than freshTTL is not asked again at once. If it found
-// no lease (a stranger, most likely), it is the answer; if it found some,
-// the caller waits until it is that old (without holding up anyone else)
-// and asks again, since a lease the consumer opened since may be what the
-// refused write needs. Either way a consumer costs the node one query a
-// second at most, and a lease holder waits at most that for a lease it
-// just opened.
+// An answer younger than freshTTL (freshZeroTTL for one that found no
+// lease) is not asked again at once: the caller waits until it is that old
+// (without holding up anyone else) and asks again, since a lease the
+// consumer opened since may be what the refused write needs. So every
+// answer is fresher than the write it refuses, a key costs the node at
+// most one query a second (four, while it has no lease), and a consumer
+// waits at most that long for a lease it has just opened.
 func (l *restLedger) FreshQuota(ctx context.Context, consumer, provider identity.Address) (uint64, error) {
 	k := pair{consumer, provider}
 	l.mu.Lock()
 	a, ok := l.fresh[k]
 	l.mu.Unlock()
 	var seen time.Time // the answer this caller waited on, if any
-	if ok && l.now().Sub(a.at) < freshTTL {
+	if ok {
+		ttl := freshTTL
 		if a.quota == 0 {
-			return 0, nil
+			ttl = freshZeroTTL
 		}
-		t := time.NewTimer(freshTTL - l.now().Sub(a.at))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return 0, ctx.Err()
+		if wait := ttl - l.now().Sub(a.at); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return 0, ctx.Err()
+			}
+			seen = a.at
 		}
-		seen = a.at
 	}
 	l.freshMu.Lock()
 	defer l.freshMu.Unlock()
