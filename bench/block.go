@@ -128,17 +128,11 @@ func Block(o BlockOptions) (BlockResult, error) {
 		}
 	}
 
-	if o.CPUProfile != "" {
-		f, err := os.Create(o.CPUProfile)
-		if err != nil {
-			return res, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return res, err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(o.CPUProfile)
+	if err != nil {
+		return res, err
 	}
+	defer stopProfile()
 	res.Blocks = make([]BlockSize, len(o.Sizes))
 	commits := make([][]float64, len(o.Sizes))
 	for r := range o.Rounds {

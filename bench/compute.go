@@ -213,17 +213,9 @@ func Compute(ctx context.Context, o ComputeOptions) (ComputeResult, error) {
 	drive(ctx, fnClient, res.URL, o.Concurrency, time.Second)
 	drive(ctx, nativeClient, native.url, o.Concurrency, time.Second)
 
-	stopProfile := func() {}
-	if o.CPUProfile != "" {
-		f, err := os.Create(o.CPUProfile)
-		if err != nil {
-			return res, err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return res, err
-		}
-		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	stopProfile, err := startProfile(o.CPUProfile)
+	if err != nil {
+		return res, err
 	}
 	defer stopProfile()
 

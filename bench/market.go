@@ -192,17 +192,11 @@ func Market(o MarketOptions) (MarketResult, error) {
 	for i, c := range chains {
 		blocks[i] = c.topupBlocks(mbWarmup+o.Blocks, o.Touch)
 	}
-	if o.CPUProfile != "" {
-		f, err := os.Create(o.CPUProfile)
-		if err != nil {
-			return res, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return res, err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(o.CPUProfile)
+	if err != nil {
+		return res, err
 	}
+	defer stopProfile()
 	labels := [2]string{"small", "large"}
 	var total, commit [2][]float64
 	for b := range mbWarmup + o.Blocks {

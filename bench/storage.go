@@ -139,17 +139,9 @@ func Storage(ctx context.Context, o StorageOptions) (StorageResult, error) {
 	if err := waitProviders(ctx, sc.API()); err != nil {
 		return res, err
 	}
-	stopProfile := func() {}
-	if o.CPUProfile != "" {
-		f, err := os.Create(o.CPUProfile)
-		if err != nil {
-			return res, err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return res, err
-		}
-		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	stopProfile, err := startProfile(o.CPUProfile)
+	if err != nil {
+		return res, err
 	}
 	defer stopProfile()
 
