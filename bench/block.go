@@ -128,7 +128,7 @@ func Block(o BlockOptions) (BlockResult, error) {
 		}
 	}
 
-	stopProfile, err := startProfile(o.CPUProfile)
+	stopProfile, err := StartCPUProfile(o.CPUProfile)
 	if err != nil {
 		return res, err
 	}

@@ -213,7 +213,7 @@ func Compute(ctx context.Context, o ComputeOptions) (ComputeResult, error) {
 	drive(ctx, fnClient, res.URL, o.Concurrency, time.Second)
 	drive(ctx, nativeClient, native.url, o.Concurrency, time.Second)
 
-	stopProfile, err := startProfile(o.CPUProfile)
+	stopProfile, err := StartCPUProfile(o.CPUProfile)
 	if err != nil {
 		return res, err
 	}

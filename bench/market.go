@@ -192,7 +192,7 @@ func Market(o MarketOptions) (MarketResult, error) {
 	for i, c := range chains {
 		blocks[i] = c.topupBlocks(mbWarmup+o.Blocks, o.Touch)
 	}
-	stopProfile, err := startProfile(o.CPUProfile)
+	stopProfile, err := StartCPUProfile(o.CPUProfile)
 	if err != nil {
 		return res, err
 	}

@@ -5,9 +5,9 @@ import (
 	"runtime/pprof"
 )
 
-// startProfile starts a CPU profile into path, or does nothing for "". The
-// function it returns stops it and closes the file.
-func startProfile(path string) (func(), error) {
+// StartCPUProfile starts a CPU profile into path, or does nothing for "".
+// The function it returns stops it and closes the file.
+func StartCPUProfile(path string) (func(), error) {
 	if path == "" {
 		return func() {}, nil
 	}

@@ -139,7 +139,7 @@ func Storage(ctx context.Context, o StorageOptions) (StorageResult, error) {
 	if err := waitProviders(ctx, sc.API()); err != nil {
 		return res, err
 	}
-	stopProfile, err := startProfile(o.CPUProfile)
+	stopProfile, err := StartCPUProfile(o.CPUProfile)
 	if err != nil {
 		return res, err
 	}

@@ -2,6 +2,7 @@ package market
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 
 	"github.com/stratus-cloud/stratus/identity"
@@ -102,19 +103,9 @@ func GetLease(ctx *ledger.Context, id uint64) (*LeaseView, error) {
 }
 
 // LeasesOf returns the ids of leases a party is consumer (or, with
-// asProvider, provider) of, in id order.
+// asProvider, provider) of, in id order: all of LeaseIDsAfter's pages.
 func LeasesOf(ctx *ledger.Context, a identity.Address, asProvider bool) ([]uint64, error) {
-	s := newStore(ctx)
-	prefix := prefByCons
-	if asProvider {
-		prefix = prefByProv
-	}
-	p := u64key(prefix, a)
-	var ids []uint64
-	err := s.kv.Iterate(p, func(k, _ []byte) error {
-		ids = append(ids, binary.BigEndian.Uint64(k[len(p):]))
-		return nil
-	})
+	ids, _, err := LeaseIDsAfter(ctx, a, asProvider, 0, math.MaxInt)
 	return ids, err
 }
 

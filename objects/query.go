@@ -21,11 +21,7 @@ type ObjectView struct {
 // GetObject returns an object by its ID string; errs.Invalid for a
 // malformed ID, errs.NotFound for an unknown one.
 func GetObject(ctx *ledger.Context, id string) (*ObjectView, error) {
-	root, err := storage.ParseID(id)
-	if err != nil {
-		return nil, err
-	}
-	o, err := newStore(ctx).object(root)
+	_, o, err := newStore(ctx).objectByID(id)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
-	"github.com/stratus-cloud/stratus/storage"
 )
 
 // RenewCost is what renewing an object's lease of rate nano-ustr per second
@@ -28,11 +27,7 @@ func RenewCost(rate, secs uint64) (uint64, error) {
 
 func renew(ctx *ledger.Context, signer identity.Address, m *Renew) error {
 	s := newStore(ctx)
-	id, err := storage.ParseID(m.ID)
-	if err != nil {
-		return err
-	}
-	o, err := s.object(id)
+	_, o, err := s.objectByID(m.ID)
 	if err != nil {
 		return err
 	}

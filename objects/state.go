@@ -125,6 +125,17 @@ func (s *store) object(root storage.ID) (*Object, error) {
 	return &o, nil
 }
 
+// objectByID reads an object by its ID string: errs.Invalid for a
+// malformed ID, errs.NotFound for an unknown one.
+func (s *store) objectByID(id string) (storage.ID, *Object, error) {
+	root, err := storage.ParseID(id)
+	if err != nil {
+		return root, nil, err
+	}
+	o, err := s.object(root)
+	return root, o, err
+}
+
 func (s *store) leaseUse(id uint64) (LeaseUse, error) {
 	var u LeaseUse
 	_, err := s.getJSON(key(prefLeaseUse, be(id)), &u)
@@ -274,11 +285,7 @@ func leaseList(shares []LeaseShare) string {
 
 func remove(ctx *ledger.Context, signer identity.Address, m *Remove) error {
 	s := newStore(ctx)
-	id, err := storage.ParseID(m.ID)
-	if err != nil {
-		return err
-	}
-	o, err := s.object(id)
+	id, o, err := s.objectByID(m.ID)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ this machine on all cores (measured in the same run), and their ratio.`,
 			if logLevel != "" {
 				o.Logger = newLogger(logLevel)
 			}
-			stop, err := startCPUProfile(cpuProfile)
+			stop, err := bench.StartCPUProfile(cpuProfile)
 			if err != nil {
 				return err
 			}
