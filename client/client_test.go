@@ -34,7 +34,12 @@ type fakeBackend struct {
 	lastTx    []byte
 	wait      bool
 	simulated []*ledger.Tx
+	// broke, if set, is a signer whose simulations the node stops at
+	// brokeGas: all its balance buys.
+	broke identity.Address
 }
+
+const brokeGas = 300
 
 func (f *fakeBackend) Status(context.Context) (api.Status, error) {
 	return api.Status{ChainID: "stratus-test", NodeID: "n0", Height: 7, LatestBlockTime: testTime,
@@ -61,6 +66,9 @@ func (f *fakeBackend) SimulateTx(_ context.Context, raw []byte) (api.Simulation,
 	f.mu.Lock()
 	f.simulated = append(f.simulated, tx)
 	f.mu.Unlock()
+	if tx.Signer == f.broke {
+		return api.Simulation{Code: ledger.CodeOutOfGas, Log: "out of gas", GasUsed: brokeGas}, nil
+	}
 	if tx.GasLimit < fakeGas {
 		return api.Simulation{Code: ledger.CodeOutOfGas, Log: "out of gas", GasUsed: tx.GasLimit}, nil
 	}
@@ -355,6 +363,12 @@ func TestSendEstimatesGas(t *testing.T) {
 	}
 	if tx, _, err := c.Prepare(ctx, ch, key, msg, 1, 2500, SendOptions{}); err != nil || tx.GasLimit != 1250 {
 		t.Errorf("a balance of 2500 ustr: %v, %v; want a limit of 1250", tx, err)
+	}
+	// A node stops a simulation where the balance runs out: that is a
+	// balance that cannot pay, not a transaction too large.
+	f.broke = key.Address()
+	if _, _, err := c.Prepare(ctx, ch, key, msg, 1, 2*brokeGas, SendOptions{}); errs.KindOf(err) != errs.Insufficient || !strings.Contains(err.Error(), "buys 300 gas at 2ustr per gas") {
+		t.Errorf("a simulation stopped by the balance: %v, want Insufficient saying what the balance buys", err)
 	}
 	if f.lastTx != nil {
 		t.Error("a transaction that could not pay was sent")

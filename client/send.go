@@ -59,8 +59,8 @@ func (c *Client) Chain(ctx context.Context) (Chain, error) {
 
 // Prepare builds and signs the transaction for msg with the given nonce.
 // Unless o.GasLimit is set, it first signs it with the block's gas limit,
-// simulates that (the simulation takes the fee for the gas used, not for the
-// limit), and signs again with the gas used plus GasMargin, or with as much
+// simulates that (the node runs it as far as the balance pays for, and
+// takes no fee), and signs again with the gas used plus GasMargin, or with as much
 // as balance pays for if that is less. A transaction the simulation shows
 // failing is an error, with the kind of its failure, and nothing is sent or
 // spent; the simulation comes back with it.
@@ -90,6 +90,10 @@ func (c *Client) Prepare(ctx context.Context, ch Chain, key *identity.Key, msg l
 	sim, err := c.Simulate(ctx, tx.Bytes())
 	if err != nil {
 		return nil, sim, err
+	}
+	if sim.Code == ledger.CodeOutOfGas && o.GasLimit == 0 && balance/price < limit {
+		// The node ran the simulation only as far as the balance pays.
+		return nil, sim, errs.E(errs.Insufficient, "transaction rejected: %s cannot pay for the gas the transaction needs: the balance of %s buys %d gas at %dustr per gas", key.Address(), money.Format(balance), balance/price, price)
 	}
 	if sim.Code != ledger.CodeOK {
 		return nil, sim, &errs.Error{Kind: ledger.KindOfCode(sim.Code), Msg: "transaction rejected: " + sim.Log}

@@ -205,3 +205,34 @@ func TestSimulateMatchesDelivery(t *testing.T) {
 		t.Error("a simulation of a badly signed transaction succeeded")
 	}
 }
+
+// TestSimulationWorkIsBoundedByBalance: a simulation is not paid for, so
+// it runs only as far as its signer's balance would pay. A stranger's key
+// with nothing gets no work done at all, and a key with a little gets no
+// more than that buys, whatever gas limit it signs.
+func TestSimulationWorkIsBoundedByBalance(t *testing.T) {
+	h := gasHarness(t, nil)
+	heavy := &gasMsg{Writes: 10, Burn: 40_000_000}
+
+	stranger := testKey("stranger with a throwaway key")
+	sim, err := h.m.Simulate(h.st, h.header(), gasTx(t, stranger, 0, h.params.MaxBlockGas, 1, heavy))
+	if err != nil || sim.Code != ledger.CodeInsufficient || sim.GasUsed != 0 || !strings.Contains(sim.Log, "cannot pay the fee") {
+		t.Errorf("a stranger's simulation: %v %+v; want refused before it runs, no gas used", err, sim)
+	}
+
+	// 50,000 ustr buys 50,000 gas at 1 ustr: the simulation stops there.
+	poor := testKey("a key with a little")
+	h.deliverBlock(gasTx(t, h.keys[0], 0, 1_000_000, 1, &ledger.Transfer{To: poor.Address(), Amount: 50_000}))
+	sim, err = h.m.Simulate(h.st, h.header(), gasTx(t, poor, 0, h.params.MaxBlockGas, 1, heavy))
+	if err != nil || sim.Code != ledger.CodeOutOfGas || sim.GasUsed != 50_000 {
+		t.Errorf("a simulation by a key with 50,000 ustr: %v %+v; want out of gas at 50000", err, sim)
+	}
+	// At 2 ustr a gas, the same balance buys half as much.
+	sim, _ = h.m.Simulate(h.st, h.header(), gasTx(t, poor, 0, h.params.MaxBlockGas, 2, heavy))
+	if sim.Code != ledger.CodeOutOfGas || sim.GasUsed != 25_000 {
+		t.Errorf("at 2 ustr a gas: %+v; want out of gas at 25000", sim)
+	}
+	if a := h.account(poor.Address()); a.Balance != 50_000 || a.Nonce != 0 {
+		t.Errorf("simulations changed the account: %+v", a)
+	}
+}

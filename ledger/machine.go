@@ -302,12 +302,12 @@ type execution struct {
 func execute(ctx *Context, tx *Tx, simulate bool) (execution, error) {
 	var o execution
 	snap := ctx.cache.Snapshot()
-	taken, err := ante(ctx, tx, simulate)
+	taken, limit, err := ante(ctx, tx, simulate)
 	if err != nil {
 		ctx.cache.Revert(snap)
 		return o, err
 	}
-	meter := &GasMeter{limit: tx.GasLimit, used: ctx.Params.Gas.Intrinsic(tx.ChargedSize()), table: &ctx.Params.Gas}
+	meter := &GasMeter{limit: limit, used: ctx.Params.Gas.Intrinsic(tx.ChargedSize()), table: &ctx.Params.Gas}
 	snap = ctx.cache.Snapshot()
 	ctx.TxFee = taken
 	err = metered(ctx.cache, meter, func() error { return runMsg(ctx, tx) })
@@ -349,46 +349,50 @@ func execute(ctx *Context, tx *Tx, simulate bool) (execution, error) {
 // signer's balance, in the same write as the nonce; execute settles it
 // after the message: the unused part back, the fee into the fees bucket.
 // Until then the balances bucket still counts what is held. It returns the
-// fee it holds. It fails without side effects.
-func ante(ctx *Context, tx *Tx, simulate bool) (uint64, error) {
+// fee it holds and the gas limit the message runs under (in a simulation,
+// no more than the balance pays for). It fails without side effects.
+func ante(ctx *Context, tx *Tx, simulate bool) (uint64, uint64, error) {
 	if tx.ChainID != ctx.ChainID {
-		return 0, fmt.Errorf("%w: transaction is for chain %q but this is %q; check --node", ErrWrongChain, tx.ChainID, ctx.ChainID)
+		return 0, 0, fmt.Errorf("%w: transaction is for chain %q but this is %q; check --node", ErrWrongChain, tx.ChainID, ctx.ChainID)
 	}
 	if uint64(len(tx.raw)) > ctx.Params.MaxTxBytes {
-		return 0, errs.E(errs.TooLarge, "transaction is %d bytes, over the chain's limit of %d", len(tx.raw), ctx.Params.MaxTxBytes)
+		return 0, 0, errs.E(errs.TooLarge, "transaction is %d bytes, over the chain's limit of %d", len(tx.raw), ctx.Params.MaxTxBytes)
 	}
 	if err := tx.Msg.Validate(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	acct := ctx.GetAccount(tx.Signer)
 	if !simulate && tx.Nonce != acct.Nonce {
-		return 0, fmt.Errorf("%w: transaction has nonce %d but account %s expects %d; a replayed or out-of-order transaction", ErrBadNonce, tx.Nonce, tx.Signer, acct.Nonce)
+		return 0, 0, fmt.Errorf("%w: transaction has nonce %d but account %s expects %d; a replayed or out-of-order transaction", ErrBadNonce, tx.Nonce, tx.Signer, acct.Nonce)
 	}
 	if tx.GasPrice < ctx.Params.MinGasPrice {
-		return 0, fmt.Errorf("%w: gas price %dustr per gas is below the chain's minimum of %dustr", ErrFeeTooLow, tx.GasPrice, ctx.Params.MinGasPrice)
+		return 0, 0, fmt.Errorf("%w: gas price %dustr per gas is below the chain's minimum of %dustr", ErrFeeTooLow, tx.GasPrice, ctx.Params.MinGasPrice)
 	}
 	if tx.GasLimit > ctx.Params.MaxBlockGas {
-		return 0, errs.E(errs.Invalid, "gas limit %d is over the block gas limit of %d", tx.GasLimit, ctx.Params.MaxBlockGas)
+		return 0, 0, errs.E(errs.Invalid, "gas limit %d is over the block gas limit of %d", tx.GasLimit, ctx.Params.MaxBlockGas)
 	}
 	need := ctx.Params.Gas.Intrinsic(tx.ChargedSize())
 	if tx.GasLimit < need {
-		return 0, fmt.Errorf("%w: gas limit %d is below the %d gas a %d-byte transaction uses before it runs", ErrOutOfGas, tx.GasLimit, need, len(tx.raw))
+		return 0, 0, fmt.Errorf("%w: gas limit %d is below the %d gas a %d-byte transaction uses before it runs", ErrOutOfGas, tx.GasLimit, need, len(tx.raw))
 	}
 	fee, err := tx.MaxFee()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	limit := tx.GasLimit
 	if simulate {
-		limit, fee = need, need*tx.GasPrice // at most the max fee
+		// A simulation is not paid for: it may do only the work the
+		// signer could pay for, so a key cannot make a node work for
+		// nothing past its balance.
+		limit, fee = min(tx.GasLimit, acct.Balance/tx.GasPrice), need*tx.GasPrice
 	}
 	if acct.Balance < fee {
-		return 0, errs.E(errs.Insufficient, "%s cannot pay the fee of up to %s (%d gas at %dustr per gas): balance is %s", tx.Signer, money.Format(fee), limit, tx.GasPrice, money.Format(acct.Balance))
+		return 0, 0, errs.E(errs.Insufficient, "%s cannot pay the fee of up to %s (%d gas at %dustr per gas): balance is %s", tx.Signer, money.Format(fee), max(limit, need), tx.GasPrice, money.Format(acct.Balance))
 	}
 	acct.Balance -= fee
 	acct.Nonce++
 	ctx.setAccount(tx.Signer, acct)
-	return fee, nil
+	return fee, limit, nil
 }
 
 func runMsg(ctx *Context, tx *Tx) (err error) {

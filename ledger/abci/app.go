@@ -58,6 +58,10 @@ type App struct {
 	sigs    *sigCache
 	waiters *waiters
 
+	// simulating admits one simulation at a time: they are not paid for,
+	// so together they may take at most one core.
+	simulating chan struct{}
+
 	// OnCommit, if set, is called after each block is persisted.
 	OnCommit func(CommitInfo)
 }
@@ -94,7 +98,7 @@ func NewApp(m *ledger.Machine, st *pebblestore.Store, opts Options) (*App, error
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &App{m: m, st: st, log: opts.Logger, retainBlocks: opts.RetainBlocks, sigs: newSigCache(1 << 18), waiters: newWaiters()}
+	a := &App{m: m, st: st, log: opts.Logger, retainBlocks: opts.RetainBlocks, sigs: newSigCache(1 << 18), waiters: newWaiters(), simulating: make(chan struct{}, 1)}
 	h, app, err := st.Last()
 	if err != nil {
 		return nil, err
@@ -220,10 +224,24 @@ func (a *App) PrepareProposal(_ context.Context, req *abcitypes.RequestPreparePr
 	return &abcitypes.ResponsePrepareProposal{Txs: txs}, nil
 }
 
+// simulateWait is how long a simulation waits for its turn.
+const simulateWait = 5 * time.Second
+
 // Simulate runs a signed transaction against committed state as the next
 // block would, without its nonce checked, and discards what it did: it
 // tells a client the gas a transaction uses.
+//
+// Simulations run one at a time; one that waits longer than simulateWait
+// for its turn fails with kind Unavailable.
 func (a *App) Simulate(raw []byte) (ledger.Simulation, error) {
+	t := time.NewTimer(simulateWait)
+	defer t.Stop()
+	select {
+	case a.simulating <- struct{}{}:
+		defer func() { <-a.simulating }()
+	case <-t.C:
+		return ledger.Simulation{}, errs.E(errs.Unavailable, "the node is busy simulating other transactions: retry in a moment")
+	}
 	a.mu.Lock()
 	h := ledger.Header{ChainID: a.chainID, Height: a.height + 1}
 	a.mu.Unlock()
