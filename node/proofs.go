@@ -1,0 +1,191 @@
+package node
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/client"
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/objects"
+	"github.com/stratus-cloud/stratus/provider"
+	"github.com/stratus-cloud/stratus/shardstore"
+	"github.com/stratus-cloud/stratus/storage"
+)
+
+// The storage provider's prover: every tick it lists the provider's open
+// storage challenges and answers each with the challenged leaf of the shard
+// on its disk and the leaf's Merkle path (objects/prove). A shard that is
+// not on the disk, or no longer matches its hash, gets no answer: the
+// ledger counts the miss, and repairs the shard elsewhere once the misses
+// add up. See docs/storage.md "Proofs and repair".
+
+// sender sends one provider's transactions one at a time: each takes the
+// account's next nonce, which two concurrent sends would both claim. The
+// agent, the prover and the repair worker share it.
+type sender struct {
+	mu  sync.Mutex
+	c   *client.Client
+	key *identity.Key
+}
+
+func (s *sender) send(ctx context.Context, msg ledger.Msg) (api.TxResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c.Send(ctx, s.key, msg, client.SendOptions{})
+}
+
+// storageService returns the running provider.Service of the storage
+// provider name, or nil if this node runs none by that name or it is
+// stopped.
+func (n *Node) storageService(name string) *provider.Service {
+	n.storageMu.Lock()
+	defer n.storageMu.Unlock()
+	for _, s := range n.storage {
+		if s.name == name {
+			return s.svc
+		}
+	}
+	return nil
+}
+
+// runsStorage reports whether this node is configured to run the storage
+// provider name.
+func (n *Node) runsStorage(name string) bool {
+	for _, sc := range n.Config.Storage {
+		if sc.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// prover answers one storage provider's challenges.
+type prover struct {
+	n    *Node
+	c    *client.Client
+	name string
+	addr identity.Address
+	snd  *sender
+	log  *slog.Logger
+	// done are the challenges answered (or refused for good), so that an
+	// answer is not sent twice while the list still shows the challenge.
+	done map[uint64]bool
+}
+
+// run answers challenges every tick until ctx ends.
+func (p *prover) run(ctx context.Context, every time.Duration) {
+	tick(ctx, every, func() { p.answer(ctx) })
+}
+
+// answer answers the open challenges once.
+func (p *prover) answer(ctx context.Context) {
+	svc := p.n.storageService(p.name)
+	if svc == nil {
+		return // stopped: nothing on disk to prove from
+	}
+	chs, err := p.c.Challenges(ctx, p.addr.String())
+	if err != nil {
+		if ctx.Err() == nil && !errs.Is(err, errs.NotFound) {
+			p.log.Warn("cannot list storage challenges", "err", err)
+		}
+		return
+	}
+	open := make(map[uint64]bool, len(chs))
+	for _, ch := range chs {
+		open[ch.ID] = true
+		if p.done[ch.ID] || ch.Provider != p.addr.String() {
+			continue
+		}
+		msg, err := proveFrom(ctx, svc.Store(), ch)
+		if err != nil {
+			// Counted as a miss on the ledger; answering wrongly would
+			// cost the same and gas besides.
+			p.log.Warn("cannot answer a storage challenge", "challenge", ch.ID, "object", ch.Object, "segment", ch.Segment, "shard", ch.Shard, "err", err)
+			p.done[ch.ID] = true
+			continue
+		}
+		_, err = p.snd.send(ctx, msg)
+		switch {
+		case err == nil:
+			p.done[ch.ID] = true
+			p.log.Debug("storage challenge answered", "challenge", ch.ID, "object", ch.Object, "segment", ch.Segment, "shard", ch.Shard)
+		case ctx.Err() != nil:
+			return
+		case retryable(err):
+			p.log.Warn("storage proof not sent; trying again", "challenge", ch.ID, "err", err)
+			return
+		default:
+			// Refused for good (past the deadline, answered already).
+			p.done[ch.ID] = true
+			p.log.Warn("storage proof refused", "challenge", ch.ID, "object", ch.Object, "err", err)
+		}
+	}
+	for id := range p.done {
+		if !open[id] {
+			delete(p.done, id)
+		}
+	}
+}
+
+// retryable reports whether a failed send may succeed if sent again.
+func retryable(err error) bool {
+	switch errs.KindOf(err) {
+	case errs.Unavailable, errs.Timeout, errs.Internal:
+		return true
+	}
+	return false
+}
+
+// proveFrom builds the answer to ch from the shard in store. It fails with
+// NotFound if the shard is not there, and with an error wrapping
+// storage.ErrCorrupt if its bytes no longer prove the challenged leaf.
+func proveFrom(ctx context.Context, store shardstore.Store, ch objects.Challenge) (*objects.Prove, error) {
+	var h storage.Hash
+	if err := h.UnmarshalText([]byte(ch.Hash)); err != nil {
+		return nil, errs.E(errs.Invalid, "challenge %d names shard %q: %v", ch.ID, ch.Hash, err)
+	}
+	rc, err := store.Get(ctx, shardstore.Hash(h), 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, errs.E(errs.Internal, "reading shard %s: %v", h, err)
+	}
+	leaf, path, err := storage.ShardLeafProof(data, ch.Leaf, ch.LeafSize)
+	if err != nil {
+		return nil, err
+	}
+	// Checked before it is sent: a shard that rotted on disk should be
+	// repaired, not argued for.
+	if err := storage.VerifyLeaf(h, ch.Size, ch.LeafSize, ch.Leaf, leaf, path); err != nil {
+		return nil, err
+	}
+	return &objects.Prove{Challenge: ch.ID, Leaf: leaf, Path: path}, nil
+}
+
+// startStorageAgents starts the prover and the repair worker of storage
+// provider name, each polling every tick, until ctx ends.
+func (r *roles) startStorageAgents(ctx context.Context, name string, addr identity.Address, snd *sender, log *slog.Logger, every time.Duration) {
+	p := &prover{n: r.n, c: r.c, name: name, addr: addr, snd: snd, log: log.With("role", "prover"), done: map[uint64]bool{}}
+	w := newRepairer(r.n, r.c, name, addr, snd, log.With("role", "repair"))
+	// Challenges have deadlines of an epoch or more, and listing them and
+	// the repairs is two API reads per provider: a second is often enough.
+	every = max(every, time.Second)
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		p.run(ctx, every)
+	}()
+	go func() {
+		defer r.wg.Done()
+		w.run(ctx, every)
+	}()
+}
