@@ -51,9 +51,12 @@ const DevnetComputeSpareBps = 10_100
 // The devnet's built-in providers, run by the devnet process itself: the
 // storage providers, each a shard API on a port of its own, and the
 // compute providers, each a function server on a port of its own.
-var devnetProviders = func() []devnetProvider {
+var devnetProviders = devnetProvidersWith(DevnetStorage)
+
+// devnetProvidersWith is devnetProviders with storage storage providers.
+func devnetProvidersWith(storage int) []devnetProvider {
 	var ps []devnetProvider
-	for i := range DevnetStorage {
+	for i := range storage {
 		ps = append(ps, devnetProvider{fmt.Sprintf("storage%d", i), market.ClassStorage, StorageCapacity, referenceBps})
 	}
 	for i := range DevnetCompute {
@@ -64,7 +67,7 @@ var devnetProviders = func() []devnetProvider {
 		ps = append(ps, devnetProvider{fmt.Sprintf("compute%d", i), market.ClassCompute, ComputeCapacity, bps})
 	}
 	return ps
-}()
+}
 
 // referenceBps prices an offer at the reference price.
 const referenceBps = 10_000
@@ -123,6 +126,20 @@ func InitDevnetWith(home string, cfg Config, passphrase string, mg market.Genesi
 // InitDevnetGenesis is InitDevnetWith with the functions module's genesis
 // section given too, for tests that need short scaling windows or epochs.
 func InitDevnetGenesis(home string, cfg Config, passphrase string, mg market.Genesis, fg functions.Genesis) (bool, error) {
+	return initDevnet(home, cfg, passphrase, mg, fg, devnetProviders)
+}
+
+// InitDevnetStorage is InitDevnetWith with storage built-in storage
+// providers (storage0 …) instead of DevnetStorage, for benchmarks and
+// tests that take providers away and need others left to repair onto.
+func InitDevnetStorage(home string, cfg Config, passphrase string, mg market.Genesis, storage int) (bool, error) {
+	if storage < 1 || storage > 64 {
+		return false, errs.E(errs.Invalid, "a devnet runs 1 to 64 storage providers, not %d", storage)
+	}
+	return initDevnet(home, cfg, passphrase, mg, functions.DefaultGenesis(), devnetProvidersWith(storage))
+}
+
+func initDevnet(home string, cfg Config, passphrase string, mg market.Genesis, fg functions.Genesis, providers []devnetProvider) (bool, error) {
 	if err := fg.Params.Validate(); err != nil {
 		return false, err
 	}
@@ -162,7 +179,7 @@ func InitDevnetGenesis(home string, cfg Config, passphrase string, mg market.Gen
 	}
 	mg.Providers = nil
 	cfg.Providers, cfg.Storage, cfg.Compute = nil, nil, nil
-	for _, dp := range devnetProviders {
+	for _, dp := range providers {
 		a, err := createOrShow(ks, dp.name, passphrase)
 		if err != nil {
 			return false, err
