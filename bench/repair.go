@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/client"
+	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
@@ -103,7 +104,7 @@ func Repair(ctx context.Context, o RepairOptions) (RepairResult, error) {
 	home := filepath.Join(dir, "devnet")
 	cfg := node.DefaultConfig()
 	cfg.API.Listen, cfg.Consensus.RPCListen, cfg.Consensus.P2PListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	if _, err := node.InitDevnetStorage(home, cfg, "", RepairGenesis(), RepairProviders); err != nil {
+	if _, err := node.InitDevnetModules(home, cfg, "", RepairGenesis()); err != nil {
 		return res, err
 	}
 	cfg, err := node.LoadConfig(home)
@@ -241,12 +242,19 @@ func Repair(ctx context.Context, o RepairOptions) (RepairResult, error) {
 	return res, nil
 }
 
-// RepairGenesis is the market genesis of the repair benchmark's devnet:
-// short epochs, so that probes find a provider down within seconds.
-func RepairGenesis() market.Genesis {
+// RepairGenesis is the genesis of the repair benchmark's devnet:
+// RepairProviders storage providers, short market and proof epochs, so
+// that the probes find a provider down within seconds, and a provider
+// found down two probing epochs in a row lost.
+func RepairGenesis() node.ModuleGenesis {
 	mg := market.DefaultGenesis()
 	mg.Params.EpochSeconds = repairEpochSeconds
-	return mg
+	og := objects.DefaultGenesis()
+	og.Params.ProofEpochSeconds = repairEpochSeconds
+	og.Params.ProofWindowSeconds = 3 * repairEpochSeconds
+	og.Params.DownAfterEpochs = 2
+	og.Params.RepairDeadlineSeconds = 120
+	return node.ModuleGenesis{Market: mg, Functions: functions.DefaultGenesis(), Objects: og, Storage: RepairProviders}
 }
 
 // placedOn counts the shards m places on provider.

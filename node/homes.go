@@ -15,6 +15,7 @@ import (
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
+	"github.com/stratus-cloud/stratus/objects"
 )
 
 // Genesis allocations of development networks.
@@ -126,22 +127,36 @@ func InitDevnetWith(home string, cfg Config, passphrase string, mg market.Genesi
 // InitDevnetGenesis is InitDevnetWith with the functions module's genesis
 // section given too, for tests that need short scaling windows or epochs.
 func InitDevnetGenesis(home string, cfg Config, passphrase string, mg market.Genesis, fg functions.Genesis) (bool, error) {
-	return initDevnet(home, cfg, passphrase, mg, fg, devnetProviders)
+	return InitDevnetModules(home, cfg, passphrase, ModuleGenesis{Market: mg, Functions: fg, Objects: objects.DefaultGenesis()})
 }
 
-// InitDevnetStorage is InitDevnetWith with storage built-in storage
-// providers (storage0 …) instead of DevnetStorage, for benchmarks and
-// tests that take providers away and need others left to repair onto.
-func InitDevnetStorage(home string, cfg Config, passphrase string, mg market.Genesis, storage int) (bool, error) {
-	if storage < 1 || storage > 64 {
-		return false, errs.E(errs.Invalid, "a devnet runs 1 to 64 storage providers, not %d", storage)
-	}
-	return initDevnet(home, cfg, passphrase, mg, functions.DefaultGenesis(), devnetProvidersWith(storage))
+// ModuleGenesis are the modules' sections of a devnet's genesis.
+type ModuleGenesis struct {
+	Market    market.Genesis
+	Functions functions.Genesis
+	Objects   objects.Genesis
+	// Storage is how many built-in storage providers (storage0 …) the
+	// devnet runs; 0 means DevnetStorage. Benchmarks and tests that take
+	// providers away want more, to leave some to repair onto.
+	Storage int
 }
 
-func initDevnet(home string, cfg Config, passphrase string, mg market.Genesis, fg functions.Genesis, providers []devnetProvider) (bool, error) {
+// InitDevnetModules is InitDevnet with every module's genesis section
+// given, for tests that need short proof epochs too.
+func InitDevnetModules(home string, cfg Config, passphrase string, mods ModuleGenesis) (bool, error) {
+	mg, fg := mods.Market, mods.Functions
 	if err := fg.Params.Validate(); err != nil {
 		return false, err
+	}
+	if err := mods.Objects.Params.Validate(); err != nil {
+		return false, err
+	}
+	providers := devnetProviders
+	if mods.Storage != 0 {
+		if mods.Storage < 1 || mods.Storage > MaxTestnetStorage {
+			return false, errs.E(errs.Invalid, "a devnet runs 1 to %d storage providers, not %d", MaxTestnetStorage, mods.Storage)
+		}
+		providers = devnetProvidersWith(mods.Storage)
 	}
 	if Exists(home) {
 		return false, nil
@@ -199,7 +214,7 @@ func initDevnet(home string, cfg Config, passphrase string, mg market.Genesis, f
 		mg.Providers = append(mg.Providers, pricedProvider(a, endpoint, dp.class, dp.capacity, dp.bps))
 		cfg.Providers = append(cfg.Providers, dp.name)
 	}
-	if err := WriteGenesis([]string{CometDir(home)}, cfg.ChainID, g, genesisModules(mg, fg), time.Now()); err != nil {
+	if err := WriteGenesis([]string{CometDir(home)}, cfg.ChainID, g, genesisModules(mg, fg, mods.Objects), time.Now()); err != nil {
 		return false, err
 	}
 	// The config goes last: its presence marks a complete home.
@@ -208,8 +223,8 @@ func initDevnet(home string, cfg Config, passphrase string, mg market.Genesis, f
 
 // genesisModules are the modules' sections of a devnet's or testnet's
 // genesis.
-func genesisModules(mg market.Genesis, fg functions.Genesis) map[string]any {
-	return map[string]any{"market": mg, "functions": fg}
+func genesisModules(mg market.Genesis, fg functions.Genesis, og objects.Genesis) map[string]any {
+	return map[string]any{"market": mg, "functions": fg, "objects": og}
 }
 
 func createOrShow(ks *identity.Keystore, name, passphrase string) (identity.Address, error) {
@@ -281,6 +296,9 @@ func InitTestnetWith(dir string, n, m int, passphrase string) ([]TestnetNode, er
 // TestnetSize is how many homes of each role a testnet has.
 type TestnetSize struct {
 	Validators, Storage, Compute int
+	// Objects, if set, is the objects module's genesis section (its proof
+	// and repair rules); nil takes the defaults.
+	Objects *objects.Genesis
 }
 
 // InitTestnetOf lays out a testnet of size s under dir: the validators and
@@ -292,6 +310,13 @@ type TestnetSize struct {
 // turn. Sizes out of range are refused before anything is written.
 func InitTestnetOf(dir string, s TestnetSize, passphrase string) ([]TestnetNode, error) {
 	n, m, k := s.Validators, s.Storage, s.Compute
+	og := objects.DefaultGenesis()
+	if s.Objects != nil {
+		og = *s.Objects
+		if err := og.Params.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	if n < 1 || n > 64 {
 		return nil, fmt.Errorf("--validators must be between 1 and 64, not %d", n)
 	}
@@ -393,7 +418,7 @@ func InitTestnetOf(dir string, s TestnetSize, passphrase string) ([]TestnetNode,
 		scfgs = append(scfgs, cfg)
 		nodes = append(nodes, TestnetNode{Name: name, Home: home, Role: RoleCompute})
 	}
-	if err := WriteGenesis(comets, TestnetChainID, g, genesisModules(mg, functions.DefaultGenesis()), time.Now()); err != nil {
+	if err := WriteGenesis(comets, TestnetChainID, g, genesisModules(mg, functions.DefaultGenesis(), og), time.Now()); err != nil {
 		return nil, err
 	}
 	for i, cfg := range cfgs {

@@ -89,7 +89,7 @@ func (p *prover) answer(ctx context.Context) {
 	if svc == nil {
 		return // stopped: nothing on disk to prove from
 	}
-	chs, err := p.c.Challenges(ctx, p.addr.String())
+	chs, err := p.challenges(ctx)
 	if err != nil {
 		if ctx.Err() == nil && !errs.Is(err, errs.NotFound) {
 			p.log.Warn("cannot list storage challenges", "err", err)
@@ -130,6 +130,31 @@ func (p *prover) answer(ctx context.Context) {
 		if !open[id] {
 			delete(p.done, id)
 		}
+	}
+}
+
+// challenges lists the provider's open challenges: from the node's state
+// on a validator, else over the API.
+func (p *prover) challenges(ctx context.Context) ([]objects.Challenge, error) {
+	if p.n.app == nil {
+		return p.c.Challenges(ctx, p.addr.String())
+	}
+	qctx, snap, err := p.n.queryContext()
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Close()
+	var out []objects.Challenge
+	for after := uint64(0); ; {
+		cs, more, err := objects.ChallengesAfter(qctx, p.addr, after, 500)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
+		if !more || len(cs) == 0 {
+			return out, nil
+		}
+		after = cs[len(cs)-1].ID
 	}
 }
 

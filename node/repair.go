@@ -105,7 +105,7 @@ func (w *repairer) poll(ctx context.Context) {
 	if w.n.storageService(w.name) == nil {
 		return // stopped: nowhere to store a rebuilt shard
 	}
-	jobs, err := w.c.Repairs(ctx, w.addr.String())
+	jobs, err := w.repairs(ctx)
 	if err != nil {
 		if ctx.Err() == nil && !errs.Is(err, errs.NotFound) {
 			w.log.Warn("cannot list repairs", "err", err)
@@ -173,6 +173,32 @@ func (w *repairer) poll(ctx context.Context) {
 		}
 	}
 	w.mu.Unlock()
+}
+
+// repairs lists the repairs assigned to the provider, fewest healthy
+// shards first: from the node's state on a validator, else over the API.
+func (w *repairer) repairs(ctx context.Context) ([]objects.RepairJob, error) {
+	if w.n.app == nil {
+		return w.c.Repairs(ctx, w.addr.String())
+	}
+	qctx, snap, err := w.n.queryContext()
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Close()
+	var out []objects.RepairJob
+	var after []byte
+	for {
+		js, next, err := objects.RepairsAfter(qctx, &w.addr, after, 500)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, js...)
+		if next == nil {
+			return out, nil
+		}
+		after = next
+	}
 }
 
 // repair rebuilds, stores and commits one shard, and returns its size.
