@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/provider"
 	"github.com/stratus-cloud/stratus/shardstore"
@@ -38,6 +40,87 @@ func (s *sender) send(ctx context.Context, msg ledger.Msg) (api.TxResult, error)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.c.Send(ctx, s.key, msg, client.SendOptions{})
+}
+
+// batchWait bounds the wait for a batch's transactions to commit.
+const batchWait = time.Minute
+
+// sendBatch sends msgs as transactions with consecutive nonces, all
+// submitted before any commits, so that they share blocks rather than
+// take one each; it returns each one's error. A message the simulation
+// refuses takes no nonce; once a submission fails, those after it are not
+// submitted (their nonces would leave a gap) and fail with its error.
+func (s *sender) sendBatch(ctx context.Context, msgs []ledger.Msg) []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]error, len(msgs))
+	if len(msgs) == 0 {
+		return out
+	}
+	fail := func(err error) []error {
+		for i := range out {
+			if out[i] == nil {
+				out[i] = err
+			}
+		}
+		return out
+	}
+	ch, err := s.c.Chain(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	acct, err := s.c.Account(ctx, s.key.Address().String())
+	if err != nil {
+		return fail(err)
+	}
+	bal, err := money.ParseUstr(acct.Balance)
+	if err != nil {
+		return fail(err)
+	}
+	nonce := acct.Nonce
+	hashes := make([]string, len(msgs))
+	for i, m := range msgs {
+		tx, _, err := s.c.Prepare(ctx, ch, s.key, m, nonce, bal, client.SendOptions{})
+		if err != nil {
+			out[i] = err
+			continue
+		}
+		res, err := s.c.SubmitTx(ctx, tx.Bytes(), false)
+		if err == nil && res.Code != ledger.CodeOK {
+			err = &errs.Error{Kind: ledger.KindOfCode(res.Code), Msg: fmt.Sprintf("transaction %s refused: %s", res.Hash, res.Log)}
+		}
+		if err != nil {
+			out[i] = err
+			return fail(errs.E(errs.Unavailable, "not sent: an earlier transaction of the batch was refused: %v", err))
+		}
+		hashes[i] = tx.Hash().String()
+		nonce++
+	}
+	deadline := time.Now().Add(batchWait)
+	for i, h := range hashes {
+		if h == "" {
+			continue
+		}
+		for {
+			res, err := s.c.Tx(ctx, h)
+			if err == nil {
+				if res.Code != ledger.CodeOK {
+					out[i] = &errs.Error{Kind: ledger.KindOfCode(res.Code), Msg: fmt.Sprintf("transaction %s failed in block %d: %s", res.Hash, res.Height, res.Log)}
+				}
+				break
+			}
+			if !errs.Is(err, errs.NotFound) || time.Now().After(deadline) {
+				out[i] = err
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fail(ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return out
 }
 
 // storageService returns the running provider.Service of the storage
@@ -97,6 +180,10 @@ func (p *prover) answer(ctx context.Context) {
 		return
 	}
 	open := make(map[uint64]bool, len(chs))
+	var (
+		msgs  []ledger.Msg
+		asked []objects.Challenge
+	)
 	for _, ch := range chs {
 		open[ch.ID] = true
 		if p.done[ch.ID] || ch.Provider != p.addr.String() {
@@ -110,7 +197,10 @@ func (p *prover) answer(ctx context.Context) {
 			p.done[ch.ID] = true
 			continue
 		}
-		_, err = p.snd.send(ctx, msg)
+		msgs, asked = append(msgs, msg), append(asked, ch)
+	}
+	for i, err := range p.snd.sendBatch(ctx, msgs) {
+		ch := asked[i]
 		switch {
 		case err == nil:
 			p.done[ch.ID] = true
@@ -119,7 +209,6 @@ func (p *prover) answer(ctx context.Context) {
 			return
 		case retryable(err):
 			p.log.Warn("storage proof not sent; trying again", "challenge", ch.ID, "err", err)
-			return
 		default:
 			// Refused for good (past the deadline, answered already).
 			p.done[ch.ID] = true

@@ -11,6 +11,7 @@ import (
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/shardstore"
 	"github.com/stratus-cloud/stratus/storage"
@@ -67,6 +68,9 @@ type repairer struct {
 	// ended is signalled when a repair ends, so that the next starts
 	// without waiting for the tick.
 	ended chan struct{}
+	// commits takes the rebuilt shards' objects/repair to the committer,
+	// which sends those waiting together.
+	commits chan commitReq
 
 	mu      sync.Mutex
 	running map[jobKey]bool
@@ -78,13 +82,15 @@ func newRepairer(n *Node, c *client.Client, name string, addr identity.Address, 
 	sc := storeclient.New(c)
 	sc.SetLogger(log)
 	return &repairer{n: n, c: c, sc: sc, name: name, addr: addr, snd: snd, log: log,
-		sem: make(chan struct{}, repairConcurrency), ended: make(chan struct{}, 1), running: map[jobKey]bool{}, retry: map[jobKey]retryState{}}
+		sem: make(chan struct{}, repairConcurrency), ended: make(chan struct{}, 1), commits: make(chan commitReq), running: map[jobKey]bool{}, retry: map[jobKey]retryState{}}
 }
 
 // run polls for repairs every tick, and as soon as a repair ends, until
 // ctx ends; then it waits for the repairs under way.
 func (w *repairer) run(ctx context.Context, every time.Duration) {
 	defer w.wg.Wait()
+	w.wg.Add(1)
+	go w.commit(ctx)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -250,10 +256,62 @@ func (w *repairer) repair(ctx context.Context, j objects.RepairJob) (int, error)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := w.snd.send(ctx, &objects.Repair{ID: j.Object, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path}); err != nil {
-		return 0, fmt.Errorf("committing the repair: %w", err)
+	req := commitReq{msg: &objects.Repair{ID: j.Object, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path}, done: make(chan error, 1)}
+	select {
+	case w.commits <- req:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		if err != nil {
+			return 0, fmt.Errorf("committing the repair: %w", err)
+		}
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
 	return len(data), nil
+}
+
+// commitReq is a rebuilt shard's commit, and where its outcome goes.
+type commitReq struct {
+	msg  *objects.Repair
+	done chan error
+}
+
+// maxCommitBatch bounds the commits sent together.
+const maxCommitBatch = 64
+
+// commit sends the repairs' commits until ctx ends: each batch is what
+// waited while the previous one committed, its transactions sharing
+// blocks, so the commits keep up with repairConcurrency rebuilds.
+func (w *repairer) commit(ctx context.Context) {
+	defer w.wg.Done()
+	for {
+		var batch []commitReq
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-w.commits:
+			batch = append(batch, r)
+		}
+	more:
+		for len(batch) < maxCommitBatch {
+			select {
+			case r := <-w.commits:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		msgs := make([]ledger.Msg, len(batch))
+		for i, r := range batch {
+			msgs[i] = r.msg
+		}
+		for i, err := range w.snd.sendBatch(ctx, msgs) {
+			batch[i].done <- err
+		}
+	}
 }
 
 // local returns shard h if this provider already holds it and it verifies
