@@ -290,13 +290,13 @@ func proveFrom(ctx context.Context, store shardstore.Store, ch objects.Challenge
 func (r *roles) startStorageAgents(ctx context.Context, name string, addr identity.Address, snd *sender, log *slog.Logger, every time.Duration) {
 	p := &prover{n: r.n, c: r.c, name: name, addr: addr, snd: snd, log: log.With("role", "prover"), done: map[uint64]bool{}}
 	w := newRepairer(r.n, r.c, name, addr, snd, log.With("role", "repair"))
-	// Challenges have deadlines of an epoch or more, and listing them and
-	// the repairs is two API reads per provider: a second is often enough.
-	every = max(every, time.Second)
+	// Challenges have deadlines of an epoch or more: a second is often
+	// enough. Repairs are looked for every block on a validator, where it
+	// is a read of local state, so that an assignment starts at once.
 	r.wg.Add(2)
 	go func() {
 		defer r.wg.Done()
-		p.run(ctx, every)
+		p.run(ctx, max(every, time.Second))
 	}()
 	go func() {
 		defer r.wg.Done()

@@ -143,15 +143,22 @@ func (w *repairer) poll(ctx context.Context) {
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			defer func() {
-				<-w.sem
-				select {
-				case w.ended <- struct{}{}:
-				default:
-				}
-			}()
+			// The slot is freed once the shard is stored, or the repair
+			// failed: its commit waits with the others for a block, and the
+			// next rebuild need not.
+			var once sync.Once
+			free := func() {
+				once.Do(func() {
+					<-w.sem
+					select {
+					case w.ended <- struct{}{}:
+					default:
+					}
+				})
+			}
+			defer free()
 			start := time.Now()
-			n, err := w.repair(ctx, j)
+			n, err := w.repair(ctx, j, free)
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			delete(w.running, k)
@@ -207,8 +214,9 @@ func (w *repairer) repairs(ctx context.Context) ([]objects.RepairJob, error) {
 	}
 }
 
-// repair rebuilds, stores and commits one shard, and returns its size.
-func (w *repairer) repair(ctx context.Context, j objects.RepairJob) (int, error) {
+// repair rebuilds, stores and commits one shard, and returns its size. It
+// calls stored once the shard is stored, before the commit.
+func (w *repairer) repair(ctx context.Context, j objects.RepairJob, stored func()) (int, error) {
 	svc := w.n.storageService(w.name)
 	if svc == nil {
 		return 0, errs.E(errs.Unavailable, "storage provider %s is stopped", w.name)
@@ -256,6 +264,7 @@ func (w *repairer) repair(ctx context.Context, j objects.RepairJob) (int, error)
 	if err != nil {
 		return 0, err
 	}
+	stored()
 	req := commitReq{msg: &objects.Repair{ID: j.Object, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path}, done: make(chan error, 1)}
 	select {
 	case w.commits <- req:
