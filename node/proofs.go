@@ -79,8 +79,19 @@ func (s *sender) sendBatch(ctx context.Context, msgs []ledger.Msg) []error {
 	}
 	nonce := acct.Nonce
 	hashes := make([]string, len(msgs))
+	// One simulation per kind of message: the node runs simulations one at
+	// a time, and a batch's repairs of one object, or its proofs, use the
+	// same gas give or take a few path hashes, so the others are signed
+	// with the first's limit and half again. Unused gas is not charged.
+	limits := map[string]uint64{}
 	for i, m := range msgs {
-		tx, _, err := s.c.Prepare(ctx, ch, s.key, m, nonce, bal, client.SendOptions{})
+		var tx *ledger.Tx
+		if limit, ok := limits[gasClass(m)]; ok {
+			tx = &ledger.Tx{ChainID: ch.ChainID, Nonce: nonce, GasLimit: limit, GasPrice: ch.MinGasPrice, Msg: m}
+			err = tx.Sign(s.key)
+		} else if tx, _, err = s.c.Prepare(ctx, ch, s.key, m, nonce, bal, client.SendOptions{}); err == nil {
+			limits[gasClass(m)] = tx.GasLimit + tx.GasLimit/2
+		}
 		if err != nil {
 			out[i] = err
 			continue
@@ -245,6 +256,15 @@ func (p *prover) challenges(ctx context.Context) ([]objects.Challenge, error) {
 		}
 		after = cs[len(cs)-1].ID
 	}
+}
+
+// gasClass groups messages that use about the same gas: the repairs of
+// one object (the manifest rewritten is the same size), the proofs.
+func gasClass(m ledger.Msg) string {
+	if r, ok := m.(*objects.Repair); ok {
+		return r.Type() + " " + r.ID
+	}
+	return m.Type()
 }
 
 // retryable reports whether a failed send may succeed if sent again.

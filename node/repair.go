@@ -158,13 +158,14 @@ func (w *repairer) poll(ctx context.Context) {
 			}
 			defer free()
 			start := time.Now()
-			n, err := w.repair(ctx, j, free)
+			rs, err := w.repair(ctx, j, free)
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			delete(w.running, k)
 			if err == nil {
 				delete(w.retry, k)
-				w.log.Info("shard repaired", "object", j.Object, "segment", j.Segment, "shard", j.Shard, "bytes", n, "healthy", j.Healthy, "took", time.Since(start).Round(time.Millisecond))
+				w.log.Info("shard repaired", "object", j.Object, "segment", j.Segment, "shard", j.Shard, "bytes", rs.Bytes, "healthy", j.Healthy,
+					"took", time.Since(start).Round(time.Millisecond), "rebuild", rs.Rebuild.Round(time.Millisecond), "store", rs.Store.Round(time.Millisecond), "commit", rs.Commit.Round(time.Millisecond))
 				return
 			}
 			if ctx.Err() != nil {
@@ -216,45 +217,49 @@ func (w *repairer) repairs(ctx context.Context) ([]objects.RepairJob, error) {
 
 // repair rebuilds, stores and commits one shard, and returns its size. It
 // calls stored once the shard is stored, before the commit.
-func (w *repairer) repair(ctx context.Context, j objects.RepairJob, stored func()) (int, error) {
+func (w *repairer) repair(ctx context.Context, j objects.RepairJob, stored func()) (repairStats, error) {
+	var st repairStats
+	t0 := time.Now()
 	svc := w.n.storageService(w.name)
 	if svc == nil {
-		return 0, errs.E(errs.Unavailable, "storage provider %s is stopped", w.name)
+		return st, errs.E(errs.Unavailable, "storage provider %s is stopped", w.name)
 	}
 	v, m, err := w.sc.Object(ctx, j.Object)
 	if err != nil {
-		return 0, err
+		return st, err
 	}
 	seg, sh := int(j.Segment), int(j.Shard)
 	if seg >= len(m.Segments) || sh >= m.Params.Shards() {
-		return 0, errs.E(errs.Invalid, "repair of shard %d of segment %d: object %s has no such shard", sh, seg, j.Object)
+		return st, errs.E(errs.Invalid, "repair of shard %d of segment %d: object %s has no such shard", sh, seg, j.Object)
 	}
 	ref := m.Segments[seg].Shards[sh]
 	if ref.Hash.String() != j.Hash {
-		return 0, errs.E(errs.Conflict, "repair of shard %d of segment %d of %s names hash %s, the manifest %s", sh, seg, j.Object, j.Hash, ref.Hash)
+		return st, errs.E(errs.Conflict, "repair of shard %d of segment %d of %s names hash %s, the manifest %s", sh, seg, j.Object, j.Hash, ref.Hash)
 	}
 	h := shardstore.Hash(ref.Hash)
 	data, err := w.local(ctx, svc.Store(), h, ref, m.Params.LeafSize)
 	if err != nil {
-		return 0, err
+		return st, err
 	}
 	if data == nil {
 		// Every other shard of the segment may be read, but not the lost
 		// one: its provider is gone or lost it.
 		f, err := w.sc.NewSegmentFetcher(ctx, j.Object, m)
 		if err != nil {
-			return 0, err
+			return st, err
 		}
 		shards, err := f.Fetch(ctx, seg, storeclient.FetchOptions{Exclude: []int{sh}, Full: true})
 		if err != nil {
-			return 0, err
+			return st, err
 		}
 		data = shards[sh] // Fetch checked it against the manifest
 	}
 	// Held for the owner even if the bytes were here already (stored
 	// for another owner, or by an attempt that did not commit).
+	t1 := time.Now()
+	st.Rebuild = t1.Sub(t0)
 	if err := svc.AcceptRepair(ctx, v.Owner, h, data); err != nil {
-		return 0, err
+		return st, err
 	}
 	leafSize := j.LeafSize
 	if leafSize <= 0 {
@@ -262,24 +267,37 @@ func (w *repairer) repair(ctx context.Context, j objects.RepairJob, stored func(
 	}
 	leaf, path, err := storage.ShardLeafProof(data, j.Leaf, leafSize)
 	if err != nil {
-		return 0, err
+		return st, err
 	}
+	t2 := time.Now()
+	st.Store = t2.Sub(t1)
 	stored()
 	req := commitReq{msg: &objects.Repair{ID: j.Object, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path}, done: make(chan error, 1)}
 	select {
 	case w.commits <- req:
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return st, ctx.Err()
 	}
 	select {
 	case err := <-req.done:
 		if err != nil {
-			return 0, fmt.Errorf("committing the repair: %w", err)
+			return st, fmt.Errorf("committing the repair: %w", err)
 		}
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return st, ctx.Err()
 	}
-	return len(data), nil
+	st.Commit, st.Bytes = time.Since(t2), len(data)
+	return st, nil
+}
+
+// repairStats are what a repair did and how long each step took, for the
+// log.
+type repairStats struct {
+	Bytes int
+	// Rebuild is reading the manifest and fetching and rebuilding the
+	// shard; Store is storing it and building the proof; Commit is the
+	// wait for the commit's block.
+	Rebuild, Store, Commit time.Duration
 }
 
 // commitReq is a rebuilt shard's commit, and where its outcome goes.
