@@ -2,6 +2,7 @@ package objects
 
 import (
 	"bytes"
+	"math"
 	"crypto/sha256"
 	"encoding/binary"
 	"strconv"
@@ -248,7 +249,15 @@ func (s *store) loseShard(prov identity.Address, pl placement, reason string, p 
 	s.enqueue(j)
 	s.putJSON(key(prefJob, slot), j)
 	for _, t := range takes {
-		moved, err := market.ShrinkLease(s.ctx, t.lease, t.bytes, BucketRepairs)
+		// A lease no other object uses gives all it holds: the repaired
+		// shard is what it was paying for.
+		q := t.bytes
+		if u, err := s.leaseUse(t.lease); err != nil {
+			return err
+		} else if u.Objects == 0 {
+			q = math.MaxUint64
+		}
+		moved, err := market.ShrinkLease(s.ctx, t.lease, q, BucketRepairs)
 		if err != nil {
 			return err
 		}
@@ -500,13 +509,15 @@ func repair(ctx *ledger.Context, signer identity.Address, m *Repair) error {
 			return err
 		}
 	}
-	// The object may have been dropped if the new lease closed at once
-	// (no escrow left): then there is nothing to point at it.
-	if o, err = s.object(root); errs.KindOf(err) == errs.NotFound {
-		s.deleteJob(j, slot)
-		return nil
-	} else if err != nil {
+	s.deleteJob(j, slot)
+	// A lease funded with nothing (the lost lease had run dry) closes at
+	// once: the object is no longer paid for, and goes as any unpaid
+	// object does.
+	if l, err := market.StoredLease(ctx, lease); err != nil {
 		return err
+	} else if l.State == market.LeaseClosed {
+		return s.drop(root, o, 0, EventExpired, ledger.Attr{Key: AttrReason, Value: ReasonUnpaid},
+			ledger.Attr{Key: AttrLease, Value: ledger.FormatInt(lease)}, ledger.Attr{Key: AttrLeaseReason, Value: l.CloseReason})
 	}
 	// Point the manifest at the assignee; the shard's references follow.
 	if err := s.countShard(from, ref.Hash, o.Owner, -1); err != nil {
@@ -527,7 +538,6 @@ func repair(ctx *ledger.Context, signer identity.Address, m *Repair) error {
 	s.kv.Set(key(prefLeaseObj, be(lease), root[:]), []byte{})
 	s.place(signer, placement{Root: root, Segment: m.Segment, Shard: uint16(m.Shard), Hash: ref.Hash, Size: ref.Size,
 		LeafSize: uint32(man.Params.LeafSize), Owner: o.Owner})
-	s.deleteJob(j, slot)
 	st, err := s.stats(signer)
 	if err != nil {
 		return err
