@@ -2,9 +2,9 @@ package objects
 
 import (
 	"bytes"
-	"math"
 	"crypto/sha256"
 	"encoding/binary"
+	"math"
 	"strconv"
 
 	"github.com/stratus-cloud/stratus/errs"
