@@ -2,6 +2,7 @@ package objects_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -342,5 +343,56 @@ func TestLostShardsRepairedOwnerOffline(t *testing.T) {
 	c.ok(u, &objects.Remove{ID: id})
 	if s := c.moduleStateOf("objects/"); s != "" {
 		t.Fatalf("objects state left behind:\n%s", s)
+	}
+}
+
+// TestProviderLostWhenRetiredOrDown: a provider that retires, and one the
+// validators' probes find down three probing epochs in a row, lose every
+// shard they hold, even while answering their challenges, and the repairs
+// are queued with the reason.
+func TestProviderLostWhenRetiredOrDown(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
+	c.registerProvider("provider3")
+	c.registerProvider("provider4")
+	d := data(2048, 3)
+	held := shardBytes(t, d)
+	_, raw := manifest(t, d, p0, p1, p2)
+	c.ok(u, &objects.Commit{Manifest: raw, Leases: c.leases(0)})
+
+	c.ok(p1, &market.RetireProvider{})
+	op := testKey("op0")
+	reasons := map[string]string{}
+	for e := 0; e < 8 && len(reasons) < 4; e++ {
+		c.epoch()
+		// p0 and p2 answer every challenge, but the validator finds p2
+		// down.
+		for _, p := range []*identity.Key{p0, p2} {
+			for _, ch := range c.challenges(p) {
+				c.ok(p, answer(t, held, ch))
+			}
+		}
+		epoch := market.EpochOf(c.query(), c.now.UnixMilli())
+		c.ok(op, &market.ProbeReport{Epoch: epoch, Results: []market.ProbeRow{{Provider: p2.Address(), OK: 0, Total: 6}}})
+		for _, j := range c.repairsHeld() {
+			reasons[j.From+"/"+fmt.Sprint(j.Segment)] = j.Reason
+		}
+	}
+	for _, p := range []struct {
+		k      *identity.Key
+		reason string
+	}{{p1, objects.ReasonRetired}, {p2, objects.ReasonDown}} {
+		for seg := range 2 {
+			if got := reasons[p.k.Address().String()+"/"+fmt.Sprint(seg)]; got != p.reason {
+				t.Errorf("segment %d's shard on %s: repair reason %q, want %q (all: %v)", seg, p.k.Address(), got, p.reason, reasons)
+			}
+		}
+	}
+	if st := c.stats(p2); st.LostMs == 0 || st.Passed == 0 || st.DownEpochs < 3 {
+		t.Fatalf("p2's stats %+v: lost as down, though it passed its proofs", st)
+	}
+	if st := c.stats(p0); st.LostMs != 0 || st.Lost != 0 {
+		t.Fatalf("p0, which did nothing wrong, has stats %+v", st)
 	}
 }
