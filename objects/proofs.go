@@ -87,7 +87,9 @@ func (s *store) stats(prov identity.Address) (ProofStats, error) {
 	return st, err
 }
 
-func (s *store) putStats(prov identity.Address, st ProofStats) { s.putJSON(key(prefStats, prov[:]), st) }
+func (s *store) putStats(prov identity.Address, st ProofStats) {
+	s.putJSON(key(prefStats, prov[:]), st)
+}
 
 // ProofStatsOf returns a provider's record of proofs and repairs.
 func ProofStatsOf(ctx *ledger.Context, prov identity.Address) (ProofStats, error) {
