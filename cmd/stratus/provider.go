@@ -188,15 +188,11 @@ func newProviderCmd(g *globals) *cobra.Command {
 				market.ProviderView
 				Leases []string `json:"leases"`
 				// Proofs is the provider's record of storage proofs and
-				// repairs; absent from a node that does not keep one.
+				// repairs (GET /v1/providers/{did}/proofs, read in the same
+				// snapshot); absent from a node that keeps none.
 				Proofs *objects.ProofStats `json:"proofs,omitempty"`
 			}
 			if err := g.client().Get(cmd.Context(), "/v1/providers/"+addr.String(), &p); err != nil {
-				return err
-			}
-			if ps, err := g.client().ProofStats(cmd.Context(), addr.String()); err == nil {
-				p.Proofs = &ps
-			} else if !errs.Is(err, errs.NotFound) {
 				return err
 			}
 			return g.print(cmd.OutOrStdout(), p, func(w io.Writer) {
