@@ -24,7 +24,7 @@ func TestProveFrom(t *testing.T) {
 	ch := objects.Challenge{ID: 7, Hash: h.String(), Size: int64(len(shard)), LeafSize: leafSize, Leaf: 4}
 
 	// An honest store, and one without the verifier whose bytes can rot.
-	st, err := mem.New(shardstore.Options{})
+	st, err := mem.New(shardstore.Options{Verify: storage.ShardVerifier(leafSize)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestProveFrom(t *testing.T) {
 
 	rotten := append([]byte(nil), shard...)
 	rotten[4*leafSize+1] ^= 0xff
-	rs, err := mem.New(shardstore.Options{})
+	rs, err := mem.New(shardstore.Options{Verify: func([32]byte, []byte) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
