@@ -27,111 +27,139 @@ import (
 // ledger counts the miss, and repairs the shard elsewhere once the misses
 // add up. See docs/storage.md "Proofs and repair".
 
-// sender sends one provider's transactions one at a time: each takes the
-// account's next nonce, which two concurrent sends would both claim. The
-// agent, the prover and the repair worker share it.
+// sender sends one provider's transactions. Each takes the account's next
+// nonce, so they are signed and submitted one at a time, in order; but they
+// are not committed one at a time: the sender counts the nonces it handed
+// out, so the next is submitted while the earlier ones wait in the mempool
+// (whose checks apply them in order), and a repair's commit goes into the
+// next block whatever else is pending. The agent, the prover and the
+// repair worker share it.
 type sender struct {
-	mu  sync.Mutex
 	c   *client.Client
 	key *identity.Key
+
+	mu     sync.Mutex
+	chain  *client.Chain     // read once, again after a refusal
+	next   uint64            // the nonce of the next submission, once synced
+	synced bool              // next is known; false after a refusal
+	limits map[string]uint64 // gas limits by gasClass, from one simulation each
 }
 
+// pending is a submitted transaction: wait for it.
+type pending struct {
+	hash  string
+	class string
+}
+
+// send submits msg and waits for its commit, as client.Send does.
 func (s *sender) send(ctx context.Context, msg ledger.Msg) (api.TxResult, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.c.Send(ctx, s.key, msg, client.SendOptions{})
+	p, err := s.submit(ctx, msg)
+	if err != nil {
+		return api.TxResult{}, err
+	}
+	return s.wait(ctx, p)
 }
 
-// batchWait bounds the wait for a batch's transactions to commit.
-const batchWait = time.Minute
-
-// sendBatch sends msgs as transactions with consecutive nonces, all
-// submitted before any commits, so that they share blocks rather than
-// take one each; it returns each one's error. A message the simulation
-// refuses takes no nonce; once a submission fails, those after it are not
-// submitted (their nonces would leave a gap) and fail with its error.
-func (s *sender) sendBatch(ctx context.Context, msgs []ledger.Msg) []error {
+// submit signs msg with the next nonce and puts it in the mempool, without
+// waiting for the commit. The first message of each gasClass is simulated
+// for its gas (the node runs simulations one at a time); the others are
+// signed with that gas and half again, which a repair of the same object or
+// another proof does not exceed, and unused gas is not charged. A refusal
+// makes the next submission read the nonce from the ledger again.
+func (s *sender) submit(ctx context.Context, msg ledger.Msg) (pending, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]error, len(msgs))
-	if len(msgs) == 0 {
-		return out
-	}
-	fail := func(err error) []error {
-		for i := range out {
-			if out[i] == nil {
-				out[i] = err
-			}
-		}
-		return out
-	}
-	ch, err := s.c.Chain(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	acct, err := s.c.Account(ctx, s.key.Address().String())
-	if err != nil {
-		return fail(err)
-	}
-	bal, err := money.ParseUstr(acct.Balance)
-	if err != nil {
-		return fail(err)
-	}
-	nonce := acct.Nonce
-	hashes := make([]string, len(msgs))
-	// One simulation per kind of message: the node runs simulations one at
-	// a time, and a batch's repairs of one object, or its proofs, use the
-	// same gas give or take a few path hashes, so the others are signed
-	// with the first's limit and half again. Unused gas is not charged.
-	limits := map[string]uint64{}
-	for i, m := range msgs {
-		var tx *ledger.Tx
-		if limit, ok := limits[gasClass(m)]; ok {
-			tx = &ledger.Tx{ChainID: ch.ChainID, Nonce: nonce, GasLimit: limit, GasPrice: ch.MinGasPrice, Msg: m}
-			err = tx.Sign(s.key)
-		} else if tx, _, err = s.c.Prepare(ctx, ch, s.key, m, nonce, bal, client.SendOptions{}); err == nil {
-			limits[gasClass(m)] = tx.GasLimit + tx.GasLimit/2
-		}
+	if s.chain == nil {
+		ch, err := s.c.Chain(ctx)
 		if err != nil {
-			out[i] = err
-			continue
+			return pending{}, err
 		}
-		res, err := s.c.SubmitTx(ctx, tx.Bytes(), false)
-		if err == nil && res.Code != ledger.CodeOK {
-			err = &errs.Error{Kind: ledger.KindOfCode(res.Code), Msg: fmt.Sprintf("transaction %s refused: %s", res.Hash, res.Log)}
-		}
+		s.chain = &ch
+	}
+	class := gasClass(msg)
+	limit, known := s.limits[class]
+	var balance uint64
+	if !s.synced || !known {
+		acct, err := s.c.Account(ctx, s.key.Address().String())
 		if err != nil {
-			out[i] = err
-			return fail(errs.E(errs.Unavailable, "not sent: an earlier transaction of the batch was refused: %v", err))
+			return pending{}, err
 		}
-		hashes[i] = tx.Hash().String()
-		nonce++
-	}
-	deadline := time.Now().Add(batchWait)
-	for i, h := range hashes {
-		if h == "" {
-			continue
+		if !s.synced {
+			// The ledger's nonce counts committed transactions only: one
+			// of ours refused may leave others in the mempool, and then
+			// this is refused too, until they commit.
+			s.next, s.synced = acct.Nonce, true
 		}
-		for {
-			res, err := s.c.Tx(ctx, h)
-			if err == nil {
-				if res.Code != ledger.CodeOK {
-					out[i] = &errs.Error{Kind: ledger.KindOfCode(res.Code), Msg: fmt.Sprintf("transaction %s failed in block %d: %s", res.Hash, res.Height, res.Log)}
-				}
-				break
-			}
-			if !errs.Is(err, errs.NotFound) || time.Now().After(deadline) {
-				out[i] = err
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fail(ctx.Err())
-			case <-time.After(100 * time.Millisecond):
-			}
+		if balance, err = money.ParseUstr(acct.Balance); err != nil {
+			return pending{}, err
 		}
 	}
-	return out
+	var tx *ledger.Tx
+	if known {
+		tx = &ledger.Tx{ChainID: s.chain.ChainID, Nonce: s.next, GasLimit: limit, GasPrice: s.chain.MinGasPrice, Msg: msg}
+		if err := tx.Sign(s.key); err != nil {
+			return pending{}, err
+		}
+	} else {
+		var err error
+		if tx, _, err = s.c.Prepare(ctx, *s.chain, s.key, msg, s.next, balance, client.SendOptions{}); err != nil {
+			return pending{}, err
+		}
+		if s.limits == nil {
+			s.limits = map[string]uint64{}
+		}
+		s.limits[class] = tx.GasLimit + tx.GasLimit/2
+	}
+	res, err := s.c.SubmitTx(ctx, tx.Bytes(), false)
+	if err == nil && res.Code != ledger.CodeOK {
+		err = &errs.Error{Kind: ledger.KindOfCode(res.Code), Msg: fmt.Sprintf("transaction %s refused: %s", res.Hash, res.Log)}
+	}
+	if err != nil {
+		s.synced, s.chain = false, nil
+		return pending{}, err
+	}
+	s.next++
+	return pending{hash: tx.Hash().String(), class: class}, nil
+}
+
+// txWait bounds the wait for a submitted transaction to commit.
+const txWait = time.Minute
+
+// wait waits for p to commit and returns its result; one that failed in
+// its block is an error with its kind. Running out of gas drops the gas
+// limit learnt for its class, so the next is simulated again.
+func (s *sender) wait(ctx context.Context, p pending) (api.TxResult, error) {
+	deadline := time.Now().Add(txWait)
+	for {
+		res, err := s.c.Tx(ctx, p.hash)
+		if err == nil {
+			if res.Code == ledger.CodeOK {
+				return res, nil
+			}
+			if res.Code == ledger.CodeOutOfGas {
+				s.mu.Lock()
+				delete(s.limits, p.class)
+				s.mu.Unlock()
+			}
+			return res, &errs.Error{Kind: ledger.KindOfCode(res.Code), Msg: fmt.Sprintf("transaction %s failed in block %d: %s", res.Hash, res.Height, res.Log)}
+		}
+		if !errs.Is(err, errs.NotFound) {
+			return res, err
+		}
+		if time.Now().After(deadline) {
+			// Dropped from the mempool, say: the nonces are to be read
+			// again.
+			s.mu.Lock()
+			s.synced = false
+			s.mu.Unlock()
+			return res, errs.E(errs.Timeout, "transaction %s was not committed within %s", p.hash, txWait)
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // storageService returns the running provider.Service of the storage
@@ -210,7 +238,18 @@ func (p *prover) answer(ctx context.Context) {
 		}
 		msgs, asked = append(msgs, msg), append(asked, ch)
 	}
-	for i, err := range p.snd.sendBatch(ctx, msgs) {
+	// All submitted first, so that they share the next block.
+	subs := make([]pending, len(msgs))
+	fails := make([]error, len(msgs))
+	for i, m := range msgs {
+		subs[i], fails[i] = p.snd.submit(ctx, m)
+	}
+	for i := range msgs {
+		if fails[i] == nil {
+			_, fails[i] = p.snd.wait(ctx, subs[i])
+		}
+	}
+	for i, err := range fails {
 		ch := asked[i]
 		switch {
 		case err == nil:

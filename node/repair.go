@@ -11,7 +11,6 @@ import (
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
-	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/shardstore"
 	"github.com/stratus-cloud/stratus/storage"
@@ -30,9 +29,10 @@ import (
 // that fails is tried again after a backoff that doubles up to
 // repairMaxBackoff, for as long as the ledger lists it.
 
-// repairConcurrency is how many repairs one provider runs at once: each
-// holds k+m shards of a segment in memory and reads from k providers.
-const repairConcurrency = 4
+// repairConcurrency is how many repairs one provider rebuilds at once:
+// each holds k+m shards of a segment in memory and reads from k providers,
+// and much of its time is waiting on their disks and the network.
+const repairConcurrency = 8
 
 // Backoff of a failed repair: repairBackoff, doubled at each failure, up
 // to repairMaxBackoff.
@@ -68,13 +68,11 @@ type repairer struct {
 	// ended is signalled when a repair ends, so that the next starts
 	// without waiting for the tick.
 	ended chan struct{}
-	// commits takes the rebuilt shards' objects/repair to the committer,
-	// which sends those waiting together.
-	commits chan commitReq
 
 	mu      sync.Mutex
 	running map[jobKey]bool
 	retry   map[jobKey]retryState
+	objects map[string]cachedObject
 	wg      sync.WaitGroup
 }
 
@@ -82,15 +80,13 @@ func newRepairer(n *Node, c *client.Client, name string, addr identity.Address, 
 	sc := storeclient.New(c)
 	sc.SetLogger(log)
 	return &repairer{n: n, c: c, sc: sc, name: name, addr: addr, snd: snd, log: log,
-		sem: make(chan struct{}, repairConcurrency), ended: make(chan struct{}, 1), commits: make(chan commitReq), running: map[jobKey]bool{}, retry: map[jobKey]retryState{}}
+		sem: make(chan struct{}, repairConcurrency), ended: make(chan struct{}, 1), running: map[jobKey]bool{}, retry: map[jobKey]retryState{}, objects: map[string]cachedObject{}}
 }
 
 // run polls for repairs every tick, and as soon as a repair ends, until
 // ctx ends; then it waits for the repairs under way.
 func (w *repairer) run(ctx context.Context, every time.Duration) {
 	defer w.wg.Wait()
-	w.wg.Add(1)
-	go w.commit(ctx)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -224,7 +220,7 @@ func (w *repairer) repair(ctx context.Context, j objects.RepairJob, stored func(
 	if svc == nil {
 		return st, errs.E(errs.Unavailable, "storage provider %s is stopped", w.name)
 	}
-	v, m, err := w.sc.Object(ctx, j.Object)
+	v, m, f, err := w.object(ctx, j.Object)
 	if err != nil {
 		return st, err
 	}
@@ -244,10 +240,6 @@ func (w *repairer) repair(ctx context.Context, j objects.RepairJob, stored func(
 	if data == nil {
 		// Every other shard of the segment may be read, but not the lost
 		// one: its provider is gone or lost it.
-		f, err := w.sc.NewSegmentFetcher(ctx, j.Object, m)
-		if err != nil {
-			return st, err
-		}
 		shards, err := f.Fetch(ctx, seg, storeclient.FetchOptions{Exclude: []int{sh}, Full: true})
 		if err != nil {
 			return st, err
@@ -271,23 +263,60 @@ func (w *repairer) repair(ctx context.Context, j objects.RepairJob, stored func(
 	}
 	t2 := time.Now()
 	st.Store = t2.Sub(t1)
+	// The slot is free for the next rebuild while this one's commit waits
+	// its turn to be submitted, and then for the next block.
 	stored()
-	req := commitReq{msg: &objects.Repair{ID: j.Object, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path}, done: make(chan error, 1)}
-	select {
-	case w.commits <- req:
-	case <-ctx.Done():
-		return st, ctx.Err()
+	p, err := w.snd.submit(ctx, &objects.Repair{ID: j.Object, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
+	if err != nil {
+		return st, fmt.Errorf("committing the repair: %w", err)
 	}
-	select {
-	case err := <-req.done:
-		if err != nil {
-			return st, fmt.Errorf("committing the repair: %w", err)
-		}
-	case <-ctx.Done():
-		return st, ctx.Err()
+	if _, err := w.snd.wait(ctx, p); err != nil {
+		return st, fmt.Errorf("committing the repair: %w", err)
 	}
 	st.Commit, st.Bytes = time.Since(t2), len(data)
 	return st, nil
+}
+
+// objectFor is how long the worker reuses an object's manifest and
+// fetcher for its next repairs: a lost provider's shards come in dozens of
+// repairs of the same objects. The shard hashes a repair needs do not
+// change; a placement that did is routed around and seen at the next read.
+const objectFor = 10 * time.Second
+
+// cachedObject is an object's record, manifest and fetcher, read at.
+type cachedObject struct {
+	v  *objects.ObjectView
+	m  *storage.Manifest
+	f  *storeclient.SegmentFetcher
+	at time.Time
+}
+
+// object returns object id's record, manifest (checked against the ID)
+// and a fetcher of its segments, read again after objectFor.
+func (w *repairer) object(ctx context.Context, id string) (*objects.ObjectView, *storage.Manifest, *storeclient.SegmentFetcher, error) {
+	w.mu.Lock()
+	c, ok := w.objects[id]
+	w.mu.Unlock()
+	if ok && time.Since(c.at) < objectFor {
+		return c.v, c.m, c.f, nil
+	}
+	v, m, err := w.sc.Object(ctx, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	f, err := w.sc.NewSegmentFetcher(ctx, id, m)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, o := range w.objects {
+		if time.Since(o.at) >= objectFor {
+			delete(w.objects, k)
+		}
+	}
+	w.objects[id] = cachedObject{v, m, f, time.Now()}
+	return v, m, f, nil
 }
 
 // repairStats are what a repair did and how long each step took, for the
@@ -298,47 +327,6 @@ type repairStats struct {
 	// shard; Store is storing it and building the proof; Commit is the
 	// wait for the commit's block.
 	Rebuild, Store, Commit time.Duration
-}
-
-// commitReq is a rebuilt shard's commit, and where its outcome goes.
-type commitReq struct {
-	msg  *objects.Repair
-	done chan error
-}
-
-// maxCommitBatch bounds the commits sent together.
-const maxCommitBatch = 64
-
-// commit sends the repairs' commits until ctx ends: each batch is what
-// waited while the previous one committed, its transactions sharing
-// blocks, so the commits keep up with repairConcurrency rebuilds.
-func (w *repairer) commit(ctx context.Context) {
-	defer w.wg.Done()
-	for {
-		var batch []commitReq
-		select {
-		case <-ctx.Done():
-			return
-		case r := <-w.commits:
-			batch = append(batch, r)
-		}
-	more:
-		for len(batch) < maxCommitBatch {
-			select {
-			case r := <-w.commits:
-				batch = append(batch, r)
-			default:
-				break more
-			}
-		}
-		msgs := make([]ledger.Msg, len(batch))
-		for i, r := range batch {
-			msgs[i] = r.msg
-		}
-		for i, err := range w.snd.sendBatch(ctx, msgs) {
-			batch[i].done <- err
-		}
-	}
 }
 
 // local returns shard h if this provider already holds it and it verifies

@@ -13,8 +13,9 @@ import (
 
 func newBenchRepairCmd(g *globals) *cobra.Command {
 	var (
-		o    bench.RepairOptions
-		size string
+		o        bench.RepairOptions
+		size     string
+		logLevel string
 	)
 	c := &cobra.Command{
 		Use:   "repair [--size 256MiB]",
@@ -41,6 +42,9 @@ runs it). Finally it reads the object back with a second provider down too.`,
 				return errs.E(errs.Invalid, "--size must be between 1B and 64GiB, not %s", size)
 			}
 			o.Size = int64(n)
+			if logLevel != "" {
+				o.Logger = newLogger(logLevel)
+			}
 			if g.output == "text" {
 				o.Progress = func(f string, a ...any) { fmt.Fprintf(cmd.ErrOrStderr(), "bench: "+f+"\n", a...) }
 			}
@@ -62,6 +66,7 @@ runs it). Finally it reads the object back with a second provider down too.`,
 	}
 	c.Flags().StringVar(&size, "size", "256MiB", "size of the random file")
 	c.Flags().StringVar(&o.Dir, "dir", "", "folder for the devnet and the files (default: a new temporary folder, removed afterwards)")
+	c.Flags().StringVar(&logLevel, "log-level", "", "show the devnet's logs at this level (info shows each repair's timings)")
 	c.Flags().DurationVar(&o.Timeout, "timeout", 0, "how long to wait for the repairs (default 15m)")
 	return c
 }
