@@ -280,7 +280,7 @@ func (s *store) challengeProvider(prov *market.Provider, p Params, epoch, deadli
 		return 0, nil
 	}
 	st, err := s.stats(a)
-	if err != nil || st.LostMs != 0 {
+	if err != nil || s.isLosing(a) {
 		return 0, err
 	}
 	if prov.State == market.ProviderRetiring {
@@ -457,13 +457,7 @@ func (s *store) judge(c *Challenge, passed bool, reason string, p Params) error 
 		}
 	}
 	if st.Consecutive >= p.ProviderLostAfterMisses {
-		st, err = s.stats(prov)
-		if err != nil {
-			return err
-		}
-		if st.LostMs == 0 {
-			return s.loseProvider(prov, ReasonMissed)
-		}
+		return s.loseProvider(prov, ReasonMissed)
 	}
 	return nil
 }

@@ -109,6 +109,14 @@ func (s *store) enqueue(j *RepairJob) {
 	s.kv.Set(key(prefQueue, []byte{byte(min(j.Healthy, 255))}, be(j.Seq)), jobSlot(j))
 }
 
+// isLosing reports whether prov was lost as a whole and EndBlock is still
+// losing its placements. LostMs stays as the record of the last loss; this
+// is what exempts a provider from challenges and counts its shards as not
+// healthy, and it ends when the last of those placements is lost.
+func (s *store) isLosing(prov identity.Address) bool {
+	return s.kv.Get(key(prefLostProv, prov[:])) != nil
+}
+
 // loseProvider marks prov lost: EndBlock then loses its placements, a
 // bounded number a block.
 func (s *store) loseProvider(prov identity.Address, reason string) error {
@@ -116,7 +124,7 @@ func (s *store) loseProvider(prov identity.Address, reason string) error {
 	if err != nil {
 		return err
 	}
-	if st.LostMs != 0 {
+	if s.isLosing(prov) {
 		return nil
 	}
 	st.LostMs = s.nowMs()
@@ -141,16 +149,20 @@ func (s *store) downCheck(prov identity.Address, st *ProofStats) (bool, error) {
 	}
 	ok, total := market.ProbeCounts(s.ctx, prov, e)
 	st.DownChecked = e
+	down := false
 	switch {
 	case total == 0:
 		// No validator probed it: nothing to count either way.
 	case 2*ok < total:
 		st.DownEpochs++
+		// Only an epoch found down counts: a provider lost before and
+		// not probed since is not lost again on the old count.
+		down = st.DownEpochs >= p.DownAfterEpochs
 	default:
 		st.DownEpochs = 0
 	}
 	s.putStats(prov, *st)
-	if st.DownEpochs >= p.DownAfterEpochs {
+	if down {
 		return true, s.loseProvider(prov, ReasonDown)
 	}
 	return false, nil
@@ -298,11 +310,7 @@ func (s *store) healthy(id storage.ID, man *storage.Manifest, seg uint32) (int, 
 		if err != nil {
 			return 0, errs.E(errs.Internal, "objects: placed shard with provider %q: %v", sh.Provider, err)
 		}
-		st, err := s.stats(a)
-		if err != nil {
-			return 0, err
-		}
-		if st.LostMs == 0 && s.kv.Get(key(prefJob, slotKey(id, seg, uint16(j)))) == nil {
+		if !s.isLosing(a) && s.kv.Get(key(prefJob, slotKey(id, seg, uint16(j)))) == nil {
 			n++
 		}
 	}
@@ -418,7 +426,18 @@ func (s *store) repairPass(p Params) error {
 			left--
 		}
 		if s.holdCount(a) == 0 {
+			// Every shard it held is queued for repair. It may still
+			// take leases in the market, so what is committed on it from
+			// now on is challenged like any other provider's (and can
+			// lose it again): a provider lost once is not exempt from
+			// proofs for ever.
 			s.kv.Delete(key(prefLostProv, a[:]))
+			st, err := s.stats(a)
+			if err != nil {
+				return err
+			}
+			st.Consecutive = 0
+			s.putStats(a, st)
 		}
 		if left == 0 {
 			break
