@@ -139,16 +139,21 @@ func ShrinkLease(ctx *ledger.Context, id, quantity uint64, bucket string) (uint6
 const ReasonShrunk = "shrunk"
 
 // OpenFundedLease opens an active storage lease of quantity bytes between
-// consumer and provider, at provider's current price, funded with deposit
+// consumer and provider, at provider's current price but at most maxPrice
+// (0: no cap; a repair passes the lost lease's price, so that the owner
+// never pays more for a repaired shard than it agreed to), funded with deposit
 // taken from bucket rather than from the consumer's balance: a repaired
 // shard's new lease, paid with what its lost lease held for it. The
 // provider must take the lease (CanTakeStorage); it is active at once, as
 // the provider already holds what it pays for. It returns the lease's id.
-func OpenFundedLease(ctx *ledger.Context, consumer, provider identity.Address, quantity, deposit uint64, bucket string) (uint64, error) {
+func OpenFundedLease(ctx *ledger.Context, consumer, provider identity.Address, quantity, deposit, maxPrice uint64, bucket string) (uint64, error) {
 	s := newStore(ctx)
 	c, err := s.choose(&OpenLease{Class: ClassStorage, Quantity: quantity, Provider: &provider})
 	if err != nil {
 		return 0, err
+	}
+	if maxPrice != 0 {
+		c.price = min(c.price, maxPrice)
 	}
 	rate, err := LeaseRate(c.price, quantity, ClassStorage)
 	if err != nil {

@@ -195,3 +195,61 @@ func TestAttackLostProviderStillChallengedOnNewShards(t *testing.T) {
 		t.Fatalf("p2's collateral %d after missing every challenge, was %d", got, collBefore)
 	}
 }
+
+// A provider asking an extreme price is assigned a repair (the block hash
+// picks among the eligible providers, whatever they ask), and the repaired
+// shard's lease opens at its price, funded with what the lost lease held
+// for the shard: the owner's years of prepaid storage burn in hours, the
+// repairer takes them all, and the object is dropped as unpaid. The
+// repaired lease must cost the owner no more than the lost one did.
+func TestAttackRepairerAtExtremePriceDrainsEscrow(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
+	// The only provider eligible for the repair asks a million times the
+	// others' price.
+	greedy := c.registerPriced("greedy", 1_000_000_000*1_000_000)
+	id, held, ls := c.commitHeld(u, data(2048, 13), p0, p1, p2)
+	lostRate := c.lease(ls[2]).Rate
+	c.loseSilent(held, p2, p0, p1)
+	c.epoch()
+	c.answerAll(held, p0, p1)
+	jobs := c.repairsHeld()
+	if len(jobs) != 2 {
+		t.Fatalf("%d repairs, want p2's 2", len(jobs))
+	}
+	for _, j := range jobs {
+		if j.Assignee != greedy.Address().String() {
+			t.Fatalf("repair %+v not assigned to the only eligible provider", j)
+		}
+		var h storage.Hash
+		h.UnmarshalText([]byte(j.Hash))
+		leaf, path, err := storage.ShardLeafProof(held[h], j.Leaf, j.LeafSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.ok(greedy, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
+	}
+	o, err := objects.GetObject(c.query(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rate uint64
+	for _, sh := range o.Leases {
+		if sh.Provider == greedy.Address() {
+			rate += c.lease(sh.Lease).Rate
+		}
+	}
+	// Two 512-byte shards of the lost 2000-byte lease: at the lost lease's
+	// price they cost at most what it did.
+	// Before the fix: 953674316 nano-ustr/s, and the object was dropped
+	// as unpaid within 1.5 hours.
+	if rate > lostRate || rate != 2*476 {
+		t.Fatalf("BUG: the repaired shards' leases cost the owner %d nano-ustr/s, the lost lease %d: "+
+			"the repairer's price is not capped by the price the owner agreed to (want 2 x 476)", rate, lostRate)
+	}
+	c.block(2 * time.Hour)
+	if _, err := objects.GetObject(c.query(), id); err != nil {
+		t.Fatalf("the repaired object is gone 2 hours later: %v", err)
+	}
+}

@@ -257,6 +257,12 @@ func (s *store) loseShard(prov identity.Address, pl placement, reason string, p 
 		return err
 	}
 	for _, t := range takes {
+		// The repaired shard's lease costs the owner no more than the
+		// lost one: the highest price of the leases it leaves.
+		l, err := market.StoredLease(s.ctx, t.lease)
+		if err != nil {
+			return err
+		}
 		// A lease no other object uses gives all it holds: the repaired
 		// shard is what it was paying for.
 		q := t.bytes
@@ -283,6 +289,7 @@ func (s *store) loseShard(prov identity.Address, pl placement, reason string, p 
 		if j.Escrow, err = money.Add(j.Escrow, moved); err != nil {
 			return err
 		}
+		j.Price = max(j.Price, l.Price)
 		s.putJSON(key(prefJob, slot), j)
 	}
 	st, err := s.stats(prov)
@@ -571,7 +578,7 @@ func repair(ctx *ledger.Context, signer identity.Address, m *Repair) error {
 	if err != nil {
 		return errs.E(errs.Internal, "objects: placed shard with provider %q: %v", ref.Provider, err)
 	}
-	lease, err := market.OpenFundedLease(ctx, o.Owner, signer, uint64(ref.Size), j.Escrow, BucketRepairs)
+	lease, err := market.OpenFundedLease(ctx, o.Owner, signer, uint64(ref.Size), j.Escrow, j.Price, BucketRepairs)
 	if err != nil {
 		return errs.E(errs.KindOf(err), "the repaired shard's lease: %v", err)
 	}
