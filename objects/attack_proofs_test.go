@@ -253,3 +253,72 @@ func TestAttackRepairerAtExtremePriceDrainsEscrow(t *testing.T) {
 		t.Fatalf("the repaired object is gone 2 hours later: %v", err)
 	}
 }
+
+// A provider that has deleted a customer's shards hides them among many
+// tiny shards of its own: challenges are drawn uniformly over placements,
+// not over bytes, so with its own (or a friend's) hundred 3-byte objects
+// on itself, the customer's two 512-byte shards (most of the bytes it is
+// paid to hold) are almost never drawn, and it is paid for them without
+// storing them until a draw happens to land on one.
+func TestAttackProviderDilutesChallengesWithTinyShards(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
+	_, held, _ := c.commitHeld(u, data(2048, 14), p0, p1, p2)
+	sybil := testKey("sybil")
+	c.ok(c.users[1], &ledger.Transfer{To: sybil.Address(), Amount: 100 * money.UstrPerSTR})
+	lease := c.openLease(sybil, p0, leaseBytes, true)
+	const tiny = 100
+	var tinyBytes int64
+	for i := range tiny {
+		d := data(3, byte(i))
+		m, raw := manifest(t, d, p0)
+		c.ok(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}})
+		for h, b := range shardBytes(t, d) {
+			held[h] = b
+		}
+		for _, sh := range m.Segments[0].Shards {
+			tinyBytes += sh.Size
+		}
+		c.answerAll(held, p0, p1, p2)
+	}
+	if n := c.placements(p0); n != 2+3*tiny {
+		t.Fatalf("p0 holds %d placements, want %d", n, 2+3*tiny)
+	}
+	// Two epochs answered in full clear the rechecks of what the setup
+	// blocks left unanswered.
+	for range 2 {
+		c.epoch()
+		c.answerAll(held, p0, p1, p2)
+	}
+	missed := c.stats(p0).Missed
+	// Every draw p0 gets, answered honestly (no misses, so no rechecks):
+	// how many land on u's shards?
+	draws, onU := 0, 0
+	const epochs = 20
+	for range epochs {
+		c.epoch()
+		// Answering takes blocks, and one of them may start the next
+		// epoch: answer until nothing is open.
+		for len(c.challenges(p0))+len(c.challenges(p1))+len(c.challenges(p2)) > 0 {
+			for _, ch := range c.challenges(p0) {
+				draws++
+				if o, _ := objects.GetObject(c.query(), ch.Object); o.Owner == u.Address() {
+					onU++
+				}
+			}
+			c.answerAll(held, p0, p1, p2)
+		}
+	}
+	if st := c.stats(p0); st.Missed != missed || draws < 2*epochs {
+		t.Fatalf("p0 missed %d and was drawn %d times, want %d and at least %d: %+v", st.Missed, draws, missed, 2*epochs, st)
+	}
+	// u's two shards are 1024 of the bytes p0 holds; drawn by bytes they
+	// would get that share of the draws.
+	share := float64(1024) / float64(1024+tinyBytes)
+	if float64(onU) < share*float64(draws)/2 {
+		t.Skipf("BUG: %d of %d draws landed on the customer's 2 shards, which are %.0f%% of the %d bytes p0 holds in %d placements: "+
+			"a provider can dilute the challenges on what it is paid to keep with cheap shards of its own; sample by bytes held (a cumulative-size index)",
+			onU, draws, 100*share, 1024+tinyBytes, 2+3*tiny)
+	}
+}
