@@ -322,3 +322,49 @@ func TestAttackProviderDilutesChallengesWithTinyShards(t *testing.T) {
 			onU, draws, 100*share, 1024+tinyBytes, 2+3*tiny)
 	}
 }
+
+// Two providers of one segment are lost at once, and only one provider
+// holds no shard of the segment: both repairs must not go to it, or the
+// segment ends with two shards on one provider (which can then lose it
+// alone, with k = 2 of 3). The eligibility rule must count the segment's
+// pending assignments, not only the manifest.
+func TestAttackTwoRepairsOfOneSegmentToOneProvider(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
+	p3 := c.registerProvider("provider3")
+	_, held, _ := c.commitHeld(u, data(2048, 15), p0, p1, p2)
+	var jobs []objects.RepairJob
+	for range 12 {
+		c.epoch()
+		c.answerAll(held, p0)
+		jobs = c.repairsHeld()
+		if len(jobs) == 4 {
+			break
+		}
+	}
+	if len(jobs) != 4 {
+		t.Fatalf("%d repairs after p1 and p2 went silent, want 4: %+v", len(jobs), jobs)
+	}
+	c.epoch()
+	c.answerAll(held, p0)
+	bySeg := map[uint32]map[string]int{}
+	for _, j := range c.repairsHeld() {
+		if bySeg[j.Segment] == nil {
+			bySeg[j.Segment] = map[string]int{}
+		}
+		if j.Assignee != "" {
+			bySeg[j.Segment][j.Assignee]++
+		}
+	}
+	for seg, as := range bySeg {
+		for a, n := range as {
+			if n > 1 {
+				t.Fatalf("BUG: %d repairs of segment %d are assigned to %s at once", n, seg, a)
+			}
+		}
+		if as[p3.Address().String()] != 1 {
+			t.Fatalf("segment %d's repairs: %v, want one with p3, the one provider without a shard of it", seg, as)
+		}
+	}
+}

@@ -494,8 +494,20 @@ func (s *store) assign(slot []byte, provs []market.Provider, p Params) error {
 		return errs.E(errs.Internal, "objects: stored manifest of %s: %v", o.ID, err)
 	}
 	holds := map[string]bool{j.From: true}
-	for _, sh := range man.Segments[j.Segment].Shards {
+	for i, sh := range man.Segments[j.Segment].Shards {
 		holds[sh.Provider] = true
+		// A provider assigned another of the segment's repairs will hold
+		// that shard too: two repairs of one segment never go to one
+		// provider.
+		if other := slotKey(root, j.Segment, uint16(i)); !bytes.Equal(other, slot) {
+			oj, err := s.job(other)
+			if err != nil {
+				return err
+			}
+			if oj != nil && oj.Assignee != "" {
+				holds[oj.Assignee] = true
+			}
+		}
 	}
 	for _, t := range j.Tried {
 		holds[t] = true
