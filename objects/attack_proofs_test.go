@@ -1,6 +1,8 @@
 package objects_test
 
 import (
+	"crypto/ed25519"
+	"fmt"
 	"testing"
 	"time"
 
@@ -503,5 +505,84 @@ func TestAttackRetireToEscapeOpenChallenges(t *testing.T) {
 	}
 	if st := c.stats(p2); st.Missed != uint64(len(open)) {
 		t.Fatalf("p2's stats %+v, want %d missed", st, len(open))
+	}
+}
+
+// newChainWith is newChain with the objects module's parameters p in
+// genesis.
+func newChainWith(t *testing.T, p objects.Params) *chain {
+	t.Helper()
+	lp := ledger.DefaultParams()
+	lp.FeeEpochBlocks = 1_000_000_000
+	c := &chain{t: t, m: ledger.New(ledger.DefaultRegistry(market.Module{}, objects.Module{})), st: ledger.MemReader{}, lp: lp, now: t0}
+	g := ledger.Genesis{Params: lp}
+	bal := uint64(1_000_000 * money.UstrPerSTR)
+	fund := func(k *identity.Key) {
+		g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: k.Address(), Balance: bal})
+		c.supply += bal
+	}
+	for i := range 2 {
+		k := testKey(fmt.Sprintf("user%d", i))
+		c.users = append(c.users, k)
+		fund(k)
+	}
+	mg := market.DefaultGenesis()
+	for i := range 3 {
+		k := testKey(fmt.Sprintf("provider%d", i))
+		c.providers = append(c.providers, k)
+		fund(k)
+		mg.Providers = append(mg.Providers, market.GenesisProvider{Operator: k.Address(), RegisterProvider: market.RegisterProvider{
+			Endpoint: "https://provider.example", Region: "eu",
+			Offers:     []market.Offer{{Class: market.ClassStorage, Capacity: 1 << 30, Pricing: market.Rule{Kind: "fixed", Price: 1_000_000_000}}},
+			Collateral: 1000 * money.UstrPerSTR,
+		}})
+	}
+	op := testKey("op0")
+	fund(op)
+	g.Validators = []ledger.Validator{{Name: "val0", Operator: op.Address(), ConsPubKey: testKey("cons0").Priv.Public().(ed25519.PublicKey), Power: 1}}
+	app, err := g.MarshalAppState(map[string]any{"market": mg, "objects": objects.Genesis{Params: p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := c.m.InitChain(ledger.MemReader{}, ledger.Header{ChainID: chainID, Time: t0}, app)
+	if err != nil {
+		t.Fatalf("InitChain: %v", err)
+	}
+	c.st.Apply(ch.Writes)
+	c.appHash = ch.AppHash
+	c.check()
+	return c
+}
+
+// When a pass over the providers takes longer than an epoch (many
+// providers, slow blocks), the next epoch must not start the pass over
+// from the lowest address: the providers at the end of the address space
+// would never be challenged, and anyone can grind a key that sorts last.
+// Here a block budget of one provider's challenges and two blocks an epoch
+// reach two of the three providers an epoch.
+func TestAttackHighAddressNeverChallengedWhenPassOverrunsEpoch(t *testing.T) {
+	p := objects.DefaultParams()
+	p.MaxChallengesPerBlock = p.ChallengesPerProvider
+	c := newChainWith(t, p)
+	u := c.users[0]
+	// Nobody answers: answers are blocks, and this chain has only two an
+	// epoch. Only who is challenged counts here.
+	c.commitHeld(u, data(2048, 18), c.providers...)
+	challenged := map[string]int{}
+	for range 6 {
+		for range 2 {
+			c.block(30 * time.Second)
+			for _, pk := range c.providers {
+				if n := len(c.challenges(pk)); n > 0 {
+					challenged[pk.Address().String()]++
+				}
+			}
+		}
+	}
+	for _, pk := range c.providers {
+		if challenged[pk.Address().String()] == 0 {
+			t.Fatalf("BUG: provider %s was never challenged in 6 epochs (%v): each epoch restarts the unfinished pass from the lowest address",
+				pk.Address(), challenged)
+		}
 	}
 }

@@ -221,10 +221,14 @@ func (s *store) proofPass(p Params) error {
 		if len(pass) != 8 && len(pass) != 8+32 {
 			return errs.E(errs.Internal, "objects: corrupt challenge pass record %x", pass)
 		}
-		if int64(readBE(pass[:8])) == epoch {
-			if len(pass) == 8 {
-				return nil // this epoch's pass is done
-			}
+		if int64(readBE(pass[:8])) == epoch && len(pass) == 8 {
+			return nil // this epoch's pass is done
+		}
+		// An unfinished pass goes on from where it stopped, even into a
+		// new epoch: starting over from the lowest address would leave
+		// the providers at the end of the address space (a key anyone
+		// can grind) unchallenged whenever a pass outlasts an epoch.
+		if len(pass) == 8+32 {
 			var a identity.Address
 			copy(a[:], pass[8:])
 			cursor = &a
