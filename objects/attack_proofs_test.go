@@ -660,3 +660,61 @@ func TestAttackChallengeOnRemovedObject(t *testing.T) {
 		t.Fatalf("p0's stats %+v: a removed object's challenge counted", st)
 	}
 }
+
+// Two objects of one owner share a lease with p2, and p2 loses the shards
+// of one of them only (it keeps answering for the other). The lost shards'
+// share of the lease's escrow, floor(escrow x shard bytes / lease bytes)
+// at the time, moves to the repairs, and not a ustr more: the lease stays
+// open, shrunk by those bytes, for the other object, whose use of it is
+// untouched.
+func TestAttackSharedLeaseLosesOneObjectsShard(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
+	c.registerProvider("provider3")
+	ls := c.leases(0)
+	dA, dB := data(1024, 21), data(600, 22)
+	mA, rawA := manifest(t, dA, p0, p1, p2)
+	mB, rawB := manifest(t, dB, p0, p1, p2)
+	c.ok(u, &objects.Commit{Manifest: rawA, Leases: ls})
+	c.ok(u, &objects.Commit{Manifest: rawB, Leases: ls})
+	heldA, heldB := shardBytes(t, dA), shardBytes(t, dB)
+	all := map[storage.Hash][]byte{}
+	for h, b := range heldA {
+		all[h] = b
+	}
+	for h, b := range heldB {
+		all[h] = b
+	}
+	shared := ls[2]
+	sizeA := uint64(mA.Segments[0].Shards[2].Size)
+	before := c.lease(shared)
+	var jobs []objects.RepairJob
+	for range 12 {
+		c.epoch()
+		c.answerAll(all, p0, p1)
+		c.answerAll(heldB, p2)
+		if jobs = c.repairsHeld(); len(jobs) > 0 {
+			break
+		}
+		c.checkObjects()
+	}
+	c.checkObjects()
+	if len(jobs) != 1 || jobs[0].Object != mA.ID().String() || jobs[0].Shard != 2 {
+		t.Fatalf("repairs %+v, want A's shard on p2 only", jobs)
+	}
+	after := c.lease(shared)
+	if after.State != market.LeaseActive || after.Quantity != before.Quantity-sizeA {
+		t.Fatalf("the shared lease after A's shard was lost: %s, quantity %d, want active and %d", after.State, after.Quantity, before.Quantity-sizeA)
+	}
+	// The escrow at the loss (after settling to the block) split by
+	// bytes: what the lease held, less what it paid its provider.
+	escrowAtLoss := jobs[0].Escrow + after.Escrow
+	want := escrowAtLoss * sizeA / before.Quantity
+	if jobs[0].Escrow != want || want != 2_560_000 || escrowAtLoss+(after.Settled-before.Settled) != before.Escrow {
+		t.Fatalf("moved %d to the repair, the lease kept %d and paid %d; want %d moved of the %d deposited", jobs[0].Escrow, after.Escrow, after.Settled-before.Settled, want, before.Escrow)
+	}
+	if _, err := objects.GetObject(c.query(), mB.ID().String()); err != nil {
+		t.Fatalf("B after A's shard was lost: %v", err)
+	}
+}
