@@ -66,8 +66,9 @@ func AdjustScore(ctx *ledger.Context, a identity.Address, delta int64) error {
 
 // ShrinkLease takes quantity units out of lease id because its provider no
 // longer holds them (a storage shard it lost): it settles the lease to now,
-// moves the escrow's share for those units, floor(escrow x quantity /
-// lease quantity), into bucket, and lowers the lease's quantity, its rate
+// moves the escrow's share for those units, ceil(escrow x quantity /
+// lease quantity) (floor if that would leave the rest of the lease with
+// nothing), into bucket, and lowers the lease's quantity, its rate
 // and the provider's used capacity. What it moved is returned. A lease
 // left with no quantity closes (reason ReasonShrunk) and refunds what
 // rounding left to its consumer: the caller must have released every use
@@ -89,9 +90,15 @@ func ShrinkLease(ctx *ledger.Context, id, quantity uint64, bucket string) (uint6
 		return 0, nil
 	}
 	quantity = min(quantity, l.Quantity)
-	moved, _, err := money.MulDiv(l.Escrow, quantity, l.Quantity)
+	moved, rem, err := money.MulDiv(l.Escrow, quantity, l.Quantity)
 	if err != nil {
 		return 0, err
+	}
+	// Rounded up: a small shard's share of a large lease is often under a
+	// ustr, and a repair funded with nothing would drop a paid object.
+	// Not when that would empty a lease that still pays for the rest.
+	if rem > 0 && moved+1 < l.Escrow {
+		moved++
 	}
 	if moved > 0 {
 		if err := ctx.MoveBucket(BucketEscrow, bucket, moved); err != nil {

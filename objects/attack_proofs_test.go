@@ -718,3 +718,65 @@ func TestAttackSharedLeaseLosesOneObjectsShard(t *testing.T) {
 		t.Fatalf("B after A's shard was lost: %v", err)
 	}
 }
+
+// Rounding: a small object shares a large, thinly funded lease with
+// another object of its owner. When its provider loses the small object's
+// shard, floor(escrow x shard bytes / lease bytes) is 0, the repair opens
+// its new lease with nothing, and the commit of a correct repair drops
+// the object as unpaid, though its owner had paid for years. Rounded up,
+// the share is 1 ustr, which pays the 2-byte shard for decades.
+func TestAttackRepairRoundsSmallShardsEscrowToNothing(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
+	p3 := c.registerProvider("provider3")
+	var ls []uint64
+	for _, p := range c.providers {
+		// 1 MiB for 0.1 STR: at 1 ustr per GiB-second, years of storage.
+		ls = append(ls, c.openLeaseDeposit(u, p, 1<<20, 100_000, true))
+	}
+	dA, dB := data(3, 23), data(2048, 24)
+	mA, rawA := manifest(t, dA, p0, p1, p2)
+	_, rawB := manifest(t, dB, p0, p1, p2)
+	c.ok(u, &objects.Commit{Manifest: rawA, Leases: ls})
+	c.ok(u, &objects.Commit{Manifest: rawB, Leases: ls})
+	heldA, heldB := shardBytes(t, dA), shardBytes(t, dB)
+	all := map[storage.Hash][]byte{}
+	for h, b := range heldA {
+		all[h] = b
+	}
+	for h, b := range heldB {
+		all[h] = b
+	}
+	id := mA.ID().String()
+	var jobs []objects.RepairJob
+	for range 20 {
+		c.epoch()
+		c.answerAll(all, p0, p1)
+		c.answerAll(heldB, p2)
+		jobs = c.repairsHeld()
+		if len(jobs) == 1 && jobs[0].Assignee != "" {
+			break
+		}
+	}
+	if len(jobs) != 1 || jobs[0].Object != id || jobs[0].Assignee != p3.Address().String() {
+		t.Fatalf("repairs %+v, want A's shard on p2 assigned to p3", jobs)
+	}
+	j := jobs[0]
+	var h storage.Hash
+	h.UnmarshalText([]byte(j.Hash))
+	leaf, path, err := storage.ShardLeafProof(heldA[h], j.Leaf, j.LeafSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// floor(escrow x 2 / 1 MiB) is 0; rounded up, 1 ustr, which at the
+	// repaired lease's 1 nano-ustr/s lasts 10^9 s.
+	if j.Escrow != 1 {
+		t.Errorf("BUG: the repair of a %d-byte shard holds %d ustr of its lease's escrow, want 1 (rounded up)", j.Size, j.Escrow)
+	}
+	r := c.ok(p3, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
+	if _, err := objects.GetObject(c.query(), id); err != nil {
+		t.Fatalf("BUG: a correct repair of a %d-byte shard, moved %d ustr of its lease's escrow, dropped the object (%v; events %v): "+
+			"move ceil(escrow x bytes / quantity) and fund the new lease for as long as the lost one was paid", j.Size, j.Escrow, err, find(r.Events, objects.EventExpired))
+	}
+}
