@@ -780,3 +780,47 @@ func TestAttackRepairRoundsSmallShardsEscrowToNothing(t *testing.T) {
 			"move ceil(escrow x bytes / quantity) and fund the new lease for as long as the lost one was paid", j.Size, j.Escrow, err, find(r.Events, objects.EventExpired))
 	}
 }
+
+// countEvents counts the events of type typ among evs.
+func countEvents(evs []ledger.Event, typ string) int {
+	n := 0
+	for _, e := range evs {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// A provider holding many placements retires at once: no block declares
+// more than MaxRepairsPerBlock of its shards lost, nor assigns more than
+// that many repairs, and the rest follow in the next blocks.
+func TestAttackRetireManyShardsRespectsRepairBudget(t *testing.T) {
+	p := objects.DefaultParams()
+	p.MaxRepairsPerBlock = 2
+	c := newChainWith(t, p)
+	u := c.users[0]
+	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
+	c.registerProvider("provider3")
+	// 3 segments: 3 shards on each provider.
+	_, held, _ := c.commitHeld(u, data(3*1024, 25), p0, p1, p2)
+	c.answerAll(held, p0, p1, p2)
+	c.ok(p2, &market.RetireProvider{})
+	lost, assigned, blocks := 0, 0, 0
+	for lost < 3 && blocks < 20 {
+		c.block(30 * time.Second)
+		blocks++
+		l, a := countEvents(c.endEvents, objects.EventShardLost), countEvents(c.endEvents, objects.EventRepair)
+		if l > 2 || a > 2 {
+			t.Fatalf("block %d declared %d shards lost and assigned %d repairs, budget 2", c.height, l, a)
+		}
+		lost += l
+		assigned += a
+	}
+	if lost != 3 || assigned != 3 || blocks != 3 {
+		t.Fatalf("%d of p2's 3 shards lost and %d assigned in %d blocks (want 3, 3, 3: the first block is not yet the epoch's pass): %+v, %d placements, %d jobs", lost, assigned, blocks, c.stats(p2), c.placements(p2), len(c.repairsHeld()))
+	}
+	if st := c.stats(p2); st.Lost != 3 || c.placements(p2) != 0 {
+		t.Fatalf("p2 after retiring: %+v, %d placements", st, c.placements(p2))
+	}
+}
