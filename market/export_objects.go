@@ -207,16 +207,38 @@ func OpenFundedLease(ctx *ledger.Context, consumer, provider identity.Address, q
 	return l.ID, nil
 }
 
-// ProbeCounts sums the validators' probe reports on provider for one
-// probing epoch: probes answered and probes made.
-func ProbeCounts(ctx *ledger.Context, provider identity.Address, epoch int64) (ok, total uint64) {
+// ProbeCounts weighs the validators' probe reports on provider for one
+// probing epoch: up is the voting power of the validators that found it up
+// (at least half of their probes answered), total that of all the
+// validators that reported. Each report is one vote of its validator's
+// power, however many probes it counts: summing the counts let one
+// validator that claims millions of failed probes outweigh all the others.
+// Reports of validators no longer in the set count for nothing.
+func ProbeCounts(ctx *ledger.Context, provider identity.Address, epoch int64) (up, total uint64) {
 	s := newStore(ctx)
-	s.kv.Iterate(u64key(prefProbe, epoch, provider), func(_, v []byte) error {
-		if len(v) == 8 {
-			ok += uint64(binary.BigEndian.Uint32(v))
-			total += uint64(binary.BigEndian.Uint32(v[4:]))
+	power := map[identity.Address]uint64{}
+	for _, v := range ctx.Validators() {
+		if v.Power > 0 {
+			power[v.Operator] += uint64(v.Power)
+		}
+	}
+	p := u64key(prefProbe, epoch, provider)
+	s.kv.Iterate(p, func(k, v []byte) error {
+		if len(v) != 8 || len(k) != len(p)+len(identity.Address{}) {
+			return nil
+		}
+		var val identity.Address
+		copy(val[:], k[len(p):])
+		w := power[val]
+		ok, n := uint64(binary.BigEndian.Uint32(v)), uint64(binary.BigEndian.Uint32(v[4:]))
+		if w == 0 || n == 0 {
+			return nil
+		}
+		total += w
+		if 2*ok >= n {
+			up += w
 		}
 		return nil
 	})
-	return ok, total
+	return up, total
 }

@@ -509,8 +509,9 @@ func TestAttackRetireToEscapeOpenChallenges(t *testing.T) {
 }
 
 // newChainWith is newChain with the objects module's parameters p in
-// genesis.
-func newChainWith(t *testing.T, p objects.Params) *chain {
+// genesis and, with vals, that many validators (operators op0, op1, ...,
+// power 1 each).
+func newChainWith(t *testing.T, p objects.Params, vals ...int) *chain {
 	t.Helper()
 	lp := ledger.DefaultParams()
 	lp.FeeEpochBlocks = 1_000_000_000
@@ -537,9 +538,16 @@ func newChainWith(t *testing.T, p objects.Params) *chain {
 			Collateral: 1000 * money.UstrPerSTR,
 		}})
 	}
-	op := testKey("op0")
-	fund(op)
-	g.Validators = []ledger.Validator{{Name: "val0", Operator: op.Address(), ConsPubKey: testKey("cons0").Priv.Public().(ed25519.PublicKey), Power: 1}}
+	nv := 1
+	if len(vals) > 0 {
+		nv = vals[0]
+	}
+	for i := range nv {
+		op := testKey(fmt.Sprintf("op%d", i))
+		fund(op)
+		g.Validators = append(g.Validators, ledger.Validator{Name: fmt.Sprintf("val%d", i), Operator: op.Address(),
+			ConsPubKey: testKey(fmt.Sprintf("cons%d", i)).Priv.Public().(ed25519.PublicKey), Power: 1})
+	}
 	app, err := g.MarshalAppState(map[string]any{"market": mg, "objects": objects.Genesis{Params: p}})
 	if err != nil {
 		t.Fatal(err)
@@ -822,5 +830,50 @@ func TestAttackRetireManyShardsRespectsRepairBudget(t *testing.T) {
 	}
 	if st := c.stats(p2); st.Lost != 3 || c.placements(p2) != 0 {
 		t.Fatalf("p2 after retiring: %+v, %d placements", st, c.placements(p2))
+	}
+}
+
+// One validator of three reports a healthy provider down with a huge probe
+// count, while the other two report every probe answered. The probe
+// counts are summed across validators, so the one report outweighs the
+// two: after down_after_epochs the provider is lost as a whole, its
+// collateral pays a repair fee for every shard, and the repairs may go to
+// the validator's own providers. A provider is down when validators with
+// more than half the reporting power found it down, not when one
+// validator says so loudly.
+func TestAttackOneValidatorReportsProviderDown(t *testing.T) {
+	c := newChainWith(t, objects.DefaultParams(), 3)
+	u := c.users[0]
+	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
+	c.registerProvider("provider3")
+	_, held, _ := c.commitHeld(u, data(2048, 26), p0, p1, p2)
+	coll := c.provider(p2).Collateral
+	for range 6 {
+		c.epoch()
+		c.answerAll(held, p0, p1, p2)
+		epoch := market.EpochOf(c.query(), c.now.UnixMilli())
+		for i, row := range []market.ProbeRow{{Provider: p2.Address(), OK: 6, Total: 6}, {Provider: p2.Address(), OK: 6, Total: 6},
+			{Provider: p2.Address(), OK: 0, Total: 4_000_000_000}} {
+			c.ok(testKey(fmt.Sprintf("op%d", i)), &market.ProbeReport{Epoch: epoch, Results: []market.ProbeRow{row}})
+		}
+	}
+	if st := c.stats(p2); st.LostMs != 0 || st.Lost != 0 || st.DownEpochs != 0 {
+		t.Fatalf("BUG: p2, found up by 2 of 3 validators every epoch, is lost as down: %+v; it paid %d ustr of collateral", st, coll-c.provider(p2).Collateral)
+	}
+	if got := c.provider(p2).Collateral; got != coll {
+		t.Fatalf("p2's collateral %d, was %d: it answered everything and was up", got, coll)
+	}
+	// Two of three finding it down, with ordinary counts, do lose it.
+	for e := 0; e < 6 && c.stats(p2).LostMs == 0; e++ {
+		c.epoch()
+		c.answerAll(held, p0, p1, p2)
+		epoch := market.EpochOf(c.query(), c.now.UnixMilli())
+		for i, row := range []market.ProbeRow{{Provider: p2.Address(), OK: 0, Total: 6}, {Provider: p2.Address(), OK: 6, Total: 6},
+			{Provider: p2.Address(), OK: 1, Total: 6}} {
+			c.ok(testKey(fmt.Sprintf("op%d", i)), &market.ProbeReport{Epoch: epoch, Results: []market.ProbeRow{row}})
+		}
+	}
+	if st := c.stats(p2); st.LostMs == 0 || st.DownEpochs < 3 {
+		t.Fatalf("p2, found down by 2 of 3 validators, is not lost: %+v", st)
 	}
 }

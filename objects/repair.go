@@ -147,13 +147,15 @@ func (s *store) downCheck(prov identity.Address, st *ProofStats) (bool, error) {
 	if e < 0 || st.DownChecked >= e {
 		return false, nil
 	}
-	ok, total := market.ProbeCounts(s.ctx, prov, e)
+	up, total := market.ProbeCounts(s.ctx, prov, e)
 	st.DownChecked = e
 	down := false
 	switch {
 	case total == 0:
 		// No validator probed it: nothing to count either way.
-	case 2*ok < total:
+	case 2*up < total:
+		// Validators with more than half the reporting power found it
+		// down.
 		st.DownEpochs++
 		// Only an epoch found down counts: a provider lost before and
 		// not probed since is not lost again on the old count.
