@@ -877,3 +877,43 @@ func TestAttackOneValidatorReportsProviderDown(t *testing.T) {
 		t.Fatalf("p2, found down by 2 of 3 validators, is not lost: %+v", st)
 	}
 }
+
+// A provider retires, is lost, unbonds its collateral and registers again
+// with the same key (its proof record stays on the ledger). What is
+// committed on it afterwards is challenged like any other provider's.
+func TestAttackLostProviderReRegisters(t *testing.T) {
+	c := newChain(t)
+	u, v := c.users[0], c.users[1]
+	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
+	c.registerProvider("provider3")
+	_, held, _ := c.commitHeld(u, data(2048, 27), p0, p1, p2)
+	c.ok(p2, &market.RetireProvider{})
+	for range 3 {
+		c.epoch()
+		c.answerAll(held, p0, p1)
+	}
+	if st := c.stats(p2); st.LostMs == 0 || st.Lost != 2 || c.placements(p2) != 0 {
+		t.Fatalf("p2 after retiring: %+v, %d placements", st, c.placements(p2))
+	}
+	c.block(11 * time.Minute) // the unbonding delay
+	c.ok(p2, &market.Unbond{})
+	c.ok(p2, &market.RegisterProvider{Endpoint: "https://again.example", Region: "eu",
+		Offers:     []market.Offer{{Class: market.ClassStorage, Capacity: 1 << 30, Pricing: market.Rule{Kind: "fixed", Price: 1_000_000_000}}},
+		Collateral: 500 * money.UstrPerSTR})
+	_, held2, _ := c.commitHeld(v, data(2048, 28), p0, p1, p2)
+	for h, b := range held2 {
+		held[h] = b
+	}
+	challenged := 0
+	for range 3 {
+		c.epoch()
+		challenged += len(c.challenges(p2))
+		c.answerAll(held, p0, p1)
+	}
+	if challenged == 0 {
+		t.Fatalf("BUG: p2, registered again after it was lost, was never challenged on its new shards: %+v", c.stats(p2))
+	}
+	if got := c.provider(p2).Collateral; got >= 500*money.UstrPerSTR {
+		t.Fatalf("p2's collateral %d after missing every challenge on its new shards", got)
+	}
+}
