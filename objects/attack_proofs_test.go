@@ -917,3 +917,86 @@ func TestAttackLostProviderReRegisters(t *testing.T) {
 		t.Fatalf("p2's collateral %d after missing every challenge on its new shards", got)
 	}
 }
+
+// A consumer commits a manifest that places two shards of each segment on
+// one provider, the two being the same bytes (a segment whose halves are
+// equal), so the same shard hash sits twice on p0 in one segment. When p0
+// goes silent, both are lost; the two repairs of each segment go to two
+// different providers, each commit is accepted for its own slot, and the
+// placement index, shard references, lease use and repairs bucket match
+// the objects after every step, down to nothing once the object is removed.
+func TestAttackSameShardTwiceOnOneProvider(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	p0, p1 := c.providers[0], c.providers[1]
+	p3 := c.registerProvider("provider3")
+	half := data(512, 29)
+	d := append(append([]byte(nil), half...), half...)
+	d = append(d, d...) // 2 segments, each two equal halves
+	m, raw := manifest(t, d, p0, p0, p1)
+	if m.Segments[0].Shards[0].Hash != m.Segments[0].Shards[1].Hash {
+		t.Fatal("setup: the segment's two data shards differ")
+	}
+	var ls []uint64
+	for _, p := range []*identity.Key{p0, p1} {
+		ls = append(ls, c.openLease(u, p, 4096, true))
+	}
+	c.ok(u, &objects.Commit{Manifest: raw, Leases: ls})
+	held := shardBytes(t, d)
+	id := m.ID().String()
+	if n := c.placements(p0); n != 4 {
+		t.Fatalf("p0 has %d placements, want 4 (2 a segment)", n)
+	}
+	c.checkObjects()
+	var jobs []objects.RepairJob
+	for range 14 {
+		c.epoch()
+		c.answerAll(held, p1)
+		c.checkObjects()
+		jobs = c.repairsHeld()
+		assigned := 0
+		for _, j := range jobs {
+			if j.Assignee != "" {
+				assigned++
+			}
+		}
+		if len(jobs) == 4 && assigned == 4 {
+			break
+		}
+	}
+	if len(jobs) != 4 {
+		t.Fatalf("%d repairs, want p0's 4", len(jobs))
+	}
+	seen := map[string]bool{}
+	for _, j := range jobs {
+		k := fmt.Sprint(j.Segment, j.Assignee)
+		if j.Assignee == "" || seen[k] {
+			t.Fatalf("repairs %+v: each segment's two to two different providers", jobs)
+		}
+		seen[k] = true
+	}
+	for _, j := range jobs {
+		var h storage.Hash
+		h.UnmarshalText([]byte(j.Hash))
+		leaf, path, err := storage.ShardLeafProof(held[h], j.Leaf, j.LeafSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var k *identity.Key
+		for _, p := range append([]*identity.Key{p3}, c.providers...) {
+			if p.Address().String() == j.Assignee {
+				k = p
+			}
+		}
+		c.ok(k, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
+		c.checkObjects()
+	}
+	if n := c.placements(p0); n != 0 {
+		t.Fatalf("p0 still has %d placements", n)
+	}
+	c.ok(u, &objects.Remove{ID: id})
+	c.checkObjects()
+	if s := c.moduleStateOf("objects/"); s != "" {
+		t.Fatalf("objects state left behind:\n%s", s)
+	}
+}
