@@ -453,9 +453,11 @@ func TestAttackRepairAfterRemoveAndRecommit(t *testing.T) {
 }
 
 // A provider challenged on shards it no longer has retires before the
-// deadline. The next epoch's pass loses it as a whole, which closes its
-// open challenges unjudged: it pays the repair fee of each shard (0.100001
-// STR here), never the 0.5% of its collateral (5 STR) each miss costs.
+// deadline. The next epoch's pass loses it as a whole; that used to close
+// its open challenges unjudged, so it paid the repair fee of each shard
+// (0.100001 STR here) and never the 0.5% of its collateral (5 STR) a miss
+// costs. Each open challenge is now judged missed as its placement is
+// lost.
 func TestAttackRetireToEscapeOpenChallenges(t *testing.T) {
 	c := newChain(t)
 	u := c.users[0]
