@@ -1002,3 +1002,66 @@ func TestAttackSameShardTwiceOnOneProvider(t *testing.T) {
 		t.Fatalf("objects state left behind:\n%s", s)
 	}
 }
+
+// A stranger with a throwaway key, funded only for gas, tries every proof
+// and repair message on someone else's object: answering a provider's
+// challenge (rightly), committing an assigned repair, naming a challenge
+// that does not exist, a malformed proof. Each is refused with its code
+// and changes nothing in the market or objects state; the stranger pays
+// only its gas.
+func TestAttackStrangerProofAndRepairMessages(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
+	p3 := c.registerProvider("provider3")
+	id, held, _ := c.commitHeld(u, data(2048, 30), p0, p1, p2)
+	stranger := testKey("throwaway")
+	c.ok(u, &ledger.Transfer{To: stranger.Address(), Amount: 20 * money.UstrPerSTR})
+	var jobs []objects.RepairJob
+	for range 12 {
+		c.epoch()
+		c.answerAll(held, p0, p1)
+		if jobs = c.repairsHeld(); len(jobs) == 2 && jobs[0].Assignee != "" && jobs[1].Assignee != "" {
+			break
+		}
+	}
+	if len(jobs) != 2 || jobs[0].Assignee != p3.Address().String() {
+		t.Fatalf("repairs %+v, want p2's 2 assigned to p3", jobs)
+	}
+	c.epoch()
+	open := c.challenges(p0)
+	if len(open) == 0 {
+		t.Fatal("p0 has no open challenge")
+	}
+	j := jobs[0]
+	var h storage.Hash
+	h.UnmarshalText([]byte(j.Hash))
+	leaf, path, err := storage.ShardLeafProof(held[h], j.Leaf, j.LeafSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := answer(t, held, open[0])
+	cases := []struct {
+		name string
+		msg  ledger.Msg
+		code uint32
+	}{
+		{"answer p0's challenge", good, ledger.CodeUnauthorized},
+		{"commit p3's repair", &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path}, ledger.CodeUnauthorized},
+		{"an unknown challenge", &objects.Prove{Challenge: 1 << 40, Leaf: good.Leaf, Path: good.Path}, ledger.CodeNotFound},
+		{"challenge 0", &objects.Prove{Challenge: 0, Leaf: good.Leaf, Path: good.Path}, ledger.CodeInvalid},
+		{"an empty leaf", &objects.Prove{Challenge: open[0].ID, Path: good.Path}, ledger.CodeInvalid},
+		{"a short path hash", &objects.Prove{Challenge: open[0].ID, Leaf: good.Leaf, Path: [][]byte{{1, 2, 3}}}, ledger.CodeInvalid},
+		{"a repair of a shard out of range", &objects.Repair{ID: id, Segment: 0, Shard: 1 << 20, Leaf: leaf, Path: path}, ledger.CodeInvalid},
+		{"a repair of no object", &objects.Repair{ID: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", Leaf: leaf, Path: path}, ledger.CodeNotFound},
+	}
+	for _, tc := range cases {
+		bal := c.balance(stranger)
+		r := c.failsTx(c.txGas(stranger, tc.msg, defaultGas), tc.name, tc.code)
+		if got := bal - c.balance(stranger); got != r.Fee {
+			t.Fatalf("%s: the stranger paid %d, its fee is %d", tc.name, got, r.Fee)
+		}
+	}
+	// p0's challenge is still open, and p0 answers it.
+	c.ok(p0, good)
+}
