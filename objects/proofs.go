@@ -68,7 +68,8 @@ const (
 	// answered wrongly ("invalid"), or left open by a provider lost as a
 	// whole (ReasonChallengeLost, "lost"). Attributes AttrChallenge,
 	// AttrProvider, AttrID, AttrSegment, AttrShard, AttrReason,
-	// AttrPenalty (ustr taken from the collateral, given to AttrOwner).
+	// AttrPenalty (ustr taken from the collateral into the treasury), AttrOwner
+	// (the owner of the object challenged).
 	EventProofMissed = "storage.proof_missed"
 	// EventChallenges: a block issued challenges. Attributes AttrEpoch,
 	// AttrCount.
@@ -423,8 +424,11 @@ func (s *store) judge(c *Challenge, passed bool, reason string, p Params) error 
 		st.Failed++
 	}
 	st.Consecutive++
-	// The penalty goes to the owner of the object challenged: the one the
-	// provider failed.
+	// The penalty goes to the treasury, not to the owner of the object
+	// challenged: an owner can be the provider's own second key, and
+	// penalties paid to it would let a provider move its locked collateral
+	// out by missing proofs on purpose. The owner is made whole by the
+	// repair, which costs it nothing.
 	pl, held, err := s.placementBySlot(prov, slot)
 	if err != nil {
 		return err
@@ -440,7 +444,7 @@ func (s *store) judge(c *Challenge, passed bool, reason string, p Params) error 
 		if err != nil {
 			return err
 		}
-		if penalty, err = market.TakeCollateral(s.ctx, prov, amt, &pl.Owner, ""); err != nil {
+		if penalty, err = market.TakeCollateral(s.ctx, prov, amt, nil, ledger.BucketTreasury); err != nil {
 			return err
 		}
 		st.Penalized += penalty
