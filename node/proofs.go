@@ -229,6 +229,9 @@ func (p *prover) answer(ctx context.Context) {
 			continue
 		}
 		msg, err := proveFrom(ctx, svc.Store(), ch)
+		if ctx.Err() != nil {
+			return
+		}
 		if err != nil {
 			// Counted as a miss on the ledger; answering wrongly would
 			// cost the same and gas besides.

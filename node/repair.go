@@ -240,7 +240,7 @@ func (w *repairer) repair(ctx context.Context, j objects.RepairJob, stored func(
 	if data == nil {
 		// Every other shard of the segment may be read, but not the lost
 		// one: its provider is gone or lost it.
-		shards, err := f.Fetch(ctx, seg, storeclient.FetchOptions{Exclude: []int{sh}, Full: true})
+		shards, err := f.Fetch(ctx, seg, storeclient.FetchOptions{Exclude: []int{sh}, Rebuild: []int{sh}})
 		if err != nil {
 			return st, err
 		}

@@ -21,6 +21,10 @@ type FetchOptions struct {
 	// rebuilt from the k that were, and each rebuilt one is checked against
 	// its hash in the manifest.
 	Full bool
+	// Rebuild, without Full, asks for these shards besides the k fetched:
+	// each not fetched is rebuilt and checked, as with Full, and the
+	// others are not computed. A repair rebuilds the one shard it lost.
+	Rebuild []int
 }
 
 // SegmentFetcher fetches the shards of one object's segments, verified
@@ -56,26 +60,36 @@ func (f *SegmentFetcher) Fetch(ctx context.Context, seg int, o FetchOptions) ([]
 		return nil, errs.E(errs.Invalid, "object %s has %d segments; there is no segment %d", f.d.res.ID, len(m.Segments), seg)
 	}
 	skip := map[int]bool{}
-	for _, j := range o.Exclude {
+	for _, j := range append(append([]int(nil), o.Exclude...), o.Rebuild...) {
 		if j < 0 || j >= m.Params.Shards() {
 			return nil, errs.E(errs.Invalid, "shard %d is out of range for %s redundancy", j, m.Params.Redundancy())
 		}
+	}
+	for _, j := range o.Exclude {
 		skip[j] = true
 	}
 	shards, err := f.d.shards(ctx, seg, skip)
-	if err != nil || !o.Full {
+	if err != nil || (!o.Full && len(o.Rebuild) == 0) {
 		return shards, err
 	}
-	return f.reconstruct(seg, shards)
+	want := make([]bool, len(shards))
+	for j := range want {
+		want[j] = o.Full
+	}
+	for _, j := range o.Rebuild {
+		want[j] = true
+	}
+	return f.reconstruct(seg, shards, want)
 }
 
-// reconstruct fills in the missing shards of segment seg from the k given,
-// and checks each against the manifest: a coder that produced other bytes
-// would otherwise go unnoticed until the shard is read.
-func (f *SegmentFetcher) reconstruct(seg int, shards [][]byte) ([][]byte, error) {
+// reconstruct fills in the shards of segment seg that want names and are
+// missing, from the k given, and checks each against the manifest: a coder
+// that produced other bytes would otherwise go unnoticed until the shard is
+// read.
+func (f *SegmentFetcher) reconstruct(seg int, shards [][]byte, want []bool) ([][]byte, error) {
 	var missing []int
 	for j, s := range shards {
-		if s == nil {
+		if s == nil && want[j] {
 			missing = append(missing, j)
 		}
 	}
@@ -83,7 +97,7 @@ func (f *SegmentFetcher) reconstruct(seg int, shards [][]byte) ([][]byte, error)
 		return shards, nil
 	}
 	// A reedsolomon coder is safe for concurrent use.
-	if err := f.d.rs.Reconstruct(shards); err != nil {
+	if err := f.d.rs.ReconstructSome(shards, want); err != nil {
 		return nil, errs.E(errs.Internal, "rebuilding segment %d of %s: %v", seg, f.d.res.ID, err)
 	}
 	refs := f.d.m.Segments[seg].Shards

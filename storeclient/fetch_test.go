@@ -68,6 +68,23 @@ func TestFetchSegmentRebuildsWhatIsExcluded(t *testing.T) {
 	if !bytes.Equal(onDisk, all[lost]) {
 		t.Fatalf("rebuilt shard %d differs from the stored one", lost)
 	}
+	// Only the shard asked for is rebuilt.
+	one, err := f.Fetch(ctx, seg, storeclient.FetchOptions{Exclude: []int{lost}, Rebuild: []int{lost}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(one[lost], onDisk) {
+		t.Fatalf("shard %d rebuilt alone differs from the stored one", lost)
+	}
+	n = 0
+	for _, s := range one {
+		if s != nil {
+			n++
+		}
+	}
+	if n != m.Params.K+1 {
+		t.Fatalf("with Rebuild of one shard, %d shards came back, want k+1=%d", n, m.Params.K+1)
+	}
 	if len(f.Faults()) == 0 {
 		t.Errorf("no fault reported for the provider that is down")
 	}
