@@ -747,7 +747,9 @@ func TestAttackSharedLeaseLosesOneObjectsShard(t *testing.T) {
 // shard, floor(escrow x shard bytes / lease bytes) is 0, the repair opens
 // its new lease with nothing, and the commit of a correct repair drops
 // the object as unpaid, though its owner had paid for years. Rounded up,
-// the share is 1 ustr, which pays the 2-byte shard for decades.
+// the share is 1 ustr, which pays the 2-byte shard for decades. (B is
+// small too: the draws are by bytes, and A's 2-byte shard beside a
+// 1,024-byte one would be drawn about once in 500.)
 func TestAttackRepairRoundsSmallShardsEscrowToNothing(t *testing.T) {
 	c := newChain(t)
 	u := c.users[0]
@@ -758,7 +760,7 @@ func TestAttackRepairRoundsSmallShardsEscrowToNothing(t *testing.T) {
 		// 1 MiB for 0.1 STR: at 1 ustr per GiB-second, years of storage.
 		ls = append(ls, c.openLeaseDeposit(u, p, 1<<20, 100_000, true))
 	}
-	dA, dB := data(3, 23), data(2048, 24)
+	dA, dB := data(3, 23), data(8, 24)
 	mA, rawA := manifest(t, dA, p0, p1, p2)
 	_, rawB := manifest(t, dB, p0, p1, p2)
 	c.ok(u, &objects.Commit{Manifest: rawA, Leases: ls})
