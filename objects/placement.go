@@ -45,6 +45,7 @@ import (
 //     and the hp and hk writes of the move.
 //   - sample: 1 read of hn, at most lg n + 1 node reads down the tree, 1
 //     read of the placement drawn.
+
 const (
 	prefHoldN      = "hn/"
 	prefHoldPos    = "hp/"

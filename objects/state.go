@@ -54,9 +54,9 @@ const (
 // node write (395), on average one node read (79; at most log2 n for a
 // provider with n placements), and 8 bytes more in the count record. A
 // shard's commit goes from about 3,300 to 3,800 gas in all. Removing a
-// shard (objects/remove, expiry, loss) adds about 1,100 at seventy
-// placements, growing with log2 n by up to one node read and write (474)
-// per level. GasPerShard itself is for the work state does not show, and
+// shard with objects/remove adds about 1,100 at seventy placements,
+// growing with log2 n by up to one node read and write (474) per level
+// (expiry and loss do the same work in EndBlock, bounded per block). GasPerShard itself is for the work state does not show, and
 // is unchanged.
 const GasPerShard = 1_000
 
