@@ -16,8 +16,9 @@ import (
 // Proofs of storage. Each proof epoch, EndBlock walks the providers (a
 // bounded number of challenges per block, the pass carried over to the next
 // blocks) and challenges each one on ChallengesPerProvider of its placed
-// shards, sampled uniformly from its placement index with the block hash as
-// the only randomness, plus every shard it missed and has not yet lost. Each
+// shards, sampled from its placement index weighted by bytes (every byte it
+// holds is as likely to be drawn as any other, so tiny shards of its own do
+// not dilute the draws) with the block hash as the only randomness, plus every shard it missed and has not yet lost. Each
 // challenge names one leaf of the shard. The provider answers with
 // objects/prove before the deadline; a deadline that passes is judged in
 // EndBlock. Everything a block does here is bounded by the parameters:
@@ -285,9 +286,9 @@ func (s *store) proofPass(p Params) error {
 // validators' probes found down, is lost instead.
 func (s *store) challengeProvider(prov *market.Provider, p Params, epoch, deadline int64, budget int) (int, error) {
 	a := prov.Operator
-	n := s.holdCount(a)
-	if n == 0 {
-		return 0, nil
+	h, err := s.holding(a)
+	if err != nil || h.count == 0 {
+		return 0, err
 	}
 	st, err := s.stats(a)
 	if err != nil || s.isLosing(a) {
@@ -323,9 +324,17 @@ func (s *store) challengeProvider(prov *market.Provider, p Params, epoch, deadli
 			issued++
 		}
 	}
+	// The sample is by bytes (see the placement index): a provider that
+	// pads its holdings with tiny shards of its own does not dilute the
+	// challenges on the big ones it is paid for. The modulo's bias is
+	// below bytes/2^64.
 	for i := range p.ChallengesPerProvider {
 		r := s.seed(a[:], be(uint64(epoch)), be(uint64(i)))
-		pl, err := s.placementAt(a, binary.BigEndian.Uint64(r[:8])%n)
+		pos, err := s.sample(a, h, binary.BigEndian.Uint64(r[:8])%h.bytes)
+		if err != nil {
+			return issued, err
+		}
+		pl, err := s.placementAt(a, pos)
 		if err != nil {
 			return issued, err
 		}
