@@ -101,3 +101,55 @@ func TestFetchSegmentRebuildsWhatIsExcluded(t *testing.T) {
 		t.Fatalf("shard out of range: %v, want Invalid", err)
 	}
 }
+
+// TestFetchSegmentRoutesAroundALiar: a provider that serves bytes which do
+// not match the manifest cannot make a repairer rebuild wrong data: its
+// shard is refused, reported, and the lost shard is rebuilt from the
+// others, byte for byte.
+func TestFetchSegmentRoutesAroundALiar(t *testing.T) {
+	ctx := context.Background()
+	data := randomBytes(int(storage.DefaultSegmentSize)+33, 22)
+	res := shared.put(t, data, storeclient.PutOptions{})
+	_, m, err := shared.sc.Object(ctx, res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := m.Segments[0].Shards
+	const lost, liar = 3, 0
+	want, err := os.ReadFile(shardPath(t, shared.names(t, []string{refs[lost].Provider})[0], refs[lost].Hash))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := shardPath(t, shared.names(t, []string{refs[liar].Provider})[0], refs[liar].Hash)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[100] ^= 0x5a
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := storeclient.New(shared.api).NewSegmentFetcher(ctx, res.ID, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.Fetch(ctx, 0, storeclient.FetchOptions{Exclude: []int{lost}, Rebuild: []int{lost}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[liar] != nil {
+		t.Errorf("the liar's shard was kept")
+	}
+	if !bytes.Equal(got[lost], want) {
+		t.Fatalf("the rebuilt shard differs from the one stored")
+	}
+	corrupt := 0
+	for _, fl := range f.Faults() {
+		if fl.Kind == "corrupt" && fl.Provider == refs[liar].Provider {
+			corrupt++
+		}
+	}
+	if corrupt != 1 {
+		t.Fatalf("faults %+v: want the liar reported corrupt once", f.Faults())
+	}
+}
