@@ -25,7 +25,7 @@ import (
 // on its disk and the leaf's Merkle path (objects/prove). A shard that is
 // not on the disk, or no longer matches its hash, gets no answer: the
 // ledger counts the miss, and repairs the shard elsewhere once the misses
-// add up. See docs/storage.md "Proofs and repair".
+// add up. See docs/storage.md, "Proofs of storage" and "Repair worker".
 
 // sender sends one provider's transactions. Each takes the account's next
 // nonce, so they are signed and submitted one at a time, in order; but they

@@ -47,8 +47,6 @@ type jobKey struct {
 	segment, shard uint32
 }
 
-func (k jobKey) String() string { return fmt.Sprintf("%s/%d/%d", k.object, k.segment, k.shard) }
-
 // retryState is a failed repair's backoff.
 type retryState struct {
 	failures int
