@@ -1,0 +1,96 @@
+package storage
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"time"
+
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+)
+
+// receiptTag starts every receipt message, so a receipt signature can never
+// be taken for a transaction's or an HTTP request's.
+const receiptTag = "stratus/receipt/v1\n"
+
+// ReceiptLifetime is how long a provider's receipt stays valid after it is
+// signed: long enough to commit, and shorter than a provider's collection
+// grace, so the provider can keep the shards until the receipt expires.
+const ReceiptLifetime = 10 * time.Minute
+
+// MaxReceiptLifetime is the latest expiry the ledger accepts, counted from
+// the block time: a provider's pin on the shards never has to outlast it.
+const MaxReceiptLifetime = time.Hour
+
+// SignatureSize is the length of a receipt's ed25519 signature.
+const SignatureSize = 64
+
+// Receipt is a provider's statement that it holds, for the owner, every
+// shard that a manifest places on it, and will keep them at least until
+// ExpiresMs: it is what lets a commit name the provider. It is signed over
+// ReceiptMessage.
+type Receipt struct {
+	ExpiresMs int64  `json:"expires_ms"`
+	Signature []byte `json:"signature"`
+}
+
+// ReceiptMessage returns the bytes a provider signs:
+//
+//	"stratus/receipt/v1\n" || sha256(manifest) || provider[32] || owner[32] || uint64be(expires_ms)
+//
+// manifest is the canonical encoding of the manifest with its providers, so
+// the receipt covers both the shard hashes and which of them are placed on
+// the provider: a receipt for one placement cannot vouch for another of the
+// same object. There is no chain id: the provider does not read it, and the
+// owner, the manifest and the expiry already tie a receipt to one upload.
+func ReceiptMessage(manifest []byte, provider, owner identity.Address, expiresMs int64) []byte {
+	d := sha256.Sum256(manifest)
+	b := make([]byte, 0, len(receiptTag)+len(d)+len(provider)+len(owner)+8)
+	b = append(b, receiptTag...)
+	b = append(b, d[:]...)
+	b = append(b, provider[:]...)
+	b = append(b, owner[:]...)
+	return binary.BigEndian.AppendUint64(b, uint64(expiresMs))
+}
+
+// SignReceipt returns key's receipt for manifest, owned by owner, valid
+// until expires.
+func SignReceipt(key *identity.Key, manifest []byte, owner identity.Address, expires time.Time) Receipt {
+	ms := expires.UnixMilli()
+	return Receipt{ExpiresMs: ms, Signature: key.Sign(ReceiptMessage(manifest, key.Address(), owner, ms))}
+}
+
+// VerifyReceipt checks that r is provider's receipt for manifest, owned by
+// owner, and still valid at now. It returns an errs.Invalid error saying
+// what is wrong: a bad signature, an expired receipt, or one that expires
+// more than MaxReceiptLifetime after now.
+func VerifyReceipt(r Receipt, manifest []byte, provider, owner identity.Address, now time.Time) error {
+	switch ms := now.UnixMilli(); {
+	case len(r.Signature) != SignatureSize:
+		return errs.E(errs.Invalid, "provider %s's receipt has a %d-byte signature, not %d", provider, len(r.Signature), SignatureSize)
+	case r.ExpiresMs <= ms:
+		return errs.E(errs.Invalid, "provider %s's receipt expired at %d ms, before %d ms", provider, r.ExpiresMs, ms)
+	case r.ExpiresMs-ms > MaxReceiptLifetime.Milliseconds():
+		return errs.E(errs.Invalid, "provider %s's receipt expires at %d ms, more than %s after %d ms", provider, r.ExpiresMs, MaxReceiptLifetime, ms)
+	}
+	if !identity.Verify(provider, ReceiptMessage(manifest, provider, owner, r.ExpiresMs), r.Signature) {
+		return errs.E(errs.Invalid, "provider %s's receipt is not its signature over this manifest for owner %s", provider, owner)
+	}
+	return nil
+}
+
+// Providers returns the providers the manifest places shards on, each once,
+// in the order of its provider table (first appearance). Shards without a provider are left out.
+func (m *Manifest) Providers() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range m.Segments {
+		for _, sh := range s.Shards {
+			if sh.Provider != "" && !seen[sh.Provider] {
+				seen[sh.Provider] = true
+				out = append(out, sh.Provider)
+			}
+		}
+	}
+	return out
+}
