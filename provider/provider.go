@@ -119,9 +119,10 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.keep, err = newKeeper(s.addr, cfg.Ledger, s.store, s.idx, time.Now); err != nil {
+	if s.keep, err = newKeeper(cfg.Key, cfg.Ledger, s.store, s.idx, time.Now); err != nil {
 		return nil, err
 	}
+	s.keep.receiptTTL = min(storage.ReceiptLifetime, cfg.GCGrace)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, errs.E(errs.Conflict, "provider %s cannot listen on %s: %v: choose a free port", cfg.Name, cfg.Listen, err)

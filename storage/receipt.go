@@ -14,8 +14,9 @@ import (
 const receiptTag = "stratus/receipt/v1\n"
 
 // ReceiptLifetime is how long a provider's receipt stays valid after it is
-// signed: long enough to commit, and shorter than a provider's collection
-// grace, so the provider can keep the shards until the receipt expires.
+// signed, at most: long enough to commit. A provider keeps the shards until
+// its receipt expires, so it gives a shorter lifetime if its collector's
+// grace for uploads is shorter.
 const ReceiptLifetime = 10 * time.Minute
 
 // MaxReceiptLifetime is the latest expiry the ledger accepts, counted from
@@ -73,7 +74,14 @@ func VerifyReceipt(r Receipt, manifest []byte, provider, owner identity.Address,
 	case r.ExpiresMs-ms > MaxReceiptLifetime.Milliseconds():
 		return errs.E(errs.Invalid, "provider %s's receipt expires at %d ms, more than %s after %d ms", provider, r.ExpiresMs, MaxReceiptLifetime, ms)
 	}
-	if !identity.Verify(provider, ReceiptMessage(manifest, provider, owner, r.ExpiresMs), r.Signature) {
+	return VerifyReceiptSignature(r, manifest, provider, owner)
+}
+
+// VerifyReceiptSignature is VerifyReceipt without the time checks: a
+// client uses it on a receipt it was just given, and leaves the expiry to
+// the ledger, whose block time is the one that counts.
+func VerifyReceiptSignature(r Receipt, manifest []byte, provider, owner identity.Address) error {
+	if len(r.Signature) != SignatureSize || !identity.Verify(provider, ReceiptMessage(manifest, provider, owner, r.ExpiresMs), r.Signature) {
 		return errs.E(errs.Invalid, "provider %s's receipt is not its signature over this manifest for owner %s", provider, owner)
 	}
 	return nil
