@@ -107,10 +107,10 @@ func TestReceipts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := storage.VerifyReceipt(rc, raw, prov, alice.Address(), clk.now()); err != nil {
+	if err := storage.VerifyReceipt(rc, storage.ManifestDigest(raw), prov, alice.Address(), clk.now()); err != nil {
 		t.Fatalf("the receipt: %v", err)
 	}
-	if err := storage.VerifyReceipt(rc, raw, prov, bob.Address(), clk.now()); err == nil {
+	if err := storage.VerifyReceipt(rc, storage.ManifestDigest(raw), prov, bob.Address(), clk.now()); err == nil {
 		t.Fatal("alice's receipt verifies for bob")
 	}
 

@@ -44,8 +44,10 @@ type Receipt struct {
 // the provider: a receipt for one placement cannot vouch for another of the
 // same object. There is no chain id: the provider does not read it, and the
 // owner, the manifest and the expiry already tie a receipt to one upload.
-func ReceiptMessage(manifest []byte, provider, owner identity.Address, expiresMs int64) []byte {
-	d := sha256.Sum256(manifest)
+//
+// It takes the manifest's digest (ManifestDigest), so a ledger checking
+// many receipts of one commit hashes the manifest once.
+func ReceiptMessage(d [sha256.Size]byte, provider, owner identity.Address, expiresMs int64) []byte {
 	b := make([]byte, 0, len(receiptTag)+len(d)+len(provider)+len(owner)+8)
 	b = append(b, receiptTag...)
 	b = append(b, d[:]...)
@@ -54,18 +56,22 @@ func ReceiptMessage(manifest []byte, provider, owner identity.Address, expiresMs
 	return binary.BigEndian.AppendUint64(b, uint64(expiresMs))
 }
 
+// ManifestDigest is the SHA-256 of a manifest's canonical encoding, as a
+// receipt message holds it.
+func ManifestDigest(manifest []byte) [sha256.Size]byte { return sha256.Sum256(manifest) }
+
 // SignReceipt returns key's receipt for manifest, owned by owner, valid
 // until expires.
 func SignReceipt(key *identity.Key, manifest []byte, owner identity.Address, expires time.Time) Receipt {
 	ms := expires.UnixMilli()
-	return Receipt{ExpiresMs: ms, Signature: key.Sign(ReceiptMessage(manifest, key.Address(), owner, ms))}
+	return Receipt{ExpiresMs: ms, Signature: key.Sign(ReceiptMessage(ManifestDigest(manifest), key.Address(), owner, ms))}
 }
 
-// VerifyReceipt checks that r is provider's receipt for manifest, owned by
-// owner, and still valid at now. It returns an errs.Invalid error saying
+// VerifyReceipt checks that r is provider's receipt for the manifest whose
+// ManifestDigest is digest, owned by owner, and still valid at now. It returns an errs.Invalid error saying
 // what is wrong: a bad signature, an expired receipt, or one that expires
 // more than MaxReceiptLifetime after now.
-func VerifyReceipt(r Receipt, manifest []byte, provider, owner identity.Address, now time.Time) error {
+func VerifyReceipt(r Receipt, digest [sha256.Size]byte, provider, owner identity.Address, now time.Time) error {
 	switch ms := now.UnixMilli(); {
 	case len(r.Signature) != SignatureSize:
 		return errs.E(errs.Invalid, "provider %s's receipt has a %d-byte signature, not %d", provider, len(r.Signature), SignatureSize)
@@ -74,14 +80,18 @@ func VerifyReceipt(r Receipt, manifest []byte, provider, owner identity.Address,
 	case r.ExpiresMs-ms > MaxReceiptLifetime.Milliseconds():
 		return errs.E(errs.Invalid, "provider %s's receipt expires at %d ms, more than %s after %d ms", provider, r.ExpiresMs, MaxReceiptLifetime, ms)
 	}
-	return VerifyReceiptSignature(r, manifest, provider, owner)
+	return verifySignature(r, digest, provider, owner)
 }
 
 // VerifyReceiptSignature is VerifyReceipt without the time checks: a
 // client uses it on a receipt it was just given, and leaves the expiry to
 // the ledger, whose block time is the one that counts.
 func VerifyReceiptSignature(r Receipt, manifest []byte, provider, owner identity.Address) error {
-	if len(r.Signature) != SignatureSize || !identity.Verify(provider, ReceiptMessage(manifest, provider, owner, r.ExpiresMs), r.Signature) {
+	return verifySignature(r, ManifestDigest(manifest), provider, owner)
+}
+
+func verifySignature(r Receipt, digest [sha256.Size]byte, provider, owner identity.Address) error {
+	if len(r.Signature) != SignatureSize || !identity.Verify(provider, ReceiptMessage(digest, provider, owner, r.ExpiresMs), r.Signature) {
 		return errs.E(errs.Invalid, "provider %s's receipt is not its signature over this manifest for owner %s", provider, owner)
 	}
 	return nil
