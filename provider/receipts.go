@@ -54,6 +54,12 @@ func (k *keeper) Receipt(ctx context.Context, signer identity.Address, manifest 
 	if n == 0 {
 		return storage.Receipt{}, errs.E(errs.Invalid, "the manifest places no shard on provider %s: ask each provider named in it", k.provider)
 	}
+	// The pins were written without a sync each (a large object has
+	// thousands of shards here); one sync makes them all durable before
+	// the receipt exists.
+	if err := k.idx.sync(); err != nil {
+		return storage.Receipt{}, err
+	}
 	return storage.SignReceipt(k.key, manifest, signer, expires), nil
 }
 
@@ -102,10 +108,14 @@ func (x *index) pinned(h shardstore.Hash) (time.Time, error) {
 	return time.Unix(0, int64(binary.BigEndian.Uint64(v))), nil
 }
 
-// pin keeps h until until.
+// pin keeps h until until. It does not wait for the disk: call sync
+// before relying on it after a crash. Reads see it at once.
 func (x *index) pin(h shardstore.Hash, until time.Time) error {
-	return ioErr(x.db.Set(pinKey(h), binary.BigEndian.AppendUint64(nil, uint64(until.UnixNano())), pebble.Sync))
+	return ioErr(x.db.Set(pinKey(h), binary.BigEndian.AppendUint64(nil, uint64(until.UnixNano())), pebble.NoSync))
 }
+
+// sync makes every write so far durable.
+func (x *index) sync() error { return ioErr(x.db.LogData(nil, pebble.Sync)) }
 
 // unpin forgets h's pin, once its file is gone.
 func (x *index) unpin(h shardstore.Hash) error {
