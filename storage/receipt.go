@@ -39,14 +39,13 @@ type Receipt struct {
 //
 //	"stratus/receipt/v1\n" || sha256(manifest) || provider[32] || owner[32] || uint64be(expires_ms)
 //
-// manifest is the canonical encoding of the manifest with its providers, so
-// the receipt covers both the shard hashes and which of them are placed on
+// where manifest is the canonical encoding of the manifest with its
+// providers (d is its ManifestDigest), so the receipt covers both the shard hashes and which of them are placed on
 // the provider: a receipt for one placement cannot vouch for another of the
 // same object. There is no chain id: the provider does not read it, and the
 // owner, the manifest and the expiry already tie a receipt to one upload.
-//
-// It takes the manifest's digest (ManifestDigest), so a ledger checking
-// many receipts of one commit hashes the manifest once.
+// Taking the digest lets a ledger checking the many receipts of one commit
+// hash the manifest once.
 func ReceiptMessage(d [sha256.Size]byte, provider, owner identity.Address, expiresMs int64) []byte {
 	b := make([]byte, 0, len(receiptTag)+len(d)+len(provider)+len(owner)+8)
 	b = append(b, receiptTag...)
