@@ -81,6 +81,7 @@ func TestReceipts(t *testing.T) {
 		t.Fatal(err)
 	}
 	oh, od := shard("alice's other shard", 1000)
+	f.ledger.setRefs(oh, alice, 1) // a live object of hers keeps it
 	if err := f.c.PutShard(ctx, f.svc.URL(), alice, oh, od); err != nil {
 		t.Fatal(err)
 	}
@@ -129,13 +130,13 @@ func TestReceipts(t *testing.T) {
 		t.Fatal("the shard was deleted while a receipt for it is valid")
 	}
 	clk.add(f.svc.keep.receiptTTL - time.Second)
-	if _, err := f.svc.gc(ctx, clk.now().Add(time.Hour)); err != nil || !f.stored(t, h) {
-		t.Fatalf("gc before the receipt expired: %v, stored %v", err, f.stored(t, h))
+	if n, err := f.svc.gc(ctx, clk.now().Add(time.Hour)); err != nil || n != 0 || !f.stored(t, h) {
+		t.Fatalf("gc before the receipt expired: %d, %v, stored %v", n, err, f.stored(t, h))
 	}
 	// Once it expired (the ledger refuses it from then on), the collector
 	// deletes the file.
 	clk.add(2 * time.Second)
-	if _, err := f.svc.gc(ctx, clk.now().Add(time.Hour)); err != nil || f.stored(t, h) {
-		t.Fatalf("gc after the receipt expired: %v, stored %v", err, f.stored(t, h))
+	if n, err := f.svc.gc(ctx, clk.now().Add(time.Hour)); err != nil || n != 1 || f.stored(t, h) {
+		t.Fatalf("gc after the receipt expired: %d, %v, stored %v", n, err, f.stored(t, h))
 	}
 }
