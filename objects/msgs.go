@@ -20,6 +20,8 @@ const MaxLeases = 64
 // third:
 //
 //	bytes(manifest) uvarint(len(leases)) uvarint(lease)* uvarint(expires_ms) bool(public)
+//	uvarint(len(receipts)) receipt*
+//	receipt = uvarint(expires_ms) signature[64]
 type Commit struct {
 	// Manifest is storage.Manifest.MarshalBinary, every ShardRef.Provider
 	// set to the did:key of the provider holding the shard (base64 in JSON).
@@ -32,6 +34,12 @@ type Commit struct {
 	// keeps it until it is removed.
 	ExpiresMs int64 `json:"expires_ms"`
 	Public    bool  `json:"public"`
+	// Receipts are the providers' storage receipts for Manifest and the
+	// signer, one for each provider of the manifest in the order of its
+	// provider table (storage.Manifest.Providers): a provider is named,
+	// and later challenged, only on shards it signed for. None for the
+	// empty object.
+	Receipts []storage.Receipt `json:"receipts"`
 }
 
 // Remove is objects/remove, by the object's owner.
@@ -69,6 +77,11 @@ func (m *Commit) Encode(w *codec.Writer) {
 	}
 	w.Uvarint(uint64(m.ExpiresMs))
 	w.Bool(m.Public)
+	w.Uvarint(uint64(len(m.Receipts)))
+	for _, rc := range m.Receipts {
+		w.Uvarint(uint64(rc.ExpiresMs))
+		w.Fixed(rc.Signature)
+	}
 }
 
 // Decode implements ledger.Msg.
@@ -88,6 +101,17 @@ func (m *Commit) Decode(r *codec.Reader) error {
 	}
 	out.ExpiresMs = int64(exp)
 	out.Public = r.Bool()
+	n = r.Uvarint()
+	if r.Err() == nil && n > MaxLeases {
+		return errs.E(errs.Invalid, "a commit carries %d receipts; at most %d are allowed", n, MaxLeases)
+	}
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		exp := r.Uvarint()
+		if r.Err() == nil && exp > math.MaxInt64 {
+			return errs.E(errs.Invalid, "receipt %d: expires_ms %d is out of range", i, exp)
+		}
+		out.Receipts = append(out.Receipts, storage.Receipt{ExpiresMs: int64(exp), Signature: r.Fixed(storage.SignatureSize)})
+	}
 	if err := r.Err(); err != nil {
 		return err
 	}
@@ -133,6 +157,13 @@ func (m *Commit) parse() (*storage.Manifest, map[identity.Address]uint64, error)
 		return nil, nil, errs.E(errs.Invalid, "a commit lists %d leases; at most %d are allowed", len(m.Leases), MaxLeases)
 	case m.ExpiresMs < 0:
 		return nil, nil, errs.E(errs.Invalid, "expires_ms must not be negative")
+	case len(m.Receipts) != len(perProv):
+		return nil, nil, errs.E(errs.Invalid, "a commit carries %d storage receipts but the manifest names %d providers: upload the shards and ask each provider for its receipt", len(m.Receipts), len(perProv))
+	}
+	for i, rc := range m.Receipts {
+		if len(rc.Signature) != storage.SignatureSize || rc.ExpiresMs < 0 {
+			return nil, nil, errs.E(errs.Invalid, "receipt %d has a %d-byte signature and expiry %d: a receipt is a %d-byte ed25519 signature and a time", i, len(rc.Signature), rc.ExpiresMs, storage.SignatureSize)
+		}
 	}
 	seen := map[uint64]bool{}
 	for _, id := range m.Leases {

@@ -112,7 +112,7 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 						continue
 					}
 					m := mans[r.IntN(len(mans))]
-					c.do(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], Public: true})
+					c.do(u, c.rc(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], Public: true}))
 				case op < 6: // the consumer, or a provider, closes one of the leases
 					ls := leases[u]
 					if len(ls) == 0 {

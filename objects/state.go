@@ -60,6 +60,13 @@ const (
 // is unchanged.
 const GasPerShard = 1_000
 
+// GasPerReceipt is the gas objects/commit charges for each storage receipt
+// it verifies: one ed25519 signature check of a 123-byte message, about
+// 50 µs, which tx_base (600) also charges for the transaction's own
+// signature (one gas is about 100 ns; docs/ledger.md). The manifest is
+// hashed once per commit, whatever the number of receipts.
+const GasPerReceipt = 600
+
 // Object is an object's record in state.
 type Object struct {
 	ID    string           `json:"id"`
@@ -190,6 +197,9 @@ func commit(ctx *ledger.Context, signer identity.Address, m *Commit) error {
 		return err
 	}
 	ctx.ConsumeGas(uint64(man.ShardCount())*GasPerShard, "manifest verification")
+	if err := checkReceipts(ctx, signer, man, m); err != nil {
+		return err
+	}
 	id := man.ID()
 	if s.kv.Get(key(prefObj, id[:])) != nil {
 		return errs.E(errs.Conflict, "object %s is already committed", id)
@@ -286,6 +296,30 @@ func commit(ctx *ledger.Context, signer identity.Address, m *Commit) error {
 	ctx.Emit(EventCommitted, ledger.Attr{Key: AttrID, Value: o.ID},
 		ledger.Attr{Key: AttrOwner, Value: signer.String()}, ledger.Attr{Key: AttrSize, Value: strconv.FormatInt(o.Size, 10)},
 		ledger.Attr{Key: AttrLeases, Value: leaseList(shares)})
+	return nil
+}
+
+// checkReceipts verifies that every provider the manifest names signed
+// for the manifest and the signer: a provider is challenged only on
+// shards it said it holds.
+func checkReceipts(ctx *ledger.Context, signer identity.Address, man *storage.Manifest, m *Commit) error {
+	provs := man.Providers()
+	if len(m.Receipts) != len(provs) {
+		return errs.E(errs.Invalid, "a commit carries %d storage receipts but the manifest names %d providers: upload the shards and ask each provider for its receipt", len(m.Receipts), len(provs))
+	}
+	// The manifest is hashed once, for all its receipts; its bytes are
+	// paid for as transaction bytes.
+	digest := storage.ManifestDigest(m.Manifest)
+	for i, did := range provs {
+		ctx.ConsumeGas(GasPerReceipt, "storage receipt verification")
+		p, err := identity.ParseDID(did)
+		if err != nil {
+			return errs.E(errs.Invalid, "provider %q is not a did:key: %v", did, err)
+		}
+		if err := storage.VerifyReceipt(m.Receipts[i], digest, p, signer, ctx.Time); err != nil {
+			return errs.E(errs.Invalid, "receipt %d (provider %s): %w; upload the shards and ask the provider for its receipt", i, p, err)
+		}
+	}
 	return nil
 }
 

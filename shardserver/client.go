@@ -149,10 +149,7 @@ func (c *Client) signed(ctx context.Context, method, baseURL string, key *identi
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now
-	if c.Now != nil {
-		now = c.Now
-	}
+	now := c.clock()
 	var opts []httpsig.SignOption
 	if method == http.MethodPut {
 		// The shard's hash in the path names the body; see
@@ -163,6 +160,13 @@ func (c *Client) signed(ctx context.Context, method, baseURL string, key *identi
 		return nil, err
 	}
 	return req, nil
+}
+
+func (c *Client) clock() func() time.Time {
+	if c.Now != nil {
+		return c.Now
+	}
+	return time.Now
 }
 
 func (c *Client) do(req *http.Request, baseURL string) (*http.Response, error) {
