@@ -46,8 +46,10 @@ const (
 // of 32 bytes, about 0.3 µs) and adding it to the per-provider totals. The
 // state it reads and writes (one shard-reference record per distinct
 // placement, and its entry in the provider's placement index) is metered
-// apart, by bytes. 1,000 gas is on the scale of one signature check's
-// 10,000 (docs/storage.md gives the reasoning).
+// apart, by bytes. At the gas table's scale (one gas for about 100 ns of a
+// validator's core, a signature check's 50 µs in tx_base's 600), that is
+// about 25 gas of work; 50 leaves room for a slower validator
+// (docs/storage.md gives the reasoning).
 //
 // The placement index's size tree (challenges are drawn by bytes) adds to
 // that metered state about 520 gas a shard on the default gas table: a
@@ -58,7 +60,7 @@ const (
 // growing with log2 n by up to one node read and write (474) per level
 // (expiry and loss do the same work in EndBlock, bounded per block). GasPerShard itself is for the work state does not show, and
 // is unchanged.
-const GasPerShard = 1_000
+const GasPerShard = 50
 
 // GasPerReceipt is the gas objects/commit charges for each storage receipt
 // it verifies: one ed25519 signature check of a 123-byte message, about
