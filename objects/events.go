@@ -47,3 +47,16 @@ const (
 	// too often), so the object was no longer paid for.
 	ReasonUnpaid = "unpaid"
 )
+
+// Access-log anchors (access.go).
+const (
+	// EventAccessAnchored: a provider anchored its access log of one
+	// epoch (objects/anchor). Attributes AttrProvider, AttrEpoch, AttrRoot
+	// (hex, the RFC 6962 root of the epoch's records) and AttrCount.
+	EventAccessAnchored = "storage.access_anchored"
+
+	AttrProvider = "provider"
+	AttrEpoch    = "epoch"
+	AttrRoot     = "root"
+	AttrCount    = "count"
+)

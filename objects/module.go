@@ -59,6 +59,7 @@ func (Module) Msgs() []ledger.MsgSpec {
 		{New: func() ledger.Msg { return &Commit{} }, Handler: handle(commit)},
 		{New: func() ledger.Msg { return &Remove{} }, Handler: handle(remove)},
 		{New: func() ledger.Msg { return &Renew{} }, Handler: handle(renew)},
+		{New: func() ledger.Msg { return &Anchor{} }, Handler: handle(anchor)},
 	}
 }
 
