@@ -8,6 +8,7 @@ import (
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/shardstore"
 )
 
@@ -203,4 +204,18 @@ func (l *restLedger) Refs(ctx context.Context, provider identity.Address, h shar
 		o = owner.String()
 	}
 	return l.c.ShardRefs(ctx, provider.String(), h.String(), o)
+}
+
+var _ AccessLedger = (*restLedger)(nil)
+
+func (l *restLedger) AnchorWindow(ctx context.Context) (objects.AnchorWindow, error) {
+	return l.c.AnchorWindow(ctx)
+}
+
+func (l *restLedger) Anchor(ctx context.Context, provider identity.Address, epoch uint64) (objects.AnchorRecord, error) {
+	return l.c.AccessAnchor(ctx, provider.String(), epoch)
+}
+
+func (l *restLedger) Object(ctx context.Context, id string) (objects.ObjectView, error) {
+	return l.c.Object(ctx, id)
 }
