@@ -158,9 +158,13 @@ type Checked struct {
 	// good. AnchorOK: the record is in the root the ledger holds for its
 	// provider and epoch. Problem says what failed, "" if nothing did; an
 	// unanchored record (its epoch not anchored yet) is not a failure.
-	SignatureOK bool   `json:"signature_ok"`
-	AnchorOK    bool   `json:"anchor_ok"`
-	Problem     string `json:"problem,omitempty"`
+	SignatureOK bool `json:"signature_ok"`
+	AnchorOK    bool `json:"anchor_ok"`
+	// AnchorFailed: the record's epoch is anchored on the ledger and the
+	// record is not in that anchor (or the provider claims an anchor the
+	// ledger does not have).
+	AnchorFailed bool   `json:"anchor_failed,omitempty"`
+	Problem      string `json:"problem,omitempty"`
 	// AnchorHeight is the block that anchored the record's epoch.
 	AnchorHeight int64 `json:"anchor_height,omitempty"`
 }
@@ -187,11 +191,13 @@ func CheckEntry(e AccessEntry, provider identity.Address, anchor *objects.Anchor
 	case anchor != nil:
 		if err := VerifyAccessProof(&e.AccessRecord, anchor.Root, anchor.Count, e.Proof); err != nil {
 			problems = append(problems, "anchor: "+err.Error())
+			c.AnchorFailed = true
 		} else {
 			c.AnchorOK, c.AnchorHeight = true, anchor.Height
 		}
 	case e.Anchored:
-		problems = append(problems, fmt.Sprintf("the provider says epoch %d is anchored, but the ledger has no anchor of it", e.Epoch))
+		problems = append(problems, fmt.Sprintf("anchor: the provider says epoch %d is anchored, but the ledger has no anchor of it", e.Epoch))
+		c.AnchorFailed = true
 	}
 	c.Problem = strings.Join(problems, "; ")
 	return c

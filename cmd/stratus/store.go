@@ -69,6 +69,7 @@ healthy providers give it back, verified. An object lives while its leases
 are paid: renew it before the date store info shows. See docs/storage.md.`,
 	}
 	c.AddCommand(newStorePutCmd(g), newStoreGetCmd(g), newStoreLsCmd(g), newStoreInfoCmd(g), newStoreRenewCmd(g), newStoreRmCmd(g))
+	c.AddCommand(newStoreAccessCmd(g))
 	return c
 }
 
