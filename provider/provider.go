@@ -60,6 +60,9 @@ type Config struct {
 	// how long a shard is kept after its last put while no live object
 	// uses it (default 30 min).
 	GCInterval, GCGrace time.Duration
+	// ReadLog records every signed read of a private object's shard before
+	// it is served (shardserver.Options.ReadLog); nil records nothing.
+	ReadLog shardserver.ReadLogger
 }
 
 // Service is a running storage provider. Close it when done.
@@ -139,7 +142,7 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	v := httpsig.NewVerifier(httpsig.VerifierOptions{Authority: ln.Addr().String(), Watermark: w})
-	h := shardserver.New(s.store, s.keep, v, shardserver.Options{Logger: s.log})
+	h := shardserver.New(s.store, s.keep, v, shardserver.Options{Logger: s.log, ReadLog: cfg.ReadLog})
 	s.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	// HTTP/2 without TLS as well as HTTP/1.1, as the node's API does.
 	s.srv.Protocols = new(http.Protocols)
