@@ -20,6 +20,13 @@ const (
 	// leases) and AttrPaidUntil (unix ms, the earliest end of the
 	// leases' escrow after the top-up).
 	EventRenewed = "object.renewed"
+	// EventGranted: the owner of a private object let a DID read it
+	// (objects/grant). Attributes AttrID, AttrOwner, AttrGrantee and
+	// AttrUntil (unix ms, 0 for no end).
+	EventGranted = "object.granted"
+	// EventRevoked: the owner ended a grant (objects/revoke). Attributes
+	// AttrID, AttrOwner, AttrGrantee.
+	EventRevoked = "object.revoked"
 )
 
 // Attribute keys of the module's events.
@@ -36,6 +43,8 @@ const (
 	AttrSeconds     = "seconds"
 	AttrAmount      = "amount"
 	AttrPaidUntil   = "paid_until_ms"
+	AttrGrantee     = "grantee"
+	AttrUntil       = "until_ms"
 )
 
 // Values of AttrReason in EventExpired.

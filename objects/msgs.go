@@ -19,7 +19,11 @@ const MaxLeases = 64
 // messages, because its manifest is up to a megabyte and base64 would add a
 // third:
 //
-//	bytes(manifest) uvarint(len(leases)) uvarint(lease)* uvarint(expires_ms) bool(public)
+//	bytes(manifest) uvarint(len(leases)) uvarint(lease)* uvarint(expires_ms) bool(public) bytes(wrapped_key)
+//
+// wrapped_key is at most MaxWrappedKey bytes: empty for a public object,
+// and for a private one the object's data key wrapped to the owner's key
+// (see private.go).
 type Commit struct {
 	// Manifest is storage.Manifest.MarshalBinary, every ShardRef.Provider
 	// set to the did:key of the provider holding the shard (base64 in JSON).
@@ -32,6 +36,11 @@ type Commit struct {
 	// keeps it until it is removed.
 	ExpiresMs int64 `json:"expires_ms"`
 	Public    bool  `json:"public"`
+	// WrappedKey is, for a private object (Public false), its data key
+	// wrapped to the owner's key: an age file of the 32-byte key to the
+	// owner's ed25519 key as an ssh-ed25519 recipient. A public object
+	// has none.
+	WrappedKey []byte `json:"wrapped_key,omitempty"`
 }
 
 // Remove is objects/remove, by the object's owner.
@@ -69,6 +78,7 @@ func (m *Commit) Encode(w *codec.Writer) {
 	}
 	w.Uvarint(uint64(m.ExpiresMs))
 	w.Bool(m.Public)
+	w.BytesField(m.WrappedKey)
 }
 
 // Decode implements ledger.Msg.
@@ -88,6 +98,9 @@ func (m *Commit) Decode(r *codec.Reader) error {
 	}
 	out.ExpiresMs = int64(exp)
 	out.Public = r.Bool()
+	if wk := r.BytesField(MaxWrappedKey); len(wk) > 0 {
+		out.WrappedKey = wk
+	}
 	if err := r.Err(); err != nil {
 		return err
 	}
@@ -133,6 +146,9 @@ func (m *Commit) parse() (*storage.Manifest, map[identity.Address]uint64, error)
 		return nil, nil, errs.E(errs.Invalid, "a commit lists %d leases; at most %d are allowed", len(m.Leases), MaxLeases)
 	case m.ExpiresMs < 0:
 		return nil, nil, errs.E(errs.Invalid, "expires_ms must not be negative")
+	}
+	if err := m.checkWrappedKey(); err != nil {
+		return nil, nil, err
 	}
 	seen := map[uint64]bool{}
 	for _, id := range m.Leases {

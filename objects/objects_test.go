@@ -2,6 +2,7 @@ package objects_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,13 +61,13 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 	}
 
 	// The same object again.
-	c.fails(u, &objects.Commit{Manifest: bA, Leases: ls}, ledger.CodeConflict)
+	c.fails(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true}, ledger.CodeConflict)
 	// A second 3000-byte object does not fit in what is left (500 each).
 	mC, bC := manifest(t, data(3000, 3), c.providers...)
-	c.fails(u, &objects.Commit{Manifest: bC, Leases: ls}, ledger.CodeInsufficient)
+	c.fails(u, &objects.Commit{Manifest: bC, Leases: ls, Public: true}, ledger.CodeInsufficient)
 	// A 600-byte one does.
 	mB, bB := manifest(t, data(600, 2), c.providers...)
-	c.ok(u, &objects.Commit{Manifest: bB, Leases: ls})
+	c.ok(u, &objects.Commit{Manifest: bB, Leases: ls, Public: true})
 
 	// Only the owner removes.
 	c.fails(other, &objects.Remove{ID: mA.ID().String()}, ledger.CodeUnauthorized)
@@ -84,7 +85,7 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 		}
 	}
 	// The freed room takes C.
-	c.ok(u, &objects.Commit{Manifest: bC, Leases: ls})
+	c.ok(u, &objects.Commit{Manifest: bC, Leases: ls, Public: true})
 	c.ok(u, &objects.Remove{ID: mB.ID().String()})
 	// Removing the last object closes its leases and refunds the escrow.
 	r = c.ok(u, &objects.Remove{ID: mC.ID().String()})
@@ -116,28 +117,28 @@ func TestCommitLeaseChecks(t *testing.T) {
 
 	// A lease of another consumer.
 	theirs := c.openLease(other, p0, leaseBytes, true)
-	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{theirs, ls[1], ls[2]}}, ledger.CodeUnauthorized)
+	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{theirs, ls[1], ls[2]}, Public: true}, ledger.CodeUnauthorized)
 	// A pending lease.
 	pending := c.openLease(u, p0, leaseBytes, false)
-	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{pending, ls[1], ls[2]}}, ledger.CodeConflict)
+	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{pending, ls[1], ls[2]}, Public: true}, ledger.CodeConflict)
 	// A closed lease.
 	closed := c.openLease(u, p0, leaseBytes, true)
 	c.ok(u, &market.CloseLease{ID: closed})
-	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{closed, ls[1], ls[2]}}, ledger.CodeConflict)
+	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{closed, ls[1], ls[2]}, Public: true}, ledger.CodeConflict)
 	// An unknown lease.
-	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{999, ls[1], ls[2]}}, ledger.CodeNotFound)
+	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{999, ls[1], ls[2]}, Public: true}, ledger.CodeNotFound)
 	// No lease with one of the providers.
-	c.fails(u, &objects.Commit{Manifest: b, Leases: ls[1:]}, ledger.CodeInvalid)
+	c.fails(u, &objects.Commit{Manifest: b, Leases: ls[1:], Public: true}, ledger.CodeInvalid)
 	// A lease with a provider that holds no shard.
 	_, b01 := manifest(t, data(3000, 1), c.providers[0], c.providers[1])
-	c.fails(u, &objects.Commit{Manifest: b01, Leases: ls}, ledger.CodeInvalid)
+	c.fails(u, &objects.Commit{Manifest: b01, Leases: ls, Public: true}, ledger.CodeInvalid)
 	// Two leases with one provider add up: 2 x 2000 >= 3000 (2+1 over two
 	// providers puts two shards of each segment on provider 0).
 	extra := c.openLease(u, p0, leaseBytes, true)
-	c.ok(u, &objects.Commit{Manifest: b01, Leases: []uint64{ls[0], extra, ls[1]}})
+	c.ok(u, &objects.Commit{Manifest: b01, Leases: []uint64{ls[0], extra, ls[1]}, Public: true})
 	// Expiry in the past.
 	_, b2 := manifest(t, data(10, 9), c.providers...)
-	c.fails(u, &objects.Commit{Manifest: b2, Leases: ls, ExpiresMs: c.now.UnixMilli()}, ledger.CodeInvalid)
+	c.fails(u, &objects.Commit{Manifest: b2, Leases: ls, ExpiresMs: c.now.UnixMilli(), Public: true}, ledger.CodeInvalid)
 }
 
 func TestValidateAndCanonical(t *testing.T) {
@@ -171,17 +172,21 @@ func TestValidateAndCanonical(t *testing.T) {
 	}
 
 	// Canonical bytes pass; any other spelling is refused.
-	good := &objects.Commit{Manifest: b, Leases: ls}
+	good := &objects.Commit{Manifest: b, Leases: ls, Public: true}
 	enc := string(encode(t, good))
-	tail := enc[len(enc)-len(ls)-3:] // uvarint(3) leases(3) uvarint(0) bool
+	tail := enc[len(enc)-len(ls)-4:] // uvarint(3) leases(3) uvarint(0) bool bytes(wrapped key)
 	head := enc[:len(enc)-len(tail)]
 	for name, s := range map[string]string{
 		"trailing byte":         enc + "\x00",
 		"truncated":             enc[:len(enc)-1],
-		"bool 2":                enc[:len(enc)-1] + "\x02",
+		"bool 2":                enc[:len(enc)-2] + "\x02\x00",
+		"public with a key":     enc[:len(enc)-1] + "\x01k",
+		"private without a key": enc[:len(enc)-2] + "\x00\x00",
+		"key over the bound":    enc[:len(enc)-1] + "\x81\x08" + strings.Repeat("k", objects.MaxWrappedKey+1),
+		"no key field":          enc[:len(enc)-1],
 		"non-minimal count":     head + "\x83\x00" + tail[1:],
 		"count over MaxLeases":  head + "\x41" + tail[1:],
-		"expiry over int64":     enc[:len(enc)-2] + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x00",
+		"expiry over int64":     enc[:len(enc)-3] + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x01\x00",
 		"manifest length lies":  "\xff\xff\x03" + enc[2:],
 		"JSON, as once encoded": `{"manifest":"","leases":[]}`,
 	} {
@@ -210,7 +215,7 @@ func TestExpiriesCarriedOver(t *testing.T) {
 	exp := c.now.Add(10 * time.Second)
 	for i := range 5 {
 		_, b := manifest(t, data(300, byte(40+i)), c.providers...)
-		c.ok(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli()})
+		c.ok(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli(), Public: true})
 	}
 	c.block(exp.Sub(c.now))
 	for i, want := range []int{2, 2, 1, 0} {
@@ -238,11 +243,11 @@ func TestExpiry(t *testing.T) {
 	ls := c.leases(0)
 	m, b := manifest(t, data(3000, 1), c.providers...)
 	exp := c.now.Add(10 * time.Second)
-	c.ok(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli()})
+	c.ok(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli(), Public: true})
 	// A second object without expiry on other leases stays.
 	ls2 := c.leases(0)
 	m2, b2 := manifest(t, data(600, 2), c.providers...)
-	c.ok(u, &objects.Commit{Manifest: b2, Leases: ls2})
+	c.ok(u, &objects.Commit{Manifest: b2, Leases: ls2, Public: true})
 
 	c.block(exp.Add(-time.Millisecond).Sub(c.now))
 	if find(c.endEvents, "object.expired") != nil {
@@ -298,7 +303,7 @@ func TestShardRefsAndEmptyObject(t *testing.T) {
 			t.Fatalf("before commit: %s has %d refs", k, n)
 		}
 	}
-	c.ok(u, &objects.Commit{Manifest: b, Leases: ls})
+	c.ok(u, &objects.Commit{Manifest: b, Leases: ls, Public: true})
 	want := map[string]uint64{}
 	for _, seg := range m.Segments {
 		for j, sh := range seg.Shards {
@@ -324,8 +329,8 @@ func TestShardRefsAndEmptyObject(t *testing.T) {
 
 	// The empty object needs no lease, and refuses one.
 	e, eb := manifest(t, nil, c.providers...)
-	c.fails(u, &objects.Commit{Manifest: eb, Leases: ls[:1]}, ledger.CodeInvalid)
-	c.ok(u, &objects.Commit{Manifest: eb})
+	c.fails(u, &objects.Commit{Manifest: eb, Leases: ls[:1], Public: true}, ledger.CodeInvalid)
+	c.ok(u, &objects.Commit{Manifest: eb, Public: true})
 	if v, err := objects.GetObject(c.query(), e.ID().String()); err != nil || v.Size != 0 || len(v.Leases) != 0 {
 		t.Fatalf("empty object: %+v, %v", v, err)
 	}
@@ -339,6 +344,7 @@ func FuzzDecodeCommit(f *testing.F) {
 	_, b := manifest(&testing.T{}, data(3000, 1), testKey("p0"), testKey("p1"))
 	for _, c := range []*objects.Commit{
 		{Manifest: b, Leases: []uint64{1, 2, 3}, ExpiresMs: 1234, Public: true},
+		{Manifest: b, Leases: []uint64{1}, WrappedKey: []byte("age-encryption.org/v1\n-> ssh-ed25519 ...")},
 		{Manifest: b},
 		{},
 	} {
@@ -373,7 +379,7 @@ func TestCommitAndRemoveAfterTimeKeepEscrowWhole(t *testing.T) {
 	month := 30 * 24 * time.Hour
 	c.block(month)
 	m, b := manifest(t, data(3000, 9), c.providers...)
-	c.ok(u, &objects.Commit{Manifest: b, Leases: ls})
+	c.ok(u, &objects.Commit{Manifest: b, Leases: ls, Public: true})
 	c.block(month)
 	c.ok(u, &objects.Remove{ID: m.ID().String()})
 	c.block(month)

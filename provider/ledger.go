@@ -25,6 +25,12 @@ type Ledger interface {
 	// for the zero owner, the placements of every owner's. An owner's copy
 	// of a shard may go at 0: no other account's object keeps it.
 	Refs(ctx context.Context, provider identity.Address, h shardstore.Hash, owner identity.Address) (uint64, error)
+	// CanRead reports whether shard h on provider belongs to a live
+	// private object, and whether reader (the zero address for an
+	// unsigned request) may read it: the owner or a current grantee of
+	// such an object (objects.CanRead). An answer may be cached for at
+	// most readTTL, so that a revocation takes effect within it.
+	CanRead(ctx context.Context, provider identity.Address, h shardstore.Hash, reader identity.Address) (private, allowed bool, err error)
 }
 
 // A Refresher is a Ledger that caches what it reads. The provider asks it
@@ -58,7 +64,8 @@ const freshZeroTTL = 250 * time.Millisecond
 // at a time, and a fetch that finished after a caller started waiting
 // serves that caller too.
 func NewRESTLedger(c *client.Client) Ledger {
-	return &restLedger{c: c, now: time.Now, lists: map[identity.Address]*leaseList{}, fresh: map[pair]freshAnswer{}}
+	return &restLedger{c: c, now: time.Now, lists: map[identity.Address]*leaseList{}, fresh: map[pair]freshAnswer{},
+		reads: map[readKey]readAnswer{}}
 }
 
 type restLedger struct {
@@ -73,6 +80,28 @@ type restLedger struct {
 	// during them, so that a stranger's refused writes never make lease
 	// holders wait for the cached list.
 	freshMu sync.Mutex
+
+	readMu sync.Mutex
+	reads  map[readKey]readAnswer
+}
+
+// readTTL is how long the REST ledger reuses an answer of CanRead: a
+// revoked grantee is refused at most this long after the revocation
+// commits, and a shard's readers cost the node one query per readTTL.
+const readTTL = time.Second
+
+// maxReads is how many CanRead answers the REST ledger keeps before it
+// drops the stale ones.
+const maxReads = 4096
+
+type readKey struct {
+	provider, reader identity.Address
+	h                shardstore.Hash
+}
+
+type readAnswer struct {
+	at               time.Time
+	private, allowed bool
 }
 
 type pair struct{ consumer, provider identity.Address }
@@ -204,6 +233,39 @@ func (l *restLedger) Refs(ctx context.Context, provider identity.Address, h shar
 		o = owner.String()
 	}
 	return l.c.ShardRefs(ctx, provider.String(), h.String(), o)
+}
+
+func (l *restLedger) CanRead(ctx context.Context, provider identity.Address, h shardstore.Hash, reader identity.Address) (bool, bool, error) {
+	k := readKey{provider: provider, reader: reader, h: h}
+	now := l.now()
+	l.readMu.Lock()
+	a, ok := l.reads[k]
+	l.readMu.Unlock()
+	if ok && now.Sub(a.at) < readTTL && now.Sub(a.at) >= 0 {
+		return a.private, a.allowed, nil
+	}
+	r := ""
+	if reader != (identity.Address{}) {
+		r = reader.String()
+	}
+	ra, err := l.c.ShardReader(ctx, provider.String(), h.String(), r)
+	if err != nil {
+		return false, false, err
+	}
+	l.readMu.Lock()
+	defer l.readMu.Unlock()
+	if len(l.reads) >= maxReads {
+		for k, a := range l.reads {
+			if now.Sub(a.at) >= readTTL {
+				delete(l.reads, k)
+			}
+		}
+		if len(l.reads) >= maxReads {
+			clear(l.reads)
+		}
+	}
+	l.reads[k] = readAnswer{at: now, private: ra.Private, allowed: ra.Allowed}
+	return ra.Private, ra.Allowed, nil
 }
 
 var _ AccessLedger = (*restLedger)(nil)

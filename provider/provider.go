@@ -60,6 +60,9 @@ type Config struct {
 	// how long a shard is kept after its last put while no live object
 	// uses it (default 30 min).
 	GCInterval, GCGrace time.Duration
+	// ReadLog records every signed read of a private object's shard before
+	// it is served (shardserver.Options.ReadLog); nil records nothing.
+	ReadLog shardserver.ReadLogger
 }
 
 // Service is a running storage provider. Close it when done.
@@ -142,14 +145,21 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	v := httpsig.NewVerifier(httpsig.VerifierOptions{Authority: ln.Addr().String(), Watermark: w})
-	h := shardserver.New(s.store, s.keep, v, shardserver.Options{Logger: s.log})
+	readLog := cfg.ReadLog
 	if al, ok := cfg.Ledger.(AccessLedger); ok {
-		// The access log (accesslog.go) shares the index, and GET /access
-		// sits beside the shard API.
+		// The access log (accesslog.go) shares the index, records the
+		// private reads unless the Config names another ReadLog, and GET
+		// /access sits beside the shard API.
 		if s.access, err = newAccessLog(s.idx.db, al, s.addr, ln.Addr().String(), time.Now); err != nil {
 			ln.Close()
 			return nil, err
 		}
+		if readLog == nil {
+			readLog = s.access
+		}
+	}
+	var h http.Handler = shardserver.New(s.store, s.keep, v, shardserver.Options{Logger: s.log, ReadLog: readLog})
+	if s.access != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /access", s.access.accessHandler(v, time.Now, s.log))
 		mux.Handle("/", h)
