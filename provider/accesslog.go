@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -165,6 +168,42 @@ func VerifyAccessSignature(rec *AccessRecord) error {
 	}
 	if rec.Request.Method != http.MethodGet || rec.Request.Path != "/shards/"+rec.Shard.String() {
 		return errs.E(errs.Unauthorized, "the signed request %s %s is not a read of shard %s", rec.Request.Method, rec.Request.Path, rec.Shard)
+	}
+	return checkSignedRange(rec)
+}
+
+// checkSignedRange checks the record's range against the one the reader
+// signed (?range=bytes=A-B in the query, as shardserver.Client signs its
+// reads): the provider may have sent less than was asked (the shard ends
+// first), never other bytes or more. A read without a signed range asked
+// for the whole shard.
+func checkSignedRange(rec *AccessRecord) error {
+	q, err := url.ParseQuery(strings.TrimPrefix(rec.Request.Query, "?"))
+	if err != nil {
+		return errs.E(errs.Unauthorized, "the signed query %q is malformed", rec.Request.Query)
+	}
+	rng := q.Get("range")
+	if rng == "" {
+		if rec.Offset != 0 {
+			return errs.E(errs.Unauthorized, "the reader asked for the whole shard, but the record says bytes from %d", rec.Offset)
+		}
+		return nil
+	}
+	first, last, ok := strings.Cut(strings.TrimPrefix(rng, "bytes="), "-")
+	if !ok || first == "" {
+		return nil // a suffix range: its offset depends on the shard's size
+	}
+	a, err := strconv.ParseInt(first, 10, 64)
+	if err != nil {
+		return errs.E(errs.Unauthorized, "the signed range %q is malformed", rng)
+	}
+	if rec.Offset != a {
+		return errs.E(errs.Unauthorized, "the reader asked for %s, but the record says bytes from %d", rng, rec.Offset)
+	}
+	if last != "" {
+		if b, err := strconv.ParseInt(last, 10, 64); err == nil && rec.Bytes > b-a+1 {
+			return errs.E(errs.Unauthorized, "the reader asked for %s (%d bytes), but the record says %d", rng, b-a+1, rec.Bytes)
+		}
 	}
 	return nil
 }

@@ -3,8 +3,10 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -137,7 +139,8 @@ func (f *accessFixture) advance(d time.Duration) {
 // reader, as the shard API does once it has verified the request.
 func (f *accessFixture) read(t *testing.T, reader *identity.Key, off, n int64) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, f.svc.URL()+"/shards/"+f.h.String(), nil)
+	u := fmt.Sprintf("%s/shards/%s?range=%s", f.svc.URL(), f.h, url.QueryEscape(fmt.Sprintf("bytes=%d-%d", off, off+n-1)))
+	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,5 +389,54 @@ func TestAccessLeafIsUnambiguous(t *testing.T) {
 	b := AccessRecord{Provider: "a", Reader: "bc", Request: httpsig.Recorded{Method: "GET"}}
 	if string(a.LeafHash()) == string(b.LeafHash()) {
 		t.Fatal("two records share a leaf")
+	}
+}
+
+// Through the shard API: a grantee's signed read is recorded before it is
+// served and shows with its proof; a stranger's refused read and an
+// unsigned one leave no record; a record claiming other bytes than the
+// reader signed for fails.
+func TestAccessSignedReadsThroughShardAPI(t *testing.T) {
+	f := newAccessFixture(t, t.TempDir(), newChainLedger())
+	grantee, stranger := key("grantee"), key("stranger")
+	f.chain.setPrivate(f.h, f.owner.Address(), grantee.Address())
+	ctx := context.Background()
+
+	got, err := f.c.GetShardSigned(ctx, f.svc.URL(), grantee, f.h, 100, 50)
+	if err != nil {
+		t.Fatalf("grantee's read: %v", err)
+	}
+	if string(got) != string(f.data[100:150]) {
+		t.Fatal("the grantee got other bytes")
+	}
+	if _, err := f.c.GetShardSigned(ctx, f.svc.URL(), stranger, f.h, 0, 10); !errs.Is(err, errs.Forbidden) {
+		t.Fatalf("stranger's read: %v, want Forbidden", err)
+	}
+	if _, err := f.c.GetShard(ctx, f.svc.URL(), f.h, 0, 10); !errs.Is(err, errs.Unauthorized) {
+		t.Fatalf("unsigned read: %v, want Unauthorized", err)
+	}
+	f.chain.setEpoch(epoch0 + 1)
+	if n := f.anchorDue(t); n != 1 || f.chain.anchors[epoch0].Count != 1 {
+		t.Fatalf("anchored %d epochs, %+v: want one epoch of one record (the stranger's read is not recorded)", n, f.chain.anchors[epoch0])
+	}
+	cs := f.check(t)
+	if len(cs) != 1 {
+		t.Fatalf("%d records, want the grantee's only", len(cs))
+	}
+	c := cs[0]
+	if c.Reader != grantee.Address().String() || c.Offset != 100 || c.Bytes != 50 || !c.SignatureOK || !c.AnchorOK || c.Failed() {
+		t.Fatalf("the grantee's read: %+v", c)
+	}
+	// The provider cannot claim it served fewer bytes from elsewhere, or
+	// more than the reader asked for: the signed range says otherwise.
+	for _, change := range []func(*AccessRecord){
+		func(r *AccessRecord) { r.Offset = 0 },
+		func(r *AccessRecord) { r.Bytes = 51 },
+	} {
+		e := c.AccessEntry
+		change(&e.AccessRecord)
+		if err := VerifyAccessSignature(&e.AccessRecord); !errs.Is(err, errs.Unauthorized) {
+			t.Errorf("a record of other bytes than signed for: %v", err)
+		}
 	}
 }
