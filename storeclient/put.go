@@ -73,6 +73,12 @@ type PutOptions struct {
 	// Parallel is how many segments are encoded and uploaded at once; 0
 	// means twice the CPUs, at least 4.
 	Parallel int
+	// Private seals the bytes with a fresh data key before they are
+	// coded, and commits the key wrapped to the owner's key (private.go):
+	// providers serve the shards only to the owner and the DIDs it grants
+	// access (Grant), and the ID and shard hashes are over the sealed
+	// bytes. Size in the result is then the sealed size.
+	Private bool
 }
 
 // PutResult says what Put stored.
@@ -113,6 +119,14 @@ type candidate struct {
 // escrow); the providers' garbage collectors delete any shards it uploaded.
 // Nothing on the ledger points at a shard before every shard is stored.
 func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size int64, o PutOptions) (res *PutResult, err error) {
+	var wrapped []byte
+	if o.Private {
+		s, err := seal(r, size, key.Address())
+		if err != nil {
+			return nil, err
+		}
+		r, size, wrapped = s.r, s.size, s.wrapped
+	}
 	p, err := putParams(size, o)
 	if err != nil {
 		return nil, err
@@ -179,7 +193,7 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 	if err != nil {
 		return nil, err
 	}
-	msg := &objects.Commit{Manifest: raw, Leases: out.Leases, Public: true}
+	msg := &objects.Commit{Manifest: raw, Leases: out.Leases, Public: !o.Private, WrappedKey: wrapped}
 	if o.Expires > 0 {
 		msg.ExpiresMs = time.Now().Add(o.Expires).UnixMilli()
 		out.ExpiresMs = msg.ExpiresMs
