@@ -100,6 +100,8 @@ type PutResult struct {
 	// PaidUntilMs is when the first of the object's leases runs out of
 	// escrow (objects.ObjectView.PaidUntilMs), for an existing object.
 	PaidUntilMs int64 `json:"paid_until_ms,omitempty"`
+	// Private says the object is private (PutOptions.Private).
+	Private bool `json:"private,omitempty"`
 }
 
 // candidate is a storage provider a put may place shards on.
@@ -202,7 +204,7 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 	if err != nil {
 		return nil, fmt.Errorf("committing the manifest: %w", err)
 	}
-	out.ID, out.Tx, out.Height = man.ID().String(), tx.Hash, tx.Height
+	out.ID, out.Tx, out.Height, out.Private = man.ID().String(), tx.Hash, tx.Height, o.Private
 	return out, nil
 }
 

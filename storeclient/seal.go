@@ -51,8 +51,11 @@ func SealedSize(plain int64) int64 {
 	return plain + n*chacha20poly1305.Overhead
 }
 
-// plainSize is the inverse of SealedSize; it fails for a size no
+// PlainSize is the inverse of SealedSize: the plaintext size of a private
+// object whose stored size is sealed. It fails with Invalid for a size no
 // plaintext seals to.
+func PlainSize(sealed int64) (int64, error) { return plainSize(sealed) }
+
 func plainSize(sealed int64) (int64, error) {
 	full, rem := sealed/sealedChunk, sealed%sealedChunk
 	switch {
