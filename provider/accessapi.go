@@ -58,11 +58,14 @@ func (a *AccessLog) serveAccess(r *http.Request, v *httpsig.Verifier, now func()
 			return nil, errs.E(errs.Invalid, "since=%q is not a time in unix milliseconds", s)
 		}
 	}
-	obj, err := a.ledger.Object(r.Context(), id)
-	if err != nil {
-		return nil, err
-	}
+	// The signature first, so that a stranger's bad request costs no
+	// question to the ledger.
+	var obj objects.ObjectView
 	if _, err := v.Verify(r, now(), func(signer identity.Address) error {
+		var err error
+		if obj, err = a.ledger.Object(r.Context(), id); err != nil {
+			return err
+		}
 		if signer != obj.Owner {
 			return errs.E(errs.Forbidden, "only the owner of object %s sees who read it: %s is not its owner", id, signer)
 		}
@@ -74,6 +77,7 @@ func (a *AccessLog) serveAccess(r *http.Request, v *httpsig.Verifier, now func()
 	if obj.Decoded == nil {
 		return page, nil
 	}
+	var err error
 	page.Records, page.More, err = a.entries(shardsHere(obj.Decoded, a.provider.String()), since, obj.ID)
 	if page.Records == nil {
 		page.Records = []AccessEntry{}

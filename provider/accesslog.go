@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -212,6 +213,7 @@ func checkSignedRange(rec *AccessRecord) error {
 // the claims ('o'):
 //
 //	'a' epoch(8) index(8)          -> AccessRecord (JSON)
+//	'l' epoch(8) index(8)          -> the record's leaf hash (32 bytes)
 //	'h' shard(32) epoch(8) index(8) -> empty: the records of a shard
 //	'n' epoch(8)                   -> uint64: the epoch's record count
 //	'k' epoch(8)                   -> root(32) count(8) height(8): anchored
@@ -222,6 +224,7 @@ func checkSignedRange(rec *AccessRecord) error {
 // into the next epoch's batch, never into an anchored one.
 const (
 	prefRecord   = 'a'
+	prefLeaf     = 'l'
 	prefByShard  = 'h'
 	prefCount    = 'n'
 	prefAnchored = 'k'
@@ -334,6 +337,7 @@ func (a *AccessLog) Record(ctx context.Context, r *http.Request, signer identity
 	b := a.db.NewBatch()
 	defer b.Close()
 	b.Set(epochKey(prefRecord, rec.Epoch, rec.Index), body, nil)
+	b.Set(epochKey(prefLeaf, rec.Epoch, rec.Index), rec.LeafHash(), nil)
 	b.Set(append(append([]byte{prefByShard}, h[:]...), epochKey(0, rec.Epoch, rec.Index)[1:]...), nil, nil)
 	b.Set(epochKey(prefCount, rec.Epoch), binary.BigEndian.AppendUint64(nil, rec.Index+1), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -359,15 +363,28 @@ func (a *AccessLog) record(epoch, index uint64) (*AccessRecord, error) {
 	return &rec, nil
 }
 
-// leaves returns the leaf hashes of epoch's first count records.
+// leaves returns the leaf hashes of epoch's first count records, as
+// stored when each was recorded: a proof then costs 32 bytes a record, not
+// a decode of each. A record changed on disk since keeps its old leaf hash
+// here, and so fails where it is checked, against the record itself.
 func (a *AccessLog) leaves(epoch, count uint64) ([][]byte, error) {
-	out := make([][]byte, 0, count)
-	for i := range count {
-		rec, err := a.record(epoch, i)
-		if err != nil {
-			return nil, err
+	out := make([][]byte, 0, min(count, 1<<16))
+	it, err := a.db.NewIter(&pebble.IterOptions{LowerBound: epochKey(prefLeaf, epoch, 0), UpperBound: epochKey(prefLeaf, epoch, count)})
+	if err != nil {
+		return nil, ioErr(err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		if len(it.Value()) != 32 || binary.BigEndian.Uint64(it.Key()[9:]) != uint64(len(out)) {
+			it.Close()
+			return nil, errs.E(errs.Internal, "the access log's leaves of epoch %d are malformed at record %d", epoch, len(out))
 		}
-		out = append(out, rec.LeafHash())
+		out = append(out, bytes.Clone(it.Value()))
+	}
+	if err := it.Close(); err != nil {
+		return nil, ioErr(err)
+	}
+	if uint64(len(out)) != count {
+		return nil, errs.E(errs.Internal, "the access log has %d leaves of epoch %d, not %d", len(out), epoch, count)
 	}
 	return out, nil
 }
