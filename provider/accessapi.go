@@ -304,5 +304,26 @@ func GatherAccess(ctx context.Context, c *client.Client, hc *http.Client, key *i
 		}
 	}
 	slices.SortStableFunc(rep.Records, func(a, b Checked) int { return cmpU64(uint64(a.ServedMs), uint64(b.ServedMs)) })
+	markReplays(rep.Records)
 	return rep, nil
+}
+
+// markReplays fails every record whose signed request an earlier record
+// already holds: a reader's signature is good for one read (its nonce is
+// used once), so a provider that records it twice invents a read.
+func markReplays(rs []Checked) {
+	seen := map[string]bool{}
+	for i := range rs {
+		sig := rs[i].Request.Signature
+		if !seen[sig] {
+			seen[sig] = true
+			continue
+		}
+		const p = "replay: the same signed request is recorded more than once, and a signed request is served once"
+		if rs[i].Problem == "" {
+			rs[i].Problem = p
+		} else {
+			rs[i].Problem += "; " + p
+		}
+	}
 }

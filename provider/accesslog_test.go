@@ -440,3 +440,28 @@ func TestAccessSignedReadsThroughShardAPI(t *testing.T) {
 		}
 	}
 }
+
+// A provider cannot pass a record off as anchored when the ledger has no
+// anchor of its epoch, nor count one signed read twice.
+func TestAccessClaimsCheckedAgainstLedger(t *testing.T) {
+	f := newAccessFixture(t, t.TempDir(), newChainLedger())
+	f.read(t, f.owner, 0, 1)
+	es, err := FetchAccess(context.Background(), nil, f.svc.URL(), f.owner, f.id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := es[0]
+	e.Anchored, e.Root, e.Count = true, &storage.Hash{}, 1
+	if c := CheckEntry(e, f.svc.Addr(), nil); !c.AnchorFailed || !c.Failed() {
+		t.Errorf("an anchor the ledger does not have: %+v", c)
+	}
+	if c := CheckEntry(es[0], key("another provider").Address(), nil); !c.Failed() {
+		t.Errorf("a record from another provider than named: %+v", c)
+	}
+	rs := []Checked{CheckEntry(es[0], f.svc.Addr(), nil), CheckEntry(es[0], f.svc.Addr(), nil)}
+	rs[1].Index = 1
+	markReplays(rs)
+	if rs[0].Failed() || !rs[1].Failed() || !strings.Contains(rs[1].Problem, "replay") {
+		t.Errorf("a signed read recorded twice: %+v", rs)
+	}
+}
