@@ -450,6 +450,12 @@ func (a *AccessLog) AnchorDue(ctx context.Context, submit AnchorSubmitter) (int,
 	if w.Current == 0 {
 		return 0, nil
 	}
+	if w.EpochSeconds > 0 {
+		// Governance may change the epoch: new records follow.
+		a.mu.Lock()
+		a.epochMs = w.EpochSeconds * 1000
+		a.mu.Unlock()
+	}
 	// Seal first: from now on a read goes into the current epoch or later.
 	if err := a.seal(w.Current); err != nil {
 		return 0, err
