@@ -61,7 +61,7 @@ func TestObjectsOnDevnet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Send(ctx, demo, &objects.Commit{Manifest: raw, Leases: []uint64{id, Public: true}}, client.SendOptions{}); err != nil {
+	if _, err := c.Send(ctx, demo, &objects.Commit{Manifest: raw, Leases: []uint64{id}, Public: true}, client.SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var got objects.ObjectView
