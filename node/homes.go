@@ -15,6 +15,7 @@ import (
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
+	"github.com/stratus-cloud/stratus/objects"
 )
 
 // Genesis allocations of development networks.
@@ -123,7 +124,24 @@ func InitDevnetWith(home string, cfg Config, passphrase string, mg market.Genesi
 // InitDevnetGenesis is InitDevnetWith with the functions module's genesis
 // section given too, for tests that need short scaling windows or epochs.
 func InitDevnetGenesis(home string, cfg Config, passphrase string, mg market.Genesis, fg functions.Genesis) (bool, error) {
+	return InitDevnetModules(home, cfg, passphrase, ModuleGenesis{Market: mg, Functions: fg, Objects: objects.DefaultGenesis()})
+}
+
+// ModuleGenesis are the modules' sections of a devnet's genesis.
+type ModuleGenesis struct {
+	Market    market.Genesis
+	Functions functions.Genesis
+	Objects   objects.Genesis
+}
+
+// InitDevnetModules is InitDevnet with every module's genesis section
+// given, for tests that need short proof epochs too.
+func InitDevnetModules(home string, cfg Config, passphrase string, mods ModuleGenesis) (bool, error) {
+	mg, fg := mods.Market, mods.Functions
 	if err := fg.Params.Validate(); err != nil {
+		return false, err
+	}
+	if err := mods.Objects.Params.Validate(); err != nil {
 		return false, err
 	}
 	if Exists(home) {
@@ -182,7 +200,7 @@ func InitDevnetGenesis(home string, cfg Config, passphrase string, mg market.Gen
 		mg.Providers = append(mg.Providers, pricedProvider(a, endpoint, dp.class, dp.capacity, dp.bps))
 		cfg.Providers = append(cfg.Providers, dp.name)
 	}
-	if err := WriteGenesis([]string{CometDir(home)}, cfg.ChainID, g, genesisModules(mg, fg), time.Now()); err != nil {
+	if err := WriteGenesis([]string{CometDir(home)}, cfg.ChainID, g, genesisModules(mg, fg, mods.Objects), time.Now()); err != nil {
 		return false, err
 	}
 	// The config goes last: its presence marks a complete home.
@@ -191,8 +209,8 @@ func InitDevnetGenesis(home string, cfg Config, passphrase string, mg market.Gen
 
 // genesisModules are the modules' sections of a devnet's or testnet's
 // genesis.
-func genesisModules(mg market.Genesis, fg functions.Genesis) map[string]any {
-	return map[string]any{"market": mg, "functions": fg}
+func genesisModules(mg market.Genesis, fg functions.Genesis, og objects.Genesis) map[string]any {
+	return map[string]any{"market": mg, "functions": fg, "objects": og}
 }
 
 func createOrShow(ks *identity.Keystore, name, passphrase string) (identity.Address, error) {
@@ -264,6 +282,9 @@ func InitTestnetWith(dir string, n, m int, passphrase string) ([]TestnetNode, er
 // TestnetSize is how many homes of each role a testnet has.
 type TestnetSize struct {
 	Validators, Storage, Compute int
+	// Objects, if set, is the objects module's genesis section (its proof
+	// and repair rules); nil takes the defaults.
+	Objects *objects.Genesis
 }
 
 // InitTestnetOf lays out a testnet of size s under dir: the validators and
@@ -275,6 +296,13 @@ type TestnetSize struct {
 // turn. Sizes out of range are refused before anything is written.
 func InitTestnetOf(dir string, s TestnetSize, passphrase string) ([]TestnetNode, error) {
 	n, m, k := s.Validators, s.Storage, s.Compute
+	og := objects.DefaultGenesis()
+	if s.Objects != nil {
+		og = *s.Objects
+		if err := og.Params.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	if n < 1 || n > 64 {
 		return nil, fmt.Errorf("--validators must be between 1 and 64, not %d", n)
 	}
@@ -376,7 +404,7 @@ func InitTestnetOf(dir string, s TestnetSize, passphrase string) ([]TestnetNode,
 		scfgs = append(scfgs, cfg)
 		nodes = append(nodes, TestnetNode{Name: name, Home: home, Role: RoleCompute})
 	}
-	if err := WriteGenesis(comets, TestnetChainID, g, genesisModules(mg, functions.DefaultGenesis()), time.Now()); err != nil {
+	if err := WriteGenesis(comets, TestnetChainID, g, genesisModules(mg, functions.DefaultGenesis(), og), time.Now()); err != nil {
 		return nil, err
 	}
 	for i, cfg := range cfgs {

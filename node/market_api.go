@@ -55,6 +55,7 @@ func leaseID(s string) (uint64, error) {
 func (n *Node) mountMarket() {
 	a := n.api
 	a.HandleJSON("GET /v1/providers", n.query(listProviders))
+	n.mountProofs()
 	a.HandleJSON("GET /v1/providers/{did}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		addr, err := identity.ParseDID(r.PathValue("did"))
 		if err != nil {
@@ -68,10 +69,15 @@ func (n *Node) mountMarket() {
 		if err != nil {
 			return nil, err
 		}
+		proofs, err := objects.ProofStatsOf(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
 		return struct {
 			*market.ProviderView
-			Leases []string `json:"leases"`
-		}{p, idStrings(ids)}, nil
+			Leases []string           `json:"leases"`
+			Proofs objects.ProofStats `json:"proofs"`
+		}{p, idStrings(ids), proofs}, nil
 	}))
 	a.HandleJSON("GET /v1/leases", n.query(listLeases))
 	a.HandleJSON("GET /v1/leases/{id}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {

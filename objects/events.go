@@ -64,8 +64,7 @@ const (
 	// (hex, the RFC 6962 root of the epoch's records) and AttrCount.
 	EventAccessAnchored = "storage.access_anchored"
 
-	AttrProvider = "provider"
-	AttrEpoch    = "epoch"
-	AttrRoot     = "root"
-	AttrCount    = "count"
+	// AttrRoot is new; AttrProvider, AttrEpoch and AttrCount are the
+	// proofs' (proofs.go).
+	AttrRoot = "root"
 )

@@ -34,8 +34,6 @@
 package objects
 
 import (
-	"encoding/json"
-
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 )
@@ -61,14 +59,27 @@ func (Module) Msgs() []ledger.MsgSpec {
 		{New: func() ledger.Msg { return &Remove{} }, Handler: handle(remove)},
 		{New: func() ledger.Msg { return &Renew{} }, Handler: handle(renew)},
 		{New: func() ledger.Msg { return &Anchor{} }, Handler: handle(anchor)},
+		{New: func() ledger.Msg { return &Prove{} }, Handler: handle(prove)},
+		{New: func() ledger.Msg { return &Repair{} }, Handler: handle(repair)},
 		{New: func() ledger.Msg { return &Grant{} }, Handler: handle(grant)},
 		{New: func() ledger.Msg { return &Revoke{} }, Handler: handle(revoke)},
 	}
 }
 
-// InitGenesis implements ledger.Module. The module has no genesis section:
-// objects are only created by transactions.
-func (Module) InitGenesis(*ledger.Context, json.RawMessage) error { return nil }
-
-// EndBlock removes the objects whose expiry is at or before the block time.
-func (Module) EndBlock(ctx *ledger.Context) error { return newStore(ctx).expireDue() }
+// EndBlock removes the objects whose expiry is at or before the block time,
+// issues and judges storage challenges, and loses and assigns shards for
+// repair, each bounded by the parameters.
+func (Module) EndBlock(ctx *ledger.Context) error {
+	s := newStore(ctx)
+	if err := s.expireDue(); err != nil {
+		return err
+	}
+	p, err := s.params()
+	if err != nil {
+		return err
+	}
+	if err := s.proofPass(p); err != nil {
+		return err
+	}
+	return s.repairPass(p)
+}

@@ -278,104 +278,82 @@ type ReadAccess struct {
 
 // CanRead reports whether shard h on provider belongs to a live private
 // object (one placing h on provider), and whether reader may read it: the
-// owner or a live grantee (at nowMs) of such an object. A shard that no
-// live object places, or only public ones, is not private, and anyone may
-// read it; the zero reader (an unsigned request) may read no private
-// shard. The work is one walk of the objects that place h on provider.
+// owner or a live grantee (at nowMs) of such an object, or the provider
+// assigned a repair of it, which rebuilds a lost shard from the others
+// (sealed bytes: it learns nothing of the plaintext). A shard that no live
+// object places, or only public ones, is not private, and anyone may read
+// it; the zero reader (an unsigned request) may read no private shard. The
+// work is one walk of the objects that place h on provider (the placement
+// index, Holding), stopped at the first that allows.
 func CanRead(ctx *ledger.Context, provider identity.Address, h storage.Hash, reader identity.Address, nowMs int64) (private, allowed bool, err error) {
 	s := newStore(ctx)
-	err = holding(ctx, provider, h, func(root storage.ID) error {
-		o, err := s.object(root)
-		if errs.Is(err, errs.NotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if o.Public {
-			return nil
-		}
-		private = true
-		if reader == (identity.Address{}) {
-			return ledger.ErrStop
-		}
-		if o.Owner == reader {
-			allowed = true
-			return ledger.ErrStop
-		}
-		var g GrantRecord
-		ok, err := s.getJSON(grantKey(root, reader), &g)
-		if err != nil {
-			return err
-		}
-		if ok && g.Live(nowMs) {
-			allowed = true
-			return ledger.ErrStop
-		}
+	var roots []storage.ID
+	err = Holding(ctx, provider, h, func(root storage.ID) error {
+		roots = append(roots, root)
 		return nil
 	})
-	if err == ledger.ErrStop {
-		err = nil
-	}
 	if err != nil {
 		return false, false, err
 	}
-	return private, allowed || !private, nil
+	for _, root := range roots {
+		o, err := s.object(root)
+		if errs.Is(err, errs.NotFound) {
+			continue
+		}
+		if err != nil {
+			return false, false, err
+		}
+		if o.Public {
+			continue
+		}
+		private = true
+		if reader == (identity.Address{}) {
+			break
+		}
+		ok, err := s.mayRead(root, o, reader, nowMs)
+		if err != nil {
+			return false, false, err
+		}
+		if ok {
+			return true, true, nil
+		}
+	}
+	return private, !private, nil
 }
 
-// holding calls fn with each live object that places shard h on provider.
-// It walks the owners that reference the shard there (shard/ counts), and
-// each owner's private objects. It stands in for the placement index
-// (Holding) that the proofs and repair work adds.
-func holding(ctx *ledger.Context, provider identity.Address, h storage.Hash, fn func(root storage.ID) error) error {
-	s := newStore(ctx)
-	p := key(prefShard, provider[:], h[:])
-	var owners []identity.Address
-	err := s.kv.Iterate(p, func(k, _ []byte) error {
-		if len(k) != len(p)+len(identity.Address{}) {
-			return errs.E(errs.Internal, "objects: corrupt shard key %x", k)
-		}
-		var a identity.Address
-		copy(a[:], k[len(p):])
-		owners = append(owners, a)
+// mayRead reports whether reader may read private object o: its owner, a
+// live grantee, or the assignee of one of its repairs.
+func (s *store) mayRead(root storage.ID, o *Object, reader identity.Address, nowMs int64) (bool, error) {
+	if o.Owner == reader {
+		return true, nil
+	}
+	var g GrantRecord
+	ok, err := s.getJSON(grantKey(root, reader), &g)
+	if err != nil {
+		return false, err
+	}
+	if ok && g.Live(nowMs) {
+		return true, nil
+	}
+	var slots [][]byte
+	err = s.kv.Iterate(key(prefJob, root[:]), func(k, _ []byte) error {
+		slots = append(slots, append([]byte(nil), k[len(prefJob):]...))
 		return nil
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
-	did := provider.String()
-	stopped := false
-	for _, owner := range owners {
-		bp := key(prefByOwner, owner[:])
-		err := s.kv.Iterate(bp, func(k, _ []byte) error {
-			var root storage.ID
-			copy(root[:], k[len(bp):])
-			o, err := s.object(root)
-			if err != nil {
-				return err
-			}
-			man, err := storage.DecodeManifest(o.Manifest)
-			if err != nil {
-				return errs.E(errs.Internal, "objects: stored manifest of %s: %v", o.ID, err)
-			}
-			for _, seg := range man.Segments {
-				for _, sh := range seg.Shards {
-					if sh.Hash == h && sh.Provider == did {
-						err := fn(root)
-						if err == ledger.ErrStop {
-							stopped = true
-						}
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil || stopped {
-			return err
+	who := reader.String()
+	for _, slot := range slots {
+		j, err := s.job(slot)
+		if err != nil {
+			return false, err
+		}
+		if j != nil && j.Assignee == who {
+			return true, nil
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // AnonymousReader stands for no reader (an unsigned request) in the path

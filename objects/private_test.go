@@ -206,3 +206,54 @@ func FuzzDecodeGrant(f *testing.F) {
 		}
 	})
 }
+
+// TestRepairerReadsAPrivateObject: the provider assigned a repair of a
+// private object may fetch the other shards of it (sealed bytes) to rebuild
+// the lost one; once the repair is committed, it may not.
+func TestRepairerReadsAPrivateObject(t *testing.T) {
+	c := newChain(t)
+	u := c.users[0]
+	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
+	p3 := c.registerProvider("provider3")
+	d := data(2048, 2)
+	held := shardBytes(t, d)
+	m, raw := manifest(t, d, p0, p1, p2)
+	c.ok(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), WrappedKey: wrapped})
+	h0 := m.Segments[0].Shards[0].Hash
+	if _, ok := c.canRead(p0, h0, p3.Address()); ok {
+		t.Fatal("a provider with no repair may read")
+	}
+	var jobs []objects.RepairJob
+	for range 10 {
+		c.epoch()
+		for _, p := range []*identity.Key{p0, p1} {
+			for _, ch := range c.challenges(p) {
+				c.ok(p, answer(t, held, ch))
+			}
+		}
+		if jobs = c.repairsHeld(); len(jobs) == 2 && jobs[0].Assignee != "" && jobs[1].Assignee != "" {
+			break
+		}
+	}
+	if len(jobs) != 2 || jobs[0].Assignee != p3.Address().String() {
+		t.Fatalf("repairs %+v", jobs)
+	}
+	if priv, ok := c.canRead(p0, h0, p3.Address()); !priv || !ok {
+		t.Fatalf("the assigned repairer: private %v allowed %v", priv, ok)
+	}
+	if _, ok := c.canRead(p0, h0, testKey("stranger").Address()); ok {
+		t.Fatal("a stranger may read during a repair")
+	}
+	for _, j := range jobs {
+		var h storage.Hash
+		h.UnmarshalText([]byte(j.Hash))
+		leaf, path, err := storage.ShardLeafProof(held[h], j.Leaf, j.LeafSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.ok(p3, &objects.Repair{ID: m.ID().String(), Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
+	}
+	if _, ok := c.canRead(p0, h0, p3.Address()); ok {
+		t.Fatal("the repairer may still read after its repairs are done")
+	}
+}

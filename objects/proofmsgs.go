@@ -126,6 +126,13 @@ type RepairJob struct {
 	AssignedMs int64  `json:"assigned_ms,omitempty"`
 	DeadlineMs int64  `json:"deadline_ms,omitempty"`
 	Attempts   uint32 `json:"attempts"`
+	// Tried are the providers that were assigned the repair and let its
+	// deadline pass: it is not assigned to them again.
+	Tried []string `json:"tried,omitempty"`
+	// Escrow is what the lost lease held for the shard, moved out of it
+	// and held for the repaired shard's new lease.
+	Escrow uint64 `json:"escrow,string"`
+	Seq    uint64 `json:"seq,string"`
 }
 
 // ProofStats is a provider's record of storage proofs.
@@ -143,6 +150,10 @@ type ProofStats struct {
 	// LostMs is when the provider was declared lost as a whole (every
 	// shard it held queued for repair); 0 if it was not.
 	LostMs int64 `json:"lost_ms,omitempty"`
+	// DownEpochs is the probing epochs in a row in which the validators'
+	// probes found the provider down; DownChecked the last one counted.
+	DownEpochs  uint32 `json:"down_epochs"`
+	DownChecked int64  `json:"down_checked,omitempty"`
 }
 
 // Reasons a shard is lost (RepairJob.Reason, EventRepair's AttrReason).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/storage"
@@ -24,6 +25,17 @@ import (
 // objects', and each owner's shard references are its live objects'
 // placements.
 func TestRandomAdversarialWorkload(t *testing.T) {
+	// The workload reaches every path it is about, over the seeds.
+	total := map[string]int{}
+	defer func() {
+		for _, k := range []string{objects.EventCommitted + " ", objects.EventRemoved + " ", objects.EventRenewed + " ", objects.EventExpired + " " + objects.ReasonUnpaid,
+			objects.EventProofPassed + " ", objects.EventProofMissed + " deadline", objects.EventProofMissed + " invalid",
+			objects.EventShardLost + " " + objects.ReasonMissed, objects.EventRepair + " ", objects.EventRepaired + " "} {
+			if total[k] == 0 {
+				t.Errorf("no %q in any run: %v", k, total)
+			}
+		}
+	}()
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			c := newChain(t)
@@ -33,15 +45,60 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 				b []byte
 			}
 			var mans []mf
+			held := map[storage.Hash][]byte{}
 			for i := range 6 {
 				m, b := manifest(t, data(200+i*150, byte(i)), c.providers...)
 				mans = append(mans, mf{m, b})
+				for h, sh := range shardBytes(t, data(200+i*150, byte(i))) {
+					held[h] = sh
+				}
 			}
+			// A fourth provider, so that lost shards have somewhere to go;
+			// one of the four answers wrongly or not at all, and each
+			// provider answers only some of the time.
+			all := append([]*identity.Key{c.registerProvider("provider3")}, c.providers...)
+			flaky := all[1+r.IntN(3)]
 			leases := map[*identity.Key][]uint64{}
 			seen := map[string]int{}
-			for step := 0; step < 120; step++ {
+			record := func(res ledger.TxResult) {
+				for _, ev := range res.Events {
+					seen[ev.Type+" "+ev.Get(objects.AttrReason)]++
+				}
+			}
+			for step := 0; step < 240; step++ {
 				u := c.users[r.IntN(len(c.users))]
-				switch op := r.IntN(10); {
+				switch op := r.IntN(15); {
+				case op >= 10: // providers answer their challenges and commit their repairs
+					for _, p := range all {
+						if r.IntN(3) == 0 {
+							continue
+						}
+						for _, ch := range c.challenges(p) {
+							a := answer(t, held, ch)
+							if p == flaky && r.IntN(2) == 0 {
+								continue
+							}
+							if p == flaky && r.IntN(2) == 0 {
+								a.Leaf = append([]byte{1}, a.Leaf[1:]...)
+							}
+							record(c.do(p, a))
+						}
+						js, _, err := objects.RepairsAfter(c.query(), ptr(p.Address()), nil, 100)
+						if err != nil {
+							t.Fatal(err)
+						}
+						for _, j := range js {
+							var h storage.Hash
+							h.UnmarshalText([]byte(j.Hash))
+							leaf, path, err := storage.ShardLeafProof(held[h], j.Leaf, j.LeafSize)
+							if err != nil {
+								t.Fatal(err)
+							}
+							res := c.do(p, &objects.Repair{ID: j.Object, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
+							record(res)
+						}
+					}
+					c.block(time.Duration(30+r.IntN(60)) * time.Second)
 				case op < 2: // open a lease with each provider, small deposits
 					// 1 MiB is 976,562 nano-ustr/s, 1 ustr in 1,024 s: 4
 					// to 29 ustr last about 1 to 8 hours.
@@ -88,21 +145,33 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 				}
 			}
 			t.Logf("events: %v", seen)
-			// The workload reached every path it is about.
-			for _, k := range []string{objects.EventCommitted + " ", objects.EventRemoved + " ", objects.EventRenewed + " ", objects.EventExpired + " " + objects.ReasonUnpaid} {
-				if seen[k] == 0 {
-					t.Errorf("no %q in the run: %v", k, seen)
-				}
+			for k, n := range seen {
+				total[k] += n
 			}
 		})
 	}
 }
 
+func ptr[T any](v T) *T { return &v }
+
 // checkObjects compares the objects module's bookkeeping with the objects
-// in state.
+// in state: leases, shard references, the placement index (every shard
+// of a live object is placed on its provider, or being repaired) and the
+// repairs bucket.
 func (c *chain) checkObjects() {
 	c.t.Helper()
 	q := c.query()
+	jobs := map[string]bool{}
+	for _, j := range c.repairsHeld() {
+		jobs[fmt.Sprintf("%s/%d/%d", j.Object, j.Segment, j.Shard)] = true
+	}
+	placed := 0
+	for k := range c.st {
+		if strings.HasPrefix(k, "objects/hk/") {
+			placed++
+		}
+	}
+	shards := 0
 	use := map[uint64]objects.LeaseUse{}
 	index := map[string]bool{}
 	refs := map[string]uint64{}
@@ -136,10 +205,18 @@ func (c *chain) checkObjects() {
 		if err != nil {
 			c.t.Fatal(err)
 		}
-		for _, seg := range m.Segments {
-			for _, sh := range seg.Shards {
+		for i, seg := range m.Segments {
+			for j, sh := range seg.Shards {
 				p, _ := identity.ParseDID(sh.Provider)
 				refs["objects/shard/"+string(p[:])+string(sh.Hash[:])+string(o.Owner[:])]++
+				if jobs[fmt.Sprintf("%s/%d/%d", o.ID, i, j)] {
+					continue
+				}
+				shards++
+				slot := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint32([]byte(root), uint32(i)), uint16(j))
+				if _, ok := c.st["objects/hk/"+string(p[:])+string(sh.Hash[:])+string(slot)]; !ok {
+					c.t.Fatalf("height %d: shard %d of segment %d of %s is neither placed on %s nor being repaired", c.height, j, i, o.ID, sh.Provider)
+				}
 			}
 		}
 	}
@@ -167,6 +244,9 @@ func (c *chain) checkObjects() {
 			}
 			delete(refs, k)
 		}
+	}
+	if placed != shards {
+		c.t.Fatalf("height %d: %d placements indexed, the live objects have %d shards not being repaired", c.height, placed, shards)
 	}
 	if len(use) != 0 || len(index) != 0 || len(refs) != 0 {
 		c.t.Fatalf("height %d: missing records: use %v, index %d, refs %d", c.height, use, len(index), len(refs))

@@ -263,6 +263,9 @@ func commit(ctx *ledger.Context, signer identity.Address, m *Commit) error {
 	if err := s.countShards(man, signer, 1); err != nil {
 		return err
 	}
+	if err := s.placeAll(id, man, signer); err != nil {
+		return err
+	}
 	o := &Object{
 		ID: id.String(), Owner: signer, Size: man.Size, K: man.Params.K, M: man.Params.M,
 		Manifest: m.Manifest, Leases: shares, ExpiresMs: m.ExpiresMs, Public: m.Public, CreatedMs: now,
@@ -314,6 +317,12 @@ func (s *store) drop(id storage.ID, o *Object, closing uint64, typ string, attrs
 		return errs.E(errs.Internal, "objects: stored manifest of %s: %v", o.ID, err)
 	}
 	if err := s.countShards(man, o.Owner, -1); err != nil {
+		return err
+	}
+	if err := s.unplaceAll(id, man); err != nil {
+		return err
+	}
+	if err := s.dropRepairs(id, o.Owner); err != nil {
 		return err
 	}
 	if !o.Public {

@@ -1,0 +1,210 @@
+package market
+
+import (
+	"encoding/binary"
+
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/money"
+)
+
+// What the objects module needs of the market for proofs of storage and
+// repair: a provider's collateral to take and its score to lower when it
+// fails a proof, a lost shard's share of a lease to take out, and a lease
+// to open with a repairer from what was taken out. Each is one exported
+// function, so the rules stay here.
+
+// CanTakeStorage reports whether provider p takes a new storage lease of
+// quantity bytes: it is active, its collateral is at the minimum, and its
+// storage offer has the room.
+func CanTakeStorage(ctx *ledger.Context, p *Provider, quantity uint64) bool {
+	s := newStore(ctx)
+	o := p.offer(ClassStorage)
+	return s.noNewLeases(p) == "" && o != nil && o.Capacity-min(o.Capacity, o.Used) >= quantity
+}
+
+// TakeCollateral takes up to amount of provider a's collateral, as a
+// penalty, and gives it to account to, or with to nil to bucket. It returns
+// what it took: all the collateral there is if that is less than amount.
+func TakeCollateral(ctx *ledger.Context, a identity.Address, amount uint64, to *identity.Address, bucket string) (uint64, error) {
+	s := newStore(ctx)
+	p, err := s.provider(a)
+	if err != nil {
+		return 0, err
+	}
+	took := min(amount, p.Collateral)
+	if took == 0 {
+		return 0, nil
+	}
+	if to != nil {
+		err = ctx.Credit(BucketCollateral, *to, took)
+	} else {
+		err = ctx.MoveBucket(BucketCollateral, bucket, took)
+	}
+	if err != nil {
+		return 0, err
+	}
+	p.Collateral -= took
+	s.putProvider(p)
+	return took, nil
+}
+
+// AdjustScore moves provider a's score by delta, within [0, 10000].
+func AdjustScore(ctx *ledger.Context, a identity.Address, delta int64) error {
+	s := newStore(ctx)
+	p, err := s.provider(a)
+	if err != nil {
+		return err
+	}
+	v := max(0, min(10_000, int64(p.Score)+delta))
+	if uint32(v) != p.Score {
+		p.Score = uint32(v)
+		s.putProvider(p)
+	}
+	return nil
+}
+
+// ShrinkLease takes quantity units out of lease id because its provider no
+// longer holds them (a storage shard it lost): it settles the lease to now,
+// moves the escrow's share for those units, floor(escrow x quantity /
+// lease quantity), into bucket, and lowers the lease's quantity, its rate
+// and the provider's used capacity. What it moved is returned. A lease
+// left with no quantity closes (reason ReasonShrunk) and refunds what
+// rounding left to its consumer: the caller must have released every use
+// of it first.
+func ShrinkLease(ctx *ledger.Context, id, quantity uint64, bucket string) (uint64, error) {
+	s := newStore(ctx)
+	l, err := s.lease(id)
+	if err != nil {
+		return 0, err
+	}
+	if l.State == LeaseClosed {
+		return 0, nil
+	}
+	if err := s.settle(l); err != nil {
+		return 0, err
+	}
+	if l.State == LeaseClosed { // the escrow ran out on settling
+		s.putLease(l)
+		return 0, nil
+	}
+	quantity = min(quantity, l.Quantity)
+	moved, _, err := money.MulDiv(l.Escrow, quantity, l.Quantity)
+	if err != nil {
+		return 0, err
+	}
+	if moved > 0 {
+		if err := ctx.MoveBucket(BucketEscrow, bucket, moved); err != nil {
+			return 0, err
+		}
+		l.Escrow -= moved
+	}
+	l.Quantity -= quantity
+	if prov, err := s.provider(l.Provider); err == nil {
+		if o := prov.offer(l.Class); o != nil {
+			o.Used -= min(o.Used, quantity)
+		}
+		s.putProvider(prov)
+		if prov.State == ProviderActive {
+			if err := s.addCapacity(l.Class, 0, -int64(quantity)); err != nil {
+				return 0, err
+			}
+		}
+	}
+	ctx.Emit("lease.shrunk", attrID(l.ID), ledger.Attr{Key: "quantity", Value: ledger.FormatInt(quantity)},
+		ledger.Attr{Key: "moved", Value: ledger.FormatInt(moved)})
+	if l.Quantity == 0 {
+		// close frees the capacity of what is left, which is nothing now.
+		if err := s.close(l, ReasonShrunk); err != nil {
+			return 0, err
+		}
+		s.putLease(l)
+		return moved, nil
+	}
+	if rate, err := LeaseRate(l.Price, l.Quantity, l.Class); err == nil {
+		l.Rate = max(rate, 1)
+	}
+	if l.Escrow == 0 {
+		if err := s.close(l, "escrow"); err != nil {
+			return 0, err
+		}
+	} else {
+		s.reschedule(l)
+	}
+	s.putLease(l)
+	return moved, nil
+}
+
+// ReasonShrunk is the close reason of a lease that ShrinkLease emptied.
+const ReasonShrunk = "shrunk"
+
+// OpenFundedLease opens an active storage lease of quantity bytes between
+// consumer and provider, at provider's current price, funded with deposit
+// taken from bucket rather than from the consumer's balance: a repaired
+// shard's new lease, paid with what its lost lease held for it. The
+// provider must take the lease (CanTakeStorage); it is active at once, as
+// the provider already holds what it pays for. It returns the lease's id.
+func OpenFundedLease(ctx *ledger.Context, consumer, provider identity.Address, quantity, deposit uint64, bucket string) (uint64, error) {
+	s := newStore(ctx)
+	c, err := s.choose(&OpenLease{Class: ClassStorage, Quantity: quantity, Provider: &provider})
+	if err != nil {
+		return 0, err
+	}
+	rate, err := LeaseRate(c.price, quantity, ClassStorage)
+	if err != nil {
+		return 0, err
+	}
+	rate = max(rate, 1)
+	split, err := resolveSplit(nil, provider)
+	if err != nil {
+		return 0, err
+	}
+	if deposit > 0 {
+		if err := ctx.MoveBucket(bucket, BucketEscrow, deposit); err != nil {
+			return 0, err
+		}
+	}
+	now := s.nowMs()
+	l := &Lease{
+		ID: s.nextID(), Consumer: consumer, Provider: provider, Class: ClassStorage, Quantity: quantity,
+		Price: c.price, Rate: rate, State: LeaseActive, Split: split,
+		Deposited: deposit, Escrow: deposit, OpenedMs: now, SettledMs: now, ActivatedMs: now,
+	}
+	o := c.prov.offer(ClassStorage)
+	o.Used += quantity
+	c.prov.OpenLeases++
+	s.putProvider(c.prov)
+	if err := s.addCapacity(ClassStorage, 0, int64(quantity)); err != nil {
+		return 0, err
+	}
+	s.kv.Set(u64key(prefByCons, consumer, l.ID), []byte{})
+	s.kv.Set(u64key(prefByProv, provider, l.ID), []byte{})
+	ctx.Emit("lease.opened", attrID(l.ID), ledger.Attr{Key: "consumer", Value: consumer.String()},
+		ledger.Attr{Key: "provider", Value: provider.String()}, ledger.Attr{Key: "class", Value: ClassStorage},
+		ledger.Attr{Key: "quantity", Value: ledger.FormatInt(quantity)}, ledger.Attr{Key: "rate", Value: ledger.FormatInt(rate)},
+		ledger.Attr{Key: "deposit", Value: ledger.FormatInt(deposit)}, ledger.Attr{Key: "funded_by", Value: bucket})
+	ctx.Emit("lease.active", attrID(l.ID), ledger.Attr{Key: "provider", Value: provider.String()})
+	if l.Escrow == 0 {
+		if err := s.close(l, "escrow"); err != nil {
+			return 0, err
+		}
+	} else {
+		s.reschedule(l)
+	}
+	s.putLease(l)
+	return l.ID, nil
+}
+
+// ProbeCounts sums the validators' probe reports on provider for one
+// probing epoch: probes answered and probes made.
+func ProbeCounts(ctx *ledger.Context, provider identity.Address, epoch int64) (ok, total uint64) {
+	s := newStore(ctx)
+	s.kv.Iterate(u64key(prefProbe, epoch, provider), func(_, v []byte) error {
+		if len(v) == 8 {
+			ok += uint64(binary.BigEndian.Uint32(v))
+			total += uint64(binary.BigEndian.Uint32(v[4:]))
+		}
+		return nil
+	})
+	return ok, total
+}
