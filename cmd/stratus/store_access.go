@@ -50,11 +50,7 @@ non-zero. See docs/storage.md "Access logs".
 			for _, p := range rep.Unreachable {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: provider %s did not answer, its records are missing: %s\n", p.Provider, p.Error)
 			}
-			if bad := rep.Failed(); len(bad) > 0 {
-				return errs.E(errs.Invalid, "%d of %d access records failed verification (first: epoch %d record %d from %s: %s): the provider's log does not match what the reader signed or what it anchored on the ledger",
-					len(bad), len(rep.Records), bad[0].Epoch, bad[0].Index, bad[0].Provider, bad[0].Problem)
-			}
-			return nil
+			return accessError(rep)
 		},
 	}
 	c.Flags().StringVar(&from, "from", "", "the owner's key name (default: the devnet's demo key)")
@@ -107,4 +103,17 @@ func printAccess(w io.Writer, rep *provider.AccessReport) {
 			fmt.Fprintf(w, "FAILED: epoch %d record %d from %s: %s\n", r.Epoch, r.Index, r.Provider, r.Problem)
 		}
 	}
+}
+
+// accessError is store access's verdict: nil when every record checks out
+// (or is only unanchored), else an Invalid error naming the first failure.
+// The records were listed already, failures included, so the error only
+// sums them up.
+func accessError(rep *provider.AccessReport) error {
+	bad := rep.Failed()
+	if len(bad) == 0 {
+		return nil
+	}
+	return errs.E(errs.Invalid, "%d of %d access records failed verification (first: epoch %d record %d from %s: %s): the provider's log does not match what the reader signed or what it anchored on the ledger",
+		len(bad), len(rep.Records), bad[0].Epoch, bad[0].Index, bad[0].Provider, bad[0].Problem)
 }
