@@ -1,6 +1,8 @@
 package objects_test
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,3 +76,23 @@ func TestAnchorRefused(t *testing.T) {
 		c.ok(c.providers[1], &objects.Anchor{Epoch: prev, Root: storage.Hash{2}, Count: 1})
 	})
 }
+
+// Malformed anchors are refused before they run.
+func TestAnchorMalformed(t *testing.T) {
+	c := newChain(t)
+	c.block(2 * time.Minute)
+	p := c.providers[0]
+	prev := c.epochNow() - 1
+	for name, body := range map[string]string{
+		"short root":    `{"epoch":"` + itoa(prev) + `","root":"abcd","count":"1"}`,
+		"not hex":       `{"epoch":"` + itoa(prev) + `","root":"` + strings.Repeat("zz", 32) + `","count":"1"}`,
+		"count too big": `{"epoch":"` + itoa(prev) + `","root":"` + strings.Repeat("00", 32) + `","count":"2000000000"}`,
+		"unknown field": `{"epoch":"` + itoa(prev) + `","root":"` + strings.Repeat("00", 32) + `","count":"1","extra":1}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c.failsTx(c.txGas(p, &rawMsg{typ: "objects/anchor", b: []byte(body)}, defaultGas), "objects/anchor", ledger.CodeInvalid)
+		})
+	}
+}
+
+func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
