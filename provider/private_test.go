@@ -2,10 +2,15 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/stratus-cloud/stratus/client"
 
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
@@ -73,5 +78,85 @@ func TestPrivateShardsServedToReadersOnly(t *testing.T) {
 	}
 	if len(log.recs) != 2 {
 		t.Fatal("a refused read was recorded")
+	}
+}
+
+// readerNode answers GET /v1/providers/{did}/shards/{hash}/readers/{reader}
+// with what the test sets, or 503 while down.
+type readerNode struct {
+	mu               sync.Mutex
+	private, allowed bool
+	down             bool
+	queries          int
+}
+
+func (n *readerNode) set(private, allowed, down bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.private, n.allowed, n.down = private, allowed, down
+}
+
+func (n *readerNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.queries++
+	if n.down || !strings.Contains(r.URL.Path, "/readers/") {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"title":"down","status":503,"kind":"unavailable","detail":"the node is down"}`))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"private": n.private, "allowed": n.allowed})
+}
+
+// TestRESTLedgerReadAnswers: an answer is reused for at most readTTL, so a
+// revocation takes effect within a second; while the node is down a public
+// answer stands in for a while, a private one never does.
+func TestRESTLedgerReadAnswers(t *testing.T) {
+	ctx := context.Background()
+	n := &readerNode{}
+	srv := httptest.NewServer(n)
+	t.Cleanup(srv.Close)
+	now := time.Unix(1_000_000, 0)
+	l := NewRESTLedger(client.New(srv.URL)).(*restLedger)
+	l.now = func() time.Time { return now }
+	p, bob := key("provider").Address(), key("bob").Address()
+	h, _ := shard("x", 10)
+	ask := func() (bool, bool, error) { return l.CanRead(ctx, p, h, bob) }
+
+	n.set(true, true, false)
+	if priv, ok, err := ask(); err != nil || !priv || !ok {
+		t.Fatalf("granted: %v %v %v", priv, ok, err)
+	}
+	n.set(true, false, false) // revoked
+	now = now.Add(readTTL / 2)
+	if _, ok, _ := ask(); !ok {
+		t.Fatal("the answer was not reused within readTTL")
+	}
+	now = now.Add(readTTL)
+	if _, ok, err := ask(); err != nil || ok {
+		t.Fatalf("after readTTL, a revoked grant still reads: %v %v", ok, err)
+	}
+	// Down: the private answer does not stand in.
+	n.set(true, true, true)
+	now = now.Add(readTTL)
+	if _, _, err := ask(); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("node down, private shard: %v", err)
+	}
+	// A public answer does, for a while.
+	n.set(false, true, false)
+	now = now.Add(readTTL)
+	if priv, ok, err := ask(); err != nil || priv || !ok {
+		t.Fatalf("public: %v %v %v", priv, ok, err)
+	}
+	n.set(false, true, true)
+	now = now.Add(time.Minute)
+	if priv, ok, err := ask(); err != nil || priv || !ok {
+		t.Fatalf("node down, public shard: %v %v %v", priv, ok, err)
+	}
+	now = now.Add(publicStale)
+	if _, _, err := ask(); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("node down for long, public shard: %v", err)
 	}
 }
