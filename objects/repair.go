@@ -223,22 +223,8 @@ func (s *store) loseShard(prov identity.Address, pl placement, reason string, p 
 	o.Leases = kept
 	s.putJSON(key(prefObj, pl.Root[:]), o)
 
-	healthy := 0
-	for j, sh := range man.Segments[pl.Segment].Shards {
-		if j == int(pl.Shard) {
-			continue
-		}
-		a, err := identity.ParseDID(sh.Provider)
-		if err != nil {
-			return errs.E(errs.Internal, "objects: placed shard with provider %q: %v", sh.Provider, err)
-		}
-		if st, err := s.stats(a); err == nil && st.LostMs == 0 && s.kv.Get(key(prefJob, slotKey(pl.Root, pl.Segment, uint16(j)))) == nil {
-			healthy++
-		}
-	}
 	j := &RepairJob{Object: o.ID, Segment: pl.Segment, Shard: uint32(pl.Shard), Hash: pl.Hash.String(), Size: pl.Size,
-		LeafSize: int(pl.LeafSize), Owner: o.Owner.String(), From: prov.String(), Reason: reason, Healthy: healthy,
-		QueuedMs: s.nowMs()}
+		LeafSize: int(pl.LeafSize), Owner: o.Owner.String(), From: prov.String(), Reason: reason, QueuedMs: s.nowMs()}
 	fee, err := repairFee(p, pl.Size)
 	if err != nil {
 		return err
@@ -246,8 +232,18 @@ func (s *store) loseShard(prov identity.Address, pl placement, reason string, p 
 	if j.Bounty, err = market.TakeCollateral(s.ctx, prov, fee, nil, BucketRepairs); err != nil {
 		return err
 	}
+	// Healthy counts the segment's shards without this one, which has a
+	// job now.
+	s.putJSON(key(prefJob, slot), j)
+	if j.Healthy, err = s.healthy(pl.Root, man, pl.Segment); err != nil {
+		return err
+	}
 	s.enqueue(j)
 	s.putJSON(key(prefJob, slot), j)
+	// The segment's other repairs are now more urgent.
+	if err := s.reorder(pl.Root, man, pl.Segment, slot); err != nil {
+		return err
+	}
 	for _, t := range takes {
 		// A lease no other object uses gives all it holds: the repaired
 		// shard is what it was paying for.
@@ -289,7 +285,62 @@ func (s *store) loseShard(prov identity.Address, pl placement, reason string, p 
 		ledger.Attr{Key: AttrShard, Value: strconv.FormatUint(uint64(pl.Shard), 10)},
 		ledger.Attr{Key: AttrProvider, Value: prov.String()}, ledger.Attr{Key: AttrReason, Value: reason},
 		ledger.Attr{Key: AttrFee, Value: ledger.FormatInt(j.Bounty)}, ledger.Attr{Key: AttrMoved, Value: ledger.FormatInt(j.Escrow)},
-		ledger.Attr{Key: AttrHealthy, Value: strconv.Itoa(healthy)})
+		ledger.Attr{Key: AttrHealthy, Value: strconv.Itoa(j.Healthy)})
+	return nil
+}
+
+// healthy counts the shards of segment seg that are not lost: no repair
+// pending, and a provider not lost as a whole.
+func (s *store) healthy(id storage.ID, man *storage.Manifest, seg uint32) (int, error) {
+	n := 0
+	for j, sh := range man.Segments[seg].Shards {
+		a, err := identity.ParseDID(sh.Provider)
+		if err != nil {
+			return 0, errs.E(errs.Internal, "objects: placed shard with provider %q: %v", sh.Provider, err)
+		}
+		st, err := s.stats(a)
+		if err != nil {
+			return 0, err
+		}
+		if st.LostMs == 0 && s.kv.Get(key(prefJob, slotKey(id, seg, uint16(j)))) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// reorder moves the segment's pending repairs (but the one at except) to
+// the place in their queues that the segment's healthy shards now give.
+func (s *store) reorder(id storage.ID, man *storage.Manifest, seg uint32, except []byte) error {
+	h, err := s.healthy(id, man, seg)
+	if err != nil {
+		return err
+	}
+	for i := range man.Segments[seg].Shards {
+		slot := slotKey(id, seg, uint16(i))
+		if bytes.Equal(slot, except) {
+			continue
+		}
+		j, err := s.job(slot)
+		if err != nil {
+			return err
+		}
+		if j == nil || j.Healthy == h {
+			continue
+		}
+		old, now := []byte{byte(min(j.Healthy, 255))}, []byte{byte(min(h, 255))}
+		switch {
+		case j.Assignee != "":
+			a, _ := identity.ParseDID(j.Assignee)
+			s.kv.Delete(key(prefAssigned, a[:], old, slot))
+			s.kv.Set(key(prefAssigned, a[:], now, slot), []byte{})
+		case j.DeadlineMs == 0:
+			s.kv.Delete(key(prefQueue, old, be(j.Seq)))
+			s.kv.Set(key(prefQueue, now, be(j.Seq)), slot)
+		}
+		j.Healthy = h
+		s.putJSON(key(prefJob, slot), j)
+	}
 	return nil
 }
 
@@ -328,8 +379,9 @@ func (s *store) repairPass(p Params) error {
 			if len(j.Tried) < 16 {
 				j.Tried = append(j.Tried, j.Assignee)
 			}
-			j.Assignee, j.Lease, j.AssignedMs, j.DeadlineMs = "", 0, 0, 0
+			j.Assignee, j.Lease, j.AssignedMs = "", 0, 0
 		}
+		j.DeadlineMs = 0
 		s.enqueue(j)
 		s.putJSON(key(prefJob, k[8:]), j)
 	}

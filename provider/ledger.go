@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/client"
+	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/objects"
@@ -93,6 +94,12 @@ const readTTL = time.Second
 // maxReads is how many CanRead answers the REST ledger keeps before it
 // drops the stale ones.
 const maxReads = 4096
+
+// publicStale is how long an answer that a shard is public may stand in
+// when the node cannot be reached: public shards stay readable through a
+// short outage of the node. Private answers are never used past readTTL,
+// so a node that cannot be reached never extends a revoked grant.
+const publicStale = 10 * time.Minute
 
 type readKey struct {
 	provider, reader identity.Address
@@ -250,13 +257,16 @@ func (l *restLedger) CanRead(ctx context.Context, provider identity.Address, h s
 	}
 	ra, err := l.c.ShardReader(ctx, provider.String(), h.String(), r)
 	if err != nil {
+		if ok && !a.private && now.Sub(a.at) < publicStale && errs.Is(err, errs.Unavailable) {
+			return false, true, nil
+		}
 		return false, false, err
 	}
 	l.readMu.Lock()
 	defer l.readMu.Unlock()
 	if len(l.reads) >= maxReads {
 		for k, a := range l.reads {
-			if now.Sub(a.at) >= readTTL {
+			if now.Sub(a.at) >= readTTL && (a.private || now.Sub(a.at) >= publicStale) {
 				delete(l.reads, k)
 			}
 		}

@@ -150,13 +150,16 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 		}
 	}
 	// The ID first: nothing is spent before we know whether the object is
-	// already stored.
-	id, err := c.objectID(ctx, r, size, p, o)
-	if err != nil {
-		return nil, err
-	}
-	if res, err := c.existing(ctx, key, id); res != nil || err != nil {
-		return res, err
+	// already stored. A private object's bytes are sealed with a fresh
+	// key, so they are never stored already: no need to encode them twice.
+	var id storage.ID
+	if !o.Private {
+		if id, err = c.objectID(ctx, r, size, p, o); err != nil {
+			return nil, err
+		}
+		if res, err := c.existing(ctx, key, id); res != nil || err != nil {
+			return res, err
+		}
 	}
 	out := &PutResult{Size: size, Params: p, Leases: []uint64{}, Providers: []string{}}
 	up := &uploaded{}
@@ -185,7 +188,7 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 	if err != nil {
 		return nil, err
 	}
-	if man.ID() != id {
+	if !o.Private && man.ID() != id {
 		return nil, errs.E(errs.Conflict, "the file changed while it was being stored (its ID was %s, and is now %s): store it again once it is no longer written to", id, man.ID())
 	}
 	if err := c.waitActive(ctx, out.Leases); err != nil {
