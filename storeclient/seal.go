@@ -116,7 +116,8 @@ func (s *sealedReader) ReadAt(p []byte, off int64) (int, error) {
 		i := off / sealedChunk
 		start := i * SealChunk
 		m := min(SealChunk, s.plain-start)
-		if _, err := s.r.ReadAt(pt[:m], start); err != nil && !(errors.Is(err, io.EOF) && m == 0) {
+		// A ReaderAt may return io.EOF with every byte asked for.
+		if got, err := s.r.ReadAt(pt[:m], start); err != nil && !(errors.Is(err, io.EOF) && int64(got) == m) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
