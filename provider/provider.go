@@ -8,7 +8,9 @@
 //
 // It reads the ledger through the Ledger interface (NewRESTLedger reads a
 // node's REST API) and never writes to it: acknowledging leases and keeping
-// the registered endpoint current is the node's provider agent's job.
+// the registered endpoint current is the node's provider agent's job, and
+// so is anchoring the access log of private reads (accesslog.go), which the
+// agent does through AccessLog.AnchorDue with its own signed transactions.
 package provider
 
 import (
