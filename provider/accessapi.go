@@ -18,6 +18,7 @@ import (
 	"github.com/stratus-cloud/stratus/httpsig"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/objects"
+	"github.com/stratus-cloud/stratus/storage"
 )
 
 // GET /access?object=ID&since=MS: the access records of an object's shards
@@ -59,30 +60,72 @@ func (a *AccessLog) serveAccess(r *http.Request, v *httpsig.Verifier, now func()
 		}
 	}
 	// The signature first, so that a stranger's bad request costs no
-	// question to the ledger.
-	var obj objects.ObjectView
+	// question to the ledger; a refused signer's request keeps no nonce
+	// and may come again, so the ledger's answer is cached (objectInfo).
+	var obj objectInfo
 	if _, err := v.Verify(r, now(), func(signer identity.Address) error {
 		var err error
-		if obj, err = a.ledger.Object(r.Context(), id); err != nil {
+		if obj, err = a.objectInfo(r.Context(), id); err != nil {
 			return err
 		}
-		if signer != obj.Owner {
+		if signer != obj.owner {
 			return errs.E(errs.Forbidden, "only the owner of object %s sees who read it: %s is not its owner", id, signer)
 		}
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	page := &AccessPage{Provider: a.provider.String(), Object: obj.ID, Records: []AccessEntry{}}
-	if obj.Decoded == nil {
-		return page, nil
-	}
+	page := &AccessPage{Provider: a.provider.String(), Object: obj.id, Records: []AccessEntry{}}
 	var err error
-	page.Records, page.More, err = a.entries(shardsHere(obj.Decoded, a.provider.String()), since, obj.ID)
+	page.Records, page.More, err = a.entries(obj.shards, since, obj.id)
 	if page.Records == nil {
 		page.Records = []AccessEntry{}
 	}
 	return page, err
+}
+
+// objectInfo is what GET /access needs of an object: its owner and the
+// shards it places here.
+type objectInfo struct {
+	at     time.Time
+	id     string
+	owner  identity.Address
+	shards []storage.Hash
+	err    error
+}
+
+// objectTTL is how long GET /access uses an answer about an object, and
+// maxObjectInfo how many it keeps.
+const (
+	objectTTL     = 2 * time.Second
+	maxObjectInfo = 1024
+)
+
+// objectInfo asks the ledger about object id, at most once per objectTTL
+// (an unknown object's NotFound included).
+func (a *AccessLog) objectInfo(ctx context.Context, id string) (objectInfo, error) {
+	now := a.now()
+	a.objMu.Lock()
+	o, ok := a.objects[id]
+	a.objMu.Unlock()
+	if ok && now.Sub(o.at) < objectTTL && now.Sub(o.at) >= 0 {
+		return o, o.err
+	}
+	view, err := a.ledger.Object(ctx, id)
+	o = objectInfo{at: now, id: view.ID, owner: view.Owner, err: err}
+	switch {
+	case err != nil && !errs.Is(err, errs.NotFound) && !errs.Is(err, errs.Invalid):
+		return o, err // not cached: the ledger may answer next time
+	case err == nil && view.Decoded != nil:
+		o.shards = shardsHere(view.Decoded, a.provider.String())
+	}
+	a.objMu.Lock()
+	defer a.objMu.Unlock()
+	if a.objects == nil || len(a.objects) >= maxObjectInfo {
+		a.objects = map[string]objectInfo{}
+	}
+	a.objects[id] = o
+	return o, err
 }
 
 // FetchAccess asks the provider at baseURL for object id's access records

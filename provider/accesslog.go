@@ -262,6 +262,9 @@ type AccessLog struct {
 	mu       sync.Mutex // one record or seal at a time, so indexes are dense
 	epochMs  int64      // the epoch length, once read from the ledger
 	sealedTo uint64     // epochs below it take no records
+
+	objMu   sync.Mutex
+	objects map[string]objectInfo // GET /access's answers about objects
 }
 
 func newAccessLog(db *pebble.DB, l AccessLedger, provider identity.Address, authority string, now func() time.Time) (*AccessLog, error) {

@@ -32,6 +32,7 @@ type chainLedger struct {
 	anchors map[uint64]objects.AnchorRecord
 	objects map[string]objects.ObjectView
 	sent    int // anchors submitted
+	asked   int // Object calls
 }
 
 func newChainLedger() *chainLedger {
@@ -57,6 +58,7 @@ func (c *chainLedger) Anchor(_ context.Context, _ identity.Address, epoch uint64
 func (c *chainLedger) Object(_ context.Context, id string) (objects.ObjectView, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.asked++
 	o, ok := c.objects[id]
 	if !ok {
 		return o, errs.E(errs.NotFound, "no object %s", id)
@@ -463,5 +465,30 @@ func TestAccessClaimsCheckedAgainstLedger(t *testing.T) {
 	markReplays(rs)
 	if rs[0].Failed() || !rs[1].Failed() || !strings.Contains(rs[1].Problem, "replay") {
 		t.Errorf("a signed read recorded twice: %+v", rs)
+	}
+}
+
+// A stranger's refused request keeps no nonce, so it may be sent again and
+// again: the provider asks the ledger about the object once, not each time.
+func TestAccessStrangerCostsOneLedgerQuery(t *testing.T) {
+	f := newAccessFixture(t, t.TempDir(), newChainLedger())
+	req, _ := http.NewRequest(http.MethodGet, f.svc.URL()+"/access?object="+f.id, nil)
+	nonce, _ := httpsig.NewNonce()
+	httpsig.Sign(req, key("stranger"), time.Now(), nonce)
+	for range 20 {
+		r := req.Clone(context.Background())
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("status %d, want 403", resp.StatusCode)
+		}
+	}
+	f.chain.mu.Lock()
+	defer f.chain.mu.Unlock()
+	if f.chain.asked != 1 {
+		t.Fatalf("the ledger was asked %d times", f.chain.asked)
 	}
 }
