@@ -1,16 +1,20 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/provider"
+	"github.com/stratus-cloud/stratus/storeclient"
 )
 
 func newStoreAccessCmd(g *globals) *cobra.Command {
@@ -116,4 +120,29 @@ func accessError(rep *provider.AccessReport) error {
 	}
 	return errs.E(errs.Invalid, "%d of %d access records failed verification (first: epoch %d record %d from %s: %s): the provider's log does not match what the reader signed or what it anchored on the ledger",
 		len(bad), len(rep.Records), bad[0].Epoch, bad[0].Index, bad[0].Provider, bad[0].Problem)
+}
+
+// keepReceipts makes sc keep a receipt of each signed shard read, and
+// returns the function that writes them to path as a JSON array (warning
+// on stderr if it cannot): a reader's evidence of the reads it made
+// (docs/storage.md "Access logs"). It writes even after a failed get.
+func keepReceipts(sc *storeclient.Client, path string, stderr io.Writer) func() {
+	var mu sync.Mutex
+	rs := []storeclient.Receipt{}
+	sc.KeepReceipts(func(r storeclient.Receipt) {
+		mu.Lock()
+		defer mu.Unlock()
+		rs = append(rs, r)
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		b, err := json.MarshalIndent(rs, "", "  ")
+		if err == nil {
+			err = os.WriteFile(path, append(b, '\n'), 0o600)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "warning: cannot write the receipts to %s: %v\n", path, err)
+		}
+	}
 }
