@@ -258,6 +258,63 @@ type AccessReport struct {
 	// Unreachable are the providers of the object's shards that did not
 	// answer; their records are missing from Records.
 	Unreachable []ProviderProblem `json:"unreachable,omitempty"`
+	// Receipts are the readers' receipts checked against Records, if
+	// CheckReceipts was given any.
+	Receipts []ReceiptCheck `json:"receipts,omitempty"`
+
+	shards map[storage.Hash]bool // the object's shards
+}
+
+// ReceiptCheck is one signed read a reader kept (storeclient.Receipt),
+// looked for in the providers' logs.
+type ReceiptCheck struct {
+	Reader string       `json:"reader"`
+	Shard  storage.Hash `json:"shard"`
+	// Authority is the provider's host:port the reader signed for.
+	Authority string `json:"authority"`
+	SignedMs  int64  `json:"signed_ms"`
+	// Logged: a record holds this signed request; Anchored: that record
+	// is in its provider's anchor on the ledger.
+	Logged   bool   `json:"logged"`
+	Anchored bool   `json:"anchored"`
+	Problem  string `json:"problem,omitempty"`
+}
+
+// CheckReceipts looks for each of a reader's signed requests to this
+// object's shards in the records gathered, and adds the results to
+// r.Receipts. A request whose signature does not verify proves nothing and
+// is marked so; one with no record is a read the provider served (the
+// reader has its answer) and kept out of its log, or withheld from the
+// owner; either way its provider must account for it. Requests for other
+// objects' shards are skipped.
+func (r *AccessReport) CheckReceipts(reqs []httpsig.Recorded) {
+	bySig := map[string]*Checked{}
+	for i := range r.Records {
+		bySig[r.Records[i].Request.Signature] = &r.Records[i]
+	}
+	for _, q := range reqs {
+		var h storage.Hash
+		hexHash, ok := strings.CutPrefix(q.Path, "/shards/")
+		if !ok || h.UnmarshalText([]byte(hexHash)) != nil || !r.shards[h] {
+			continue
+		}
+		c := ReceiptCheck{Shard: h, Authority: q.Authority}
+		signer, at, err := q.Verify()
+		if err != nil {
+			c.Problem = "the receipt's signature does not verify, so it proves nothing: " + err.Error()
+			r.Receipts = append(r.Receipts, c)
+			continue
+		}
+		c.Reader, c.SignedMs = signer.String(), at.UnixMilli()
+		rec := bySig[q.Signature]
+		switch {
+		case rec == nil:
+			c.Problem = fmt.Sprintf("not logged: %s signed this read of shard %s for the provider at %s, but no provider's log holds it", signer, h, q.Authority)
+		default:
+			c.Logged, c.Anchored = true, rec.AnchorOK
+		}
+		r.Receipts = append(r.Receipts, c)
+	}
 }
 
 // ProviderProblem is a provider that could not be asked, and why.
@@ -266,11 +323,24 @@ type ProviderProblem struct {
 	Error    string `json:"error"`
 }
 
-// Failed returns the records whose checks failed.
+// Failed returns the records whose checks failed. Receipts found wanting
+// are in Unlogged.
 func (r *AccessReport) Failed() []Checked {
 	var out []Checked
 	for _, c := range r.Records {
 		if c.Failed() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Unlogged returns the receipts that no record accounts for, or that do
+// not verify.
+func (r *AccessReport) Unlogged() []ReceiptCheck {
+	var out []ReceiptCheck
+	for _, c := range r.Receipts {
+		if c.Problem != "" {
 			out = append(out, c)
 		}
 	}
@@ -289,7 +359,7 @@ func GatherAccess(ctx context.Context, c *client.Client, hc *http.Client, key *i
 	if err != nil {
 		return nil, err
 	}
-	rep := &AccessReport{Object: obj.ID, Records: []Checked{}}
+	rep := &AccessReport{Object: obj.ID, Records: []Checked{}, shards: map[storage.Hash]bool{}}
 	if obj.Owner != key.Address() {
 		return nil, errs.E(errs.Forbidden, "only the owner of object %s sees who read it: it is %s's, not %s's", obj.ID, obj.Owner, key.Address())
 	}
@@ -300,6 +370,7 @@ func GatherAccess(ctx context.Context, c *client.Client, hc *http.Client, key *i
 	seen := map[string]bool{}
 	for _, seg := range obj.Decoded.Segments {
 		for _, sh := range seg.Shards {
+			rep.shards[sh.Hash] = true
 			if !seen[sh.Provider] {
 				seen[sh.Provider] = true
 				provs = append(provs, sh.Provider)

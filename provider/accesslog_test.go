@@ -139,7 +139,29 @@ func (f *accessFixture) advance(d time.Duration) {
 
 // read records a signed read of n bytes at off of the fixture's shard by
 // reader, as the shard API does once it has verified the request.
-func (f *accessFixture) read(t *testing.T, reader *identity.Key, off, n int64) {
+func (f *accessFixture) read(t *testing.T, reader *identity.Key, off, n int64) httpsig.Recorded {
+	t.Helper()
+	q := f.signedRead(t, reader, off, n)
+	srv := httptest.NewRequest(q.Method, q.URL.RequestURI(), nil)
+	srv.Host = q.URL.Host
+	srv.Header = q.Header.Clone()
+	authority := strings.TrimPrefix(f.svc.URL(), "http://")
+	if _, err := httpsig.NewVerifier(httpsig.VerifierOptions{Authority: authority}).Verify(srv, time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.AccessLog().Record(context.Background(), srv, reader.Address(), f.h, off, n); err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	rec, err := httpsig.Record(q, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// signedRead is reader's signed request for n bytes at off of the
+// fixture's shard, as the reader sends it.
+func (f *accessFixture) signedRead(t *testing.T, reader *identity.Key, off, n int64) *http.Request {
 	t.Helper()
 	u := fmt.Sprintf("%s/shards/%s?range=%s", f.svc.URL(), f.h, url.QueryEscape(fmt.Sprintf("bytes=%d-%d", off, off+n-1)))
 	req, err := http.NewRequest(http.MethodGet, u, nil)
@@ -150,16 +172,7 @@ func (f *accessFixture) read(t *testing.T, reader *identity.Key, off, n int64) {
 	if err := httpsig.Sign(req, reader, time.Now(), nonce); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewRequest(req.Method, req.URL.RequestURI(), nil)
-	srv.Host = req.URL.Host
-	srv.Header = req.Header.Clone()
-	authority := strings.TrimPrefix(f.svc.URL(), "http://")
-	if _, err := httpsig.NewVerifier(httpsig.VerifierOptions{Authority: authority}).Verify(srv, time.Now(), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.svc.AccessLog().Record(context.Background(), srv, reader.Address(), f.h, off, n); err != nil {
-		t.Fatalf("Record: %v", err)
-	}
+	return req
 }
 
 // check fetches the owner's records and checks each against the ledger's
@@ -490,5 +503,42 @@ func TestAccessStrangerCostsOneLedgerQuery(t *testing.T) {
 	defer f.chain.mu.Unlock()
 	if f.chain.asked != 1 {
 		t.Fatalf("the ledger was asked %d times", f.chain.asked)
+	}
+}
+
+// A reader's receipt of a read the provider logged is found; one of a read
+// it served without a record is named; a forged receipt proves nothing.
+func TestAccessReceipts(t *testing.T) {
+	f := newAccessFixture(t, t.TempDir(), newChainLedger())
+	grantee := key("grantee")
+	logged := f.read(t, grantee, 0, 10)
+	f.chain.setEpoch(epoch0 + 1)
+	f.anchorDue(t)
+	// Served, but never recorded.
+	unlogged, err := httpsig.Record(f.signedRead(t, grantee, 10, 10), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := unlogged
+	forged.Query = "?range=bytes%3D0-2999"
+	other := logged
+	other.Path = "/shards/" + strings.Repeat("ab", 32) // another object's shard
+
+	rep := &AccessReport{Object: f.id, Records: f.check(t), shards: map[storage.Hash]bool{storage.Hash(f.h): true}}
+	rep.CheckReceipts([]httpsig.Recorded{logged, unlogged, forged, other})
+	if len(rep.Receipts) != 3 {
+		t.Fatalf("receipts %+v: want three (the other object's skipped)", rep.Receipts)
+	}
+	if c := rep.Receipts[0]; !c.Logged || !c.Anchored || c.Problem != "" || c.Reader != grantee.Address().String() {
+		t.Errorf("the logged read: %+v", c)
+	}
+	if c := rep.Receipts[1]; c.Logged || !strings.Contains(c.Problem, "not logged") {
+		t.Errorf("the unlogged read: %+v", c)
+	}
+	if c := rep.Receipts[2]; c.Logged || !strings.Contains(c.Problem, "does not verify") {
+		t.Errorf("a forged receipt: %+v", c)
+	}
+	if len(rep.Unlogged()) != 2 {
+		t.Errorf("unlogged %+v", rep.Unlogged())
 	}
 }

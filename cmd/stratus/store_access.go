@@ -13,14 +13,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/httpsig"
 	"github.com/stratus-cloud/stratus/provider"
 	"github.com/stratus-cloud/stratus/storeclient"
 )
 
 func newStoreAccessCmd(g *globals) *cobra.Command {
-	var from, since string
+	var from, since, receipts string
 	c := &cobra.Command{
-		Use:   "access ID [--since TIME] [--from KEY]",
+		Use:   "access ID [--since TIME] [--from KEY] [--receipts FILE]",
 		Short: "List who read an object, checked against each reader's signature and the providers' anchors on the ledger",
 		Long: `access asks every provider of the object's shards for its access records,
 signed by the owner's key (only the owner may ask), and checks each: the
@@ -31,7 +32,12 @@ A record that fails a check is listed as FAILED, and the command exits
 non-zero. See docs/storage.md "Access logs".
 
 --since is an RFC 3339 time, unix milliseconds, or a duration back from now
-(24h, 7d).`,
+(24h, 7d).
+
+--receipts FILE takes the receipts a reader kept (stratus store get
+--receipts FILE): each signed read of this object's shards in it must have
+a record in its provider's log, or the provider served a read it did not
+log; such a receipt is listed as NOT LOGGED and the command exits non-zero.`,
 		Example: `  stratus store access bafk...
   stratus store access bafk... --since 24h --output json`,
 		Args: cobra.ExactArgs(1),
@@ -44,10 +50,17 @@ non-zero. See docs/storage.md "Access logs".
 			if err != nil {
 				return err
 			}
+			var reqs []httpsig.Recorded
+			if receipts != "" {
+				if reqs, err = readReceipts(receipts); err != nil {
+					return err
+				}
+			}
 			rep, err := provider.GatherAccess(cmd.Context(), g.client(), nil, key, args[0], sinceMs)
 			if err != nil {
 				return err
 			}
+			rep.CheckReceipts(reqs)
 			if err := g.print(cmd.OutOrStdout(), rep, func(w io.Writer) { printAccess(w, rep) }); err != nil {
 				return err
 			}
@@ -59,6 +72,7 @@ non-zero. See docs/storage.md "Access logs".
 	}
 	c.Flags().StringVar(&from, "from", "", "the owner's key name (default: the devnet's demo key)")
 	c.Flags().StringVar(&since, "since", "", "only reads served at or after this time")
+	c.Flags().StringVar(&receipts, "receipts", "", "a reader's receipts (store get --receipts FILE): check that every read in them is in the log")
 	return c
 }
 
@@ -84,7 +98,9 @@ func parseSince(s string, now time.Time) (int64, error) {
 
 func printAccess(w io.Writer, rep *provider.AccessReport) {
 	if len(rep.Records) == 0 {
+		// Receipts matter most when the log is empty.
 		fmt.Fprintf(w, "No reads of %s recorded by its providers.\n", rep.Object)
+		printReceipts(w, rep)
 		return
 	}
 	fmt.Fprintf(w, "%-20s %-56s %-12s %10s %-8s %-10s %s\n", "TIME", "READER", "SHARD", "BYTES", "SIGNED", "ANCHORED", "PROVIDER")
@@ -107,6 +123,46 @@ func printAccess(w io.Writer, rep *provider.AccessReport) {
 			fmt.Fprintf(w, "FAILED: epoch %d record %d from %s: %s\n", r.Epoch, r.Index, r.Provider, r.Problem)
 		}
 	}
+	printReceipts(w, rep)
+}
+
+func printReceipts(w io.Writer, rep *provider.AccessReport) {
+	if len(rep.Receipts) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%-20s %-56s %-12s %-10s %s\n", "SIGNED", "RECEIPT OF", "SHARD", "LOGGED", "ANCHORED")
+	for _, c := range rep.Receipts {
+		logged, anchored := "ok", "unanchored"
+		switch {
+		case c.Problem != "":
+			logged, anchored = "NOT LOGGED", "-"
+		case c.Anchored:
+			anchored = "ok"
+		}
+		fmt.Fprintf(w, "%-20s %-56s %-12s %-10s %s\n", formatMs(c.SignedMs), c.Reader, c.Shard.String()[:12], logged, anchored)
+	}
+	for _, c := range rep.Receipts {
+		if c.Problem != "" {
+			fmt.Fprintf(w, "NOT LOGGED: %s\n", c.Problem)
+		}
+	}
+}
+
+// readReceipts reads the signed requests of a receipts file.
+func readReceipts(path string) ([]httpsig.Recorded, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, errs.E(errs.NotFound, "--receipts: %v", err)
+	}
+	var rs []storeclient.Receipt
+	if err := json.Unmarshal(b, &rs); err != nil {
+		return nil, errs.E(errs.Invalid, "--receipts %s is not a receipts file (a JSON array, as store get --receipts writes): %v", path, err)
+	}
+	out := make([]httpsig.Recorded, len(rs))
+	for i, r := range rs {
+		out[i] = r.Request
+	}
+	return out, nil
 }
 
 // accessError is store access's verdict: nil when every record checks out
@@ -115,6 +171,10 @@ func printAccess(w io.Writer, rep *provider.AccessReport) {
 // sums them up.
 func accessError(rep *provider.AccessReport) error {
 	bad := rep.Failed()
+	if unlogged := rep.Unlogged(); len(bad) == 0 && len(unlogged) > 0 {
+		return errs.E(errs.Invalid, "%d of %d receipts have no record in the providers' logs (first: %s): a provider served a read it did not log, or kept its record from you",
+			len(unlogged), len(rep.Receipts), unlogged[0].Problem)
+	}
 	if len(bad) == 0 {
 		return nil
 	}

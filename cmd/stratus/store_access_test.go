@@ -60,3 +60,20 @@ func TestParseSince(t *testing.T) {
 		t.Errorf("parseSince(yesterday): %v", err)
 	}
 }
+
+// Receipts with no record are listed NOT LOGGED and fail the command.
+func TestPrintReceipts(t *testing.T) {
+	rep := &provider.AccessReport{Object: "bafk", Records: []provider.Checked{}, Receipts: []provider.ReceiptCheck{
+		{Reader: "did:key:zbob", Shard: storage.Hash{0xab}, SignedMs: 1_700_000_000_000, Logged: true, Anchored: true},
+		{Reader: "did:key:zbob", Shard: storage.Hash{0xcd}, SignedMs: 1_700_000_000_000, Problem: "not logged: did:key:zbob signed this read"},
+	}}
+	var b bytes.Buffer
+	printAccess(&b, rep)
+	out := b.String()
+	if !strings.Contains(out, "NOT LOGGED: not logged: did:key:zbob") || !strings.Contains(out, "cd0000000000 NOT LOGGED") {
+		t.Errorf("output:\n%s", out)
+	}
+	if err := accessError(rep); !errs.Is(err, errs.Invalid) || !strings.HasPrefix(err.Error(), "1 of 2 receipts have no record") {
+		t.Errorf("error %v", err)
+	}
+}
