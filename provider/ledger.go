@@ -245,11 +245,18 @@ func (l *restLedger) Refs(ctx context.Context, provider identity.Address, h shar
 func (l *restLedger) CanRead(ctx context.Context, provider identity.Address, h shardstore.Hash, reader identity.Address) (bool, bool, error) {
 	k := readKey{provider: provider, reader: reader, h: h}
 	now := l.now()
+	fresh := func(a readAnswer) bool { return now.Sub(a.at) < readTTL && now.Sub(a.at) >= 0 }
 	l.readMu.Lock()
 	a, ok := l.reads[k]
+	// A shard found public is public for every reader: signers (strangers
+	// with throwaway keys among them) cost no query of their own.
+	anyone, known := l.reads[readKey{provider: provider, h: h}]
 	l.readMu.Unlock()
-	if ok && now.Sub(a.at) < readTTL && now.Sub(a.at) >= 0 {
+	if ok && fresh(a) {
 		return a.private, a.allowed, nil
+	}
+	if known && fresh(anyone) && !anyone.private {
+		return false, true, nil
 	}
 	r := ""
 	if reader != (identity.Address{}) {
@@ -275,6 +282,9 @@ func (l *restLedger) CanRead(ctx context.Context, provider identity.Address, h s
 		}
 	}
 	l.reads[k] = readAnswer{at: now, private: ra.Private, allowed: ra.Allowed}
+	if !ra.Private {
+		l.reads[readKey{provider: provider, h: h}] = readAnswer{at: now, allowed: true}
+	}
 	return ra.Private, ra.Allowed, nil
 }
 

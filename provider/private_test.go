@@ -150,6 +150,18 @@ func TestRESTLedgerReadAnswers(t *testing.T) {
 	if priv, ok, err := ask(); err != nil || priv || !ok {
 		t.Fatalf("public: %v %v %v", priv, ok, err)
 	}
+	// Public for bob is public for anyone: another signer costs no query.
+	n.mu.Lock()
+	q := n.queries
+	n.mu.Unlock()
+	if priv, ok, err := l.CanRead(ctx, p, h, key("eve").Address()); err != nil || priv || !ok {
+		t.Fatalf("public, for eve: %v %v %v", priv, ok, err)
+	}
+	n.mu.Lock()
+	if n.queries != q {
+		t.Fatalf("eve's read of a public shard cost %d queries", n.queries-q)
+	}
+	n.mu.Unlock()
 	n.set(false, true, true)
 	now = now.Add(time.Minute)
 	if priv, ok, err := ask(); err != nil || priv || !ok {
