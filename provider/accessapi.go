@@ -214,6 +214,11 @@ type Checked struct {
 	Problem      string `json:"problem,omitempty"`
 	// AnchorHeight is the block that anchored the record's epoch.
 	AnchorHeight int64 `json:"anchor_height,omitempty"`
+	// Overdue: the record is unanchored although its epoch ended more
+	// than a whole epoch ago, when its provider's agent should have
+	// anchored it. Not a failure of the record (its signature may be
+	// good), but of the provider's duty to anchor.
+	Overdue bool `json:"overdue,omitempty"`
 }
 
 // Failed reports whether a check failed (not merely unanchored).
@@ -382,6 +387,10 @@ func GatherAccess(ctx context.Context, c *client.Client, hc *http.Client, key *i
 		e uint64
 	}
 	anchors := map[anchorKey]*objects.AnchorRecord{}
+	window, err := c.AnchorWindow(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, did := range provs {
 		addr, err := identity.ParseDID(did)
 		if err != nil {
@@ -414,7 +423,9 @@ func GatherAccess(ctx context.Context, c *client.Client, hc *http.Client, key *i
 				}
 				anchors[k] = a
 			}
-			rep.Records = append(rep.Records, CheckEntry(e, addr, a))
+			ch := CheckEntry(e, addr, a)
+			ch.Overdue = a == nil && !ch.AnchorFailed && e.Epoch+2 <= window.Current
+			rep.Records = append(rep.Records, ch)
 		}
 	}
 	slices.SortStableFunc(rep.Records, func(a, b Checked) int { return cmpU64(uint64(a.ServedMs), uint64(b.ServedMs)) })

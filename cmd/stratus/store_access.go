@@ -115,6 +115,8 @@ func printAccess(w io.Writer, rep *provider.AccessReport) {
 			anchored = "ok"
 		case r.AnchorFailed:
 			anchored = "FAILED"
+		case r.Overdue:
+			anchored = "OVERDUE"
 		}
 		fmt.Fprintf(w, "%-20s %-56s %-12s %10d %-8s %-10s %s\n", formatMs(r.ServedMs), r.Reader, r.Shard.String()[:12], r.Bytes, signed, anchored, r.Provider)
 	}
