@@ -19,10 +19,12 @@ func TestPrintAccessShowsFailures(t *testing.T) {
 			Epoch: 7, Index: 1, Provider: "did:key:zprov", Reader: reader, Shard: storage.Hash{0xab}, Bytes: 100, ServedMs: 1_700_000_000_000,
 		}}, SignatureOK: sig, AnchorOK: anchor, AnchorFailed: anchorFailed, Problem: problem}
 	}
-	ok := &provider.AccessReport{Object: "bafk", Records: []provider.Checked{rec("did:key:zbob", true, true, false, ""), rec("did:key:zbob", true, false, false, "")}}
+	overdue := rec("did:key:zbob", true, false, false, "")
+	overdue.Overdue = true
+	ok := &provider.AccessReport{Object: "bafk", Records: []provider.Checked{rec("did:key:zbob", true, true, false, ""), rec("did:key:zbob", true, false, false, ""), overdue}}
 	var b bytes.Buffer
 	printAccess(&b, ok)
-	if got := b.String(); strings.Contains(got, "FAILED") || !strings.Contains(got, "unanchored") || accessError(ok) != nil {
+	if got := b.String(); strings.Contains(got, "FAILED") || !strings.Contains(got, "unanchored") || !strings.Contains(got, "OVERDUE") || accessError(ok) != nil {
 		t.Errorf("good records:\n%s\nerror %v", got, accessError(ok))
 	}
 
