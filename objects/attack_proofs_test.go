@@ -77,7 +77,7 @@ func (c *chain) commitHeld(u *identity.Key, d []byte, provs ...*identity.Key) (s
 	for _, p := range provs {
 		ls = append(ls, c.openLease(u, p, leaseBytes, true))
 	}
-	c.ok(u, &objects.Commit{Manifest: raw, Leases: ls})
+	c.ok(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true})
 	return m.ID().String(), shardBytes(c.t, d), ls
 }
 
@@ -275,7 +275,7 @@ func TestAttackProviderDilutesChallengesWithTinyShards(t *testing.T) {
 	for i := range tiny {
 		d := data(3, byte(i))
 		m, raw := manifest(t, d, p0)
-		c.ok(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}})
+		c.ok(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true})
 		for h, b := range shardBytes(t, d) {
 			held[h] = b
 		}
@@ -614,7 +614,7 @@ func TestAttackProviderDrainsOwnCollateralThroughSybilOwner(t *testing.T) {
 	lease := c.openLease(sybil, p0, leaseBytes, true)
 	for i := range 10 {
 		_, raw := manifest(t, data(3, byte(100+i)), p0)
-		c.ok(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}})
+		c.ok(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true})
 	}
 	c.answerAll(held, p0, p1, p2)
 	coll, bal := c.provider(p0).Collateral, c.balance(sybil)
@@ -686,8 +686,8 @@ func TestAttackSharedLeaseLosesOneObjectsShard(t *testing.T) {
 	dA, dB := data(1024, 21), data(600, 22)
 	mA, rawA := manifest(t, dA, p0, p1, p2)
 	mB, rawB := manifest(t, dB, p0, p1, p2)
-	c.ok(u, &objects.Commit{Manifest: rawA, Leases: ls})
-	c.ok(u, &objects.Commit{Manifest: rawB, Leases: ls})
+	c.ok(u, &objects.Commit{Manifest: rawA, Leases: ls, Public: true})
+	c.ok(u, &objects.Commit{Manifest: rawB, Leases: ls, Public: true})
 	heldA, heldB := shardBytes(t, dA), shardBytes(t, dB)
 	all := map[storage.Hash][]byte{}
 	for h, b := range heldA {
@@ -748,8 +748,8 @@ func TestAttackRepairRoundsSmallShardsEscrowToNothing(t *testing.T) {
 	dA, dB := data(3, 23), data(2048, 24)
 	mA, rawA := manifest(t, dA, p0, p1, p2)
 	_, rawB := manifest(t, dB, p0, p1, p2)
-	c.ok(u, &objects.Commit{Manifest: rawA, Leases: ls})
-	c.ok(u, &objects.Commit{Manifest: rawB, Leases: ls})
+	c.ok(u, &objects.Commit{Manifest: rawA, Leases: ls, Public: true})
+	c.ok(u, &objects.Commit{Manifest: rawB, Leases: ls, Public: true})
 	heldA, heldB := shardBytes(t, dA), shardBytes(t, dB)
 	all := map[storage.Hash][]byte{}
 	for h, b := range heldA {
@@ -943,7 +943,7 @@ func TestAttackSameShardTwiceOnOneProvider(t *testing.T) {
 	for _, p := range []*identity.Key{p0, p1} {
 		ls = append(ls, c.openLease(u, p, 4096, true))
 	}
-	c.ok(u, &objects.Commit{Manifest: raw, Leases: ls})
+	c.ok(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true})
 	held := shardBytes(t, d)
 	id := m.ID().String()
 	if n := c.placements(p0); n != 4 {
