@@ -66,8 +66,9 @@ func AdjustScore(ctx *ledger.Context, a identity.Address, delta int64) error {
 
 // ShrinkLease takes quantity units out of lease id because its provider no
 // longer holds them (a storage shard it lost): it settles the lease to now,
-// moves the escrow's share for those units, floor(escrow x quantity /
-// lease quantity), into bucket, and lowers the lease's quantity, its rate
+// moves the escrow's share for those units, ceil(escrow x quantity /
+// lease quantity) (floor if that would leave the rest of the lease with
+// nothing), into bucket, and lowers the lease's quantity, its rate
 // and the provider's used capacity. What it moved is returned. A lease
 // left with no quantity closes (reason ReasonShrunk) and refunds what
 // rounding left to its consumer: the caller must have released every use
@@ -89,9 +90,15 @@ func ShrinkLease(ctx *ledger.Context, id, quantity uint64, bucket string) (uint6
 		return 0, nil
 	}
 	quantity = min(quantity, l.Quantity)
-	moved, _, err := money.MulDiv(l.Escrow, quantity, l.Quantity)
+	moved, rem, err := money.MulDiv(l.Escrow, quantity, l.Quantity)
 	if err != nil {
 		return 0, err
+	}
+	// Rounded up: a small shard's share of a large lease is often under a
+	// ustr, and a repair funded with nothing would drop a paid object.
+	// Not when that would empty a lease that still pays for the rest.
+	if rem > 0 && moved+1 < l.Escrow {
+		moved++
 	}
 	if moved > 0 {
 		if err := ctx.MoveBucket(BucketEscrow, bucket, moved); err != nil {
@@ -139,16 +146,21 @@ func ShrinkLease(ctx *ledger.Context, id, quantity uint64, bucket string) (uint6
 const ReasonShrunk = "shrunk"
 
 // OpenFundedLease opens an active storage lease of quantity bytes between
-// consumer and provider, at provider's current price, funded with deposit
+// consumer and provider, at provider's current price but at most maxPrice
+// (0: no cap; a repair passes the lost lease's price, so that the owner
+// never pays more for a repaired shard than it agreed to), funded with deposit
 // taken from bucket rather than from the consumer's balance: a repaired
 // shard's new lease, paid with what its lost lease held for it. The
 // provider must take the lease (CanTakeStorage); it is active at once, as
 // the provider already holds what it pays for. It returns the lease's id.
-func OpenFundedLease(ctx *ledger.Context, consumer, provider identity.Address, quantity, deposit uint64, bucket string) (uint64, error) {
+func OpenFundedLease(ctx *ledger.Context, consumer, provider identity.Address, quantity, deposit, maxPrice uint64, bucket string) (uint64, error) {
 	s := newStore(ctx)
 	c, err := s.choose(&OpenLease{Class: ClassStorage, Quantity: quantity, Provider: &provider})
 	if err != nil {
 		return 0, err
+	}
+	if maxPrice != 0 {
+		c.price = min(c.price, maxPrice)
 	}
 	rate, err := LeaseRate(c.price, quantity, ClassStorage)
 	if err != nil {
@@ -195,16 +207,38 @@ func OpenFundedLease(ctx *ledger.Context, consumer, provider identity.Address, q
 	return l.ID, nil
 }
 
-// ProbeCounts sums the validators' probe reports on provider for one
-// probing epoch: probes answered and probes made.
-func ProbeCounts(ctx *ledger.Context, provider identity.Address, epoch int64) (ok, total uint64) {
+// ProbeCounts weighs the validators' probe reports on provider for one
+// probing epoch: up is the voting power of the validators that found it up
+// (at least half of their probes answered), total that of all the
+// validators that reported. Each report is one vote of its validator's
+// power, however many probes it counts: summing the counts let one
+// validator that claims millions of failed probes outweigh all the others.
+// Reports of validators no longer in the set count for nothing.
+func ProbeCounts(ctx *ledger.Context, provider identity.Address, epoch int64) (up, total uint64) {
 	s := newStore(ctx)
-	s.kv.Iterate(u64key(prefProbe, epoch, provider), func(_, v []byte) error {
-		if len(v) == 8 {
-			ok += uint64(binary.BigEndian.Uint32(v))
-			total += uint64(binary.BigEndian.Uint32(v[4:]))
+	power := map[identity.Address]uint64{}
+	for _, v := range ctx.Validators() {
+		if v.Power > 0 {
+			power[v.Operator] += uint64(v.Power)
+		}
+	}
+	p := u64key(prefProbe, epoch, provider)
+	s.kv.Iterate(p, func(k, v []byte) error {
+		if len(v) != 8 || len(k) != len(p)+len(identity.Address{}) {
+			return nil
+		}
+		var val identity.Address
+		copy(val[:], k[len(p):])
+		w := power[val]
+		ok, n := uint64(binary.BigEndian.Uint32(v)), uint64(binary.BigEndian.Uint32(v[4:]))
+		if w == 0 || n == 0 {
+			return nil
+		}
+		total += w
+		if 2*ok >= n {
+			up += w
 		}
 		return nil
 	})
-	return ok, total
+	return up, total
 }

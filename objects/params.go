@@ -31,7 +31,8 @@ type Params struct {
 	// repaired elsewhere.
 	ProviderLostAfterMisses uint32 `json:"provider_lost_after_misses"`
 	// DownAfterEpochs: a provider the validators' probes find down
-	// (fewer than half the probes of a probing epoch answered) this many
+	// (validators with more than half the reporting power each had fewer
+	// than half their probes of a probing epoch answered) this many
 	// probing epochs in a row is lost as a whole.
 	DownAfterEpochs uint32 `json:"down_after_epochs"`
 	// MissPenaltyBps of the provider's collateral is taken for each missed

@@ -132,7 +132,11 @@ type RepairJob struct {
 	// Escrow is what the lost lease held for the shard, moved out of it
 	// and held for the repaired shard's new lease.
 	Escrow uint64 `json:"escrow,string"`
-	Seq    uint64 `json:"seq,string"`
+	// Price is the lost lease's price (nano-ustr per GiB-second): the
+	// repaired shard's lease is opened at the assignee's price, but at
+	// most this, so the owner pays nothing more for a repair.
+	Price uint64 `json:"price,string,omitempty"`
+	Seq   uint64 `json:"seq,string"`
 }
 
 // ProofStats is a provider's record of storage proofs.

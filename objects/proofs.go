@@ -51,6 +51,10 @@ const (
 	challengeSalt = "stratus/challenge/v1"
 )
 
+// ReasonChallengeLost is EventProofMissed's reason for a challenge still
+// open when its provider, lost as a whole, lost the placement.
+const ReasonChallengeLost = "lost"
+
 // GasPerProof is the gas objects/prove and objects/repair charge for
 // verifying a leaf: hashing up to a 4 KiB leaf (about 10 µs) and its path
 // (about 0.3 µs a level), a fifth of a signature check's 10,000.
@@ -60,8 +64,9 @@ const GasPerProof = 2_000
 const (
 	// EventProofPassed: attributes AttrChallenge, AttrProvider, AttrID.
 	EventProofPassed = "storage.proof_passed"
-	// EventProofMissed: a challenge was missed (AttrReason "deadline") or
-	// answered wrongly ("invalid"). Attributes AttrChallenge,
+	// EventProofMissed: a challenge was missed (AttrReason "deadline"),
+	// answered wrongly ("invalid"), or left open by a provider lost as a
+	// whole (ReasonChallengeLost, "lost"). Attributes AttrChallenge,
 	// AttrProvider, AttrID, AttrSegment, AttrShard, AttrReason,
 	// AttrPenalty (ustr taken from the collateral, given to AttrOwner).
 	EventProofMissed = "storage.proof_missed"
@@ -216,10 +221,14 @@ func (s *store) proofPass(p Params) error {
 		if len(pass) != 8 && len(pass) != 8+32 {
 			return errs.E(errs.Internal, "objects: corrupt challenge pass record %x", pass)
 		}
-		if int64(readBE(pass[:8])) == epoch {
-			if len(pass) == 8 {
-				return nil // this epoch's pass is done
-			}
+		if int64(readBE(pass[:8])) == epoch && len(pass) == 8 {
+			return nil // this epoch's pass is done
+		}
+		// An unfinished pass goes on from where it stopped, even into a
+		// new epoch: starting over from the lowest address would leave
+		// the providers at the end of the address space (a key anyone
+		// can grind) unchallenged whenever a pass outlasts an epoch.
+		if len(pass) == 8+32 {
 			var a identity.Address
 			copy(a[:], pass[8:])
 			cursor = &a
@@ -280,7 +289,7 @@ func (s *store) challengeProvider(prov *market.Provider, p Params, epoch, deadli
 		return 0, nil
 	}
 	st, err := s.stats(a)
-	if err != nil || st.LostMs != 0 {
+	if err != nil || s.isLosing(a) {
 		return 0, err
 	}
 	if prov.State == market.ProviderRetiring {
@@ -457,13 +466,7 @@ func (s *store) judge(c *Challenge, passed bool, reason string, p Params) error 
 		}
 	}
 	if st.Consecutive >= p.ProviderLostAfterMisses {
-		st, err = s.stats(prov)
-		if err != nil {
-			return err
-		}
-		if st.LostMs == 0 {
-			return s.loseProvider(prov, ReasonMissed)
-		}
+		return s.loseProvider(prov, ReasonMissed)
 	}
 	return nil
 }

@@ -109,6 +109,14 @@ func (s *store) enqueue(j *RepairJob) {
 	s.kv.Set(key(prefQueue, []byte{byte(min(j.Healthy, 255))}, be(j.Seq)), jobSlot(j))
 }
 
+// isLosing reports whether prov was lost as a whole and EndBlock is still
+// losing its placements. LostMs stays as the record of the last loss; this
+// is what exempts a provider from challenges and counts its shards as not
+// healthy, and it ends when the last of those placements is lost.
+func (s *store) isLosing(prov identity.Address) bool {
+	return s.kv.Get(key(prefLostProv, prov[:])) != nil
+}
+
 // loseProvider marks prov lost: EndBlock then loses its placements, a
 // bounded number a block.
 func (s *store) loseProvider(prov identity.Address, reason string) error {
@@ -116,7 +124,7 @@ func (s *store) loseProvider(prov identity.Address, reason string) error {
 	if err != nil {
 		return err
 	}
-	if st.LostMs != 0 {
+	if s.isLosing(prov) {
 		return nil
 	}
 	st.LostMs = s.nowMs()
@@ -139,18 +147,24 @@ func (s *store) downCheck(prov identity.Address, st *ProofStats) (bool, error) {
 	if e < 0 || st.DownChecked >= e {
 		return false, nil
 	}
-	ok, total := market.ProbeCounts(s.ctx, prov, e)
+	up, total := market.ProbeCounts(s.ctx, prov, e)
 	st.DownChecked = e
+	down := false
 	switch {
 	case total == 0:
 		// No validator probed it: nothing to count either way.
-	case 2*ok < total:
+	case 2*up < total:
+		// Validators with more than half the reporting power found it
+		// down.
 		st.DownEpochs++
+		// Only an epoch found down counts: a provider lost before and
+		// not probed since is not lost again on the old count.
+		down = st.DownEpochs >= p.DownAfterEpochs
 	default:
 		st.DownEpochs = 0
 	}
 	s.putStats(prov, *st)
-	if st.DownEpochs >= p.DownAfterEpochs {
+	if down {
 		return true, s.loseProvider(prov, ReasonDown)
 	}
 	return false, nil
@@ -245,6 +259,12 @@ func (s *store) loseShard(prov identity.Address, pl placement, reason string, p 
 		return err
 	}
 	for _, t := range takes {
+		// The repaired shard's lease costs the owner no more than the
+		// lost one: the highest price of the leases it leaves.
+		l, err := market.StoredLease(s.ctx, t.lease)
+		if err != nil {
+			return err
+		}
 		// A lease no other object uses gives all it holds: the repaired
 		// shard is what it was paying for.
 		q := t.bytes
@@ -271,6 +291,7 @@ func (s *store) loseShard(prov identity.Address, pl placement, reason string, p 
 		if j.Escrow, err = money.Add(j.Escrow, moved); err != nil {
 			return err
 		}
+		j.Price = max(j.Price, l.Price)
 		s.putJSON(key(prefJob, slot), j)
 	}
 	st, err := s.stats(prov)
@@ -298,11 +319,7 @@ func (s *store) healthy(id storage.ID, man *storage.Manifest, seg uint32) (int, 
 		if err != nil {
 			return 0, errs.E(errs.Internal, "objects: placed shard with provider %q: %v", sh.Provider, err)
 		}
-		st, err := s.stats(a)
-		if err != nil {
-			return 0, err
-		}
-		if st.LostMs == 0 && s.kv.Get(key(prefJob, slotKey(id, seg, uint16(j)))) == nil {
+		if !s.isLosing(a) && s.kv.Get(key(prefJob, slotKey(id, seg, uint16(j)))) == nil {
 			n++
 		}
 	}
@@ -412,13 +429,37 @@ func (s *store) repairPass(p Params) error {
 			if err != nil {
 				return err
 			}
+			// A challenge open on the placement is missed now: retiring
+			// (or going down) with challenges open must not escape
+			// their penalties. Judging it may lose the placement
+			// already; loseShard then finds it gone.
+			if b := s.kv.Get(key(prefSlotChal, a[:], pl.slot())); b != nil {
+				c, err := s.challenge(readBE(b))
+				if err != nil {
+					return err
+				}
+				if err := s.judge(c, false, ReasonChallengeLost, p); err != nil {
+					return err
+				}
+			}
 			if err := s.loseShard(a, pl, reason, p); err != nil {
 				return err
 			}
 			left--
 		}
 		if s.holdCount(a) == 0 {
+			// Every shard it held is queued for repair. It may still
+			// take leases in the market, so what is committed on it from
+			// now on is challenged like any other provider's (and can
+			// lose it again): a provider lost once is not exempt from
+			// proofs for ever.
 			s.kv.Delete(key(prefLostProv, a[:]))
+			st, err := s.stats(a)
+			if err != nil {
+				return err
+			}
+			st.Consecutive = 0
+			s.putStats(a, st)
 		}
 		if left == 0 {
 			break
@@ -468,8 +509,20 @@ func (s *store) assign(slot []byte, provs []market.Provider, p Params) error {
 		return errs.E(errs.Internal, "objects: stored manifest of %s: %v", o.ID, err)
 	}
 	holds := map[string]bool{j.From: true}
-	for _, sh := range man.Segments[j.Segment].Shards {
+	for i, sh := range man.Segments[j.Segment].Shards {
 		holds[sh.Provider] = true
+		// A provider assigned another of the segment's repairs will hold
+		// that shard too: two repairs of one segment never go to one
+		// provider.
+		if other := slotKey(root, j.Segment, uint16(i)); !bytes.Equal(other, slot) {
+			oj, err := s.job(other)
+			if err != nil {
+				return err
+			}
+			if oj != nil && oj.Assignee != "" {
+				holds[oj.Assignee] = true
+			}
+		}
 	}
 	for _, t := range j.Tried {
 		holds[t] = true
@@ -552,7 +605,7 @@ func repair(ctx *ledger.Context, signer identity.Address, m *Repair) error {
 	if err != nil {
 		return errs.E(errs.Internal, "objects: placed shard with provider %q: %v", ref.Provider, err)
 	}
-	lease, err := market.OpenFundedLease(ctx, o.Owner, signer, uint64(ref.Size), j.Escrow, BucketRepairs)
+	lease, err := market.OpenFundedLease(ctx, o.Owner, signer, uint64(ref.Size), j.Escrow, j.Price, BucketRepairs)
 	if err != nil {
 		return errs.E(errs.KindOf(err), "the repaired shard's lease: %v", err)
 	}
