@@ -21,6 +21,9 @@ const (
 	Invalid      Kind = "invalid"
 	NotFound     Kind = "not_found"
 	Unauthorized Kind = "unauthorized"
+	// Forbidden is a signer who is known but not allowed (a read of a
+	// private object without a grant): signing again will not help.
+	Forbidden    Kind = "forbidden"
 	Insufficient Kind = "insufficient_funds"
 	Conflict     Kind = "conflict"
 	Unavailable  Kind = "unavailable"
@@ -73,6 +76,8 @@ func HTTPStatus(k Kind) int {
 		return http.StatusNotFound
 	case Unauthorized:
 		return http.StatusUnauthorized
+	case Forbidden:
+		return http.StatusForbidden
 	case Insufficient:
 		return http.StatusPaymentRequired
 	case Conflict:
@@ -90,7 +95,7 @@ func HTTPStatus(k Kind) int {
 
 // KindForStatus is the inverse of HTTPStatus, for clients that only have a status.
 func KindForStatus(status int) Kind {
-	for _, k := range []Kind{Invalid, NotFound, Unauthorized, Insufficient, Conflict, Unavailable, TooLarge, Timeout} {
+	for _, k := range []Kind{Invalid, NotFound, Unauthorized, Forbidden, Insufficient, Conflict, Unavailable, TooLarge, Timeout} {
 		if HTTPStatus(k) == status {
 			return k
 		}
@@ -105,7 +110,7 @@ func ExitCode(k Kind) int {
 		return 2
 	case NotFound:
 		return 3
-	case Unauthorized:
+	case Unauthorized, Forbidden:
 		return 4
 	case Insufficient:
 		return 5

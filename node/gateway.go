@@ -16,7 +16,8 @@ import (
 // The object gateway: GET /v1/objects/{id}/content reads a public object
 // from its providers, verified shard by shard against the manifest on the
 // ledger, with single byte ranges. Anyone may use it; the node does the
-// reading for clients that speak only HTTP.
+// reading for clients that speak only HTTP. It never serves a private
+// object (403): only the reader's own client can decrypt one.
 
 type gateway struct {
 	n    *Node
@@ -41,7 +42,9 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !v.Public {
-		g.n.api.Fail(w, r, errs.E(errs.Unauthorized, "object %s is private: its owner reads it with `stratus store get`", v.ID))
+		// The gateway holds no reader's key and logs no reader's request:
+		// a private object is read by its reader's own client.
+		g.n.api.Fail(w, r, errs.E(errs.Forbidden, "object %s is private and the gateway never serves it: read it with `stratus store get %s --from KEY`, where KEY is its owner's key or one the owner granted access (`stratus store grant`)", v.ID, v.ID))
 		return
 	}
 	hdr := w.Header()

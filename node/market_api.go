@@ -112,10 +112,12 @@ func (n *Node) mountMarket() {
 		}
 		return objects.ShardUse{Provider: p.String(), Hash: h.String(), Refs: objects.ShardRefs(ctx, p, storage.Hash(h))}, nil
 	}))
+	n.mountPrivate()
 	a.HandleJSON("GET /v1/prices", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		return market.Prices(ctx), nil
 	}))
 	a.HandleJSON("GET /v1/prices/history", n.query(listPriceHistory))
+	n.mountAccess()
 }
 
 func idStrings(ids []uint64) []string {

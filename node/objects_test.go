@@ -86,7 +86,7 @@ func TestObjectsOnDevnet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Send(ctx, demo, &objects.Commit{Manifest: raw, Leases: []uint64{id}, Receipts: rcs}, client.SendOptions{}); err != nil {
+	if _, err := c.Send(ctx, demo, &objects.Commit{Manifest: raw, Leases: []uint64{id}, Receipts: rcs, Public: true}, client.SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var got objects.ObjectView

@@ -79,7 +79,7 @@ func (c *chain) commitHeld(u *identity.Key, d []byte, provs ...*identity.Key) (s
 	for _, p := range provs {
 		ls = append(ls, c.openLease(u, p, leaseBytes, true))
 	}
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true}))
 	return m.ID().String(), shardBytes(c.t, d), ls
 }
 
@@ -133,7 +133,7 @@ func TestAttackConsumerCommitsShardsNeverUploaded(t *testing.T) {
 		{"a receipt valid for too long", with(0, storage.SignReceipt(p0, raw, mallory.Address(), c.now.Add(2*storage.MaxReceiptLifetime))), "more than"},
 		{"a zero signature", with(0, storage.Receipt{ExpiresMs: valid[0].ExpiresMs, Signature: make([]byte, 64)}), "receipt 0"},
 	} {
-		r := c.fails(mallory, &objects.Commit{Manifest: raw, Leases: ls, Receipts: tc.rcs}, ledger.CodeInvalid)
+		r := c.fails(mallory, &objects.Commit{Manifest: raw, Leases: ls, Receipts: tc.rcs, Public: true}, ledger.CodeInvalid)
 		if !strings.Contains(r.Log, tc.want) || !strings.Contains(r.Log, "ask") {
 			t.Errorf("%s: log %q, want it to mention %q and what to do", tc.name, r.Log, tc.want)
 		}
@@ -158,7 +158,7 @@ func TestAttackConsumerCommitsShardsNeverUploaded(t *testing.T) {
 	for _, p := range []*identity.Key{p0, p1, p2} {
 		hls = append(hls, c.openLease(honest, p, leaseBytes, true))
 	}
-	old := c.rc(honest, &objects.Commit{Manifest: hraw, Leases: hls})
+	old := c.rc(honest, &objects.Commit{Manifest: hraw, Leases: hls, Public: true})
 	c.ok(honest, old)
 	c.ok(honest, &objects.Remove{ID: hm.ID().String()})
 	c.block(storage.ReceiptLifetime)
@@ -166,7 +166,7 @@ func TestAttackConsumerCommitsShardsNeverUploaded(t *testing.T) {
 		t.Errorf("replayed receipts: %q", r.Log)
 	}
 	// ... and the same receipts under Mallory's name.
-	c.fails(mallory, &objects.Commit{Manifest: hraw, Leases: ls, Receipts: old.Receipts}, ledger.CodeInvalid)
+	c.fails(mallory, &objects.Commit{Manifest: hraw, Leases: ls, Receipts: old.Receipts, Public: true}, ledger.CodeInvalid)
 }
 
 // loseSilent runs epochs in which every provider in answer answers its
@@ -315,7 +315,7 @@ func TestAttackProviderDilutesChallengesWithTinyShards(t *testing.T) {
 	for i := range tiny {
 		d := data(3, byte(i))
 		m, raw := manifest(t, d, p0)
-		c.ok(sybil, c.rc(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}}))
+		c.ok(sybil, c.rc(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true}))
 		for h, b := range shardBytes(t, d) {
 			held[h] = b
 		}
@@ -665,7 +665,7 @@ func TestAttackProviderDrainsOwnCollateralThroughSybilOwner(t *testing.T) {
 	lease := c.openLease(sybil, p0, leaseBytes, true)
 	for i := range 10 {
 		_, raw := manifest(t, data(3, byte(100+i)), p0)
-		c.ok(sybil, c.rc(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}}))
+		c.ok(sybil, c.rc(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true}))
 	}
 	c.answerAll(held, p0, p1, p2)
 	coll, bal := c.provider(p0).Collateral, c.balance(sybil)
@@ -735,8 +735,8 @@ func TestAttackSharedLeaseLosesOneObjectsShard(t *testing.T) {
 	dA, dB := data(1024, 21), data(600, 22)
 	mA, rawA := manifest(t, dA, p0, p1, p2)
 	mB, rawB := manifest(t, dB, p0, p1, p2)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawA, Leases: ls}))
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawB, Leases: ls}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawA, Leases: ls, Public: true}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawB, Leases: ls, Public: true}))
 	heldA, heldB := shardBytes(t, dA), shardBytes(t, dB)
 	all := map[storage.Hash][]byte{}
 	for h, b := range heldA {
@@ -799,8 +799,8 @@ func TestAttackRepairRoundsSmallShardsEscrowToNothing(t *testing.T) {
 	dA, dB := data(3, 23), data(8, 24)
 	mA, rawA := manifest(t, dA, p0, p1, p2)
 	_, rawB := manifest(t, dB, p0, p1, p2)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawA, Leases: ls}))
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawB, Leases: ls}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawA, Leases: ls, Public: true}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawB, Leases: ls, Public: true}))
 	heldA, heldB := shardBytes(t, dA), shardBytes(t, dB)
 	all := map[storage.Hash][]byte{}
 	for h, b := range heldA {
@@ -994,7 +994,7 @@ func TestAttackSameShardTwiceOnOneProvider(t *testing.T) {
 	for _, p := range []*identity.Key{p0, p1} {
 		ls = append(ls, c.openLease(u, p, 4096, true))
 	}
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true}))
 	held := shardBytes(t, d)
 	id := m.ID().String()
 	if n := c.placements(p0); n != 4 {

@@ -20,6 +20,13 @@ const (
 	// leases) and AttrPaidUntil (unix ms, the earliest end of the
 	// leases' escrow after the top-up).
 	EventRenewed = "object.renewed"
+	// EventGranted: the owner of a private object let a DID read it
+	// (objects/grant). Attributes AttrID, AttrOwner, AttrGrantee and
+	// AttrUntil (unix ms, 0 for no end).
+	EventGranted = "object.granted"
+	// EventRevoked: the owner ended a grant (objects/revoke). Attributes
+	// AttrID, AttrOwner, AttrGrantee.
+	EventRevoked = "object.revoked"
 )
 
 // Attribute keys of the module's events.
@@ -36,6 +43,8 @@ const (
 	AttrSeconds     = "seconds"
 	AttrAmount      = "amount"
 	AttrPaidUntil   = "paid_until_ms"
+	AttrGrantee     = "grantee"
+	AttrUntil       = "until_ms"
 )
 
 // Values of AttrReason in EventExpired.
@@ -46,4 +55,16 @@ const (
 	// ran out, its provider never acknowledged it, its SLA was breached
 	// too often), so the object was no longer paid for.
 	ReasonUnpaid = "unpaid"
+)
+
+// Access-log anchors (access.go).
+const (
+	// EventAccessAnchored: a provider anchored its access log of one
+	// epoch (objects/anchor). Attributes AttrProvider, AttrEpoch, AttrRoot
+	// (hex, the RFC 6962 root of the epoch's records) and AttrCount.
+	EventAccessAnchored = "storage.access_anchored"
+
+	// AttrRoot is new; AttrProvider, AttrEpoch and AttrCount are the
+	// proofs' (proofs.go).
+	AttrRoot = "root"
 )

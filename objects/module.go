@@ -26,6 +26,7 @@
 //	leaseobj/<lease id, 8 BE><root32> -> empty
 //	due/<expires ms, 8 BE><root32> -> empty
 //	shard/<provider32><hash32><owner32> -> uvarint count
+//	grant/<root32><grantee32>  -> GrantRecord (JSON), private objects only
 //
 // EndBlock walks due/ up to the block time only, and a closing lease walks
 // its own leaseobj/ entries only, so the cost grows with the objects that
@@ -57,8 +58,11 @@ func (Module) Msgs() []ledger.MsgSpec {
 		{New: func() ledger.Msg { return &Commit{} }, Handler: handle(commit)},
 		{New: func() ledger.Msg { return &Remove{} }, Handler: handle(remove)},
 		{New: func() ledger.Msg { return &Renew{} }, Handler: handle(renew)},
+		{New: func() ledger.Msg { return &Anchor{} }, Handler: handle(anchor)},
 		{New: func() ledger.Msg { return &Prove{} }, Handler: handle(prove)},
 		{New: func() ledger.Msg { return &Repair{} }, Handler: handle(repair)},
+		{New: func() ledger.Msg { return &Grant{} }, Handler: handle(grant)},
+		{New: func() ledger.Msg { return &Revoke{} }, Handler: handle(revoke)},
 	}
 }
 

@@ -20,8 +20,12 @@ const MaxLeases = 64
 // third:
 //
 //	bytes(manifest) uvarint(len(leases)) uvarint(lease)* uvarint(expires_ms) bool(public)
-//	uvarint(len(receipts)) receipt*
+//	uvarint(len(receipts)) receipt* bytes(wrapped_key)
 //	receipt = uvarint(expires_ms) signature[64]
+//
+// wrapped_key is at most MaxWrappedKey bytes: empty for a public object,
+// and for a private one the object's data key wrapped to the owner's key
+// (see private.go).
 type Commit struct {
 	// Manifest is storage.Manifest.MarshalBinary, every ShardRef.Provider
 	// set to the did:key of the provider holding the shard (base64 in JSON).
@@ -40,6 +44,11 @@ type Commit struct {
 	// and later challenged, only on shards it signed for. None for the
 	// empty object.
 	Receipts []storage.Receipt `json:"receipts"`
+	// WrappedKey is, for a private object (Public false), its data key
+	// wrapped to the owner's key: an age file of the 32-byte key to the
+	// owner's ed25519 key as an ssh-ed25519 recipient. A public object
+	// has none.
+	WrappedKey []byte `json:"wrapped_key,omitempty"`
 }
 
 // Remove is objects/remove, by the object's owner.
@@ -82,6 +91,7 @@ func (m *Commit) Encode(w *codec.Writer) {
 		w.Uvarint(uint64(rc.ExpiresMs))
 		w.Fixed(rc.Signature)
 	}
+	w.BytesField(m.WrappedKey)
 }
 
 // Decode implements ledger.Msg.
@@ -111,6 +121,9 @@ func (m *Commit) Decode(r *codec.Reader) error {
 			return errs.E(errs.Invalid, "receipt %d: expires_ms %d is out of range", i, exp)
 		}
 		out.Receipts = append(out.Receipts, storage.Receipt{ExpiresMs: int64(exp), Signature: r.Fixed(storage.SignatureSize)})
+	}
+	if wk := r.BytesField(MaxWrappedKey); len(wk) > 0 {
+		out.WrappedKey = wk
 	}
 	if err := r.Err(); err != nil {
 		return err
@@ -164,6 +177,9 @@ func (m *Commit) parse() (*storage.Manifest, map[identity.Address]uint64, error)
 		if len(rc.Signature) != storage.SignatureSize || rc.ExpiresMs < 0 {
 			return nil, nil, errs.E(errs.Invalid, "receipt %d has a %d-byte signature and expiry %d: a receipt is a %d-byte ed25519 signature and a time", i, len(rc.Signature), rc.ExpiresMs, storage.SignatureSize)
 		}
+	}
+	if err := m.checkWrappedKey(); err != nil {
+		return nil, nil, err
 	}
 	seen := map[uint64]bool{}
 	for _, id := range m.Leases {

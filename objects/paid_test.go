@@ -54,7 +54,7 @@ func TestClosingALeaseAnObjectUsesIsRefused(t *testing.T) {
 	}
 	// A second object on the same lease: the message counts them.
 	m2, b2 := manifest(t, data(600, 2), c.providers...)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: b2, Leases: ls}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: b2, Leases: ls, Public: true}))
 	r := c.do(u, &market.CloseLease{ID: ls[1]})
 	first := min(m.ID().String(), m2.ID().String()) // the index is in root order; roots sort as their IDs do
 	if want := fmt.Sprintf("lease %d pays for object %s and 1 more: remove those objects first (objects/remove), and the lease closes with the last", ls[1], first); r.Code != ledger.CodeConflict || r.Log != want {
@@ -106,11 +106,11 @@ func TestALeaseThatRunsDryDropsItsObjects(t *testing.T) {
 	}
 	mA, bA := manifest(t, data(3000, 1), c.providers...)
 	mB, bB := manifest(t, data(600, 2), c.providers...)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: bA, Leases: ls}))
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: bB, Leases: ls}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: bB, Leases: ls, Public: true}))
 	lsC := c.leases(0)
 	mC, bC := manifest(t, data(1000, 3), c.providers...)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: bC, Leases: lsC}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: bC, Leases: lsC, Public: true}))
 
 	// L2's escrow lasts ceil(20 x 10^12 / rate) ms from its activation.
 	l2 := c.lease(ls[2])
@@ -248,9 +248,9 @@ func TestCopiedManifestKeepsNoOtherOwnersShards(t *testing.T) {
 		t.Fatal("the part does not share A's first shards")
 	}
 	// Without leases of its own it cannot be committed at all.
-	c.fails(mallory, c.rc(mallory, &objects.Commit{Manifest: bPart, Leases: lsA}), ledger.CodeUnauthorized)
-	c.fails(mallory, c.rc(mallory, &objects.Commit{Manifest: bPart}), ledger.CodeInvalid)
-	c.ok(mallory, c.rc(mallory, &objects.Commit{Manifest: bPart, Leases: lsM}))
+	c.fails(mallory, c.rc(mallory, &objects.Commit{Manifest: bPart, Leases: lsA, Public: true}), ledger.CodeUnauthorized)
+	c.fails(mallory, c.rc(mallory, &objects.Commit{Manifest: bPart, Public: true}), ledger.CodeInvalid)
+	c.ok(mallory, c.rc(mallory, &objects.Commit{Manifest: bPart, Leases: lsM, Public: true}))
 
 	p0, h := c.providers[0].Address(), mA.Segments[0].Shards[0].Hash
 	refs := func() (a, m, all uint64) {
@@ -286,7 +286,7 @@ func TestRenew(t *testing.T) {
 	u, other := c.users[0], c.users[1]
 	ls := c.leases(0)
 	m, b := manifest(t, data(3000, 1), c.providers...)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
 	id := m.ID().String()
 	v0, err := objects.GetObject(c.query(), id)
 	if err != nil {

@@ -30,7 +30,7 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 	defer func() {
 		for _, k := range []string{objects.EventCommitted + " ", objects.EventRemoved + " ", objects.EventRenewed + " ", objects.EventExpired + " " + objects.ReasonUnpaid,
 			objects.EventProofPassed + " ", objects.EventProofMissed + " deadline", objects.EventProofMissed + " invalid",
-			objects.EventShardLost + " " + objects.ReasonMissed, objects.EventRepair + " ", objects.EventRepaired + " "} {
+			objects.EventShardLost + " " + objects.ReasonMissed, objects.EventRepair + " ", objects.EventRepaired + " ", objects.EventGranted + " "} {
 			if total[k] == 0 {
 				t.Errorf("no %q in any run: %v", k, total)
 			}
@@ -111,8 +111,21 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 					if len(ls) < 3 {
 						continue
 					}
-					m := mans[r.IntN(len(mans))]
-					c.do(u, c.rc(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], Public: true}))
+					i := r.IntN(len(mans))
+					m := mans[i]
+					if i%2 == 0 {
+						c.do(u, c.rc(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], Public: true}))
+						break
+					}
+					// Odd manifests are private, and granted to the other
+					// user: dropping them must take the grants along.
+					if c.do(u, c.rc(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], WrappedKey: []byte("wrapped")})).Code == ledger.CodeOK {
+						other := c.users[0]
+						if other == u {
+							other = c.users[1]
+						}
+						c.do(u, &objects.Grant{ID: m.m.ID().String(), Grantee: other.Address().String(), WrappedKey: []byte("wrapped")})
+					}
 				case op < 6: // the consumer, or a provider, closes one of the leases
 					ls := leases[u]
 					if len(ls) == 0 {
@@ -169,6 +182,20 @@ func (c *chain) checkObjects() {
 	for k := range c.st {
 		if strings.HasPrefix(k, "objects/hk/") {
 			placed++
+		}
+	}
+	// Grants never outlive their object, and only private objects have any.
+	for k, v := range c.st {
+		if !strings.HasPrefix(k, "objects/grant/") {
+			continue
+		}
+		var g objects.GrantRecord
+		if err := json.Unmarshal(v, &g); err != nil {
+			c.t.Fatal(err)
+		}
+		o, err := objects.GetObject(q, g.ID)
+		if err != nil || o.Public {
+			c.t.Fatalf("height %d: a grant to %s on object %s, which is gone or public (%v)", c.height, g.Grantee, g.ID, err)
 		}
 	}
 	shards := 0

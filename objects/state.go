@@ -82,6 +82,9 @@ type Object struct {
 	ExpiresMs int64        `json:"expires_ms,omitempty"`
 	Public    bool         `json:"public"`
 	CreatedMs int64        `json:"created_ms"`
+	// WrappedKey is a private object's data key wrapped to its owner's
+	// key (Commit.WrappedKey).
+	WrappedKey []byte `json:"wrapped_key,omitempty"`
 }
 
 // LeaseShare is how many bytes of a lease an object uses.
@@ -289,6 +292,7 @@ func commit(ctx *ledger.Context, signer identity.Address, m *Commit) error {
 	o := &Object{
 		ID: id.String(), Owner: signer, Size: man.Size, K: man.Params.K, M: man.Params.M,
 		Manifest: m.Manifest, Leases: shares, ExpiresMs: m.ExpiresMs, Public: m.Public, CreatedMs: now,
+		WrappedKey: m.WrappedKey,
 	}
 	s.putJSON(key(prefObj, id[:]), o)
 	s.kv.Set(key(prefByOwner, signer[:], id[:]), []byte{})
@@ -367,6 +371,11 @@ func (s *store) drop(id storage.ID, o *Object, closing uint64, typ string, attrs
 	}
 	if err := s.dropRepairs(id, o.Owner); err != nil {
 		return err
+	}
+	if !o.Public {
+		if err := s.dropGrants(id); err != nil {
+			return err
+		}
 	}
 	s.kv.Delete(key(prefObj, id[:]))
 	s.kv.Delete(key(prefByOwner, o.Owner[:], id[:]))

@@ -202,6 +202,13 @@ func (c *memChain) Refs(_ context.Context, provider identity.Address, h shardsto
 	return objects.ShardRefsOf(c.query(), provider, storage.Hash(h), owner), nil
 }
 
+func (c *memChain) CanRead(_ context.Context, provider identity.Address, h shardstore.Hash, reader identity.Address) (bool, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.query()
+	return objects.CanRead(q, provider, storage.Hash(h), reader, q.Time.UnixMilli())
+}
+
 // TestUnpaidObjectsShardsAreCollected replays attack 1 of issue 10 up to the
 // provider's disk: alice stores an object whose only lease runs out of
 // escrow. The chain drops the object (object.expired, reason unpaid) and its

@@ -277,3 +277,27 @@ func (k *keeper) lastActive(consumer identity.Address) time.Time {
 	defer k.mu.Unlock()
 	return k.active[consumer]
 }
+
+// AuthorizeRead implements shardserver.Authorizer: a shard is private when
+// a live private object places it on this provider, and then only its
+// owner and current grantees may read it, on a signed request. The ledger
+// is asked on every read, through a cache of at most a second or so
+// (Ledger.CanRead), so a revocation takes effect at once.
+func (k *keeper) AuthorizeRead(ctx context.Context, signer *identity.Address, h shardstore.Hash) (bool, error) {
+	var reader identity.Address
+	if signer != nil {
+		reader = *signer
+	}
+	private, allowed, err := k.ledger.CanRead(ctx, k.provider, h, reader)
+	switch {
+	case err != nil:
+		return false, err
+	case !private:
+		return false, nil
+	case signer == nil:
+		return true, errs.E(errs.Unauthorized, "shard %s belongs to a private object: it is served only on a request signed by its owner or by a DID the owner granted access; read the object with `stratus store get ID --from KEY`", h)
+	case !allowed:
+		return true, errs.E(errs.Forbidden, "shard %s belongs to a private object that %s may not read: ask the object's owner for a grant (`stratus store grant ID %s`), then read it with `stratus store get ID --from KEY`", h, reader, reader)
+	}
+	return true, nil
+}

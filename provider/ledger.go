@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/client"
+	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/shardstore"
 )
 
@@ -24,6 +26,12 @@ type Ledger interface {
 	// for the zero owner, the placements of every owner's. An owner's copy
 	// of a shard may go at 0: no other account's object keeps it.
 	Refs(ctx context.Context, provider identity.Address, h shardstore.Hash, owner identity.Address) (uint64, error)
+	// CanRead reports whether shard h on provider belongs to a live
+	// private object, and whether reader (the zero address for an
+	// unsigned request) may read it: the owner or a current grantee of
+	// such an object (objects.CanRead). An answer may be cached for at
+	// most readTTL, so that a revocation takes effect within it.
+	CanRead(ctx context.Context, provider identity.Address, h shardstore.Hash, reader identity.Address) (private, allowed bool, err error)
 }
 
 // A Refresher is a Ledger that caches what it reads. The provider asks it
@@ -57,7 +65,8 @@ const freshZeroTTL = 250 * time.Millisecond
 // at a time, and a fetch that finished after a caller started waiting
 // serves that caller too.
 func NewRESTLedger(c *client.Client) Ledger {
-	return &restLedger{c: c, now: time.Now, lists: map[identity.Address]*leaseList{}, fresh: map[pair]freshAnswer{}}
+	return &restLedger{c: c, now: time.Now, lists: map[identity.Address]*leaseList{}, fresh: map[pair]freshAnswer{},
+		reads: map[readKey]readAnswer{}}
 }
 
 type restLedger struct {
@@ -72,6 +81,34 @@ type restLedger struct {
 	// during them, so that a stranger's refused writes never make lease
 	// holders wait for the cached list.
 	freshMu sync.Mutex
+
+	readMu sync.Mutex
+	reads  map[readKey]readAnswer
+}
+
+// readTTL is how long the REST ledger reuses an answer of CanRead: a
+// revoked grantee is refused at most this long after the revocation
+// commits, and a shard's readers cost the node one query per readTTL.
+const readTTL = time.Second
+
+// maxReads is how many CanRead answers the REST ledger keeps before it
+// drops the stale ones.
+const maxReads = 4096
+
+// publicStale is how long an answer that a shard is public may stand in
+// when the node cannot be reached: public shards stay readable through a
+// short outage of the node. Private answers are never used past readTTL,
+// so a node that cannot be reached never extends a revoked grant.
+const publicStale = 10 * time.Minute
+
+type readKey struct {
+	provider, reader identity.Address
+	h                shardstore.Hash
+}
+
+type readAnswer struct {
+	at               time.Time
+	private, allowed bool
 }
 
 type pair struct{ consumer, provider identity.Address }
@@ -203,4 +240,64 @@ func (l *restLedger) Refs(ctx context.Context, provider identity.Address, h shar
 		o = owner.String()
 	}
 	return l.c.ShardRefs(ctx, provider.String(), h.String(), o)
+}
+
+func (l *restLedger) CanRead(ctx context.Context, provider identity.Address, h shardstore.Hash, reader identity.Address) (bool, bool, error) {
+	k := readKey{provider: provider, reader: reader, h: h}
+	now := l.now()
+	fresh := func(a readAnswer) bool { return now.Sub(a.at) < readTTL && now.Sub(a.at) >= 0 }
+	l.readMu.Lock()
+	a, ok := l.reads[k]
+	// A shard found public is public for every reader: signers (strangers
+	// with throwaway keys among them) cost no query of their own.
+	anyone, known := l.reads[readKey{provider: provider, h: h}]
+	l.readMu.Unlock()
+	if ok && fresh(a) {
+		return a.private, a.allowed, nil
+	}
+	if known && fresh(anyone) && !anyone.private {
+		return false, true, nil
+	}
+	r := ""
+	if reader != (identity.Address{}) {
+		r = reader.String()
+	}
+	ra, err := l.c.ShardReader(ctx, provider.String(), h.String(), r)
+	if err != nil {
+		if ok && !a.private && now.Sub(a.at) < publicStale && errs.Is(err, errs.Unavailable) {
+			return false, true, nil
+		}
+		return false, false, err
+	}
+	l.readMu.Lock()
+	defer l.readMu.Unlock()
+	if len(l.reads) >= maxReads {
+		for k, a := range l.reads {
+			if now.Sub(a.at) >= readTTL && (a.private || now.Sub(a.at) >= publicStale) {
+				delete(l.reads, k)
+			}
+		}
+		if len(l.reads) >= maxReads {
+			clear(l.reads)
+		}
+	}
+	l.reads[k] = readAnswer{at: now, private: ra.Private, allowed: ra.Allowed}
+	if !ra.Private {
+		l.reads[readKey{provider: provider, h: h}] = readAnswer{at: now, allowed: true}
+	}
+	return ra.Private, ra.Allowed, nil
+}
+
+var _ AccessLedger = (*restLedger)(nil)
+
+func (l *restLedger) AnchorWindow(ctx context.Context) (objects.AnchorWindow, error) {
+	return l.c.AnchorWindow(ctx)
+}
+
+func (l *restLedger) Anchor(ctx context.Context, provider identity.Address, epoch uint64) (objects.AnchorRecord, error) {
+	return l.c.AccessAnchor(ctx, provider.String(), epoch)
+}
+
+func (l *restLedger) Object(ctx context.Context, id string) (objects.ObjectView, error) {
+	return l.c.Object(ctx, id)
 }

@@ -27,6 +27,8 @@ type fakeLedger struct {
 	mu    sync.Mutex
 	quota map[identity.Address]uint64
 	refs  map[refKey]uint64
+	// private maps a private object's shard to who may read it.
+	private map[shardstore.Hash]map[identity.Address]bool
 }
 
 // refKey is a shard's references by one owner's objects.
@@ -600,4 +602,30 @@ func TestHealthz(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil || resp.StatusCode != 200 || h.Status != "ok" || h.Quota != 1<<20 {
 		t.Errorf("healthz = %d %+v %v", resp.StatusCode, h, err)
 	}
+}
+
+// CanRead implements Ledger: the fake knows no private object unless a
+// test sets one with setPrivate.
+func (f *fakeLedger) CanRead(_ context.Context, _ identity.Address, h shardstore.Hash, reader identity.Address) (bool, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	readers, ok := f.private[h]
+	if !ok {
+		return false, true, nil
+	}
+	return true, readers[reader], nil
+}
+
+// setPrivate makes h a private object's shard that readers may read.
+func (f *fakeLedger) setPrivate(h shardstore.Hash, readers ...identity.Address) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.private == nil {
+		f.private = map[shardstore.Hash]map[identity.Address]bool{}
+	}
+	m := map[identity.Address]bool{}
+	for _, r := range readers {
+		m[r] = true
+	}
+	f.private[h] = m
 }

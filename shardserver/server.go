@@ -1,8 +1,11 @@
-// Package shardserver is a storage provider's shard API over HTTP: public,
+// Package shardserver is a storage provider's shard API over HTTP:
 // range-capable reads of content-addressed shards, and writes and deletes
 // that must be signed (package httpsig) and allowed by an Authorizer, which
 // in a node checks the signer's storage lease and its quota on the ledger.
-// It also has the Client that speaks this API.
+// Reads are public, except of the shards of private objects: those are
+// served only on a signed request that the Authorizer allows (the owner or
+// a current grantee, on the ledger), and each such read is first recorded
+// by the ReadLogger. It also has the Client that speaks this API.
 //
 // It is not a store (it serves any shardstore.Store) and it does not decide
 // who may write: the Authorizer does. An Authorizer that is also a Keeper
@@ -11,19 +14,27 @@
 // Routes:
 //
 //	PUT    /shards/{hash}  signed; the body is the shard; 201
-//	GET    /shards/{hash}  public; single byte ranges; 200, 206 or 416
-//	HEAD   /shards/{hash}  as GET, without the body
+//	GET    /shards/{hash}  public, or signed for a private object's shard;
+//	                       single byte ranges; 200, 206 or 416; a private
+//	                       shard unsigned 401, by a signer without a grant 403
+//	HEAD   /shards/{hash}  as GET, without the body (and not recorded)
 //	DELETE /shards/{hash}  signed; 204
 //	POST   /receipts       signed; the body is a manifest; 200 with the storage receipt
 //	GET    /healthz        200 with the store's usage
 //
 // Errors are RFC 9457 problem details with the status of their errs kind
-// (errs.HTTPStatus); a refused signature or authorization is 401.
+// (errs.HTTPStatus); a refused signature or authorization is 401, a signer
+// the Authorizer knows but refuses (Forbidden) 403.
+//
+// A signed read may name its range in the query, as ?range=bytes=A-B, so
+// that the signature (which covers the query, not the Range header) binds
+// the bytes asked for; the query's range then wins over a Range header.
 package shardserver
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,6 +59,25 @@ type Authorizer interface {
 	AuthorizeWrite(ctx context.Context, signer identity.Address, h shardstore.Hash, size int64) error
 	// AuthorizeDelete is asked before a shard is deleted.
 	AuthorizeDelete(ctx context.Context, signer identity.Address, h shardstore.Hash) error
+	// AuthorizeRead is asked before a shard is read, with the request's
+	// signer, or nil for an unsigned request. It reports whether h is a
+	// shard of a private object here. A public shard is readable by
+	// anyone (private false, nil error); a private one only by a signer
+	// it allows (true, nil). Otherwise it returns an error: Unauthorized
+	// for an unsigned read of a private shard, Forbidden for a signer who
+	// is neither the owner nor a current grantee.
+	AuthorizeRead(ctx context.Context, signer *identity.Address, h shardstore.Hash) (private bool, err error)
+}
+
+// A ReadLogger records the signed reads of private shards. The server calls
+// Record once such a read is authorized and before it sends any byte, with
+// the request (its signature headers are the reader's proof of asking), the
+// signer, the shard and the bytes it is about to send (off and n, after the
+// range is resolved against the shard's size). If Record fails, the read is
+// refused with 503: no private byte leaves without a record. HEAD requests
+// send no bytes and are not recorded.
+type ReadLogger interface {
+	Record(ctx context.Context, r *http.Request, signer identity.Address, h shardstore.Hash, off, n int64) error
 }
 
 // A Keeper is an Authorizer that also keeps track of who stored which
@@ -75,14 +105,18 @@ type Options struct {
 	// Logger receives errors that cannot be sent to the client; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// ReadLog records each signed read of a private shard before it is
+	// served; nil records nothing.
+	ReadLog ReadLogger
 }
 
 type server struct {
-	store  shardstore.Store
-	auth   Authorizer
-	verify *httpsig.Verifier
-	now    func() time.Time
-	log    *slog.Logger
+	store   shardstore.Store
+	auth    Authorizer
+	verify  *httpsig.Verifier
+	now     func() time.Time
+	log     *slog.Logger
+	readLog ReadLogger
 }
 
 // New returns the shard API over store. Writes and deletes are checked by v
@@ -91,7 +125,7 @@ func New(store shardstore.Store, auth Authorizer, v *httpsig.Verifier, opts Opti
 	if store == nil || auth == nil || v == nil {
 		panic("shardserver.New: store, auth and verifier are required")
 	}
-	s := &server{store: store, auth: auth, verify: v, now: opts.Now, log: opts.Logger}
+	s := &server{store: store, auth: auth, verify: v, now: opts.Now, log: opts.Logger, readLog: opts.ReadLog}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -157,8 +191,48 @@ func (s *server) put(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusCreated)
 }
 
+// errPublic stops the verification of a signed read of a public shard
+// before its nonce is kept: such a read needs no signature, and strangers
+// must not fill the replay cache with them.
+var errPublic = errs.E(errs.Internal, "a public shard")
+
+// authorizeRead checks a read of h: signed or not, and by whom. It returns
+// the signer of an allowed private read, nil for a public shard.
+func (s *server) authorizeRead(r *http.Request, h shardstore.Hash) (*identity.Address, error) {
+	if r.Header.Get("Signature") == "" && r.Header.Get("Signature-Input") == "" {
+		private, err := s.auth.AuthorizeRead(r.Context(), nil, h)
+		if err == nil && private {
+			err = errs.E(errs.Internal, "shard %s: the authorizer allowed an unsigned read of a private shard", h)
+		}
+		return nil, err
+	}
+	var private bool
+	signer, err := s.verify.Verify(r, s.now(), func(signer identity.Address) error {
+		p, err := s.auth.AuthorizeRead(r.Context(), &signer, h)
+		if err != nil {
+			return err
+		}
+		if private = p; !private {
+			return errPublic
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errPublic):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &signer, nil
+}
+
 func (s *server) get(w http.ResponseWriter, r *http.Request) {
 	h, err := shardstore.ParseHash(r.PathValue("hash"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	reader, err := s.authorizeRead(r, h)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -171,11 +245,26 @@ func (s *server) get(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Accept-Ranges", "bytes")
 	hdr.Set("ETag", `"`+h.String()+`"`)
-	off, n, partial, err := parseRange(r.Header.Get("Range"), info.Size)
+	rng := r.Header.Get("Range")
+	if q := r.URL.Query().Get("range"); q != "" && reader != nil {
+		rng = q
+	}
+	off, n, partial, err := parseRange(rng, info.Size)
 	if err != nil {
 		hdr.Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
 		s.writeProblem(w, http.StatusRequestedRangeNotSatisfiable, api.ProblemFor(errs.E(errs.Invalid, "shard %s: %v", h, err)))
 		return
+	}
+	if reader != nil {
+		// A private shard: nobody between here and the reader keeps it.
+		hdr.Set("Cache-Control", "private, no-store")
+		if r.Method != http.MethodHead && s.readLog != nil {
+			if err := s.readLog.Record(r.Context(), r, *reader, h, off, n); err != nil {
+				s.log.Error("recording a private read", "shard", h.String(), "reader", reader.String(), "err", err)
+				s.fail(w, r, errs.E(errs.Unavailable, "shard %s: this provider could not record your read in its access log, and serves no private read without a record: try again later, or read the shard from another provider", h))
+				return
+			}
+		}
 	}
 	var body io.ReadCloser
 	if r.Method != http.MethodHead {

@@ -51,6 +51,12 @@ func (a *allowList) AuthorizeDelete(_ context.Context, signer identity.Address, 
 	return a.check("delete", signer)
 }
 
+// AuthorizeRead implements Authorizer: every shard of an allowList is
+// public (see privateAuth for private ones).
+func (a *allowList) AuthorizeRead(context.Context, *identity.Address, shardstore.Hash) (bool, error) {
+	return false, nil
+}
+
 func key(b byte) *identity.Key {
 	return &identity.Key{Priv: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, ed25519.SeedSize))}
 }

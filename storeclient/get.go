@@ -15,7 +15,9 @@ import (
 	"github.com/klauspost/reedsolomon"
 
 	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/internal/bufpool"
+	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/shardstore"
 	"github.com/stratus-cloud/stratus/storage"
 )
@@ -31,6 +33,9 @@ type GetOptions struct {
 	// Parallel is how many segments are fetched at once; 0 means twice the
 	// CPUs, at least 4.
 	Parallel int
+	// Key is the reader's key, which a private object needs: its owner's,
+	// or a current grantee's. Public objects ignore it.
+	Key *identity.Key
 }
 
 // Fault is a shard a Get could not use.
@@ -41,8 +46,9 @@ type Fault struct {
 	Shard    int    `json:"shard"`
 	Hash     string `json:"hash"`
 	// Kind is "corrupt" when the provider sent bytes that do not match the
-	// manifest, "missing" when it does not have the shard, and
-	// "unreachable" when it could not be asked or did not answer.
+	// manifest, "missing" when it does not have the shard, "refused" when
+	// it refused the reader (a private object's shard), and "unreachable"
+	// when it could not be asked or did not answer.
 	Kind  string `json:"kind"`
 	Error string `json:"error"`
 }
@@ -75,11 +81,22 @@ func (r *GetResult) Corrupt() []string {
 // routed around with the parity shards, and reported in the result's
 // Faults. If a segment has fewer than k good shards, Get fails with an
 // errs.Unavailable error that names the missing shards and their providers.
+// A private object is read with o.Key (see private.go): without a key
+// that may read it, Get fails with Unauthorized or Forbidden.
 func (c *Client) Get(ctx context.Context, id string, w io.Writer, o GetOptions) (*GetResult, error) {
 	v, m, err := c.Object(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	if !v.Public {
+		return c.getPrivate(ctx, v, m, w, o)
+	}
+	return c.get(ctx, v, m, w, o, nil)
+}
+
+// get reads the stored bytes of object v as Get does, with shard requests
+// signed by signer if it is not nil.
+func (c *Client) get(ctx context.Context, v *objects.ObjectView, m *storage.Manifest, w io.Writer, o GetOptions, signer *identity.Key) (*GetResult, error) {
 	length := o.Length
 	if length < 0 || (length == 0 && o.Offset == 0) {
 		length = m.Size
@@ -100,6 +117,7 @@ func (c *Client) Get(ctx context.Context, id string, w io.Writer, o GetOptions) 
 	if err != nil {
 		return nil, err
 	}
+	d.signer = signer
 	workers := o.Parallel
 	if workers <= 0 {
 		workers = max(8, 4*runtime.GOMAXPROCS(0))
@@ -200,6 +218,7 @@ type download struct {
 	m         *storage.Manifest
 	rs        reedsolomon.Encoder
 	endpoints map[string]string // provider DID -> shard API
+	signer    *identity.Key     // signs the shard requests, if not nil
 
 	mu   sync.Mutex
 	bad  map[string]bool      // providers that sent wrong bytes: asked last
@@ -380,6 +399,8 @@ func (d *download) shards(ctx context.Context, seg int, skip map[int]bool) ([][]
 					f.Kind = "corrupt"
 				case errs.Is(g.err, errs.NotFound):
 					f.Kind = "missing"
+				case errs.Is(g.err, errs.Forbidden), errs.Is(g.err, errs.Unauthorized):
+					f.Kind = "refused"
 				}
 				faults = append(faults, f)
 				d.fault(f)
@@ -403,10 +424,27 @@ func (d *download) fetch(ctx context.Context, ref storage.ShardRef) ([]byte, err
 	// A generous bound: 5 s plus 1 s per MiB.
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second+time.Duration(ref.Size>>20)*time.Second)
 	defer cancel()
+	if d.signer != nil {
+		return d.c.shards.GetShardSigned(ctx, ep, d.signer, shardstore.Hash(ref.Hash), 0, ref.Size)
+	}
 	return d.c.shards.GetShard(ctx, ep, shardstore.Hash(ref.Hash), 0, ref.Size)
 }
 
 func (d *download) unrecoverable(seg, good int, faults []Fault) error {
+	refused := 0
+	for _, f := range faults {
+		if f.Kind == "refused" {
+			refused++
+		}
+	}
+	if refused > 0 && refused+good >= d.m.Params.K {
+		// Enough providers are up; they refuse this reader.
+		for _, f := range faults {
+			if f.Kind == "refused" {
+				return errs.E(errs.Forbidden, "object %s: %d of its providers refuse to serve it to this key (%s): the key needs the owner's grant", d.res.ID, refused, f.Error)
+			}
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "segment %d of object %s cannot be recovered: %d good shards of the %d needed (%s); unusable:", seg, d.res.ID, good, d.m.Params.K, d.m.Params.Redundancy())
 	for i, f := range faults {

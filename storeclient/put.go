@@ -73,6 +73,12 @@ type PutOptions struct {
 	// Parallel is how many segments are encoded and uploaded at once; 0
 	// means twice the CPUs, at least 4.
 	Parallel int
+	// Private seals the bytes with a fresh data key before they are
+	// coded, and commits the key wrapped to the owner's key (private.go):
+	// providers serve the shards only to the owner and the DIDs it grants
+	// access (Grant), and the ID and shard hashes are over the sealed
+	// bytes. Size in the result is then the sealed size.
+	Private bool
 }
 
 // PutResult says what Put stored.
@@ -94,6 +100,8 @@ type PutResult struct {
 	// PaidUntilMs is when the first of the object's leases runs out of
 	// escrow (objects.ObjectView.PaidUntilMs), for an existing object.
 	PaidUntilMs int64 `json:"paid_until_ms,omitempty"`
+	// Private says the object is private (PutOptions.Private).
+	Private bool `json:"private,omitempty"`
 }
 
 // candidate is a storage provider a put may place shards on.
@@ -113,6 +121,14 @@ type candidate struct {
 // escrow); the providers' garbage collectors delete any shards it uploaded.
 // Nothing on the ledger points at a shard before every shard is stored.
 func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size int64, o PutOptions) (res *PutResult, err error) {
+	var wrapped []byte
+	if o.Private {
+		s, err := seal(r, size, key.Address())
+		if err != nil {
+			return nil, err
+		}
+		r, size, wrapped = s.r, s.size, s.wrapped
+	}
 	p, err := putParams(size, o)
 	if err != nil {
 		return nil, err
@@ -134,13 +150,16 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 		}
 	}
 	// The ID first: nothing is spent before we know whether the object is
-	// already stored.
-	id, err := c.objectID(ctx, r, size, p, o)
-	if err != nil {
-		return nil, err
-	}
-	if res, err := c.existing(ctx, key, id); res != nil || err != nil {
-		return res, err
+	// already stored. A private object's bytes are sealed with a fresh
+	// key, so they are never stored already: no need to encode them twice.
+	var id storage.ID
+	if !o.Private {
+		if id, err = c.objectID(ctx, r, size, p, o); err != nil {
+			return nil, err
+		}
+		if res, err := c.existing(ctx, key, id); res != nil || err != nil {
+			return res, err
+		}
 	}
 	out := &PutResult{Size: size, Params: p, Leases: []uint64{}, Providers: []string{}}
 	up := &uploaded{}
@@ -169,7 +188,7 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 	if err != nil {
 		return nil, err
 	}
-	if man.ID() != id {
+	if !o.Private && man.ID() != id {
 		return nil, errs.E(errs.Conflict, "the file changed while it was being stored (its ID was %s, and is now %s): store it again once it is no longer written to", id, man.ID())
 	}
 	if err := c.waitActive(ctx, out.Leases); err != nil {
@@ -187,7 +206,7 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 	if err != nil {
 		return nil, err
 	}
-	msg := &objects.Commit{Manifest: raw, Leases: out.Leases, Public: true, Receipts: rcs}
+	msg := &objects.Commit{Manifest: raw, Leases: out.Leases, Public: !o.Private, Receipts: rcs, WrappedKey: wrapped}
 	if o.Expires > 0 {
 		msg.ExpiresMs = time.Now().Add(o.Expires).UnixMilli()
 		out.ExpiresMs = msg.ExpiresMs
@@ -196,7 +215,7 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 	if err != nil {
 		return nil, fmt.Errorf("committing the manifest: %w", err)
 	}
-	out.ID, out.Tx, out.Height = man.ID().String(), tx.Hash, tx.Height
+	out.ID, out.Tx, out.Height, out.Private = man.ID().String(), tx.Hash, tx.Height, o.Private
 	return out, nil
 }
 

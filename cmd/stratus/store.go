@@ -61,21 +61,26 @@ func (g *globals) defaultFrom(from string) string {
 func newStoreCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "store",
-		Short: "Store files on the providers: put, get, ls, info, renew, rm",
+		Short: "Store files on the providers: put, get, ls, info, renew, rm, and grants on private ones",
 		Long: `store keeps files as objects: each is erasure-coded into k+m shards a
 segment, spread over k+m distinct storage providers, paid for by one storage
 lease with each, and named by an ID that is the hash of its content. Any k
 healthy providers give it back, verified. An object lives while its leases
-are paid: renew it before the date store info shows. See docs/storage.md.`,
+are paid: renew it before the date store info shows. A private object
+(put --private) is encrypted before it leaves this machine, and read only by
+its owner and the DIDs it grants access. See docs/storage.md.`,
 	}
 	c.AddCommand(newStorePutCmd(g), newStoreGetCmd(g), newStoreLsCmd(g), newStoreInfoCmd(g), newStoreRenewCmd(g), newStoreRmCmd(g))
+	c.AddCommand(newStoreGrantCmd(g), newStoreRevokeCmd(g), newStoreGrantsCmd(g))
+	c.AddCommand(newStoreAccessCmd(g))
 	return c
 }
 
 func newStorePutCmd(g *globals) *cobra.Command {
 	var from, redundancy, expires, prepay string
+	var private bool
 	c := &cobra.Command{
-		Use:   "put FILE [--from KEY] [--redundancy k+m] [--expires DURATION] [--prepay DURATION]",
+		Use:   "put FILE [--from KEY] [--private] [--redundancy k+m] [--expires DURATION] [--prepay DURATION]",
 		Short: "Store a file and print its object ID",
 		Long: `put stores FILE as an object owned by the --from key and prints its ID on
 stdout (a summary goes to stderr). It opens one storage lease with each of
@@ -98,13 +103,19 @@ free space as the input.
 DURATION is a Go duration (90m, 720h) or days (30d, 1d12h). --expires removes
 the object that long after it is stored; --prepay is how long the leases'
 deposits last (default: until --expires and an hour for the upload, else
-30d).`,
+30d).
+
+--private encrypts the file here, with a fresh key, before it is coded and
+sent: providers store and serve only ciphertext, and serve it only to the
+owner and the DIDs granted access (stratus store grant). The ID is the
+ciphertext's, so the same file stored twice privately is two objects.`,
 		Example: `  stratus store put photo.jpg
+  stratus store put contract.pdf --private
   stratus store put backup.tar --from demo --redundancy 4+1 --prepay 90d
   tar c dir | stratus store put - --expires 7d`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var o storeclient.PutOptions
+			o := storeclient.PutOptions{Private: private}
 			var err error
 			if o.K, o.M, err = storage.ParseRedundancy(redundancy); err != nil {
 				return err
@@ -149,6 +160,7 @@ deposits last (default: until --expires and an hour for the upload, else
 	c.Flags().StringVar(&redundancy, "redundancy", storage.DefaultParams().Redundancy(), "k+m: k data and m parity shards a segment, each on a different provider; any k rebuild it")
 	c.Flags().StringVar(&expires, "expires", "", "remove the object after this long, e.g. 30d or 12h (default: keep it until `stratus store rm`)")
 	c.Flags().StringVar(&prepay, "prepay", "", "how long the lease deposits last, e.g. 90d (default: until --expires and an hour, else 30d)")
+	c.Flags().BoolVar(&private, "private", false, "encrypt the file before it leaves this machine; only the owner and DIDs it grants can read it")
 	return c
 }
 
@@ -171,13 +183,16 @@ func printPut(w io.Writer, r *storeclient.PutResult) {
 	if r.ExpiresMs != 0 {
 		fmt.Fprintf(w, "expires %s\n", formatMs(r.ExpiresMs))
 	}
+	if r.Private {
+		fmt.Fprintf(w, "private: encrypted here; only this key and the DIDs it grants read it (stratus store grant %s DID)\n", r.ID)
+	}
 	fmt.Fprintf(w, "get it with: stratus store get %s --out FILE\n", r.ID)
 }
 
 func newStoreGetCmd(g *globals) *cobra.Command {
-	var out, rng string
+	var out, rng, from, receipts string
 	c := &cobra.Command{
-		Use:   "get ID [--out FILE] [--range START-END]",
+		Use:   "get ID [--out FILE] [--range START-END] [--from KEY]",
 		Short: "Get an object, verified, to stdout or to a file",
 		Long: `get reads object ID from the k fastest providers that hold each segment,
 checks every shard against the object's manifest, and rebuilds the segments
@@ -190,7 +205,11 @@ file behind.
 100 bytes, 100- everything from byte 100, -100 the last 100 bytes.
 
 A provider that sent bytes that do not match the manifest is named in a
-warning on stderr.`,
+warning on stderr.
+
+A private object is read with the --from key (default: demo in a devnet
+home): its owner's, or one it was granted to (stratus store grant). Its
+shards are fetched with requests signed by that key, and decrypted here.`,
 		Example: `  stratus store get bafk... -o photo.jpg
   stratus store get bafk... --range 0-1023 | xxd | head
   stratus store get bafk... --out photo.jpg --output json`,
@@ -207,19 +226,30 @@ warning on stderr.`,
 					return err
 				}
 			}
+			key, err := g.readerKey(from)
+			if err != nil {
+				return err
+			}
 			var size int64
 			if r.Last > 0 {
 				v, err := g.client().Object(cmd.Context(), id)
 				if err != nil {
 					return err
 				}
-				size = v.Size
+				if size = v.Size; !v.Public {
+					if size, err = storeclient.PlainSize(v.Size); err != nil {
+						return err
+					}
+				}
 			}
-			o := storeclient.GetOptions{}
+			o := storeclient.GetOptions{Key: key}
 			o.Offset, o.Length = r.options(size)
 			p := g.newProgress("get")
 			o.Progress = p.callback()
 			sc := g.storeClient(p)
+			if receipts != "" {
+				defer keepReceipts(sc, receipts, cmd.ErrOrStderr())()
+			}
 			var w io.Writer = cmd.OutOrStdout()
 			var dst *atomicFile
 			if out != "" {
@@ -233,7 +263,7 @@ warning on stderr.`,
 			res, err := sc.Get(cmd.Context(), id, w, o)
 			p.done()
 			if err != nil {
-				return err
+				return getAdvice(err, key)
 			}
 			if dst != nil {
 				if err := dst.commit(); err != nil {
@@ -257,7 +287,9 @@ warning on stderr.`,
 		},
 	}
 	c.Flags().StringVarP(&out, "out", "o", "", "write the object to FILE instead of stdout, replacing it only once complete")
+	c.Flags().StringVar(&receipts, "receipts", "", "keep the signed requests of a private object's reads, and a hash of what came back, in FILE (JSON): see docs/storage.md \"Access logs\"")
 	c.Flags().StringVar(&rng, "range", "", "bytes to read, both ends included: 0-99, 100- (to the end) or -100 (the last 100)")
+	c.Flags().StringVar(&from, "from", "", "name of the reading key, for a private object: its owner's or a grantee's (default: demo in a devnet home)")
 	return c
 }
 
