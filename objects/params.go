@@ -12,9 +12,9 @@ import (
 type Params struct {
 	// ProofEpochSeconds is how often every provider is challenged.
 	ProofEpochSeconds int64 `json:"proof_epoch_seconds"`
-	// ChallengesPerProvider is how many of its placed shards each provider
-	// is challenged on per epoch, sampled uniformly from the block hash
-	// (missed shards are challenged again on top, until they pass or are
+	// ChallengesPerProvider is how many draws of its placed shards each
+	// provider gets per epoch, weighted by bytes, from the block hash (two
+	// draws on one shard challenge it once; missed shards are challenged again on top, until they pass or are
 	// lost).
 	ChallengesPerProvider uint32 `json:"challenges_per_provider"`
 	// MaxChallengesPerBlock bounds the challenges one block issues and the

@@ -16,8 +16,9 @@ import (
 // Proofs of storage. Each proof epoch, EndBlock walks the providers (a
 // bounded number of challenges per block, the pass carried over to the next
 // blocks) and challenges each one on ChallengesPerProvider of its placed
-// shards, sampled uniformly from its placement index with the block hash as
-// the only randomness, plus every shard it missed and has not yet lost. Each
+// shards, sampled from its placement index weighted by bytes (every byte it
+// holds is as likely to be drawn as any other, so tiny shards of its own do
+// not dilute the draws) with the block hash as the only randomness, plus every shard it missed and has not yet lost. Each
 // challenge names one leaf of the shard. The provider answers with
 // objects/prove before the deadline; a deadline that passes is judged in
 // EndBlock. Everything a block does here is bounded by the parameters:
@@ -68,7 +69,8 @@ const (
 	// answered wrongly ("invalid"), or left open by a provider lost as a
 	// whole (ReasonChallengeLost, "lost"). Attributes AttrChallenge,
 	// AttrProvider, AttrID, AttrSegment, AttrShard, AttrReason,
-	// AttrPenalty (ustr taken from the collateral, given to AttrOwner).
+	// AttrPenalty (ustr taken from the collateral into the treasury), AttrOwner
+	// (the owner of the object challenged).
 	EventProofMissed = "storage.proof_missed"
 	// EventChallenges: a block issued challenges. Attributes AttrEpoch,
 	// AttrCount.
@@ -284,9 +286,9 @@ func (s *store) proofPass(p Params) error {
 // validators' probes found down, is lost instead.
 func (s *store) challengeProvider(prov *market.Provider, p Params, epoch, deadline int64, budget int) (int, error) {
 	a := prov.Operator
-	n := s.holdCount(a)
-	if n == 0 {
-		return 0, nil
+	h, err := s.holding(a)
+	if err != nil || h.count == 0 {
+		return 0, err
 	}
 	st, err := s.stats(a)
 	if err != nil || s.isLosing(a) {
@@ -322,9 +324,17 @@ func (s *store) challengeProvider(prov *market.Provider, p Params, epoch, deadli
 			issued++
 		}
 	}
+	// The sample is by bytes (see the placement index): a provider that
+	// pads its holdings with tiny shards of its own does not dilute the
+	// challenges on the big ones it is paid for. The modulo's bias is
+	// below bytes/2^64.
 	for i := range p.ChallengesPerProvider {
 		r := s.seed(a[:], be(uint64(epoch)), be(uint64(i)))
-		pl, err := s.placementAt(a, binary.BigEndian.Uint64(r[:8])%n)
+		pos, err := s.sample(a, h, binary.BigEndian.Uint64(r[:8])%h.bytes)
+		if err != nil {
+			return issued, err
+		}
+		pl, err := s.placementAt(a, pos)
 		if err != nil {
 			return issued, err
 		}
@@ -423,8 +433,11 @@ func (s *store) judge(c *Challenge, passed bool, reason string, p Params) error 
 		st.Failed++
 	}
 	st.Consecutive++
-	// The penalty goes to the owner of the object challenged: the one the
-	// provider failed.
+	// The penalty goes to the treasury, not to the owner of the object
+	// challenged: an owner can be the provider's own second key, and
+	// penalties paid to it would let a provider move its locked collateral
+	// out by missing proofs on purpose. The owner is made whole by the
+	// repair, which costs it nothing.
 	pl, held, err := s.placementBySlot(prov, slot)
 	if err != nil {
 		return err
@@ -440,7 +453,7 @@ func (s *store) judge(c *Challenge, passed bool, reason string, p Params) error 
 		if err != nil {
 			return err
 		}
-		if penalty, err = market.TakeCollateral(s.ctx, prov, amt, &pl.Owner, ""); err != nil {
+		if penalty, err = market.TakeCollateral(s.ctx, prov, amt, nil, ledger.BucketTreasury); err != nil {
 			return err
 		}
 		st.Penalized += penalty

@@ -169,8 +169,8 @@ func ptr[T any](v T) *T { return &v }
 
 // checkObjects compares the objects module's bookkeeping with the objects
 // in state: leases, shard references, the placement index (every shard
-// of a live object is placed on its provider, or being repaired) and the
-// repairs bucket.
+// of a live object is placed on its provider, or being repaired, and the
+// size tree sums what is placed) and the repairs bucket.
 func (c *chain) checkObjects() {
 	c.t.Helper()
 	q := c.query()
@@ -275,7 +275,89 @@ func (c *chain) checkObjects() {
 	if placed != shards {
 		c.t.Fatalf("height %d: %d placements indexed, the live objects have %d shards not being repaired", c.height, placed, shards)
 	}
+	c.checkWeights()
 	if len(use) != 0 || len(index) != 0 || len(refs) != 0 {
 		c.t.Fatalf("height %d: missing records: use %v, index %d, refs %d", c.height, use, len(index), len(refs))
+	}
+}
+
+// checkWeights checks each provider's size tree against its placements:
+// the count and total bytes in hn/ are the dense array's, node i (1 to
+// count) holds the sizes at positions i-lowbit(i) to i-1, so every prefix
+// sum the tree gives is the sum of the sizes up to that position, and
+// there is no node past the count nor array entry past it.
+func (c *chain) checkWeights() {
+	c.t.Helper()
+	const hn, hp, hw = "objects/hn/", "objects/hp/", "objects/hw/"
+	type tree struct {
+		count, total uint64
+		sizes        map[uint64]uint64
+		nodes        map[uint64]uint64
+	}
+	provs := map[string]*tree{}
+	get := func(p string) *tree {
+		if provs[p] == nil {
+			provs[p] = &tree{sizes: map[uint64]uint64{}, nodes: map[uint64]uint64{}}
+		}
+		return provs[p]
+	}
+	for k, v := range c.st {
+		switch {
+		case strings.HasPrefix(k, hn):
+			n, w := binary.Uvarint(v)
+			if w <= 0 || len(v) != w+8 {
+				c.t.Fatalf("height %d: corrupt placement count %x", c.height, v)
+			}
+			t := get(k[len(hn):])
+			t.count, t.total = n, binary.BigEndian.Uint64(v[w:])
+		case strings.HasPrefix(k, hp):
+			rest := k[len(hp):]
+			// A placement is root32, segment 4, shard 2, hash32, then its
+			// size 8 BE.
+			get(rest[:32]).sizes[binary.BigEndian.Uint64([]byte(rest[32:]))] = binary.BigEndian.Uint64(v[70:78])
+		case strings.HasPrefix(k, hw):
+			rest := k[len(hw):]
+			get(rest[:32]).nodes[binary.BigEndian.Uint64([]byte(rest[32:]))] = binary.BigEndian.Uint64(v)
+		}
+	}
+	for p, t := range provs {
+		prov := identity.Address([]byte(p))
+		if uint64(len(t.sizes)) != t.count {
+			c.t.Fatalf("height %d: %s has %d placements, its count says %d", c.height, prov, len(t.sizes), t.count)
+		}
+		var sum uint64
+		prefix := []uint64{0}
+		for pos := range t.count {
+			sz, ok := t.sizes[pos]
+			if !ok || sz == 0 {
+				c.t.Fatalf("height %d: %s has no placement of bytes at position %d of %d", c.height, prov, pos, t.count)
+			}
+			sum += sz
+			prefix = append(prefix, sum)
+		}
+		if sum != t.total {
+			c.t.Fatalf("height %d: %s's placements hold %d bytes, its total says %d", c.height, prov, sum, t.total)
+		}
+		for i, w := range t.nodes {
+			if i == 0 || i > t.count {
+				c.t.Fatalf("height %d: %s has size tree node %d = %d, outside 1 to its count %d", c.height, prov, i, w, t.count)
+			}
+		}
+		for i := uint64(1); i <= t.count; i++ {
+			if want := prefix[i] - prefix[i-i&-i]; t.nodes[i] != want {
+				c.t.Fatalf("height %d: %s's size tree node %d is %d, the sizes at positions %d to %d sum to %d",
+					c.height, prov, i, t.nodes[i], i-i&-i, i-1, want)
+			}
+		}
+		// And the tree's own prefix sums, as the sampler reads them.
+		for i := uint64(1); i <= t.count; i++ {
+			var got uint64
+			for j := i; j > 0; j -= j & -j {
+				got += t.nodes[j]
+			}
+			if got != prefix[i] {
+				c.t.Fatalf("height %d: %s's size tree sums positions 0 to %d to %d, the placements to %d", c.height, prov, i-1, got, prefix[i])
+			}
+		}
 	}
 }

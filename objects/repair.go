@@ -641,8 +641,10 @@ func repair(ctx *ledger.Context, signer identity.Address, m *Repair) error {
 	s.putJSON(key(prefObj, root[:]), o)
 	s.putLeaseUse(lease, LeaseUse{Bytes: uint64(ref.Size), Objects: 1})
 	s.kv.Set(key(prefLeaseObj, be(lease), root[:]), []byte{})
-	s.place(signer, placement{Root: root, Segment: m.Segment, Shard: uint16(m.Shard), Hash: ref.Hash, Size: ref.Size,
-		LeafSize: uint32(man.Params.LeafSize), Owner: o.Owner})
+	if err := s.place(signer, placement{Root: root, Segment: m.Segment, Shard: uint16(m.Shard), Hash: ref.Hash, Size: ref.Size,
+		LeafSize: uint32(man.Params.LeafSize), Owner: o.Owner}); err != nil {
+		return err
+	}
 	st, err := s.stats(signer)
 	if err != nil {
 		return err
