@@ -52,9 +52,12 @@ const DevnetComputeSpareBps = 10_100
 // The devnet's built-in providers, run by the devnet process itself: the
 // storage providers, each a shard API on a port of its own, and the
 // compute providers, each a function server on a port of its own.
-var devnetProviders = func() []devnetProvider {
+var devnetProviders = devnetProvidersWith(DevnetStorage)
+
+// devnetProvidersWith is devnetProviders with storage storage providers.
+func devnetProvidersWith(storage int) []devnetProvider {
 	var ps []devnetProvider
-	for i := range DevnetStorage {
+	for i := range storage {
 		ps = append(ps, devnetProvider{fmt.Sprintf("storage%d", i), market.ClassStorage, StorageCapacity, referenceBps})
 	}
 	for i := range DevnetCompute {
@@ -65,7 +68,7 @@ var devnetProviders = func() []devnetProvider {
 		ps = append(ps, devnetProvider{fmt.Sprintf("compute%d", i), market.ClassCompute, ComputeCapacity, bps})
 	}
 	return ps
-}()
+}
 
 // referenceBps prices an offer at the reference price.
 const referenceBps = 10_000
@@ -132,6 +135,10 @@ type ModuleGenesis struct {
 	Market    market.Genesis
 	Functions functions.Genesis
 	Objects   objects.Genesis
+	// Storage is how many built-in storage providers (storage0 …) the
+	// devnet runs; 0 means DevnetStorage. Benchmarks and tests that take
+	// providers away want more, to leave some to repair onto.
+	Storage int
 }
 
 // InitDevnetModules is InitDevnet with every module's genesis section
@@ -143,6 +150,13 @@ func InitDevnetModules(home string, cfg Config, passphrase string, mods ModuleGe
 	}
 	if err := mods.Objects.Params.Validate(); err != nil {
 		return false, err
+	}
+	providers := devnetProviders
+	if mods.Storage != 0 {
+		if mods.Storage < 1 || mods.Storage > MaxTestnetStorage {
+			return false, errs.E(errs.Invalid, "a devnet runs 1 to %d storage providers, not %d", MaxTestnetStorage, mods.Storage)
+		}
+		providers = devnetProvidersWith(mods.Storage)
 	}
 	if Exists(home) {
 		return false, nil
@@ -180,7 +194,7 @@ func InitDevnetModules(home string, cfg Config, passphrase string, mods ModuleGe
 	}
 	mg.Providers = nil
 	cfg.Providers, cfg.Storage, cfg.Compute = nil, nil, nil
-	for _, dp := range devnetProviders {
+	for _, dp := range providers {
 		a, err := createOrShow(ks, dp.name, passphrase)
 		if err != nil {
 			return false, err

@@ -78,11 +78,13 @@ func tick(ctx context.Context, d time.Duration, f func()) {
 
 // provide is a provider's agent: it acknowledges the leases the market
 // assigns to the provider, and keeps the provider's registered endpoint
-// pointing at this node.
+// pointing at this node. For a storage provider it also runs the prover
+// and the repair worker (proofs.go, repair.go).
 func (r *roles) provide(ctx context.Context, name string, key *identity.Key) {
 	defer r.wg.Done()
 	log := r.log.With("provider", name)
 	addr := key.Address()
+	snd := &sender{c: r.c, key: key}
 	endpointChecked := false
 	// A put waits for its leases to be acknowledged before it can commit
 	// its object: on a validator, where the check is a read of local
@@ -91,11 +93,14 @@ func (r *roles) provide(ctx context.Context, name string, key *identity.Key) {
 	if r.n.app != nil {
 		every = min(every, max(time.Duration(r.n.Config.Consensus.TimeoutCommit), 100*time.Millisecond))
 	}
+	if r.n.runsStorage(name) {
+		r.startStorageAgents(ctx, name, addr, snd, log, every)
+	}
 	tick(ctx, every, func() {
 		if !endpointChecked {
 			want := r.n.ProviderEndpoint(name)
 			if p, err := r.c.Provider(ctx, addr.String()); err == nil && p.Endpoint != want {
-				if _, err := r.c.Send(ctx, key, &market.UpdateProvider{Endpoint: want}, client.SendOptions{}); err != nil {
+				if _, err := snd.send(ctx, &market.UpdateProvider{Endpoint: want}); err != nil {
 					log.Warn("cannot update the provider's endpoint", "err", err)
 					return
 				}
@@ -109,7 +114,7 @@ func (r *roles) provide(ctx context.Context, name string, key *identity.Key) {
 			return
 		}
 		for _, id := range ids {
-			if _, err := r.c.Send(ctx, key, &market.AckLease{ID: id}, client.SendOptions{}); err != nil {
+			if _, err := snd.send(ctx, &market.AckLease{ID: id}); err != nil {
 				if ctx.Err() == nil {
 					log.Warn("cannot acknowledge lease", "lease", id, "err", err)
 				}

@@ -97,10 +97,6 @@ func (c *Client) Get(ctx context.Context, id string, w io.Writer, o GetOptions) 
 // get reads the stored bytes of object v as Get does, with shard requests
 // signed by signer if it is not nil.
 func (c *Client) get(ctx context.Context, v *objects.ObjectView, m *storage.Manifest, w io.Writer, o GetOptions, signer *identity.Key) (*GetResult, error) {
-	eps, err := c.endpoints(ctx)
-	if err != nil {
-		return nil, err
-	}
 	length := o.Length
 	if length < 0 || (length == 0 && o.Offset == 0) {
 		length = m.Size
@@ -117,13 +113,11 @@ func (c *Client) get(ctx context.Context, v *objects.ObjectView, m *storage.Mani
 	for _, r := range ranges {
 		total += r.End - r.Start
 	}
-	d := &download{c: c, m: m, signer: signer, endpoints: map[string]string{}, bad: map[string]bool{}, down: map[string]time.Time{}, res: res}
-	for did, p := range eps {
-		d.endpoints[did] = p.Endpoint
+	d, err := c.newDownload(ctx, m, res)
+	if err != nil {
+		return nil, err
 	}
-	if d.rs, err = reedsolomon.New(m.Params.K, m.Params.M); err != nil {
-		return nil, errs.E(errs.Internal, "creating a %s coder: %v", m.Params.Redundancy(), err)
-	}
+	d.signer = signer
 	workers := o.Parallel
 	if workers <= 0 {
 		workers = max(8, 4*runtime.GOMAXPROCS(0))
@@ -217,7 +211,8 @@ func (c *Client) get(ctx context.Context, v *objects.ObjectView, m *storage.Mani
 	return res, nil
 }
 
-// download is one Get's state.
+// download is one Get's state, or one FetchSegment's: the providers that
+// failed or sent wrong bytes, asked last, and the faults met.
 type download struct {
 	c         *Client
 	m         *storage.Manifest
@@ -229,6 +224,23 @@ type download struct {
 	bad  map[string]bool      // providers that sent wrong bytes: asked last
 	down map[string]time.Time // providers that failed, and when: asked after the healthy ones for a while
 	res  *GetResult
+}
+
+// newDownload reads the providers' endpoints from the ledger and returns a
+// download of m that records its faults in res.
+func (c *Client) newDownload(ctx context.Context, m *storage.Manifest, res *GetResult) (*download, error) {
+	eps, err := c.endpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := &download{c: c, m: m, endpoints: map[string]string{}, bad: map[string]bool{}, down: map[string]time.Time{}, res: res}
+	for did, p := range eps {
+		d.endpoints[did] = p.Endpoint
+	}
+	if d.rs, err = reedsolomon.New(m.Params.K, m.Params.M); err != nil {
+		return nil, errs.E(errs.Internal, "creating a %s coder: %v", m.Params.Redundancy(), err)
+	}
+	return d, nil
 }
 
 // downFor is how long a provider that failed a read is asked only when the
@@ -293,8 +305,42 @@ func (d *download) order(seg int) []int {
 // segment fetches and decodes segment seg.
 func (d *download) segment(ctx context.Context, seg int) ([]byte, error) {
 	k := d.m.Params.K
+	shards, err := d.shards(ctx, seg, nil)
+	if err != nil {
+		return nil, err
+	}
+	dataOK := true
+	for j := 0; j < k; j++ {
+		dataOK = dataOK && shards[j] != nil
+	}
+	if !dataOK {
+		if err := d.rs.ReconstructData(shards); err != nil {
+			return nil, errs.E(errs.Internal, "decoding segment %d: %v", seg, err)
+		}
+	}
+	length := d.m.Segments[seg].Length
+	out := bufpool.Get(int(length))[:0]
+	for j := 0; j < k && int64(len(out)) < length; j++ {
+		out = append(out, shards[j][:min(int64(len(shards[j])), length-int64(len(out)))]...)
+	}
+	for _, b := range shards {
+		bufpool.Put(b)
+	}
+	return out, nil
+}
+
+// shards fetches k verified shards of segment seg, in the order of
+// d.order, hedging a slow one and routing around a failed one, never asking
+// for the shards skip names. The others are nil.
+func (d *download) shards(ctx context.Context, seg int, skip map[int]bool) ([][]byte, error) {
+	k := d.m.Params.K
 	refs := d.m.Segments[seg].Shards
-	order := d.order(seg)
+	var order []int
+	for _, j := range d.order(seg) {
+		if !skip[j] {
+			order = append(order, j)
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -367,24 +413,7 @@ func (d *download) segment(ctx context.Context, seg int) ([]byte, error) {
 		}
 	}
 	cancel() // the slow fetches still running are not needed
-	dataOK := true
-	for j := 0; j < k; j++ {
-		dataOK = dataOK && shards[j] != nil
-	}
-	if !dataOK {
-		if err := d.rs.ReconstructData(shards); err != nil {
-			return nil, errs.E(errs.Internal, "decoding segment %d: %v", seg, err)
-		}
-	}
-	length := d.m.Segments[seg].Length
-	out := bufpool.Get(int(length))[:0]
-	for j := 0; j < k && int64(len(out)) < length; j++ {
-		out = append(out, shards[j][:min(int64(len(shards[j])), length-int64(len(out)))]...)
-	}
-	for _, b := range shards {
-		bufpool.Put(b)
-	}
-	return out, nil
+	return shards, nil
 }
 
 func (d *download) fetch(ctx context.Context, ref storage.ShardRef) ([]byte, error) {

@@ -600,8 +600,8 @@ feed:
 	return man, nil
 }
 
-// putSegment uploads one segment's shards in parallel, each retried a few
-// times, and fills in their providers.
+// putSegment uploads one segment's shards in parallel, each with
+// PlaceShard, and fills in their providers.
 func (c *Client) putSegment(ctx context.Context, key *identity.Key, i int, es *storage.EncodedSegment, provs []candidate, progress func(int64), up *uploaded) error {
 	n := len(provs)
 	errc := make(chan error, len(es.Shards))
@@ -610,27 +610,13 @@ func (c *Client) putSegment(ctx context.Context, key *identity.Key, i int, es *s
 		es.Segment.Shards[j].Provider = cp.p.Operator.String()
 		h := shardstore.Hash(es.Segment.Shards[j].Hash)
 		go func() {
-			var err error
-			for attempt := 0; attempt < 3; attempt++ {
-				if attempt > 0 {
-					select {
-					case <-ctx.Done():
-						errc <- ctx.Err()
-						return
-					case <-time.After(time.Duration(attempt) * 300 * time.Millisecond):
-					}
-				}
-				if err = c.shards.PutShard(ctx, cp.p.Endpoint, key, h, data); err == nil {
-					up.add(cp.p.Endpoint, h)
-					progress(int64(len(data)))
-					errc <- nil
-					return
-				}
-				if k := errs.KindOf(err); k != errs.Unavailable && k != errs.Timeout && k != errs.Internal {
-					break // the provider refused: trying again won't help
-				}
+			if err := c.PlaceShard(ctx, key, cp.p.Endpoint, h, data); err != nil {
+				errc <- fmt.Errorf("storing shard %d of segment %d on provider %s (%s): %w", j, i, cp.p.Operator, cp.p.Endpoint, err)
+				return
 			}
-			errc <- fmt.Errorf("storing shard %d of segment %d on provider %s (%s): %w", j, i, cp.p.Operator, cp.p.Endpoint, err)
+			up.add(cp.p.Endpoint, h)
+			progress(int64(len(data)))
+			errc <- nil
 		}()
 	}
 	var first error

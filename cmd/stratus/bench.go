@@ -8,6 +8,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	c.AddCommand(newBenchMarketCmd(g))
 	c.AddCommand(newBenchBlockCmd(g))
 	c.AddCommand(newBenchStorageCmd(g))
+	c.AddCommand(newBenchRepairCmd(g))
 	c.AddCommand(newBenchComputeCmd(g))
 	return c
 }

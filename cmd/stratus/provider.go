@@ -11,6 +11,7 @@ import (
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
+	"github.com/stratus-cloud/stratus/objects"
 )
 
 type offerFlags struct {
@@ -186,6 +187,10 @@ func newProviderCmd(g *globals) *cobra.Command {
 			var p struct {
 				market.ProviderView
 				Leases []string `json:"leases"`
+				// Proofs is the provider's record of storage proofs and
+				// repairs (GET /v1/providers/{did}/proofs, read in the same
+				// snapshot); absent from a node that keeps none.
+				Proofs *objects.ProofStats `json:"proofs,omitempty"`
 			}
 			if err := g.client().Get(cmd.Context(), "/v1/providers/"+addr.String(), &p); err != nil {
 				return err
@@ -204,6 +209,9 @@ func newProviderCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "new leases: no, %s\n", p.Reason)
 				}
 				fmt.Fprintf(w, "leases:     %v\n", p.Leases)
+				if p.Proofs != nil {
+					printProofStats(w, *p.Proofs)
+				}
 			})
 		},
 	}
@@ -272,4 +280,14 @@ func formatQuantity(q uint64, class string) string {
 		return fmt.Sprintf("%dMiB", q>>20)
 	}
 	return fmt.Sprintf("%dB", q)
+}
+
+// printProofStats prints a provider's storage proofs and repairs.
+func printProofStats(w io.Writer, s objects.ProofStats) {
+	fmt.Fprintf(w, "proofs:     %d passed, %d missed (%d of them failed to verify), %d missed in a row\n", s.Passed, s.Missed, s.Failed, s.Consecutive)
+	fmt.Fprintf(w, "penalized:  %s\n", money.Format(s.Penalized))
+	fmt.Fprintf(w, "shards:     %d lost, %d repaired for others\n", s.Lost, s.Repaired)
+	if s.LostMs > 0 {
+		fmt.Fprintf(w, "lost:       since %s: every shard it held was queued for repair\n", time.UnixMilli(s.LostMs).UTC().Format(time.RFC3339))
+	}
 }
