@@ -9,7 +9,10 @@ import (
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/objects"
+	"github.com/stratus-cloud/stratus/shardserver"
+	"github.com/stratus-cloud/stratus/shardstore"
 	"github.com/stratus-cloud/stratus/storage"
+	"github.com/stratus-cloud/stratus/storeclient"
 )
 
 // TestObjectsOnDevnet commits an object's manifest against a storage lease
@@ -48,7 +51,8 @@ func TestObjectsOnDevnet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := enc.EncodeSegment([]byte("the bytes of a small object, stored three plus two")); err != nil {
+	es, err := enc.EncodeSegment([]byte("the bytes of a small object, stored three plus two"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	man := enc.Manifest()
@@ -61,7 +65,28 @@ func TestObjectsOnDevnet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Send(ctx, demo, &objects.Commit{Manifest: raw, Leases: []uint64{id}, Public: true}, client.SendOptions{}); err != nil {
+	// The provider signs a receipt only for shards it holds: upload them.
+	ps, err := c.Providers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var endpoint string
+	for _, p := range ps {
+		if p.Operator == prov {
+			endpoint = p.Endpoint
+		}
+	}
+	var sc shardserver.Client
+	for j, data := range es.Shards {
+		if err := sc.PutShard(ctx, endpoint, demo, shardstore.Hash(es.Segment.Shards[j].Hash), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rcs, err := storeclient.New(c).Receipts(ctx, demo, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, demo, &objects.Commit{Manifest: raw, Leases: []uint64{id}, Receipts: rcs, Public: true}, client.SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var got objects.ObjectView

@@ -3,9 +3,11 @@ package objects_test
 import (
 	"crypto/ed25519"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
@@ -77,60 +79,94 @@ func (c *chain) commitHeld(u *identity.Key, d []byte, provs ...*identity.Key) (s
 	for _, p := range provs {
 		ls = append(ls, c.openLease(u, p, leaseBytes, true))
 	}
-	c.ok(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true}))
 	return m.ID().String(), shardBytes(c.t, d), ls
 }
 
 // A consumer commits a manifest whose shards it never uploaded: the
-// providers acknowledged leases, not bytes, so nothing on the ledger says
-// they ever received these shards. Every challenge on them is a miss, and
-// the miss penalty goes to the object's owner: the liar is paid out of the
-// honest providers' collateral, and each provider's misses in a row on the
-// fake shards count towards losing it as a whole.
+// providers acknowledged leases, not bytes, so without receipts nothing on
+// the ledger said they ever received these shards, every challenge on them
+// was a miss, and each provider's misses counted towards losing it as a
+// whole. A commit now carries every provider's receipt, signed only once
+// the provider holds the shards, so each attempt below is refused and
+// changes nothing, and no provider is ever challenged on Mallory's object.
 func TestAttackConsumerCommitsShardsNeverUploaded(t *testing.T) {
 	c := newChain(t)
 	honest, mallory := c.users[0], c.users[1]
 	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
-	c.registerProvider("provider3")
-	_, held, _ := c.commitHeld(honest, data(2048, 9), p0, p1, p2)
-	// Mallory's object: leases with all three, bytes uploaded nowhere.
-	c.commitHeld(mallory, data(2048, 10), p0, p1, p2)
-	collBefore := c.provider(p0).Collateral + c.provider(p1).Collateral + c.provider(p2).Collateral
+	p3 := c.registerProvider("provider3")
+	c.commitHeld(honest, data(2048, 9), p0, p1, p2)
 
-	var got uint64
-	misses := 0
-	for range 4 {
-		c.epoch()
-		c.answerAll(held, p0, p1, p2)
-		c.block(61 * time.Second)
-		s, n := penaltiesTo(c.endEvents, mallory.Address())
-		got += s
-		misses += n
-		c.answerAll(held, p0, p1, p2)
+	// Mallory's object: leases with all three, bytes uploaded nowhere.
+	m, raw := manifest(t, data(2048, 10), p0, p1, p2)
+	var ls []uint64
+	for _, p := range []*identity.Key{p0, p1, p2} {
+		ls = append(ls, c.openLease(mallory, p, leaseBytes, true))
 	}
-	if misses == 0 {
-		t.Fatal("no challenge on the never-uploaded shards was missed: the attack was not exercised")
+	valid := receipts(t, raw, mallory.Address(), c.now.Add(storage.ReceiptLifetime))
+	// Another object of Mallory's, on the same providers, that they did sign for.
+	_, rawOther := manifest(t, data(2048, 11), p0, p1, p2)
+	other := receipts(t, rawOther, mallory.Address(), c.now.Add(storage.ReceiptLifetime))
+	// The same object placed otherwise: p1 signed for shards 1 and 4 only.
+	_, rawSwapped := manifest(t, data(2048, 10), p1, p0, p2)
+	swapped := receipts(t, rawSwapped, mallory.Address(), c.now.Add(storage.ReceiptLifetime))
+	with := func(i int, r storage.Receipt) []storage.Receipt {
+		out := append([]storage.Receipt(nil), valid...)
+		out[i] = r
+		return out
 	}
-	// Pinned: what the attack gets on this chain today (the block hashes
-	// are fixed), 9 misses, 44.453113 STR. (The draws are by bytes; the
-	// honest and the fake shards are the same size, so the count of misses
-	// is the uniform draw's, but which provider misses when, and so each
-	// penalty's 0.5% of a collateral, differs.)
-	if got != 0 && (misses != 9 || got != 44_453_113) {
-		t.Fatalf("Mallory got %d ustr for %d misses, want 44453113 for 9", got, misses)
+	for _, tc := range []struct {
+		name string
+		rcs  []storage.Receipt
+		want string
+	}{
+		{"no receipts", nil, "carries 0 storage receipts"},
+		{"a receipt missing", valid[:2], "carries 2 storage receipts"},
+		{"a receipt too many", append(append([]storage.Receipt(nil), valid...), valid[0]), "carries 4 storage receipts"},
+		{"the wrong provider's receipt", with(1, storage.SignReceipt(p3, raw, mallory.Address(), c.now.Add(storage.ReceiptLifetime))), "receipt 1 (provider " + p1.Address().String()},
+		{"receipts in the wrong order", []storage.Receipt{valid[1], valid[0], valid[2]}, "receipt 0 (provider " + p0.Address().String()},
+		{"a receipt over another object", with(0, other[0]), "receipt 0 (provider " + p0.Address().String()},
+		{"a receipt for another placement of the object", with(0, swapped[1]), "receipt 0 (provider " + p0.Address().String()},
+		{"a receipt signed for another owner", with(2, storage.SignReceipt(p2, raw, honest.Address(), c.now.Add(storage.ReceiptLifetime))), "receipt 2 (provider " + p2.Address().String()},
+		{"a receipt signed by the consumer", with(2, storage.SignReceipt(mallory, raw, mallory.Address(), c.now.Add(storage.ReceiptLifetime))), "receipt 2"},
+		{"an expired receipt", with(0, storage.SignReceipt(p0, raw, mallory.Address(), c.now)), "expired"},
+		{"a receipt valid for too long", with(0, storage.SignReceipt(p0, raw, mallory.Address(), c.now.Add(2*storage.MaxReceiptLifetime))), "more than"},
+		{"a zero signature", with(0, storage.Receipt{ExpiresMs: valid[0].ExpiresMs, Signature: make([]byte, 64)}), "receipt 0"},
+	} {
+		r := c.fails(mallory, &objects.Commit{Manifest: raw, Leases: ls, Receipts: tc.rcs, Public: true}, ledger.CodeInvalid)
+		if !strings.Contains(r.Log, tc.want) || !strings.Contains(r.Log, "ask") {
+			t.Errorf("%s: log %q, want it to mention %q and what to do", tc.name, r.Log, tc.want)
+		}
 	}
-	// The first miss of a provider costs it 0.5% of 1000 STR, 5 STR.
-	if got < 5*money.UstrPerSTR {
-		t.Fatalf("Mallory got %d ustr of penalties for %d misses, want at least 5 STR", got, misses)
+	if _, err := objects.GetObject(c.query(), m.ID().String()); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("Mallory's object was recorded: %v", err)
 	}
-	collAfter := c.provider(p0).Collateral + c.provider(p1).Collateral + c.provider(p2).Collateral
-	if got > collBefore-collAfter {
-		t.Fatalf("penalties %d exceed the collateral taken %d", got, collBefore-collAfter)
+
+	// c.fails checked that each refusal changed nothing: no placement of
+	// Mallory's shards exists, so no provider is challenged on them.
+	for _, p := range []*identity.Key{p0, p1, p2} {
+		if n := c.placements(p); n != 2 {
+			t.Fatalf("%s has %d placements, want the honest object's 2", p.Name, n)
+		}
 	}
-	if got > 0 {
-		t.Skipf("BUG: a consumer who never uploaded its shards got %d ustr of the providers' collateral in %d misses (the providers lost %d ustr in all); "+
-			"commit must not make shards challengeable until their provider has acknowledged holding them", got, misses, collBefore-collAfter)
+
+	// A receipt replayed from another commit: the honest user's object,
+	// removed, committed again with its old receipts once they expired
+	// (the provider kept the shards only until then).
+	hm, hraw := manifest(t, data(2048, 12), p0, p1, p2)
+	var hls []uint64
+	for _, p := range []*identity.Key{p0, p1, p2} {
+		hls = append(hls, c.openLease(honest, p, leaseBytes, true))
 	}
+	old := c.rc(honest, &objects.Commit{Manifest: hraw, Leases: hls, Public: true})
+	c.ok(honest, old)
+	c.ok(honest, &objects.Remove{ID: hm.ID().String()})
+	c.block(storage.ReceiptLifetime)
+	if r := c.fails(honest, old, ledger.CodeInvalid); !strings.Contains(r.Log, "expired") {
+		t.Errorf("replayed receipts: %q", r.Log)
+	}
+	// ... and the same receipts under Mallory's name.
+	c.fails(mallory, &objects.Commit{Manifest: hraw, Leases: ls, Receipts: old.Receipts, Public: true}, ledger.CodeInvalid)
 }
 
 // loseSilent runs epochs in which every provider in answer answers its
@@ -279,7 +315,7 @@ func TestAttackProviderDilutesChallengesWithTinyShards(t *testing.T) {
 	for i := range tiny {
 		d := data(3, byte(i))
 		m, raw := manifest(t, d, p0)
-		c.ok(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true})
+		c.ok(sybil, c.rc(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true}))
 		for h, b := range shardBytes(t, d) {
 			held[h] = b
 		}
@@ -629,7 +665,7 @@ func TestAttackProviderDrainsOwnCollateralThroughSybilOwner(t *testing.T) {
 	lease := c.openLease(sybil, p0, leaseBytes, true)
 	for i := range 10 {
 		_, raw := manifest(t, data(3, byte(100+i)), p0)
-		c.ok(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true})
+		c.ok(sybil, c.rc(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true}))
 	}
 	c.answerAll(held, p0, p1, p2)
 	coll, bal := c.provider(p0).Collateral, c.balance(sybil)
@@ -699,8 +735,8 @@ func TestAttackSharedLeaseLosesOneObjectsShard(t *testing.T) {
 	dA, dB := data(1024, 21), data(600, 22)
 	mA, rawA := manifest(t, dA, p0, p1, p2)
 	mB, rawB := manifest(t, dB, p0, p1, p2)
-	c.ok(u, &objects.Commit{Manifest: rawA, Leases: ls, Public: true})
-	c.ok(u, &objects.Commit{Manifest: rawB, Leases: ls, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawA, Leases: ls, Public: true}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawB, Leases: ls, Public: true}))
 	heldA, heldB := shardBytes(t, dA), shardBytes(t, dB)
 	all := map[storage.Hash][]byte{}
 	for h, b := range heldA {
@@ -763,8 +799,8 @@ func TestAttackRepairRoundsSmallShardsEscrowToNothing(t *testing.T) {
 	dA, dB := data(3, 23), data(8, 24)
 	mA, rawA := manifest(t, dA, p0, p1, p2)
 	_, rawB := manifest(t, dB, p0, p1, p2)
-	c.ok(u, &objects.Commit{Manifest: rawA, Leases: ls, Public: true})
-	c.ok(u, &objects.Commit{Manifest: rawB, Leases: ls, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawA, Leases: ls, Public: true}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawB, Leases: ls, Public: true}))
 	heldA, heldB := shardBytes(t, dA), shardBytes(t, dB)
 	all := map[storage.Hash][]byte{}
 	for h, b := range heldA {
@@ -958,7 +994,7 @@ func TestAttackSameShardTwiceOnOneProvider(t *testing.T) {
 	for _, p := range []*identity.Key{p0, p1} {
 		ls = append(ls, c.openLease(u, p, 4096, true))
 	}
-	c.ok(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true}))
 	held := shardBytes(t, d)
 	id := m.ID().String()
 	if n := c.placements(p0); n != 4 {

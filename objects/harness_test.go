@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,7 +28,54 @@ var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func testKey(name string) *identity.Key {
 	seed := sha256.Sum256([]byte("stratus-objects-sm/" + name))
-	return &identity.Key{Name: name, Priv: ed25519.NewKeyFromSeed(seed[:])}
+	k := &identity.Key{Name: name, Priv: ed25519.NewKeyFromSeed(seed[:])}
+	knownKeys.Store(k.Address(), k)
+	return k
+}
+
+// knownKeys maps the address of every key testKey made to the key, so that
+// receipts can be signed by the providers a manifest names.
+var knownKeys sync.Map // identity.Address -> *identity.Key
+
+// rc returns msg with the storage receipts of every provider its manifest
+// names, signed for owner and valid for storage.ReceiptLifetime from the
+// chain's time, as the providers would sign them once they hold the
+// shards. It fails the test if a provider's key is not known.
+func (c *chain) rc(owner *identity.Key, msg *objects.Commit) *objects.Commit {
+	c.t.Helper()
+	out := *msg
+	out.Receipts = receipts(c.t, msg.Manifest, owner.Address(), c.now.Add(storage.ReceiptLifetime))
+	return &out
+}
+
+// receipts signs manifest's receipts for owner, valid until expires, with
+// the keys of the providers it names (in its provider table's order).
+func receipts(t *testing.T, manifest []byte, owner identity.Address, expires time.Time) []storage.Receipt {
+	t.Helper()
+	m, err := storage.DecodeManifest(manifest)
+	if err != nil {
+		return nil // an undecodable manifest has no providers; the commit is refused for it
+	}
+	var out []storage.Receipt
+	for _, did := range m.Providers() {
+		k := providerKey(t, did)
+		out = append(out, storage.SignReceipt(k, manifest, owner, expires))
+	}
+	return out
+}
+
+// providerKey returns the key of the provider did, made by testKey.
+func providerKey(t *testing.T, did string) *identity.Key {
+	t.Helper()
+	a, err := identity.ParseDID(did)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, ok := knownKeys.Load(a)
+	if !ok {
+		t.Fatalf("no test key for provider %s", did)
+	}
+	return k.(*identity.Key)
 }
 
 // chain is the ledger with the market and objects modules over memory.

@@ -19,7 +19,9 @@ const MaxLeases = 64
 // messages, because its manifest is up to a megabyte and base64 would add a
 // third:
 //
-//	bytes(manifest) uvarint(len(leases)) uvarint(lease)* uvarint(expires_ms) bool(public) bytes(wrapped_key)
+//	bytes(manifest) uvarint(len(leases)) uvarint(lease)* uvarint(expires_ms) bool(public)
+//	uvarint(len(receipts)) receipt* bytes(wrapped_key)
+//	receipt = uvarint(expires_ms) signature[64]
 //
 // wrapped_key is at most MaxWrappedKey bytes: empty for a public object,
 // and for a private one the object's data key wrapped to the owner's key
@@ -36,6 +38,12 @@ type Commit struct {
 	// keeps it until it is removed.
 	ExpiresMs int64 `json:"expires_ms"`
 	Public    bool  `json:"public"`
+	// Receipts are the providers' storage receipts for Manifest and the
+	// signer, one for each provider of the manifest in the order of its
+	// provider table (storage.Manifest.Providers): a provider is named,
+	// and later challenged, only on shards it signed for. None for the
+	// empty object.
+	Receipts []storage.Receipt `json:"receipts"`
 	// WrappedKey is, for a private object (Public false), its data key
 	// wrapped to the owner's key: an age file of the 32-byte key to the
 	// owner's ed25519 key as an ssh-ed25519 recipient. A public object
@@ -78,6 +86,11 @@ func (m *Commit) Encode(w *codec.Writer) {
 	}
 	w.Uvarint(uint64(m.ExpiresMs))
 	w.Bool(m.Public)
+	w.Uvarint(uint64(len(m.Receipts)))
+	for _, rc := range m.Receipts {
+		w.Uvarint(uint64(rc.ExpiresMs))
+		w.Fixed(rc.Signature)
+	}
 	w.BytesField(m.WrappedKey)
 }
 
@@ -98,6 +111,17 @@ func (m *Commit) Decode(r *codec.Reader) error {
 	}
 	out.ExpiresMs = int64(exp)
 	out.Public = r.Bool()
+	n = r.Uvarint()
+	if r.Err() == nil && n > MaxLeases {
+		return errs.E(errs.Invalid, "a commit carries %d receipts; at most %d are allowed", n, MaxLeases)
+	}
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		exp := r.Uvarint()
+		if r.Err() == nil && exp > math.MaxInt64 {
+			return errs.E(errs.Invalid, "receipt %d: expires_ms %d is out of range", i, exp)
+		}
+		out.Receipts = append(out.Receipts, storage.Receipt{ExpiresMs: int64(exp), Signature: r.Fixed(storage.SignatureSize)})
+	}
 	if wk := r.BytesField(MaxWrappedKey); len(wk) > 0 {
 		out.WrappedKey = wk
 	}
@@ -146,6 +170,13 @@ func (m *Commit) parse() (*storage.Manifest, map[identity.Address]uint64, error)
 		return nil, nil, errs.E(errs.Invalid, "a commit lists %d leases; at most %d are allowed", len(m.Leases), MaxLeases)
 	case m.ExpiresMs < 0:
 		return nil, nil, errs.E(errs.Invalid, "expires_ms must not be negative")
+	case len(m.Receipts) != len(perProv):
+		return nil, nil, errs.E(errs.Invalid, "a commit carries %d storage receipts but the manifest names %d providers: upload the shards and ask each provider for its receipt", len(m.Receipts), len(perProv))
+	}
+	for i, rc := range m.Receipts {
+		if len(rc.Signature) != storage.SignatureSize || rc.ExpiresMs < 0 {
+			return nil, nil, errs.E(errs.Invalid, "receipt %d has a %d-byte signature and expiry %d: a receipt is a %d-byte ed25519 signature and a time", i, len(rc.Signature), rc.ExpiresMs, storage.SignatureSize)
+		}
 	}
 	if err := m.checkWrappedKey(); err != nil {
 		return nil, nil, err

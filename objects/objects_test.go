@@ -31,7 +31,7 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 	ls := c.leases(0)
 
 	mA, bA := manifest(t, data(3000, 1), c.providers...)
-	r := c.ok(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true})
+	r := c.ok(u, c.rc(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true}))
 	ev := find(r.Events, "object.committed")
 	if ev == nil || ev.Get("id") != mA.ID().String() || ev.Get("owner") != u.Address().String() || ev.Get("size") != "3000" {
 		t.Fatalf("object.committed event %+v", ev)
@@ -61,13 +61,13 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 	}
 
 	// The same object again.
-	c.fails(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true}, ledger.CodeConflict)
+	c.fails(u, c.rc(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true}), ledger.CodeConflict)
 	// A second 3000-byte object does not fit in what is left (500 each).
 	mC, bC := manifest(t, data(3000, 3), c.providers...)
-	c.fails(u, &objects.Commit{Manifest: bC, Leases: ls, Public: true}, ledger.CodeInsufficient)
+	c.fails(u, c.rc(u, &objects.Commit{Manifest: bC, Leases: ls, Public: true}), ledger.CodeInsufficient)
 	// A 600-byte one does.
 	mB, bB := manifest(t, data(600, 2), c.providers...)
-	c.ok(u, &objects.Commit{Manifest: bB, Leases: ls, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: bB, Leases: ls, Public: true}))
 
 	// Only the owner removes.
 	c.fails(other, &objects.Remove{ID: mA.ID().String()}, ledger.CodeUnauthorized)
@@ -85,7 +85,7 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 		}
 	}
 	// The freed room takes C.
-	c.ok(u, &objects.Commit{Manifest: bC, Leases: ls, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: bC, Leases: ls, Public: true}))
 	c.ok(u, &objects.Remove{ID: mB.ID().String()})
 	// Removing the last object closes its leases and refunds the escrow.
 	r = c.ok(u, &objects.Remove{ID: mC.ID().String()})
@@ -129,28 +129,28 @@ func TestCommitLeaseChecks(t *testing.T) {
 
 	// A lease of another consumer.
 	theirs := c.openLease(other, p0, leaseBytes, true)
-	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{theirs, ls[1], ls[2]}, Public: true}, ledger.CodeUnauthorized)
+	c.fails(u, c.rc(u, &objects.Commit{Manifest: b, Leases: []uint64{theirs, ls[1], ls[2]}, Public: true}), ledger.CodeUnauthorized)
 	// A pending lease.
 	pending := c.openLease(u, p0, leaseBytes, false)
-	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{pending, ls[1], ls[2]}, Public: true}, ledger.CodeConflict)
+	c.fails(u, c.rc(u, &objects.Commit{Manifest: b, Leases: []uint64{pending, ls[1], ls[2]}, Public: true}), ledger.CodeConflict)
 	// A closed lease.
 	closed := c.openLease(u, p0, leaseBytes, true)
 	c.ok(u, &market.CloseLease{ID: closed})
-	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{closed, ls[1], ls[2]}, Public: true}, ledger.CodeConflict)
+	c.fails(u, c.rc(u, &objects.Commit{Manifest: b, Leases: []uint64{closed, ls[1], ls[2]}, Public: true}), ledger.CodeConflict)
 	// An unknown lease.
-	c.fails(u, &objects.Commit{Manifest: b, Leases: []uint64{999, ls[1], ls[2]}, Public: true}, ledger.CodeNotFound)
+	c.fails(u, c.rc(u, &objects.Commit{Manifest: b, Leases: []uint64{999, ls[1], ls[2]}, Public: true}), ledger.CodeNotFound)
 	// No lease with one of the providers.
-	c.fails(u, &objects.Commit{Manifest: b, Leases: ls[1:], Public: true}, ledger.CodeInvalid)
+	c.fails(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls[1:], Public: true}), ledger.CodeInvalid)
 	// A lease with a provider that holds no shard.
 	_, b01 := manifest(t, data(3000, 1), c.providers[0], c.providers[1])
-	c.fails(u, &objects.Commit{Manifest: b01, Leases: ls, Public: true}, ledger.CodeInvalid)
+	c.fails(u, c.rc(u, &objects.Commit{Manifest: b01, Leases: ls, Public: true}), ledger.CodeInvalid)
 	// Two leases with one provider add up: 2 x 2000 >= 3000 (2+1 over two
 	// providers puts two shards of each segment on provider 0).
 	extra := c.openLease(u, p0, leaseBytes, true)
-	c.ok(u, &objects.Commit{Manifest: b01, Leases: []uint64{ls[0], extra, ls[1]}, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: b01, Leases: []uint64{ls[0], extra, ls[1]}, Public: true}))
 	// Expiry in the past.
 	_, b2 := manifest(t, data(10, 9), c.providers...)
-	c.fails(u, &objects.Commit{Manifest: b2, Leases: ls, ExpiresMs: c.now.UnixMilli(), Public: true}, ledger.CodeInvalid)
+	c.fails(u, c.rc(u, &objects.Commit{Manifest: b2, Leases: ls, ExpiresMs: c.now.UnixMilli(), Public: true}), ledger.CodeInvalid)
 }
 
 func TestValidateAndCanonical(t *testing.T) {
@@ -184,23 +184,35 @@ func TestValidateAndCanonical(t *testing.T) {
 	}
 
 	// Canonical bytes pass; any other spelling is refused.
-	good := &objects.Commit{Manifest: b, Leases: ls, Public: true}
+	good := c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true})
 	enc := string(encode(t, good))
-	tail := enc[len(enc)-len(ls)-4:] // uvarint(3) leases(3) uvarint(0) bool bytes(wrapped key)
-	head := enc[:len(enc)-len(tail)]
+	noRc := *good
+	noRc.Receipts = nil
+	pre := string(encode(t, &noRc))
+	pre = pre[:len(pre)-2]            // without uvarint(0) receipts and bytes(wrapped key)
+	rcs := enc[len(pre) : len(enc)-1] // uvarint(3) receipt(3)
+	const wk = "\x00"                 // bytes(wrapped key): none, as the object is public
+	one := rcs[1 : 1+(len(rcs)-1)/3]  // one receipt
+	tail := pre[len(pre)-len(ls)-3:]  // uvarint(3) leases(3) uvarint(0) bool
+	head := pre[:len(pre)-len(tail)]
 	for name, s := range map[string]string{
-		"trailing byte":         enc + "\x00",
-		"truncated":             enc[:len(enc)-1],
-		"bool 2":                enc[:len(enc)-2] + "\x02\x00",
-		"public with a key":     enc[:len(enc)-1] + "\x01k",
-		"private without a key": enc[:len(enc)-2] + "\x00\x00",
-		"key over the bound":    enc[:len(enc)-1] + "\x81\x08" + strings.Repeat("k", objects.MaxWrappedKey+1),
-		"no key field":          enc[:len(enc)-1],
-		"non-minimal count":     head + "\x83\x00" + tail[1:],
-		"count over MaxLeases":  head + "\x41" + tail[1:],
-		"expiry over int64":     enc[:len(enc)-3] + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x01\x00",
-		"manifest length lies":  "\xff\xff\x03" + enc[2:],
-		"JSON, as once encoded": `{"manifest":"","leases":[]}`,
+		"trailing byte":               enc + "\x00",
+		"truncated":                   enc[:len(enc)-1],
+		"bool 2":                      pre[:len(pre)-1] + "\x02" + rcs + wk,
+		"non-minimal count":           head + "\x83\x00" + tail[1:] + rcs + wk,
+		"count over MaxLeases":        head + "\x41" + tail[1:] + rcs + wk,
+		"expiry over int64":           pre[:len(pre)-2] + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x01" + rcs + wk,
+		"manifest length lies":        "\xff\xff\x03" + enc[2:],
+		"receipts over MaxLeases":     pre + "\x41" + rcs[1:] + wk,
+		"a receipt missing":           pre + "\x02" + rcs[1:len(rcs)-len(one)] + wk,
+		"no receipts":                 pre + "\x00" + wk,
+		"a receipt expiry over int64": pre + "\x01" + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01" + one[len(one)-64:] + wk,
+		"a receipt repeated":          pre + "\x03" + one + one + one + wk,
+		"public with a key":           pre + rcs + "\x01k",
+		"private without a key":       pre[:len(pre)-1] + "\x00" + rcs + wk,
+		"key over the bound":          pre + rcs + "\x81\x08" + strings.Repeat("k", objects.MaxWrappedKey+1),
+		"no key field":                pre + rcs,
+		"JSON, as once encoded":       `{"manifest":"","leases":[]}`,
 	} {
 		before := c.moduleState()
 		r := c.block(time.Second, c.tx(u, &rawMsg{typ: "objects/commit", b: []byte(s)}))[0]
@@ -227,7 +239,7 @@ func TestExpiriesCarriedOver(t *testing.T) {
 	exp := c.now.Add(10 * time.Second)
 	for i := range 5 {
 		_, b := manifest(t, data(300, byte(40+i)), c.providers...)
-		c.ok(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli(), Public: true})
+		c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli(), Public: true}))
 	}
 	c.block(exp.Sub(c.now))
 	for i, want := range []int{2, 2, 1, 0} {
@@ -255,11 +267,11 @@ func TestExpiry(t *testing.T) {
 	ls := c.leases(0)
 	m, b := manifest(t, data(3000, 1), c.providers...)
 	exp := c.now.Add(10 * time.Second)
-	c.ok(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli(), Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli(), Public: true}))
 	// A second object without expiry on other leases stays.
 	ls2 := c.leases(0)
 	m2, b2 := manifest(t, data(600, 2), c.providers...)
-	c.ok(u, &objects.Commit{Manifest: b2, Leases: ls2, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: b2, Leases: ls2, Public: true}))
 
 	c.block(exp.Add(-time.Millisecond).Sub(c.now))
 	if find(c.endEvents, "object.expired") != nil {
@@ -315,7 +327,7 @@ func TestShardRefsAndEmptyObject(t *testing.T) {
 			t.Fatalf("before commit: %s has %d refs", k, n)
 		}
 	}
-	c.ok(u, &objects.Commit{Manifest: b, Leases: ls, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
 	want := map[string]uint64{}
 	for _, seg := range m.Segments {
 		for j, sh := range seg.Shards {
@@ -341,8 +353,8 @@ func TestShardRefsAndEmptyObject(t *testing.T) {
 
 	// The empty object needs no lease, and refuses one.
 	e, eb := manifest(t, nil, c.providers...)
-	c.fails(u, &objects.Commit{Manifest: eb, Leases: ls[:1], Public: true}, ledger.CodeInvalid)
-	c.ok(u, &objects.Commit{Manifest: eb, Public: true})
+	c.fails(u, c.rc(u, &objects.Commit{Manifest: eb, Leases: ls[:1], Public: true}), ledger.CodeInvalid)
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: eb, Public: true}))
 	if v, err := objects.GetObject(c.query(), e.ID().String()); err != nil || v.Size != 0 || len(v.Leases) != 0 {
 		t.Fatalf("empty object: %+v, %v", v, err)
 	}
@@ -354,9 +366,12 @@ func TestShardRefsAndEmptyObject(t *testing.T) {
 // validating it never panics.
 func FuzzDecodeCommit(f *testing.F) {
 	_, b := manifest(&testing.T{}, data(3000, 1), testKey("p0"), testKey("p1"))
+	rcs := receipts(&testing.T{}, b, testKey("user0").Address(), t0)
 	for _, c := range []*objects.Commit{
 		{Manifest: b, Leases: []uint64{1, 2, 3}, ExpiresMs: 1234, Public: true},
-		{Manifest: b, Leases: []uint64{1}, WrappedKey: []byte("age-encryption.org/v1\n-> ssh-ed25519 ...")},
+		{Manifest: b, Leases: []uint64{1, 2}, Receipts: rcs},
+		{Manifest: b, Leases: []uint64{1, 2}, Receipts: rcs, WrappedKey: []byte("age-encryption.org/v1\n-> ssh-ed25519 ...")},
+		{Manifest: b, Receipts: rcs[:1]},
 		{Manifest: b},
 		{},
 	} {
@@ -391,7 +406,7 @@ func TestCommitAndRemoveAfterTimeKeepEscrowWhole(t *testing.T) {
 	month := 30 * 24 * time.Hour
 	c.block(month)
 	m, b := manifest(t, data(3000, 9), c.providers...)
-	c.ok(u, &objects.Commit{Manifest: b, Leases: ls, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
 	c.block(month)
 	c.ok(u, &objects.Remove{ID: m.ID().String()})
 	c.block(month)

@@ -27,7 +27,7 @@ func TestClosingALeaseAnObjectUsesIsRefused(t *testing.T) {
 	u, p0 := c.users[0], c.providers[0]
 	ls := c.leases(0)
 	m, b := manifest(t, data(3000, 1), c.providers...)
-	c.ok(u, &objects.Commit{Manifest: b, Leases: ls, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
 	id := m.ID().String()
 
 	for _, tc := range []struct {
@@ -54,7 +54,7 @@ func TestClosingALeaseAnObjectUsesIsRefused(t *testing.T) {
 	}
 	// A second object on the same lease: the message counts them.
 	m2, b2 := manifest(t, data(600, 2), c.providers...)
-	c.ok(u, &objects.Commit{Manifest: b2, Leases: ls, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: b2, Leases: ls, Public: true}))
 	r := c.do(u, &market.CloseLease{ID: ls[1]})
 	first := min(m.ID().String(), m2.ID().String()) // the index is in root order; roots sort as their IDs do
 	if want := fmt.Sprintf("lease %d pays for object %s and 1 more: remove those objects first (objects/remove), and the lease closes with the last", ls[1], first); r.Code != ledger.CodeConflict || r.Log != want {
@@ -106,11 +106,11 @@ func TestALeaseThatRunsDryDropsItsObjects(t *testing.T) {
 	}
 	mA, bA := manifest(t, data(3000, 1), c.providers...)
 	mB, bB := manifest(t, data(600, 2), c.providers...)
-	c.ok(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true})
-	c.ok(u, &objects.Commit{Manifest: bB, Leases: ls, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true}))
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: bB, Leases: ls, Public: true}))
 	lsC := c.leases(0)
 	mC, bC := manifest(t, data(1000, 3), c.providers...)
-	c.ok(u, &objects.Commit{Manifest: bC, Leases: lsC, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: bC, Leases: lsC, Public: true}))
 
 	// L2's escrow lasts ceil(20 x 10^12 / rate) ms from its activation.
 	l2 := c.lease(ls[2])
@@ -239,7 +239,7 @@ func TestCopiedManifestKeepsNoOtherOwnersShards(t *testing.T) {
 	alice, mallory := c.users[0], c.users[1]
 	lsA, lsM := c.leases(0), c.leases(1)
 	mA, bA := manifest(t, data(3000, 1), c.providers...)
-	c.ok(alice, &objects.Commit{Manifest: bA, Leases: lsA, Public: true})
+	c.ok(alice, c.rc(alice, &objects.Commit{Manifest: bA, Leases: lsA, Public: true}))
 	// The first 1024 bytes are A's first segment: the same shard hashes.
 	// (data repeats every 256 bytes, so A's first two segments are the
 	// same, and A places each of their shards twice.)
@@ -248,9 +248,9 @@ func TestCopiedManifestKeepsNoOtherOwnersShards(t *testing.T) {
 		t.Fatal("the part does not share A's first shards")
 	}
 	// Without leases of its own it cannot be committed at all.
-	c.fails(mallory, &objects.Commit{Manifest: bPart, Leases: lsA, Public: true}, ledger.CodeUnauthorized)
-	c.fails(mallory, &objects.Commit{Manifest: bPart, Public: true}, ledger.CodeInvalid)
-	c.ok(mallory, &objects.Commit{Manifest: bPart, Leases: lsM, Public: true})
+	c.fails(mallory, c.rc(mallory, &objects.Commit{Manifest: bPart, Leases: lsA, Public: true}), ledger.CodeUnauthorized)
+	c.fails(mallory, c.rc(mallory, &objects.Commit{Manifest: bPart, Public: true}), ledger.CodeInvalid)
+	c.ok(mallory, c.rc(mallory, &objects.Commit{Manifest: bPart, Leases: lsM, Public: true}))
 
 	p0, h := c.providers[0].Address(), mA.Segments[0].Shards[0].Hash
 	refs := func() (a, m, all uint64) {
@@ -269,7 +269,7 @@ func TestCopiedManifestKeepsNoOtherOwnersShards(t *testing.T) {
 	// A copy of A's whole manifest, committed by Mallory on his own
 	// leases, is his object: he pays for it, and it holds his references.
 	c.ok(mallory, &objects.Remove{ID: mPart.ID().String()})
-	c.ok(mallory, &objects.Commit{Manifest: bA, Leases: c.leases(1), Public: true})
+	c.ok(mallory, c.rc(mallory, &objects.Commit{Manifest: bA, Leases: c.leases(1), Public: true}))
 	if a, m, _ := refs(); a != 0 || m != 2 {
 		t.Fatalf("mallory's copy: alice %d, mallory %d; want 0, 2", a, m)
 	}
@@ -286,7 +286,7 @@ func TestRenew(t *testing.T) {
 	u, other := c.users[0], c.users[1]
 	ls := c.leases(0)
 	m, b := manifest(t, data(3000, 1), c.providers...)
-	c.ok(u, &objects.Commit{Manifest: b, Leases: ls, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
 	id := m.ID().String()
 	v0, err := objects.GetObject(c.query(), id)
 	if err != nil {

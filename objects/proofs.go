@@ -58,8 +58,9 @@ const ReasonChallengeLost = "lost"
 
 // GasPerProof is the gas objects/prove and objects/repair charge for
 // verifying a leaf: hashing up to a 4 KiB leaf (about 10 µs) and its path
-// (about 0.3 µs a level), a fifth of a signature check's 10,000.
-const GasPerProof = 2_000
+// (about 0.3 µs a level, at most 64 levels), at the gas table's 100 ns a
+// gas: 250, half a signature check.
+const GasPerProof = 250
 
 // Events of proofs and repair.
 const (

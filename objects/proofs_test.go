@@ -126,7 +126,7 @@ func TestProofsPassFailAndMiss(t *testing.T) {
 	d := data(2048, 1)
 	held := shardBytes(t, d)
 	_, raw := manifest(t, d, p0, p1, p2)
-	c.ok(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), Public: true}))
 
 	c.epoch()
 	ev := find(c.endEvents, objects.EventChallenges)
@@ -231,7 +231,7 @@ func TestLostShardsRepairedOwnerOffline(t *testing.T) {
 	m, raw := manifest(t, d, p0, p1, p2)
 	id := m.ID().String()
 	ls := c.leases(0)
-	c.ok(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true}))
 	lost := ls[2] // p2's lease
 	escrowBefore := c.lease(lost).Escrow
 	ownerBal := c.balance(u)
@@ -368,7 +368,7 @@ func TestProviderLostWhenRetiredOrDown(t *testing.T) {
 	d := data(2048, 3)
 	held := shardBytes(t, d)
 	_, raw := manifest(t, d, p0, p1, p2)
-	c.ok(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), Public: true})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), Public: true}))
 
 	c.ok(p1, &market.RetireProvider{})
 	op := testKey("op0")

@@ -114,12 +114,12 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 					i := r.IntN(len(mans))
 					m := mans[i]
 					if i%2 == 0 {
-						c.do(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], Public: true})
+						c.do(u, c.rc(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], Public: true}))
 						break
 					}
 					// Odd manifests are private, and granted to the other
 					// user: dropping them must take the grants along.
-					if c.do(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], WrappedKey: []byte("wrapped")}).Code == ledger.CodeOK {
+					if c.do(u, c.rc(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], WrappedKey: []byte("wrapped")})).Code == ledger.CodeOK {
 						other := c.users[0]
 						if other == u {
 							other = c.users[1]

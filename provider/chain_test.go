@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
@@ -211,8 +212,9 @@ func (c *memChain) CanRead(_ context.Context, provider identity.Address, h shard
 // TestUnpaidObjectsShardsAreCollected replays attack 1 of issue 10 up to the
 // provider's disk: alice stores an object whose only lease runs out of
 // escrow. The chain drops the object (object.expired, reason unpaid) and its
-// references; mallory then commits a copy of the public manifest on a lease
-// of his own, which keeps none of alice's shards; and the provider's
+// references; mallory then cannot commit a copy of the public manifest on a
+// lease of his own (the provider gives no receipt to whom stored nothing);
+// and the provider's
 // collector deletes them, freeing alice's quota. Before, the object stayed
 // with its references above zero, and the shards were kept unpaid forever.
 func TestUnpaidObjectsShardsAreCollected(t *testing.T) {
@@ -220,6 +222,9 @@ func TestUnpaidObjectsShardsAreCollected(t *testing.T) {
 	prov, alice, mallory := key("provider"), key("alice"), key("mallory")
 	c := newMemChain(t, prov.Address(), alice, mallory)
 	f := startWith(t, t.TempDir(), newFakeLedger(), c, 1<<30)
+	// The provider signs receipts on the chain's clock, which the ledger checks them against.
+	chainNow := func() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+	f.svc.keep.now = chainNow
 
 	// 1 MiB at 1 ustr per GiB-second is 976,562 nano-ustr/s, 1 ustr every
 	// 1,024 s: 4,000 ustr last about 47 days.
@@ -254,7 +259,11 @@ func TestUnpaidObjectsShardsAreCollected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.ok(alice, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true})
+	rc, err := f.c.Receipt(ctx, f.svc.URL(), alice, prov.Address(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ok(alice, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true, Receipts: []storage.Receipt{rc}})
 	held := f.svc.keep.holding(alice.Address())
 	if held != 8192+8192+3616 {
 		t.Fatalf("alice holds %d bytes", held)
@@ -285,14 +294,21 @@ func TestUnpaidObjectsShardsAreCollected(t *testing.T) {
 		t.Fatalf("the lease: %+v, %v", l, err)
 	}
 
-	// Mallory commits a copy of the public manifest on his own lease: the
-	// same ID, his object, his references; none of alice's.
-	c.ok(mallory, &objects.Commit{Manifest: raw, Leases: []uint64{c.openLease(mallory, prov, 1<<20, 10*money.UstrPerSTR)}, Public: true})
+	// Mallory cannot commit a copy of the public manifest on his own lease:
+	// the provider holds no shard of his, so it gives him no receipt, and
+	// alice's receipt is for alice.
+	mlease := c.openLease(mallory, prov, 1<<20, 10*money.UstrPerSTR)
+	if _, err := f.c.Receipt(ctx, f.svc.URL(), mallory, prov.Address(), raw); errs.KindOf(err) != errs.Unauthorized {
+		t.Fatalf("mallory's receipt request: %v, want Unauthorized", err)
+	}
+	if r := c.block(time.Second, mallory, &objects.Commit{Manifest: raw, Leases: []uint64{mlease}, Public: true, Receipts: []storage.Receipt{rc}}); r.Code != ledger.CodeInvalid {
+		t.Fatalf("mallory's copy with alice's receipt: code %d (%s)", r.Code, r.Log)
+	}
 	for _, h := range hashes {
 		a, _ := c.Refs(ctx, prov.Address(), h, alice.Address())
 		m, _ := c.Refs(ctx, prov.Address(), h, mallory.Address())
-		if a != 0 || m != 1 {
-			t.Fatalf("shard %s: alice %d refs, mallory %d; want 0, 1", h, a, m)
+		if a != 0 || m != 0 {
+			t.Fatalf("shard %s: alice %d refs, mallory %d; want 0, 0", h, a, m)
 		}
 	}
 

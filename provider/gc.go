@@ -188,9 +188,8 @@ func (s *Service) collectShard(ctx context.Context, h shardstore.Hash, pick func
 	if !ok {
 		return false, nil
 	}
-	// With every claim dropped, dropLocked deletes the shard too.
-	if err := s.keep.dropLocked(ctx, h, drop); err != nil {
-		return false, err
-	}
-	return info.Size >= 0 && len(drop) == len(cs), nil
+	// With every claim dropped, dropLocked deletes the shard too, unless
+	// a receipt pins it.
+	gone, err := s.keep.dropLocked(ctx, h, drop)
+	return gone && info.Size >= 0, err
 }

@@ -22,11 +22,16 @@ import (
 // that have not finished (reservations), so that concurrent uploads cannot
 // together exceed the quota.
 type keeper struct {
-	provider identity.Address
-	ledger   Ledger
-	store    shardstore.Store
-	idx      *index
-	now      func() time.Time
+	key *identity.Key // signs storage receipts
+	// receiptTTL is how long a receipt is valid, and its shards pinned:
+	// storage.ReceiptLifetime, or the collector's grace if shorter, so a
+	// pin keeps an upload no longer than the collector already does.
+	receiptTTL time.Duration
+	provider   identity.Address
+	ledger     Ledger
+	store      shardstore.Store
+	idx        *index
+	now        func() time.Time
 
 	stripes [256]sync.Mutex
 
@@ -54,8 +59,8 @@ type write struct {
 	n    int   // requests under way
 }
 
-func newKeeper(provider identity.Address, l Ledger, store shardstore.Store, idx *index, now func() time.Time) (*keeper, error) {
-	k := &keeper{provider: provider, ledger: l, store: store, idx: idx, now: now,
+func newKeeper(key *identity.Key, l Ledger, store shardstore.Store, idx *index, now func() time.Time) (*keeper, error) {
+	k := &keeper{key: key, provider: key.Address(), ledger: l, store: store, idx: idx, now: now,
 		held: map[identity.Address]int64{}, reserved: map[identity.Address]int64{}, writes: map[writeKey]*write{},
 		active: map[identity.Address]time.Time{}}
 	err := idx.each(func(_ shardstore.Hash, c claim) error {
@@ -226,15 +231,17 @@ func (k *keeper) Delete(ctx context.Context, signer identity.Address, h shardsto
 	if !ok {
 		return errs.E(errs.NotFound, "shard %s is not stored for %s on provider %s (deleted meanwhile?)", h, signer, k.provider)
 	}
-	return k.dropLocked(ctx, h, []claim{c})
+	_, err = k.dropLocked(ctx, h, []claim{c})
+	return err
 }
 
-// dropLocked removes the claims cs on h, and the shard if no claim is left.
+// dropLocked removes the claims cs on h, and the shard if no claim is left
+// and no receipt pins it. It reports whether it deleted the shard file.
 // The caller holds h's stripe lock.
-func (k *keeper) dropLocked(ctx context.Context, h shardstore.Hash, cs []claim) error {
+func (k *keeper) dropLocked(ctx context.Context, h shardstore.Hash, cs []claim) (bool, error) {
 	for _, c := range cs {
 		if err := k.idx.drop(h, c.Consumer); err != nil {
-			return err
+			return false, err
 		}
 		k.mu.Lock()
 		k.addLocked(k.held, c.Consumer, -c.Size)
@@ -242,14 +249,19 @@ func (k *keeper) dropLocked(ctx context.Context, h shardstore.Hash, cs []claim) 
 	}
 	rest, err := k.idx.claims(h)
 	if err != nil || len(rest) > 0 {
-		return err
+		return false, err
+	}
+	// A receipt promised the bytes until it expires: the claims go (the
+	// consumers' quota is free again) but the file stays; see Receipt.
+	if until, err := k.idx.pinned(h); err != nil || until.After(k.now()) {
+		return false, err
 	}
 	// A crash here leaves a shard without claims, which the collector
 	// deletes once it is older than the grace period.
 	if err := k.store.Delete(ctx, h); err != nil && !errs.Is(err, errs.NotFound) {
-		return err
+		return false, err
 	}
-	return nil
+	return true, k.idx.unpin(h)
 }
 
 // holding returns the bytes consumer claims.

@@ -4,7 +4,10 @@
 // its storage leases with this provider allow; the provider remembers who
 // stored which shard, lets a consumer delete only its own shards and only
 // once no live object uses them, and collects the shards nobody needs any
-// more: those of crashed uploads and of removed or expired objects.
+// more: those of crashed uploads and of removed or expired objects. It signs
+// a storage receipt, which a commit needs to name this provider, only for
+// shards it holds for the asking consumer, and keeps them until the receipt
+// expires (receipts.go).
 //
 // It reads the ledger through the Ledger interface (NewRESTLedger reads a
 // node's REST API) and never writes to it: acknowledging leases and keeping
@@ -122,9 +125,10 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.keep, err = newKeeper(s.addr, cfg.Ledger, s.store, s.idx, time.Now); err != nil {
+	if s.keep, err = newKeeper(cfg.Key, cfg.Ledger, s.store, s.idx, time.Now); err != nil {
 		return nil, err
 	}
+	s.keep.receiptTTL = min(storage.ReceiptLifetime, cfg.GCGrace)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, errs.E(errs.Conflict, "provider %s cannot listen on %s: %v: choose a free port", cfg.Name, cfg.Listen, err)

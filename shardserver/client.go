@@ -195,11 +195,14 @@ func (c *Client) sign(req *http.Request, key *identity.Key, opts []httpsig.SignO
 	if err != nil {
 		return err
 	}
-	now := time.Now
+	return httpsig.Sign(req, key, c.clock()(), nonce, opts...)
+}
+
+func (c *Client) clock() func() time.Time {
 	if c.Now != nil {
-		now = c.Now
+		return c.Now
 	}
-	return httpsig.Sign(req, key, now(), nonce, opts...)
+	return time.Now
 }
 
 func (c *Client) do(req *http.Request, baseURL string) (*http.Response, error) {

@@ -19,6 +19,7 @@
 //	                       shard unsigned 401, by a signer without a grant 403
 //	HEAD   /shards/{hash}  as GET, without the body (and not recorded)
 //	DELETE /shards/{hash}  signed; 204
+//	POST   /receipts       signed; the body is a manifest; 200 with the storage receipt
 //	GET    /healthz        200 with the store's usage
 //
 // Errors are RFC 9457 problem details with the status of their errs kind
@@ -136,6 +137,7 @@ func New(store shardstore.Store, auth Authorizer, v *httpsig.Verifier, opts Opti
 	mux.HandleFunc("GET /shards/{hash}", s.get) // and HEAD
 	mux.HandleFunc("DELETE /shards/{hash}", s.delete)
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("POST /receipts", s.receipt) // see receipts.go
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errs.E(errs.NotFound, "no route for %s %s: the shard API serves /shards/{hash} and /healthz", r.Method, r.URL.Path))
 	})

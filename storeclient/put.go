@@ -198,7 +198,15 @@ func (c *Client) Put(ctx context.Context, key *identity.Key, r io.ReaderAt, size
 	if err != nil {
 		return nil, err
 	}
-	msg := &objects.Commit{Manifest: raw, Leases: out.Leases, Public: !o.Private, WrappedKey: wrapped}
+	urls := map[string]string{}
+	for _, cp := range provs {
+		urls[cp.p.Operator.String()] = cp.p.Endpoint
+	}
+	rcs, err := c.receipts(ctx, key, raw, man, urls)
+	if err != nil {
+		return nil, err
+	}
+	msg := &objects.Commit{Manifest: raw, Leases: out.Leases, Public: !o.Private, Receipts: rcs, WrappedKey: wrapped}
 	if o.Expires > 0 {
 		msg.ExpiresMs = time.Now().Add(o.Expires).UnixMilli()
 		out.ExpiresMs = msg.ExpiresMs
