@@ -306,6 +306,11 @@ func (w *repairer) object(ctx context.Context, id string) (*objects.ObjectView, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if !v.Public {
+		// Providers serve a private object's shards to its repairer
+		// only on signed requests.
+		f.SignWith(w.snd.key)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for k, o := range w.objects {

@@ -58,7 +58,14 @@ func eventually(ctx context.Context, t *testing.T, what string, cond func() erro
 // repair worker rebuilds it from the other four, stores it and commits;
 // the manifest then places it there and the object reads back whole with
 // two of the original providers down.
-func TestDeletedShardFailsItsProofAndIsRepaired(t *testing.T) {
+func TestDeletedShardFailsItsProofAndIsRepaired(t *testing.T) { testRepair(t, false) }
+
+// TestPrivateObjectIsRepaired is the same with a private object: its
+// providers serve its shards to the repairer, whose requests are signed
+// and which the ledger assigned the repair, and to nobody else.
+func TestPrivateObjectIsRepaired(t *testing.T) { testRepair(t, true) }
+
+func testRepair(t *testing.T, private bool) {
 	home := filepath.Join(t.TempDir(), "devnet")
 	if _, err := node.InitDevnetModules(home, devnetConfig(), "", repairGenesis()); err != nil {
 		t.Fatal(err)
@@ -86,7 +93,7 @@ func TestDeletedShardFailsItsProofAndIsRepaired(t *testing.T) {
 	rand.NewChaCha8([32]byte{1, 2}).Read(data)
 	var put *storeclient.PutResult
 	eventually(ctx, t, "the put", func() error {
-		put, err = sc.Put(ctx, demo, bytes.NewReader(data), int64(len(data)), storeclient.PutOptions{})
+		put, err = sc.Put(ctx, demo, bytes.NewReader(data), int64(len(data)), storeclient.PutOptions{Private: private})
 		return err
 	})
 	_, m, err := sc.Object(ctx, put.ID)
@@ -181,7 +188,7 @@ func TestDeletedShardFailsItsProofAndIsRepaired(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	if _, err := storeclient.New(c).Get(ctx, put.ID, &buf, storeclient.GetOptions{}); err != nil || !bytes.Equal(buf.Bytes(), data) {
+	if _, err := storeclient.New(c).Get(ctx, put.ID, &buf, storeclient.GetOptions{Key: demo}); err != nil || !bytes.Equal(buf.Bytes(), data) {
 		t.Fatalf("read with %v down after the repair: %d bytes, %v", others, buf.Len(), err)
 	}
 }

@@ -33,7 +33,7 @@ func TestPrivateObjectGrants(t *testing.T) {
 	c.ok(c.users[1], &ledger.Transfer{To: mallory.Address(), Amount: 1_000_000_000})
 	m, b := manifest(t, data(3000, 9), c.providers...)
 	id := m.ID().String()
-	r := c.ok(owner, &objects.Commit{Manifest: b, Leases: c.leases(0), WrappedKey: wrapped})
+	r := c.ok(owner, c.rc(owner, &objects.Commit{Manifest: b, Leases: c.leases(0), WrappedKey: wrapped}))
 	if find(r.Events, objects.EventCommitted) == nil {
 		t.Fatal("no object.committed event")
 	}
@@ -141,8 +141,8 @@ func TestPublicCopyDoesNotOpenAPrivateShard(t *testing.T) {
 	if mA.Segments[0].Shards[0].Hash != mB.Segments[0].Shards[0].Hash {
 		t.Fatal("the two objects do not share their first segment")
 	}
-	c.ok(owner, &objects.Commit{Manifest: bA, Leases: c.leases(0), WrappedKey: wrapped})
-	c.ok(bob, &objects.Commit{Manifest: bB, Leases: c.leases(1), Public: true})
+	c.ok(owner, c.rc(owner, &objects.Commit{Manifest: bA, Leases: c.leases(0), WrappedKey: wrapped}))
+	c.ok(bob, c.rc(bob, &objects.Commit{Manifest: bB, Leases: c.leases(1), Public: true}))
 	h := mA.Segments[0].Shards[0].Hash
 	stranger := testKey("stranger").Address()
 	if priv, ok := c.canRead(c.providers[0], h, stranger); !priv || ok {
@@ -164,7 +164,7 @@ func TestGrantsAreBounded(t *testing.T) {
 	owner := c.users[0]
 	m, b := manifest(t, data(600, 7), c.providers...)
 	id := m.ID().String()
-	c.ok(owner, &objects.Commit{Manifest: b, Leases: c.leases(0), WrappedKey: wrapped})
+	c.ok(owner, c.rc(owner, &objects.Commit{Manifest: b, Leases: c.leases(0), WrappedKey: wrapped}))
 	until := c.now.Add(time.Hour).UnixMilli()
 	for i := range objects.MaxGrants {
 		g := &objects.Grant{ID: id, Grantee: testKey(fmt.Sprint("grantee", i)).Address().String(), WrappedKey: wrapped}
@@ -218,7 +218,7 @@ func TestRepairerReadsAPrivateObject(t *testing.T) {
 	d := data(2048, 2)
 	held := shardBytes(t, d)
 	m, raw := manifest(t, d, p0, p1, p2)
-	c.ok(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), WrappedKey: wrapped})
+	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), WrappedKey: wrapped}))
 	h0 := m.Segments[0].Shards[0].Hash
 	if _, ok := c.canRead(p0, h0, p3.Address()); ok {
 		t.Fatal("a provider with no repair may read")

@@ -128,6 +128,12 @@ func (c *Client) getPrivate(ctx context.Context, v *objects.ObjectView, m *stora
 	return res, nil
 }
 
+// SignWith makes f sign its shard requests with key, as the shards of a
+// private object need: providers serve them to its owner, its grantees
+// and the provider assigned a repair of it (the sealed bytes: a repairer
+// learns nothing of the plaintext). Call it before the first Fetch.
+func (f *SegmentFetcher) SignWith(key *identity.Key) { f.d.signer = key }
+
 // GrantResult says what Grant or Revoke did.
 type GrantResult struct {
 	ID      string `json:"id"`
