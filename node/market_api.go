@@ -117,6 +117,7 @@ func (n *Node) mountMarket() {
 		return market.Prices(ctx), nil
 	}))
 	a.HandleJSON("GET /v1/prices/history", n.query(listPriceHistory))
+	n.mountAccess()
 }
 
 func idStrings(ids []uint64) []string {

@@ -86,6 +86,7 @@ func (r *roles) provide(ctx context.Context, name string, key *identity.Key) {
 	addr := key.Address()
 	snd := &sender{c: r.c, key: key}
 	endpointChecked := false
+	var anchors anchorer
 	// A put waits for its leases to be acknowledged before it can commit
 	// its object: on a validator, where the check is a read of local
 	// state, look every block interval; over the API, every second.
@@ -108,6 +109,7 @@ func (r *roles) provide(ctx context.Context, name string, key *identity.Key) {
 			}
 			endpointChecked = true
 		}
+		r.anchorAccess(ctx, &anchors, name, key, log)
 		ids, err := r.pendingLeases(ctx, addr)
 		if err != nil {
 			log.Warn("cannot list pending leases", "err", err)

@@ -56,3 +56,15 @@ const (
 	// too often), so the object was no longer paid for.
 	ReasonUnpaid = "unpaid"
 )
+
+// Access-log anchors (access.go).
+const (
+	// EventAccessAnchored: a provider anchored its access log of one
+	// epoch (objects/anchor). Attributes AttrProvider, AttrEpoch, AttrRoot
+	// (hex, the RFC 6962 root of the epoch's records) and AttrCount.
+	EventAccessAnchored = "storage.access_anchored"
+
+	// AttrRoot is new; AttrProvider, AttrEpoch and AttrCount are the
+	// proofs' (proofs.go).
+	AttrRoot = "root"
+)

@@ -58,6 +58,7 @@ func (Module) Msgs() []ledger.MsgSpec {
 		{New: func() ledger.Msg { return &Commit{} }, Handler: handle(commit)},
 		{New: func() ledger.Msg { return &Remove{} }, Handler: handle(remove)},
 		{New: func() ledger.Msg { return &Renew{} }, Handler: handle(renew)},
+		{New: func() ledger.Msg { return &Anchor{} }, Handler: handle(anchor)},
 		{New: func() ledger.Msg { return &Prove{} }, Handler: handle(prove)},
 		{New: func() ledger.Msg { return &Repair{} }, Handler: handle(repair)},
 		{New: func() ledger.Msg { return &Grant{} }, Handler: handle(grant)},

@@ -9,6 +9,7 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/shardstore"
 )
 
@@ -285,4 +286,18 @@ func (l *restLedger) CanRead(ctx context.Context, provider identity.Address, h s
 		l.reads[readKey{provider: provider, h: h}] = readAnswer{at: now, allowed: true}
 	}
 	return ra.Private, ra.Allowed, nil
+}
+
+var _ AccessLedger = (*restLedger)(nil)
+
+func (l *restLedger) AnchorWindow(ctx context.Context) (objects.AnchorWindow, error) {
+	return l.c.AnchorWindow(ctx)
+}
+
+func (l *restLedger) Anchor(ctx context.Context, provider identity.Address, epoch uint64) (objects.AnchorRecord, error) {
+	return l.c.AccessAnchor(ctx, provider.String(), epoch)
+}
+
+func (l *restLedger) Object(ctx context.Context, id string) (objects.ObjectView, error) {
+	return l.c.Object(ctx, id)
 }

@@ -11,7 +11,9 @@
 //
 // It reads the ledger through the Ledger interface (NewRESTLedger reads a
 // node's REST API) and never writes to it: acknowledging leases and keeping
-// the registered endpoint current is the node's provider agent's job.
+// the registered endpoint current is the node's provider agent's job, and
+// so is anchoring the access log of private reads (accesslog.go), which the
+// agent does through AccessLog.AnchorDue with its own signed transactions.
 package provider
 
 import (
@@ -76,8 +78,11 @@ type Service struct {
 	store *disk.Store
 	idx   *index
 	keep  *keeper
-	url   string
-	srv   *http.Server
+	// access is the log of private reads; nil if the Ledger is not an
+	// AccessLedger.
+	access *AccessLog
+	url    string
+	srv    *http.Server
 
 	gcMu       sync.Mutex                    // one collector pass at a time
 	referenced map[shardstore.Hash]time.Time // when a shard was last seen referenced
@@ -146,7 +151,26 @@ func Start(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	v := httpsig.NewVerifier(httpsig.VerifierOptions{Authority: ln.Addr().String(), Watermark: w})
-	h := shardserver.New(s.store, s.keep, v, shardserver.Options{Logger: s.log, ReadLog: cfg.ReadLog})
+	readLog := cfg.ReadLog
+	if al, ok := cfg.Ledger.(AccessLedger); ok {
+		// The access log (accesslog.go) shares the index, records the
+		// private reads unless the Config names another ReadLog, and GET
+		// /access sits beside the shard API.
+		if s.access, err = newAccessLog(s.idx.db, al, s.addr, ln.Addr().String(), time.Now); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		if readLog == nil {
+			readLog = s.access
+		}
+	}
+	var h http.Handler = shardserver.New(s.store, s.keep, v, shardserver.Options{Logger: s.log, ReadLog: readLog})
+	if s.access != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /access", s.access.accessHandler(v, time.Now, s.log))
+		mux.Handle("/", h)
+		h = mux
+	}
 	s.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	// HTTP/2 without TLS as well as HTTP/1.1, as the node's API does.
 	s.srv.Protocols = new(http.Protocols)
@@ -170,6 +194,10 @@ func (s *Service) URL() string { return s.url }
 
 // Addr is the provider's address on the ledger.
 func (s *Service) Addr() identity.Address { return s.addr }
+
+// AccessLog is the log of the private reads the service served, or nil if
+// its Ledger cannot answer what the log needs (an AccessLedger).
+func (s *Service) AccessLog() *AccessLog { return s.access }
 
 // Store is the shard store the service serves.
 func (s *Service) Store() shardstore.Store { return s.store }

@@ -72,6 +72,7 @@ its owner and the DIDs it grants access. See docs/storage.md.`,
 	}
 	c.AddCommand(newStorePutCmd(g), newStoreGetCmd(g), newStoreLsCmd(g), newStoreInfoCmd(g), newStoreRenewCmd(g), newStoreRmCmd(g))
 	c.AddCommand(newStoreGrantCmd(g), newStoreRevokeCmd(g), newStoreGrantsCmd(g))
+	c.AddCommand(newStoreAccessCmd(g))
 	return c
 }
 
@@ -189,7 +190,7 @@ func printPut(w io.Writer, r *storeclient.PutResult) {
 }
 
 func newStoreGetCmd(g *globals) *cobra.Command {
-	var out, rng, from string
+	var out, rng, from, receipts string
 	c := &cobra.Command{
 		Use:   "get ID [--out FILE] [--range START-END] [--from KEY]",
 		Short: "Get an object, verified, to stdout or to a file",
@@ -246,6 +247,9 @@ shards are fetched with requests signed by that key, and decrypted here.`,
 			p := g.newProgress("get")
 			o.Progress = p.callback()
 			sc := g.storeClient(p)
+			if receipts != "" {
+				defer keepReceipts(sc, receipts, cmd.ErrOrStderr())()
+			}
 			var w io.Writer = cmd.OutOrStdout()
 			var dst *atomicFile
 			if out != "" {
@@ -283,6 +287,7 @@ shards are fetched with requests signed by that key, and decrypted here.`,
 		},
 	}
 	c.Flags().StringVarP(&out, "out", "o", "", "write the object to FILE instead of stdout, replacing it only once complete")
+	c.Flags().StringVar(&receipts, "receipts", "", "keep the signed requests of a private object's reads, and a hash of what came back, in FILE (JSON): see docs/storage.md \"Access logs\"")
 	c.Flags().StringVar(&rng, "range", "", "bytes to read, both ends included: 0-99, 100- (to the end) or -100 (the last 100)")
 	c.Flags().StringVar(&from, "from", "", "name of the reading key, for a private object: its owner's or a grantee's (default: demo in a devnet home)")
 	return c
