@@ -16,6 +16,7 @@ import (
 	"github.com/stratus-cloud/stratus/shardserver"
 	"github.com/stratus-cloud/stratus/shardstore"
 	"github.com/stratus-cloud/stratus/storage"
+	"github.com/stratus-cloud/stratus/storeclient"
 )
 
 // TestAccessLogOnDevnet: a private object on the devnet's storage0, read by
@@ -78,7 +79,11 @@ func TestAccessLogOnDevnet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Send(ctx, demo, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, WrappedKey: []byte("the data key, wrapped to demo")}, client.SendOptions{}); err != nil {
+	rcs, err := storeclient.New(c).Receipts(ctx, demo, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(ctx, demo, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Receipts: rcs, WrappedKey: []byte("the data key, wrapped to demo")}, client.SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	id := man.ID().String()

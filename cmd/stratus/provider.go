@@ -240,7 +240,7 @@ func newProviderCmd(g *globals) *cobra.Command {
 		},
 	}
 	pf.register(list)
-	c.AddCommand(register, update, retire, unbond, show, list)
+	c.AddCommand(register, update, retire, unbond, show, list, newProviderChallengesCmd(g))
 	return c
 }
 

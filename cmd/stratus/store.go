@@ -72,7 +72,7 @@ its owner and the DIDs it grants access. See docs/storage.md.`,
 	}
 	c.AddCommand(newStorePutCmd(g), newStoreGetCmd(g), newStoreLsCmd(g), newStoreInfoCmd(g), newStoreRenewCmd(g), newStoreRmCmd(g))
 	c.AddCommand(newStoreGrantCmd(g), newStoreRevokeCmd(g), newStoreGrantsCmd(g))
-	c.AddCommand(newStoreAccessCmd(g))
+	c.AddCommand(newStoreAccessCmd(g), newStoreRepairsCmd(g))
 	return c
 }
 
