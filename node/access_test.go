@@ -10,7 +10,6 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/market"
-	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/provider"
 	"github.com/stratus-cloud/stratus/shardserver"
@@ -30,25 +29,7 @@ func TestAccessLogOnDevnet(t *testing.T) {
 	c, demo, ks := d.c, d.demo, d.ks
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	info, err := ks.Show("storage0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prov, err := identity.ParseDID(info.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.Send(ctx, demo, &market.OpenLease{Class: market.ClassStorage, Quantity: 1 << 20, Deposit: money.UstrPerSTR, Provider: &prov}, client.SendOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lease uint64
-	for _, e := range res.Events {
-		if e.Type == "lease.opened" {
-			lease = ustr(t, e.Attrs["lease"])
-		}
-	}
-	waitLease(ctx, t, c, lease, "active", func(l market.LeaseView) bool { return l.State == market.LeaseActive })
+	prov, lease := storageLease(ctx, t, &d, "storage0")
 
 	// The shards, stand-ins for ciphertext, all on storage0.
 	p := storage.DefaultParams()

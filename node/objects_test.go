@@ -20,30 +20,11 @@ import (
 // API: by ID, and in its owner's list.
 func TestObjectsOnDevnet(t *testing.T) {
 	d := startDevnet(t, market.DefaultGenesis())
-	c, demo, ks := d.c, d.demo, d.ks
+	c, demo := d.c, d.demo
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	info, err := ks.Show("storage0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prov, err := identity.ParseDID(info.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	res, err := c.Send(ctx, demo, &market.OpenLease{Class: market.ClassStorage, Quantity: 1 << 20, Deposit: money.UstrPerSTR, Provider: &prov}, client.SendOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var id uint64
-	for _, e := range res.Events {
-		if e.Type == "lease.opened" {
-			id = ustr(t, e.Attrs["lease"])
-		}
-	}
 	// The built-in provider's agent acknowledges the lease.
-	waitLease(ctx, t, c, id, "active", func(l market.LeaseView) bool { return l.State == market.LeaseActive })
+	prov, id := storageLease(ctx, t, &d, "storage0")
 
 	p := storage.DefaultParams()
 	p.SegmentSize = 64 << 10
@@ -104,4 +85,30 @@ func TestObjectsOnDevnet(t *testing.T) {
 		t.Errorf("objects of demo = %+v", list)
 	}
 	checkSupply(ctx, t, c)
+}
+
+// storageLease opens a 1 MiB storage lease from demo with the devnet's
+// provider name and waits until its agent acknowledges it.
+func storageLease(ctx context.Context, t *testing.T, d *devnet, name string) (identity.Address, uint64) {
+	t.Helper()
+	info, err := d.ks.Show(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, err := identity.ParseDID(info.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.c.Send(ctx, d.demo, &market.OpenLease{Class: market.ClassStorage, Quantity: 1 << 20, Deposit: money.UstrPerSTR, Provider: &prov}, client.SendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lease uint64
+	for _, e := range res.Events {
+		if e.Type == "lease.opened" {
+			lease = ustr(t, e.Attrs["lease"])
+		}
+	}
+	waitLease(ctx, t, d.c, lease, "active", func(l market.LeaseView) bool { return l.State == market.LeaseActive })
+	return prov, lease
 }

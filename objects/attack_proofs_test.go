@@ -1,7 +1,6 @@
 package objects_test
 
 import (
-	"crypto/ed25519"
 	"fmt"
 	"strings"
 	"testing"
@@ -559,60 +558,6 @@ func TestAttackRetireToEscapeOpenChallenges(t *testing.T) {
 	if st := c.stats(p2); st.Missed != uint64(len(open)) {
 		t.Fatalf("p2's stats %+v, want %d missed", st, len(open))
 	}
-}
-
-// newChainWith is newChain with the objects module's parameters p in
-// genesis and, with vals, that many validators (operators op0, op1, ...,
-// power 1 each).
-func newChainWith(t *testing.T, p objects.Params, vals ...int) *chain {
-	t.Helper()
-	lp := ledger.DefaultParams()
-	lp.FeeEpochBlocks = 1_000_000_000
-	c := &chain{t: t, m: ledger.New(ledger.DefaultRegistry(market.Module{}, objects.Module{})), st: ledger.MemReader{}, lp: lp, now: t0}
-	g := ledger.Genesis{Params: lp}
-	bal := uint64(1_000_000 * money.UstrPerSTR)
-	fund := func(k *identity.Key) {
-		g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: k.Address(), Balance: bal})
-		c.supply += bal
-	}
-	for i := range 2 {
-		k := testKey(fmt.Sprintf("user%d", i))
-		c.users = append(c.users, k)
-		fund(k)
-	}
-	mg := market.DefaultGenesis()
-	for i := range 3 {
-		k := testKey(fmt.Sprintf("provider%d", i))
-		c.providers = append(c.providers, k)
-		fund(k)
-		mg.Providers = append(mg.Providers, market.GenesisProvider{Operator: k.Address(), RegisterProvider: market.RegisterProvider{
-			Endpoint: "https://provider.example", Region: "eu",
-			Offers:     []market.Offer{{Class: market.ClassStorage, Capacity: 1 << 30, Pricing: market.Rule{Kind: "fixed", Price: 1_000_000_000}}},
-			Collateral: 1000 * money.UstrPerSTR,
-		}})
-	}
-	nv := 1
-	if len(vals) > 0 {
-		nv = vals[0]
-	}
-	for i := range nv {
-		op := testKey(fmt.Sprintf("op%d", i))
-		fund(op)
-		g.Validators = append(g.Validators, ledger.Validator{Name: fmt.Sprintf("val%d", i), Operator: op.Address(),
-			ConsPubKey: testKey(fmt.Sprintf("cons%d", i)).Priv.Public().(ed25519.PublicKey), Power: 1})
-	}
-	app, err := g.MarshalAppState(map[string]any{"market": mg, "objects": objects.Genesis{Params: p}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := c.m.InitChain(ledger.MemReader{}, ledger.Header{ChainID: chainID, Time: t0}, app)
-	if err != nil {
-		t.Fatalf("InitChain: %v", err)
-	}
-	c.st.Apply(ch.Writes)
-	c.appHash = ch.AppHash
-	c.check()
-	return c
 }
 
 // When a pass over the providers takes longer than an epoch (many

@@ -98,6 +98,14 @@ type chain struct {
 
 func newChain(t *testing.T) *chain {
 	t.Helper()
+	return newChainWith(t, objects.DefaultParams())
+}
+
+// newChainWith is newChain with the objects module's parameters p in
+// genesis and, with vals, that many validators (operators op0, op1, ...,
+// power 1 each).
+func newChainWith(t *testing.T, p objects.Params, vals ...int) *chain {
+	t.Helper()
 	lp := ledger.DefaultParams()
 	lp.FeeEpochBlocks = 1_000_000_000
 	c := &chain{t: t, m: ledger.New(ledger.DefaultRegistry(market.Module{}, objects.Module{})), st: ledger.MemReader{}, lp: lp, now: t0}
@@ -123,10 +131,17 @@ func newChain(t *testing.T) *chain {
 			Collateral: 1000 * money.UstrPerSTR,
 		}})
 	}
-	op := testKey("op0")
-	fund(op)
-	g.Validators = []ledger.Validator{{Name: "val0", Operator: op.Address(), ConsPubKey: testKey("cons0").Priv.Public().(ed25519.PublicKey), Power: 1}}
-	app, err := g.MarshalAppState(map[string]any{"market": mg})
+	nv := 1
+	if len(vals) > 0 {
+		nv = vals[0]
+	}
+	for i := range nv {
+		op := testKey(fmt.Sprintf("op%d", i))
+		fund(op)
+		g.Validators = append(g.Validators, ledger.Validator{Name: fmt.Sprintf("val%d", i), Operator: op.Address(),
+			ConsPubKey: testKey(fmt.Sprintf("cons%d", i)).Priv.Public().(ed25519.PublicKey), Power: 1})
+	}
+	app, err := g.MarshalAppState(map[string]any{"market": mg, "objects": objects.Genesis{Params: p}})
 	if err != nil {
 		t.Fatal(err)
 	}
