@@ -50,8 +50,10 @@ type Params struct {
 	// RepairDeadlineSeconds is how long an assignee has to commit a
 	// repair before it is assigned to another provider.
 	RepairDeadlineSeconds int64 `json:"repair_deadline_seconds"`
-	// MaxRepairsPerBlock bounds the shards one block declares lost, and
-	// the repairs it assigns.
+	// MaxRepairsPerBlock bounds the shards of lost providers one block
+	// declares lost, the repairs it assigns and the repair deadlines it
+	// judges. (A shard lost by its own misses is lost as the miss is
+	// judged, so within MaxChallengesPerBlock.)
 	MaxRepairsPerBlock uint32 `json:"max_repairs_per_block"`
 }
 
