@@ -9,6 +9,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/stratus-cloud/stratus/codec"
+	"github.com/stratus-cloud/stratus/errs"
 )
 
 // KV is the slice of state the log lives in. Keys are already namespaced by
@@ -34,6 +36,7 @@ var (
 	keyRange = []byte("range") // size and the compact range's hashes
 	prefLeaf = []byte("leaf/") // index -> leaf data
 	prefNode = []byte("node/") // level, index -> node hash (perfect subtrees)
+	prefTx   = []byte("tx/")   // transaction hash -> index of its leaf
 )
 
 // Log appends leaves and tracks the root. Load it at the start of a block,
@@ -90,6 +93,34 @@ func (l *Log) Append(leaf []byte) uint64 {
 		panic(err)
 	}
 	return idx
+}
+
+// AppendTx appends the leaf of the transaction whose hash is txHash, and
+// records where it is so a proof can be asked for by hash (TxIndex). The
+// first leaf of a hash stays the one found: a replay of the same bytes fails
+// and is logged too, and it must not take the place of the transaction that
+// ran.
+func (l *Log) AppendTx(txHash, leaf []byte) uint64 {
+	idx := l.Append(leaf)
+	k := append(bytes.Clone(prefTx), txHash...)
+	if l.kv.Get(k) == nil {
+		l.kv.Set(k, binary.AppendUvarint(nil, idx))
+	}
+	return idx
+}
+
+// TxIndex returns the index of the leaf of the transaction whose hash is
+// txHash, or an errs.NotFound error if no block has executed it.
+func TxIndex(kv KV, txHash []byte) (uint64, error) {
+	raw := kv.Get(append(bytes.Clone(prefTx), txHash...))
+	if raw == nil {
+		return 0, errs.E(errs.NotFound, "transaction %x is not in the audit log: no block has executed it yet", txHash)
+	}
+	idx, n := binary.Uvarint(raw)
+	if n <= 0 {
+		return 0, fmt.Errorf("%w: the index of transaction %x is unreadable", ErrCorrupt, txHash)
+	}
+	return idx, nil
 }
 
 // Root returns the RFC 6962 root hash of the log.

@@ -238,6 +238,10 @@ func (m *Machine) InitChain(r Reader, h Header, appState []byte) (Changes, error
 
 const prefAudit = "audit/"
 
+// AuditLog returns the state of the audit log (package audit), for reading
+// proofs and entries from a query context.
+func (c *Context) AuditLog() audit.KV { return c.Prefixed(prefAudit) }
+
 // BeginBlock starts executing a block over committed state r.
 func (m *Machine) BeginBlock(r Reader, h Header) (*Block, error) {
 	ctx, err := m.newContext(r, h, false)
@@ -415,7 +419,7 @@ func (b *Block) appendTx(index int, res TxResult) {
 		w.Fixed(res.Tx.Signer[:])
 		w.String(res.Tx.MsgType)
 	}
-	b.log.Append(w.Bytes())
+	b.log.AppendTx(res.Hash[:], w.Bytes())
 	appendEvents(b.log, b.header.Height, index, res.Events)
 }
 
