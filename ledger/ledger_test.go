@@ -15,6 +15,7 @@ import (
 	"github.com/transparency-dev/merkle/testonly"
 
 	"github.com/stratus-cloud/stratus/audit"
+	"github.com/stratus-cloud/stratus/audit/leaf"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
@@ -524,9 +525,47 @@ func TestAuditLog(t *testing.T) {
 		if leaf := kv.Get(audit.LeafKey(c.leaf)); !bytes.Contains(leaf, c.hash[:]) {
 			t.Errorf("leaf %d does not hold tx hash %v", c.leaf, c.hash)
 		}
+		if got, err := audit.TxIndex(kv, c.hash[:]); err != nil || got != c.leaf {
+			t.Errorf("TxIndex(%v) = %d, %v; want %d", c.hash, got, err, c.leaf)
+		}
 	}
 	if leaf := kv.Get(audit.LeafKey(2)); !bytes.Contains(leaf, []byte("bank.transfer")) {
 		t.Errorf("leaf 2 = %q, want the bank.transfer event", leaf)
+	}
+	// package leaf, which verifiers import, reads every leaf the ledger
+	// writes.
+	for i := range h.auditSize {
+		if _, err := leaf.Decode(kv.Get(audit.LeafKey(i))); err != nil {
+			t.Fatalf("leaf %d: %v", i, err)
+		}
+	}
+	want := []struct {
+		kind   leaf.Kind
+		height int64
+		tx     int
+	}{{leaf.KindEvent, 0, -1}, {leaf.KindTx, 1, 0}, {leaf.KindEvent, 1, 0}, {leaf.KindTx, 1, 1}, {leaf.KindEvent, 1, 1}, {leaf.KindTx, 1, 2}, {leaf.KindTx, 1, 3}}
+	for i, w := range want {
+		e, _ := leaf.Decode(kv.Get(audit.LeafKey(uint64(i))))
+		var height int64
+		var tx int
+		switch e.Kind {
+		case leaf.KindTx:
+			height, tx = e.Tx.Height, int(e.Tx.Index)
+		case leaf.KindEvent:
+			height, tx = e.Event.Height, e.Event.Tx
+		}
+		if e.Kind != w.kind || height != w.height || tx != w.tx {
+			t.Errorf("leaf %d: %s at height %d tx %d, want %s at %d tx %d", i, e.Kind, height, tx, w.kind, w.height, w.tx)
+		}
+	}
+	if e, _ := leaf.Decode(kv.Get(audit.LeafKey(1))); e.Tx.Hash != res[0].Hash || e.Tx.Code != 0 || !e.Tx.Decoded || e.Tx.Signer != k[0].Address() || e.Tx.MsgType == "" {
+		t.Errorf("leaf 1 = %+v, want the first transfer, decoded", e.Tx)
+	}
+	if e, _ := leaf.Decode(kv.Get(audit.LeafKey(6))); e.Tx.Decoded || e.Tx.Code == 0 || e.Tx.Hash != res[3].Hash {
+		t.Errorf("leaf 6 = %+v, want the junk transaction, failed and not decoded", e.Tx)
+	}
+	if e, _ := leaf.Decode(kv.Get(audit.LeafKey(2))); e.Event.Type != "bank.transfer" || len(e.Event.Attrs) == 0 {
+		t.Errorf("leaf 2 = %+v, want the bank.transfer event", e.Event)
 	}
 }
 
