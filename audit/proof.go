@@ -17,20 +17,37 @@ import (
 var ErrCorrupt = errs.E(errs.Internal, "audit log is corrupt")
 
 // Inclusion is an RFC 6962 inclusion proof of leaf Index in the tree of Size
-// leaves whose root is Root.
+// leaves whose root is Root. Its JSON is the API's (bytes as base64).
 type Inclusion struct {
-	Index  uint64
-	Size   uint64
-	Hashes [][]byte
-	Root   []byte
+	Index  uint64   `json:"index"`
+	Size   uint64   `json:"size"`
+	Hashes [][]byte `json:"hashes"`
+	// Root is the root the proof leads to, as this node computes it. A
+	// verifier checks it against a root it trusts, not this one.
+	Root []byte `json:"root"`
 }
 
 // Consistency is an RFC 6962 consistency proof that the tree of From leaves
-// is a prefix of the tree of To leaves.
+// is a prefix of the tree of To leaves, whose roots are FromRoot and ToRoot.
 type Consistency struct {
-	From, To         uint64
-	Hashes           [][]byte
-	FromRoot, ToRoot []byte
+	From     uint64   `json:"from"`
+	To       uint64   `json:"to"`
+	Hashes   [][]byte `json:"hashes"`
+	FromRoot []byte   `json:"from_root"`
+	ToRoot   []byte   `json:"to_root"`
+}
+
+// Head is the size and root hash of the log at some size.
+type Head struct {
+	Size uint64 `json:"size"`
+	Root []byte `json:"root"`
+}
+
+// Record is one entry of the log: Leaf is the exact bytes hashed as leaf
+// Index (package audit/leaf decodes them).
+type Record struct {
+	Index uint64 `json:"index"`
+	Leaf  []byte `json:"leaf"`
 }
 
 // CurrentSize returns the number of leaves in the log stored in kv.
@@ -182,6 +199,9 @@ func rehash(kv KV, ns proof.Nodes) ([][]byte, error) {
 	out, err := ns.Rehash(hashes, hasher.HashChildren)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if out == nil {
+		out = [][]byte{} // an empty proof, not a missing one
 	}
 	return out, nil
 }

@@ -55,6 +55,7 @@ func leaseID(s string) (uint64, error) {
 func (n *Node) mountMarket() {
 	a := n.api
 	a.HandleJSON("GET /v1/providers", n.query(listProviders))
+	n.mountAudit()
 	n.mountProofs()
 	a.HandleJSON("GET /v1/providers/{did}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		addr, err := identity.ParseDID(r.PathValue("did"))
