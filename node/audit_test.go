@@ -1,0 +1,133 @@
+package node_test
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/stratus-cloud/stratus/audit/leaf"
+	"github.com/stratus-cloud/stratus/client"
+	"github.com/stratus-cloud/stratus/errs"
+	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/market"
+)
+
+// TestAuditProofsOverHTTP sends a transfer, finds its entry in the audit log
+// by transaction hash, and checks what the node serves with
+// transparency-dev/merkle alone, as an outside verifier would.
+func TestAuditProofsOverHTTP(t *testing.T) {
+	d := startDevnet(t, market.DefaultGenesis())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	to, _, err := identity.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.c.Send(ctx, d.demo, &ledger.Transfer{To: to.Address(), Amount: 1234}, client.SendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.c.AuditTxInclusion(ctx, res.Hash)
+	for errs.Is(err, errs.NotFound) && ctx.Err() == nil {
+		// The query snapshot can trail the commit the send waited for.
+		time.Sleep(50 * time.Millisecond)
+		p, err = d.c.AuditTxInclusion(ctx, res.Hash)
+	}
+	if err != nil {
+		t.Fatalf("inclusion proof by tx hash: %v", err)
+	}
+	head, err := d.c.AuditRoot(ctx, p.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := d.c.AuditEntry(ctx, p.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := leaf.Decode(e.Leaf)
+	if err != nil {
+		t.Fatalf("entry %d: %v", p.Index, err)
+	}
+	if got.Kind != leaf.KindTx || hex.EncodeToString(got.Tx.Hash[:]) != res.Hash || got.Tx.Height != res.Height || got.Tx.Code != 0 || got.Tx.Signer != d.demo.Address() {
+		t.Fatalf("entry %d = %+v, want the transfer %s at height %d", p.Index, got.Tx, res.Hash, res.Height)
+	}
+	h := rfc6962.DefaultHasher
+	if err := proof.VerifyInclusion(h, p.Index, p.Size, h.HashLeaf(e.Leaf), p.Hashes, head.Root); err != nil {
+		t.Fatalf("inclusion proof of entry %d in size %d: %v", p.Index, p.Size, err)
+	}
+	// The transfer's event follows its transaction.
+	ev, err := d.c.AuditEntry(ctx, p.Index+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := leaf.Decode(ev.Leaf); err != nil || got.Kind != leaf.KindEvent || got.Event.Get("to") != to.Address().String() {
+		t.Errorf("entry %d = %+v, %v; want the transfer's event", p.Index+1, got.Event, err)
+	}
+
+	// The same entry, proved by index in every smaller tree that holds it,
+	// and each of those trees consistent with the later one.
+	for size := p.Index + 1; size <= p.Size; size++ {
+		ip, err := d.c.AuditInclusion(ctx, p.Index, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := d.c.AuditRoot(ctx, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proof.VerifyInclusion(h, p.Index, size, h.HashLeaf(e.Leaf), ip.Hashes, r.Root); err != nil {
+			t.Errorf("inclusion of %d in size %d: %v", p.Index, size, err)
+		}
+		cp, err := d.c.AuditConsistency(ctx, size, p.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proof.VerifyConsistency(h, size, p.Size, cp.Hashes, r.Root, head.Root); err != nil {
+			t.Errorf("consistency %d -> %d: %v", size, p.Size, err)
+		}
+	}
+
+	// The JSON shapes are the documented ones.
+	for path, keys := range map[string][]string{
+		"/v1/audit/proof/inclusion?tx=" + res.Hash: {"index", "size", "hashes", "root"},
+		"/v1/audit/proof/consistency?from=1":       {"from", "to", "hashes", "from_root", "to_root"},
+		"/v1/audit/entries/0":                      {"index", "leaf"},
+		"/v1/audit/root":                           {"size", "root"},
+	} {
+		var m map[string]json.RawMessage
+		if code, p := getJSON(t, d.n.APIURL()+path, &m); code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, code, p.Detail)
+		}
+		for _, k := range keys {
+			if _, ok := m[k]; !ok {
+				t.Errorf("GET %s: no %q in %v", path, k, m)
+			}
+		}
+	}
+
+	// What a stranger can ask for and not get.
+	for path, status := range map[string]int{
+		"/v1/audit/entries/1000000000":                                         http.StatusNotFound,
+		"/v1/audit/entries/x":                                                  http.StatusBadRequest,
+		"/v1/audit/proof/inclusion?index=5&size=5":                             http.StatusBadRequest,
+		"/v1/audit/proof/inclusion?index=0&size=1000000000":                    http.StatusBadRequest,
+		"/v1/audit/proof/inclusion":                                            http.StatusBadRequest,
+		"/v1/audit/proof/inclusion?tx=" + res.Hash + "&index=0":                http.StatusBadRequest,
+		"/v1/audit/proof/inclusion?tx=" + res.Hash[:10]:                        http.StatusBadRequest,
+		"/v1/audit/proof/inclusion?tx=" + hex.EncodeToString(make([]byte, 32)): http.StatusNotFound,
+		"/v1/audit/proof/consistency?from=3&to=2":                              http.StatusBadRequest,
+		"/v1/audit/proof/consistency?to=2":                                     http.StatusBadRequest,
+		"/v1/audit/root?size=1000000000":                                       http.StatusBadRequest,
+	} {
+		if code, p := getJSON(t, d.n.APIURL()+path, nil); code != status {
+			t.Errorf("GET %s: %d %s, want %d", path, code, p.Detail, status)
+		}
+	}
+}
