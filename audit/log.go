@@ -4,8 +4,10 @@
 // sign it.
 //
 // The hashing and tree rules are transparency-dev/merkle's; this package only
-// decides what a leaf holds and where the tree's nodes live in state. Serving
-// and verifying proofs is built on top of the stored nodes.
+// decides where the tree's nodes live in state, and builds inclusion and
+// consistency proofs, past roots and checked entries from them (proof.go).
+// What a leaf holds is the ledger's choice; package audit/leaf decodes it for
+// verifiers. Checkpoints that bind a root to consensus are not here.
 package audit
 
 import (

@@ -98,6 +98,9 @@ func auditSize(kv audit.KV, s string) (uint64, error) {
 }
 
 func auditNumber(name, s string) (uint64, error) {
+	if s == "" {
+		return 0, errs.E(errs.Invalid, "%s is required: a non-negative integer", name)
+	}
 	v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
 	if err != nil {
 		return 0, errs.E(errs.Invalid, "%s %q is not a non-negative integer", name, s)
