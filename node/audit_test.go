@@ -1,22 +1,28 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
+	"github.com/stratus-cloud/stratus/audit"
 	"github.com/stratus-cloud/stratus/audit/leaf"
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
+	"github.com/stratus-cloud/stratus/node"
+	"github.com/stratus-cloud/stratus/pebblestore"
 )
 
 // TestAuditProofsOverHTTP sends a transfer, finds its entry in the audit log
@@ -129,5 +135,59 @@ func TestAuditProofsOverHTTP(t *testing.T) {
 		if code, p := getJSON(t, d.n.APIURL()+path, nil); code != status {
 			t.Errorf("GET %s: %d %s, want %d", path, code, p.Detail, status)
 		}
+	}
+}
+
+// TestAuditRefusesTamperedEntry changes one byte of a stored event in a
+// node's database, as someone with the disk could: the node must refuse to
+// serve it as valid, and keep serving the entries it can still vouch for.
+func TestAuditRefusesTamperedEntry(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "devnet")
+	if _, err := node.InitDevnetWith(home, devnetConfig(), "", market.DefaultGenesis()); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := node.LoadConfig(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Consensus.TimeoutCommit = node.Duration(100 * time.Millisecond)
+	n, stop := startNode(t, home, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := client.New(n.APIURL())
+	before, err := c.AuditEntry(ctx, 0) // the genesis event
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AuditEntry(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+
+	st, err := pebblestore.Open(node.StateDir(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	height, app, err := st.Last()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := append([]byte("audit/"), audit.LeafKey(0)...)
+	changed := bytes.Clone(before.Leaf)
+	changed[len(changed)-1] ^= 1 // the last digit of the genesis supply
+	if err := st.Commit(height, app, []ledger.Change{{Key: key, Value: changed}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	n, _ = startNode(t, home, cfg)
+	code, p := getJSON(t, n.APIURL()+"/v1/audit/entries/0", nil)
+	if code != http.StatusInternalServerError || !strings.Contains(p.Detail, "audit log is corrupt") {
+		t.Errorf("changed entry 0: %d %q, want 500 saying the log is corrupt", code, p.Detail)
+	}
+	if _, err := client.New(n.APIURL()).AuditEntry(ctx, 1); err != nil {
+		t.Errorf("entry 1, unchanged: %v", err)
 	}
 }
