@@ -161,7 +161,11 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 		return nil, errs.E(errs.NotFound, "this node runs no provider named %q", r.PathValue("name"))
 	})
 	m := newLedgerMetrics(n.api.Registry())
-	n.app.OnCommit = m.observe
+	d := newDomainMetrics(n, n.api.Registry())
+	n.app.OnCommit = func(c abci.CommitInfo) {
+		m.observe(c)
+		d.observe(c)
+	}
 
 	n.comet, err = abci.StartComet(ctx, n.app, abci.CometConfig{
 		Dir:                 CometDir(home),

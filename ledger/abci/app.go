@@ -68,6 +68,7 @@ type App struct {
 
 // CommitInfo describes a committed block for listeners such as metrics.
 type CommitInfo struct {
+	ChainID string
 	Height  int64
 	Time    time.Time
 	NumTxs  int
@@ -390,7 +391,7 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 		a.waiters.notify(h, recs[h])
 	}
 	if a.OnCommit != nil {
-		info := CommitInfo{Height: p.height, Time: p.time, NumTxs: len(p.results), Failed: failed, AppHash: p.changes.AppHash, AuditSize: p.changes.AuditSize}
+		info := CommitInfo{ChainID: a.chainID, Height: p.height, Time: p.time, NumTxs: len(p.results), Failed: failed, AppHash: p.changes.AppHash, AuditSize: p.changes.AuditSize}
 		for _, r := range p.results {
 			info.GasUsed += r.GasUsed
 			if r.Code == ledger.CodeOK {
