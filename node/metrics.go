@@ -33,6 +33,7 @@ type domainMetrics struct {
 	supply  *prometheus.Desc
 
 	gasUsed        prometheus.Gauge
+	gasTotal       prometheus.Counter
 	auditSize      prometheus.Gauge
 	leases         *prometheus.GaugeVec
 	leasesComplete prometheus.Gauge
@@ -62,6 +63,7 @@ func newDomainMetrics(n *Node, reg prometheus.Registerer) *domainMetrics {
 		buckets:        prometheus.NewDesc("stratus_ledger_bucket_ustr", "Value held in each bucket of the ledger (escrow, collateral, balances, ...), in ustr.", []string{"bucket"}, nil),
 		supply:         prometheus.NewDesc("stratus_ledger_supply_ustr", "Total value in existence, in ustr; equals the sum of the buckets.", nil, nil),
 		gasUsed:        g("stratus_ledger_block_gas_used", "Gas used by the transactions of the last committed block."),
+		gasTotal:       c("stratus_ledger_gas_used_total", "Gas used by the transactions of the blocks this node committed since it started."),
 		auditSize:      g("stratus_audit_log_size", "Leaves in the audit log after the last committed block."),
 		leases:         prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stratus_market_leases", Help: "Leases in state after the last committed block, by state (at most the first 10000 by id)."}, []string{"state"}),
 		leasesComplete: g("stratus_market_leases_complete", "1 if stratus_market_leases counted every lease in state, 0 if it stopped at its cap."),
@@ -83,7 +85,7 @@ func newDomainMetrics(n *Node, reg prometheus.Registerer) *domainMetrics {
 		m.objects.WithLabelValues(e)
 		m.objectBytes.WithLabelValues(e)
 	}
-	reg.MustRegister(m, m.gasUsed, m.auditSize, m.leases, m.leasesComplete, m.settledBlock, m.settledTotal,
+	reg.MustRegister(m, m.gasUsed, m.gasTotal, m.auditSize, m.leases, m.leasesComplete, m.settledBlock, m.settledTotal,
 		m.proofs, m.objects, m.objectBytes, m.fnCalls, m.fnCharged)
 	return m
 }
@@ -121,6 +123,7 @@ func (m *domainMetrics) Collect(ch chan<- prometheus.Metric) {
 // persisted, so what it reads is the block's state.
 func (m *domainMetrics) observe(c abci.CommitInfo) {
 	m.gasUsed.Set(float64(c.GasUsed))
+	m.gasTotal.Add(float64(c.GasUsed))
 	m.auditSize.Set(float64(c.AuditSize))
 	for _, e := range c.Events {
 		switch e.Type {
