@@ -2,6 +2,7 @@ package node
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -12,7 +13,7 @@ import (
 	"github.com/stratus-cloud/stratus/objects"
 )
 
-// maxScannedLeases bounds the leases the metrics read after each block. A
+// maxScannedLeases bounds the leases the metrics read after a block. A
 // chain with more leases in state (closed ones stay until retention prunes
 // them) gets counts and settlement over the first maxScannedLeases by id,
 // and stratus_market_leases_complete says so.
@@ -26,8 +27,16 @@ var metricLeaseStates = []string{market.LeasePending, market.LeaseActive, market
 // opposed to how the node serves it. Bucket values are read from committed
 // state at scrape time; the rest is observed once per committed block, from
 // the block's events and a bounded scan of the leases.
+//
+// The scan runs on its own goroutine, off Commit, because CometBFT holds the
+// mempool lock during Commit; when blocks come faster than scans, the scan
+// skips to the latest block and its settlement covers the blocks between.
 type domainMetrics struct {
 	n *Node
+
+	blocks chan abci.CommitInfo // the latest block not yet scanned
+	quit   chan struct{}
+	done   sync.WaitGroup
 
 	buckets *prometheus.Desc
 	supply  *prometheus.Desc
@@ -45,10 +54,12 @@ type domainMetrics struct {
 	fnCalls        prometheus.Counter
 	fnCharged      prometheus.Counter
 
-	// settled is each scanned lease's Settled after the last block; nil
-	// before the first, so a node's first block does not count the whole
-	// history as one block's settlement.
-	settled map[uint64]uint64
+	// settled is each scanned lease's Settled after the last scan; nil
+	// before the first, so a node's first scan does not count the whole
+	// history as one block's settlement. complete is whether that scan
+	// saw every lease: only then is a lease it did not see new.
+	settled  map[uint64]uint64
+	complete bool
 }
 
 func newDomainMetrics(n *Node, reg prometheus.Registerer) *domainMetrics {
@@ -60,6 +71,8 @@ func newDomainMetrics(n *Node, reg prometheus.Registerer) *domainMetrics {
 	}
 	m := &domainMetrics{
 		n:              n,
+		blocks:         make(chan abci.CommitInfo, 1),
+		quit:           make(chan struct{}),
 		buckets:        prometheus.NewDesc("stratus_ledger_bucket_ustr", "Value held in each bucket of the ledger (escrow, collateral, balances, ...), in ustr.", []string{"bucket"}, nil),
 		supply:         prometheus.NewDesc("stratus_ledger_supply_ustr", "Total value in existence, in ustr; equals the sum of the buckets.", nil, nil),
 		gasUsed:        g("stratus_ledger_block_gas_used", "Gas used by the transactions of the last committed block."),
@@ -87,7 +100,27 @@ func newDomainMetrics(n *Node, reg prometheus.Registerer) *domainMetrics {
 	}
 	reg.MustRegister(m, m.gasUsed, m.gasTotal, m.auditSize, m.leases, m.leasesComplete, m.settledBlock, m.settledTotal,
 		m.proofs, m.objects, m.objectBytes, m.fnCalls, m.fnCharged)
+	m.done.Add(1)
+	go m.scanBlocks()
 	return m
+}
+
+// stop ends the lease scans and waits for the one running.
+func (m *domainMetrics) stop() {
+	close(m.quit)
+	m.done.Wait()
+}
+
+func (m *domainMetrics) scanBlocks() {
+	defer m.done.Done()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case c := <-m.blocks:
+			m.scanLeases(c)
+		}
+	}
 }
 
 // Describe sends the descriptions of the series read at scrape time.
@@ -119,8 +152,8 @@ func (m *domainMetrics) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// observe takes in a committed block. It runs in Commit, after the block is
-// persisted, so what it reads is the block's state.
+// observe takes in a committed block, from Commit after the block is
+// persisted, and hands it to the lease scan.
 func (m *domainMetrics) observe(c abci.CommitInfo) {
 	m.gasUsed.Set(float64(c.GasUsed))
 	m.gasTotal.Add(float64(c.GasUsed))
@@ -142,12 +175,18 @@ func (m *domainMetrics) observe(c abci.CommitInfo) {
 			m.fnCharged.Add(attrFloat(e, "amount"))
 		}
 	}
-	m.scanLeases(c)
+	// Replace a block still waiting for its scan: the latest one counts.
+	select {
+	case <-m.blocks:
+	default:
+	}
+	m.blocks <- c
 }
 
-// scanLeases counts the leases by state and what they settled in the block:
-// the growth of each lease's Settled since the last block. A lease opened
-// and settled within the block counts in full.
+// scanLeases counts the leases by state and what they settled since the
+// last scan: the growth of each lease's Settled. A lease opened and settled
+// since then counts in full, unless the last scan stopped at its cap and so
+// cannot tell a new lease from one it did not reach.
 func (m *domainMetrics) scanLeases(c abci.CommitInfo) {
 	snap := m.n.store.Snapshot()
 	defer snap.Close()
@@ -161,8 +200,9 @@ func (m *domainMetrics) scanLeases(c abci.CommitInfo) {
 	complete, err := market.EachLease(ctx, maxScannedLeases, func(l *market.Lease) {
 		counts[l.State]++
 		settled[l.ID] = l.Settled
-		if l.Settled > m.settled[l.ID] {
-			paid += l.Settled - m.settled[l.ID]
+		before, seen := m.settled[l.ID]
+		if (seen || m.complete) && l.Settled > before {
+			paid += l.Settled - before
 		}
 	})
 	if err != nil {
@@ -180,7 +220,7 @@ func (m *domainMetrics) scanLeases(c abci.CommitInfo) {
 		m.settledBlock.Set(float64(paid))
 		m.settledTotal.Add(float64(paid))
 	}
-	m.settled = settled
+	m.settled, m.complete = settled, complete
 }
 
 func attrFloat(e ledger.Event, key string) float64 {

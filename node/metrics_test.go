@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/ledger"
@@ -43,7 +44,16 @@ func TestDomainMetrics(t *testing.T) {
 	}
 	_, lease := storageLease(ctx, t, &d, "storage0")
 
+	// The lease scan runs after the block's commit, off its path.
 	m := scrape(ctx, t, d.n.APIURL())
+	for m[`stratus_market_leases{state="active"}`] < 1 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no active lease in /metrics: %v", m)
+		case <-time.After(100 * time.Millisecond):
+		}
+		m = scrape(ctx, t, d.n.APIURL())
+	}
 	has := func(name string) float64 {
 		t.Helper()
 		v, ok := m[name]
