@@ -192,14 +192,16 @@ func EpochOf(ctx *ledger.Context, ms int64) int64 {
 }
 
 // EachLease calls fn with each lease in state, in id order, as stored (not
-// settled up to the context's time), and stops after max leases. It reports
+// settled up to the context's time), and stops after limit leases, so a
+// caller bounds its reads however many leases state holds. It reports
 // whether it saw them all; closed leases stay until retention prunes them.
-func EachLease(ctx *ledger.Context, max int, fn func(*Lease)) (complete bool, err error) {
+// Its error is the store's, or a record that does not decode.
+func EachLease(ctx *ledger.Context, limit int, fn func(*Lease)) (complete bool, err error) {
 	s := newStore(ctx)
 	seen := 0
 	errStop := errors.New("stop")
 	err = s.kv.Iterate([]byte(prefLease), func(_, v []byte) error {
-		if seen == max {
+		if seen == limit {
 			return errStop
 		}
 		seen++
