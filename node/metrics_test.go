@@ -32,6 +32,24 @@ func scrape(ctx context.Context, t *testing.T, apiURL string) map[string]float64
 	return out
 }
 
+// waitMetric scrapes /metrics until the sample name satisfies ok, and
+// returns that scrape: metrics see a block after the client that sent a
+// transaction is told it committed.
+func waitMetric(ctx context.Context, t *testing.T, apiURL, name string, ok func(float64) bool) map[string]float64 {
+	t.Helper()
+	for {
+		m := scrape(ctx, t, apiURL)
+		if v, found := m[name]; found && ok(v) {
+			return m
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s in /metrics never got the value wanted; last scrape %v", name, m)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // TestDomainMetrics scrapes /metrics after a transfer and a storage lease,
 // and checks that the domain's series are there and agree with the chain.
 func TestDomainMetrics(t *testing.T) {
@@ -45,15 +63,7 @@ func TestDomainMetrics(t *testing.T) {
 	_, lease := storageLease(ctx, t, &d, "storage0")
 
 	// The lease scan runs after the block's commit, off its path.
-	m := scrape(ctx, t, d.n.APIURL())
-	for m[`stratus_market_leases{state="active"}`] < 1 {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no active lease in /metrics: %v", m)
-		case <-time.After(100 * time.Millisecond):
-		}
-		m = scrape(ctx, t, d.n.APIURL())
-	}
+	m := waitMetric(ctx, t, d.n.APIURL(), `stratus_market_leases{state="active"}`, func(v float64) bool { return v >= 1 })
 	has := func(name string) float64 {
 		t.Helper()
 		v, ok := m[name]
