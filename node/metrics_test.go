@@ -44,7 +44,8 @@ func waitMetric(ctx context.Context, t *testing.T, apiURL, name string, ok func(
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s in /metrics never got the value wanted; last scrape %v", name, m)
+			v, found := m[name]
+			t.Fatalf("%s in /metrics never got the value wanted: last %v (present %v)", name, v, found)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
