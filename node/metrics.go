@@ -200,10 +200,7 @@ func (m *domainMetrics) scanLeases(c abci.CommitInfo) {
 	complete, err := market.EachLease(ctx, maxScannedLeases, func(l *market.Lease) {
 		counts[l.State]++
 		settled[l.ID] = l.Settled
-		before, seen := m.settled[l.ID]
-		if (seen || m.complete) && l.Settled > before {
-			paid += l.Settled - before
-		}
+		paid += settledSince(m.settled, m.complete, l.ID, l.Settled)
 	})
 	if err != nil {
 		return
@@ -221,6 +218,18 @@ func (m *domainMetrics) scanLeases(c abci.CommitInfo) {
 		m.settledTotal.Add(float64(paid))
 	}
 	m.settled, m.complete = settled, complete
+}
+
+// settledSince is what lease id paid out since the scan that left before:
+// the growth of its Settled. A lease that scan did not see counts in full
+// if the scan was complete (the lease is new), and not at all if it stopped
+// at its cap (the lease may be old, and its history is not this block's).
+func settledSince(before map[uint64]uint64, complete bool, id, settled uint64) uint64 {
+	b, seen := before[id]
+	if (!seen && !complete) || settled <= b {
+		return 0
+	}
+	return settled - b
 }
 
 func attrFloat(e ledger.Event, key string) float64 {
