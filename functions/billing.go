@@ -10,6 +10,12 @@ import (
 	"github.com/stratus-cloud/stratus/money"
 )
 
+// EventCharged: a provider's usage report was charged to a deployment.
+// Attributes deployment, provider, sequence, calls (in this report), mib_ms,
+// amount (ustr charged for this report), charged (the deployment's total),
+// state and, on a replica's last report, final.
+const EventCharged = "function.charged"
+
 // Per-replica instance limits, as the providers' runtime applies them.
 const (
 	// DefaultInstances is a replica's instance limit when its spec has no
@@ -283,7 +289,7 @@ func usageReport(ctx *ledger.Context, signer identity.Address, m *UsageReport) e
 	if final {
 		attrs = append(attrs, attr("final", "true"))
 	}
-	ctx.Emit("function.charged", attrs...)
+	ctx.Emit(EventCharged, attrs...)
 	return nil
 }
 

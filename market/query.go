@@ -2,6 +2,7 @@ package market
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"math/bits"
 
@@ -188,4 +189,31 @@ func GetParams(ctx *ledger.Context) Params { return newStore(ctx).params() }
 // EpochOf returns the probing epoch a time in unix milliseconds falls in.
 func EpochOf(ctx *ledger.Context, ms int64) int64 {
 	return ms / (newStore(ctx).params().EpochSeconds * msPerSecond)
+}
+
+// EachLease calls fn with each lease in state, in id order, as stored (not
+// settled up to the context's time), and stops after limit leases, so a
+// caller bounds its reads however many leases state holds. It reports
+// whether it saw them all; closed leases stay until retention prunes them.
+// Its error is the store's, or a record that does not decode.
+func EachLease(ctx *ledger.Context, limit int, fn func(*Lease)) (complete bool, err error) {
+	s := newStore(ctx)
+	seen := 0
+	errStop := errors.New("stop")
+	err = s.kv.Iterate([]byte(prefLease), func(_, v []byte) error {
+		if seen == limit {
+			return errStop
+		}
+		seen++
+		var l Lease
+		if err := jsonUnmarshal(v, &l); err != nil {
+			return err
+		}
+		fn(&l)
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		return false, nil
+	}
+	return err == nil, err
 }

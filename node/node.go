@@ -34,6 +34,7 @@ type Node struct {
 
 	log     *slog.Logger
 	store   *pebblestore.Store
+	metrics *domainMetrics
 	app     *abci.App
 	comet   *nm.Node
 	httpSrv *http.Server
@@ -161,7 +162,12 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 		return nil, errs.E(errs.NotFound, "this node runs no provider named %q", r.PathValue("name"))
 	})
 	m := newLedgerMetrics(n.api.Registry())
-	n.app.OnCommit = m.observe
+	d := newDomainMetrics(n, n.api.Registry())
+	n.metrics = d
+	n.app.OnCommit = func(c abci.CommitInfo) {
+		m.observe(c)
+		d.observe(c)
+	}
 
 	n.comet, err = abci.StartComet(ctx, n.app, abci.CometConfig{
 		Dir:                 CometDir(home),
@@ -274,6 +280,11 @@ func (n *Node) Close() error {
 			first = err
 		}
 		n.comet.Wait()
+	}
+	if n.metrics != nil {
+		// Its lease scans read the store.
+		n.metrics.stop()
+		n.metrics = nil
 	}
 	if n.store != nil {
 		if err := n.store.Close(); err != nil && first == nil {

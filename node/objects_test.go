@@ -85,6 +85,10 @@ func TestObjectsOnDevnet(t *testing.T) {
 		t.Errorf("objects of demo = %+v", list)
 	}
 	checkSupply(ctx, t, c)
+	m := waitMetric(ctx, t, d.n.APIURL(), `stratus_objects_total{event="committed"}`, func(v float64) bool { return v == 1 })
+	if b := m[`stratus_objects_bytes_total{event="committed"}`]; b != float64(man.Size) {
+		t.Errorf("stratus_objects_bytes_total{event=\"committed\"} = %v, want the object's %d bytes", b, man.Size)
+	}
 }
 
 // storageLease opens a 1 MiB storage lease from demo with the devnet's

@@ -68,11 +68,19 @@ type App struct {
 
 // CommitInfo describes a committed block for listeners such as metrics.
 type CommitInfo struct {
+	ChainID string
 	Height  int64
 	Time    time.Time
 	NumTxs  int
 	Failed  int
 	AppHash []byte
+	// GasUsed is what the block's transactions used, failed ones included.
+	GasUsed uint64
+	// AuditSize is the audit log's size after the block.
+	AuditSize uint64
+	// Events are the events of the block's successful transactions, in
+	// order, then those of its end.
+	Events []ledger.Event
 }
 
 type pendingBlock struct {
@@ -81,6 +89,7 @@ type pendingBlock struct {
 	changes ledger.Changes
 	results []ledger.TxResult
 	raws    [][]byte
+	end     []ledger.Event
 
 	execTime time.Duration
 }
@@ -278,7 +287,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlo
 	if err != nil {
 		return nil, err
 	}
-	a.pending = &pendingBlock{height: req.Height, time: req.Time, changes: ch, results: blk.Results, raws: req.Txs, execTime: time.Since(t0)}
+	a.pending = &pendingBlock{height: req.Height, time: req.Time, changes: ch, results: blk.Results, raws: req.Txs, end: endEvents, execTime: time.Since(t0)}
 	return &abcitypes.ResponseFinalizeBlock{TxResults: out, AppHash: ch.AppHash, Events: toABCIEvents(endEvents)}, nil
 }
 
@@ -382,7 +391,15 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 		a.waiters.notify(h, recs[h])
 	}
 	if a.OnCommit != nil {
-		a.OnCommit(CommitInfo{Height: p.height, Time: p.time, NumTxs: len(p.results), Failed: failed, AppHash: p.changes.AppHash})
+		info := CommitInfo{ChainID: a.chainID, Height: p.height, Time: p.time, NumTxs: len(p.results), Failed: failed, AppHash: p.changes.AppHash, AuditSize: p.changes.AuditSize}
+		for _, r := range p.results {
+			info.GasUsed += r.GasUsed
+			if r.Code == ledger.CodeOK {
+				info.Events = append(info.Events, r.Events...)
+			}
+		}
+		info.Events = append(info.Events, p.end...)
+		a.OnCommit(info)
 	}
 	a.log.Debug("block committed", "height", p.height, "txs", len(p.results), "failed", failed,
 		"exec_ms", p.execTime.Milliseconds(), "commit_ms", time.Since(t0).Milliseconds())

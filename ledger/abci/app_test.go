@@ -741,6 +741,14 @@ func TestCommitNotifiesAndIndexes(t *testing.T) {
 	if c := infos[0]; c.Height != 1 || c.NumTxs != 2 || c.Failed != 1 || !bytes.Equal(c.AppHash, res.AppHash) || !c.Time.Equal(wantTime) {
 		t.Errorf("OnCommit got %+v, want height 1, 2 txs, 1 failed, app hash %x", c, res.AppHash)
 	}
+	// What metrics read: the gas of both transactions (the failed one took
+	// none), the audit log as the block left it, and only the good
+	// transaction's events.
+	if c := infos[0]; c.GasUsed != uint64(res.TxResults[0].GasUsed+res.TxResults[1].GasUsed) || c.GasUsed == 0 ||
+		c.AuditSize == 0 || len(c.Events) != 1 || c.Events[0].Type != "bank.transfer" || c.ChainID == "" {
+		t.Errorf("OnCommit got gas %d, audit size %d, events %+v, chain %q; want gas %d+%d, a logged block, one bank.transfer",
+			c.GasUsed, c.AuditSize, c.Events, c.ChainID, res.TxResults[0].GasUsed, res.TxResults[1].GasUsed)
+	}
 
 	// The index survives a restart.
 	n.restart()
