@@ -60,3 +60,12 @@ func (c *Client) AuditRoot(ctx context.Context, size uint64) (audit.Head, error)
 	var h audit.Head
 	return h, c.Get(ctx, path, &h)
 }
+
+// AuditCheckpoint returns the latest checkpoint the validators' commit
+// signatures bind: the log's size and root, the inputs of the app hash that
+// folds them in, and the signed header that carries that app hash. It fails
+// with NotFound before the chain's second block.
+func (c *Client) AuditCheckpoint(ctx context.Context) (audit.Checkpoint, error) {
+	var cp audit.Checkpoint
+	return cp, c.Get(ctx, "/v1/audit/checkpoint", &cp)
+}

@@ -173,6 +173,33 @@ type Changes struct {
 	AppHash   []byte
 	AuditSize uint64
 	AuditRoot []byte
+	// Inputs are what AppHash was computed from.
+	Inputs AppHashInputs
+}
+
+// AppHashInputs are what a block's app hash commits to. The writes are
+// folded into WritesHash, so an auditor can recompute the app hash from a
+// checkpoint without the block's state changes.
+type AppHashInputs struct {
+	Height      int64  `json:"height"`
+	PrevAppHash []byte `json:"prev_app_hash"`
+	WritesHash  []byte `json:"writes_hash"`
+	AuditSize   uint64 `json:"size"`
+	AuditRoot   []byte `json:"root"`
+}
+
+// AppHash is SHA-256("stratus/apphash/v1\n" || prev || height (8 bytes,
+// big-endian) || writes hash || audit size (8 bytes, big-endian) || audit
+// root), the hash CometBFT carries in the next block's header.
+func (in AppHashInputs) AppHash() []byte {
+	sum := sha256.New()
+	sum.Write([]byte("stratus/apphash/v1\n"))
+	sum.Write(in.PrevAppHash)
+	sum.Write(binary.BigEndian.AppendUint64(nil, uint64(in.Height)))
+	sum.Write(in.WritesHash)
+	sum.Write(binary.BigEndian.AppendUint64(nil, in.AuditSize))
+	sum.Write(in.AuditRoot)
+	return sum.Sum(nil)
 }
 
 func (m *Machine) newContext(r Reader, h Header, check bool) (*Context, error) {
@@ -453,15 +480,8 @@ func (b *Block) End() (Changes, []Event, error) {
 
 func finish(c *Cache, log *audit.Log, h Header) Changes {
 	writes := c.Changes()
-	root := log.Root()
-	sum := sha256.New()
-	sum.Write([]byte("stratus/apphash/v1\n"))
-	sum.Write(h.PrevAppHash)
-	sum.Write(binary.BigEndian.AppendUint64(nil, uint64(h.Height)))
-	sum.Write(hashChanges(writes))
-	sum.Write(binary.BigEndian.AppendUint64(nil, log.Size()))
-	sum.Write(root)
-	return Changes{Writes: writes, AppHash: sum.Sum(nil), AuditSize: log.Size(), AuditRoot: root}
+	in := AppHashInputs{Height: h.Height, PrevAppHash: h.PrevAppHash, WritesHash: hashChanges(writes), AuditSize: log.Size(), AuditRoot: log.Root()}
+	return Changes{Writes: writes, AppHash: in.AppHash(), AuditSize: in.AuditSize, AuditRoot: in.AuditRoot, Inputs: in}
 }
 
 // Checker is the mempool's view of state: committed state plus the effects

@@ -41,6 +41,7 @@ func (n *Node) mountAudit() {
 		}
 		return audit.ConsistencyProof(kv, from, to)
 	}))
+	a.HandleJSON("GET /v1/audit/checkpoint", n.checkpoint)
 	a.HandleJSON("GET /v1/audit/root", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		kv := ctx.AuditLog()
 		size, err := auditSize(kv, r.URL.Query().Get("size"))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	nm "github.com/cometbft/cometbft/node"
+	sm "github.com/cometbft/cometbft/state"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stratus-cloud/stratus/api"
@@ -53,6 +54,10 @@ type Node struct {
 
 	submissions chan submission
 	stopAdmit   chan struct{}
+
+	// cometState is CometBFT's state store, for validator sets at past
+	// heights; nm.Node only hands it out through its RPC environment.
+	cometState func() (sm.Store, error)
 }
 
 // Runtime is what a running node writes to RuntimeFile.
@@ -184,6 +189,13 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 		ln.Close()
 		return nil, err
 	}
+	n.cometState = sync.OnceValues(func() (sm.Store, error) {
+		env, err := n.comet.ConfigureRPC()
+		if err != nil {
+			return nil, err
+		}
+		return env.StateStore, nil
+	})
 	n.submissions, n.stopAdmit = make(chan submission, 4096), make(chan struct{})
 	go n.admit(n.stopAdmit)
 	n.httpSrv = &http.Server{Handler: n.api.Handler(), ReadHeaderTimeout: 10 * time.Second}

@@ -10,6 +10,7 @@ package abci
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -369,6 +370,12 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 		}
 		index = append(index, pebblestore.IndexEntry{Key: indexKey(h), Value: v})
 	}
+	in, err := json.Marshal(p.changes.Inputs)
+	if err != nil {
+		a.mu.Unlock()
+		return nil, err
+	}
+	index = append(index, pebblestore.IndexEntry{Key: inputsKey(p.height), Value: in})
 	if err := a.st.Commit(p.height, p.changes.AppHash, p.changes.Writes, index); err != nil {
 		a.mu.Unlock()
 		return nil, fmt.Errorf("persist block %d: %w", p.height, err)
@@ -379,7 +386,7 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 	// CometBFT holds the mempool lock during Commit and rechecks what is
 	// left afterwards, against this fresh view.
 	a.checkMu.Lock()
-	err := a.resetChecker()
+	err = a.resetChecker()
 	a.checkMu.Unlock()
 	if err != nil {
 		return nil, err
@@ -466,6 +473,35 @@ type TxRecord struct {
 }
 
 func indexKey(h ledger.Hash) []byte { return append([]byte("tx/"), h[:]...) }
+
+// inputsSlots bounds the app-hash inputs kept: heights share slots modulo
+// it, so a node keeps those of its last inputsSlots blocks, enough for
+// checkpoints, which only need a recent one.
+const inputsSlots = 1024
+
+func inputsKey(height int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte("apphash/"), uint64(height%inputsSlots))
+}
+
+// AppHashInputs returns what the app hash after block height commits to
+// (ledger.AppHashInputs). It fails with NotFound for a height this node has
+// not committed or no longer keeps (only the last 1024).
+func (a *App) AppHashInputs(height int64) (ledger.AppHashInputs, error) {
+	var in ledger.AppHashInputs
+	b, err := a.st.Index(inputsKey(height))
+	if err != nil {
+		return in, err
+	}
+	if b != nil {
+		if err := json.Unmarshal(b, &in); err != nil {
+			return in, fmt.Errorf("app-hash inputs of block %d: %w", height, err)
+		}
+	}
+	if b == nil || in.Height != height {
+		return ledger.AppHashInputs{}, errs.E(errs.NotFound, "this node keeps the app-hash inputs of its last %d blocks, and block %d is not one of them", inputsSlots, height)
+	}
+	return in, nil
+}
 
 // LookupTx returns the record of a committed transaction, or a NotFound error.
 func (a *App) LookupTx(h ledger.Hash) (TxRecord, error) {
