@@ -13,7 +13,6 @@ import (
 
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/functions"
-	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/node"
@@ -101,25 +100,11 @@ func Repair(ctx context.Context, o RepairOptions) (RepairResult, error) {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	home := filepath.Join(dir, "devnet")
-	cfg := node.DefaultConfig()
-	cfg.API.Listen, cfg.Consensus.RPCListen, cfg.Consensus.P2PListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	if _, err := node.InitDevnetModules(home, cfg, "", RepairGenesis()); err != nil {
-		return res, err
-	}
-	cfg, err := node.LoadConfig(home)
-	if err != nil {
-		return res, err
-	}
-	n, err := node.Start(ctx, home, cfg, o.Logger)
+	n, demo, err := startDevnet(ctx, dir, RepairGenesis(), o.Logger)
 	if err != nil {
 		return res, err
 	}
 	defer n.Close()
-	demo, err := identity.OpenKeystore(node.KeysDir(home)).Load(node.DemoKey, "")
-	if err != nil {
-		return res, err
-	}
 	c := client.New(n.APIURL())
 	sc := storeclient.New(c)
 	if err := waitProviders(ctx, c); err != nil {

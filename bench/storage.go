@@ -84,26 +84,11 @@ func Storage(ctx context.Context, o StorageOptions) (StorageResult, error) {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	home := filepath.Join(dir, "devnet")
-	cfg := node.DefaultConfig()
-	cfg.API.Listen, cfg.Consensus.RPCListen, cfg.Consensus.P2PListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	if _, err := node.InitDevnet(home, cfg, ""); err != nil {
-		return res, err
-	}
-	// The home's config has the storage providers InitDevnet laid out.
-	cfg, err := node.LoadConfig(home)
-	if err != nil {
-		return res, err
-	}
-	n, err := node.Start(ctx, home, cfg, o.Logger)
+	n, demo, err := startDevnet(ctx, dir, node.DefaultModuleGenesis(), o.Logger)
 	if err != nil {
 		return res, err
 	}
 	defer n.Close()
-	demo, err := identity.OpenKeystore(node.KeysDir(home)).Load(node.DemoKey, "")
-	if err != nil {
-		return res, err
-	}
 
 	src := filepath.Join(dir, "random.bin")
 	o.Progress("writing a %d-byte random file", o.Size)
@@ -307,4 +292,31 @@ func fileSHA256(path string) ([]byte, error) {
 		return nil, err
 	}
 	return h.Sum(nil), nil
+}
+
+// startDevnet lays out a devnet home under dir with the modules' genesis
+// sections mods, on free loopback ports, starts it, and returns it with its
+// funded demo key. The caller closes the node.
+func startDevnet(ctx context.Context, dir string, mods node.ModuleGenesis, log *slog.Logger) (*node.Node, *identity.Key, error) {
+	home := filepath.Join(dir, "devnet")
+	cfg := node.DefaultConfig()
+	cfg.API.Listen, cfg.Consensus.RPCListen, cfg.Consensus.P2PListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	if _, err := node.InitDevnetModules(home, cfg, "", mods); err != nil {
+		return nil, nil, err
+	}
+	// The home's config has the storage providers the init laid out.
+	cfg, err := node.LoadConfig(home)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := node.Start(ctx, home, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	demo, err := identity.OpenKeystore(node.KeysDir(home)).Load(node.DemoKey, "")
+	if err != nil {
+		n.Close()
+		return nil, nil, err
+	}
+	return n, demo, nil
 }

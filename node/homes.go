@@ -130,6 +130,12 @@ func InitDevnetGenesis(home string, cfg Config, passphrase string, mg market.Gen
 	return InitDevnetModules(home, cfg, passphrase, ModuleGenesis{Market: mg, Functions: fg, Objects: objects.DefaultGenesis()})
 }
 
+// DefaultModuleGenesis is a devnet's genesis sections, as InitDevnet
+// writes them.
+func DefaultModuleGenesis() ModuleGenesis {
+	return ModuleGenesis{Market: market.DefaultGenesis(), Functions: functions.DefaultGenesis(), Objects: objects.DefaultGenesis()}
+}
+
 // ModuleGenesis are the modules' sections of a devnet's genesis.
 type ModuleGenesis struct {
 	Market    market.Genesis
