@@ -101,9 +101,9 @@ type Challenge struct {
 // RepairJob is a lost shard and, once assigned, who rebuilds it. Healthy is
 // how many shards of its segment were not lost when it was queued: repairs
 // are assigned fewest healthy first. Bounty is what the repairer is paid on
-// commit, taken from the failing provider's collateral. Lease is the new
-// lease with the assignee that the lost lease's escrow moved to; it is
-// acknowledged by the repair's commit.
+// commit, taken from the failing provider's collateral; Escrow, what the
+// lost lease held for the shard, funds the lease the commit opens with the
+// assignee.
 type RepairJob struct {
 	Object   string `json:"object"`
 	Segment  uint32 `json:"segment"`
@@ -119,7 +119,6 @@ type RepairJob struct {
 	Healthy int    `json:"healthy"`
 	// Assignee is "" while the repair waits for an eligible provider.
 	Assignee   string `json:"assignee,omitempty"`
-	Lease      uint64 `json:"lease,string,omitempty"`
 	Leaf       int    `json:"leaf"`
 	Bounty     uint64 `json:"bounty,string"`
 	QueuedMs   int64  `json:"queued_ms"`

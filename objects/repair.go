@@ -396,7 +396,7 @@ func (s *store) repairPass(p Params) error {
 			if len(j.Tried) < 16 {
 				j.Tried = append(j.Tried, j.Assignee)
 			}
-			j.Assignee, j.Lease, j.AssignedMs = "", 0, 0
+			j.Assignee, j.AssignedMs = "", 0
 		}
 		j.DeadlineMs = 0
 		s.enqueue(j)
@@ -625,13 +625,9 @@ func repair(ctx *ledger.Context, signer identity.Address, m *Repair) error {
 			ledger.Attr{Key: AttrLease, Value: ledger.FormatInt(lease)}, ledger.Attr{Key: AttrLeaseReason, Value: l.CloseReason})
 	}
 	// Point the manifest at the assignee; the shard's references follow.
-	if err := s.countShard(from, ref.Hash, o.Owner, -1); err != nil {
-		return err
-	}
+	s.countShard(from, ref.Hash, o.Owner, -1)
 	ref.Provider = signer.String()
-	if err := s.countShard(signer, ref.Hash, o.Owner, 1); err != nil {
-		return err
-	}
+	s.countShard(signer, ref.Hash, o.Owner, 1)
 	raw, err := man.MarshalBinary()
 	if err != nil {
 		return errs.E(errs.Internal, "objects: repaired manifest of %s: %v", o.ID, err)
@@ -703,7 +699,7 @@ func (s *store) dropRepairs(root storage.ID, owner identity.Address) error {
 }
 
 // countShard adds delta to owner's reference count of shard h on prov.
-func (s *store) countShard(prov identity.Address, h storage.Hash, owner identity.Address, delta int) error {
+func (s *store) countShard(prov identity.Address, h storage.Hash, owner identity.Address, delta int) {
 	k := key(prefShard, prov[:], h[:], owner[:])
 	n := s.shardRefs(k)
 	if delta > 0 {
@@ -716,7 +712,6 @@ func (s *store) countShard(prov identity.Address, h storage.Hash, owner identity
 	} else {
 		s.kv.Set(k, binary.AppendUvarint(nil, n))
 	}
-	return nil
 }
 
 // RepairsAfter returns up to limit repairs, and whether more follow: with
