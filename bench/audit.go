@@ -164,7 +164,6 @@ func Audit(o AuditOptions) (AuditResult, error) {
 	return res, nil
 }
 
-
 // logSize reads the audit log's size from committed state.
 func logSize(st *pebblestore.Store) uint64 {
 	n, err := audit.CurrentSize(storeKV{st: st, prefix: "audit/"})
