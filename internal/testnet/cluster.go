@@ -176,7 +176,7 @@ func (c *Cluster) Diagnose() {
 		}
 		cm := n.Comet()
 		var peers []string
-		for _, p := range cm.Switch().Peers().Copy() {
+		for _, p := range cm.Switch().Peers().List() {
 			dir := "in"
 			if p.IsOutbound() {
 				dir = "out"
