@@ -61,5 +61,6 @@ speed the log keeps while doing everything else an append needs.`,
 	c.Flags().IntVar(&o.Clients, "clients", 4, "concurrent HTTP clients asking for proofs")
 	c.Flags().IntVar(&o.EventsPerTx, "events", 100, "events each transaction emits")
 	c.Flags().IntVar(&o.TxsPerBlock, "txs", 100, "transactions per block")
+	c.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the blocks that grow the log to this file")
 	return c
 }
