@@ -7,10 +7,10 @@ import (
 )
 
 func (h *harness) checker() *ledger.Checker {
-	h.t.Helper()
-	c, err := h.m.NewChecker(h.st, h.header())
+	h.T.Helper()
+	c, err := h.M.NewChecker(h.St, h.NextHeader())
 	if err != nil {
-		h.t.Fatalf("NewChecker: %v", err)
+		h.T.Fatalf("NewChecker: %v", err)
 	}
 	return c
 }
@@ -64,7 +64,7 @@ func TestChecker(t *testing.T) {
 		}
 	}
 	// The checker's view is its own: committed state is untouched.
-	if got := h.account(k.Address()); got.Balance != b || got.Nonce != 0 {
+	if got := h.Account(k.Address()); got.Balance != b || got.Nonce != 0 {
 		t.Errorf("committed sender = %+v after checks", got)
 	}
 }
@@ -83,13 +83,13 @@ func TestCheckerMatchesBlock(t *testing.T) {
 		accepted = append(accepted, raw)
 	}
 	want := map[int]uint64{0: c.Account(h.keys[0].Address()).Balance, 1: c.Account(h.keys[1].Address()).Balance, 2: c.Account(h.keys[2].Address()).Balance}
-	for i, r := range h.deliverBlock(accepted...) {
+	for i, r := range h.Block(accepted...) {
 		if r.Code != ledger.CodeOK {
 			t.Errorf("tx %d: code %d (%s)", i, r.Code, r.Log)
 		}
 	}
 	for i, w := range want {
-		if got := h.account(h.keys[i].Address()).Balance; got != w {
+		if got := h.Account(h.keys[i].Address()).Balance; got != w {
 			t.Errorf("account %d: block gave %d, checker predicted %d", i, got, w)
 		}
 	}

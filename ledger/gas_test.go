@@ -32,22 +32,22 @@ func gasTx(t *testing.T, k *identity.Key, nonce, limit, price uint64, msg ledger
 // more work grows by exactly what the table says that work costs.
 func TestGasFollowsTheWork(t *testing.T) {
 	h := gasHarness(t, nil)
-	g := h.params.Gas
+	g := h.Params.Gas
 	k := h.keys[0]
 	run := func(nonce, writes uint64, price uint64) ledger.TxResult {
 		t.Helper()
-		before, fees := h.account(k.Address()).Balance, h.bucket(ledger.BucketFees)
-		res := h.deliverBlock(gasTx(t, k, nonce, 10_000_000, price, &gasMsg{Writes: writes}))[0]
+		before, fees := h.Account(k.Address()).Balance, h.Bucket(ledger.BucketFees)
+		res := h.Block(gasTx(t, k, nonce, 10_000_000, price, &gasMsg{Writes: writes}))[0]
 		if res.Code != ledger.CodeOK {
 			t.Fatalf("code %d: %s", res.Code, res.Log)
 		}
 		if res.Fee != res.GasUsed*price {
 			t.Errorf("fee %d, want gas used %d x price %d", res.Fee, res.GasUsed, price)
 		}
-		if got := before - h.account(k.Address()).Balance; got != res.Fee {
+		if got := before - h.Account(k.Address()).Balance; got != res.Fee {
 			t.Errorf("balance fell by %d, want the fee %d (the rest of the gas limit refunded)", got, res.Fee)
 		}
-		if got := h.bucket(ledger.BucketFees) - fees; got != res.Fee {
+		if got := h.Bucket(ledger.BucketFees) - fees; got != res.Fee {
 			t.Errorf("fees bucket grew by %d, want %d", got, res.Fee)
 		}
 		return res
@@ -67,7 +67,7 @@ func TestGasFollowsTheWork(t *testing.T) {
 		t.Errorf("10 more writes cost %d gas, want %d (10 x %d)", got, want, per)
 	}
 	// Burning gas is charged as it says.
-	d := h.deliverBlock(gasTx(t, k, 3, 10_000_000, 1, &gasMsg{Writes: 20, Burn: 12345}))[0]
+	d := h.Block(gasTx(t, k, 3, 10_000_000, 1, &gasMsg{Writes: 20, Burn: 12345}))[0]
 	// (The larger varint makes the transaction a byte longer.)
 	if got := d.GasUsed - c.GasUsed - g.TxByte; got != 12345 {
 		t.Errorf("burning 12345 gas cost %d", got)
@@ -85,33 +85,33 @@ func TestOutOfGasKeepsOnlyTheFee(t *testing.T) {
 	// Find what the message needs by simulating it: the gas limit's and
 	// price's encodings are charged at their longest, so the simulation's
 	// large limit does not change the gas.
-	sim, err := h.m.Simulate(h.st, h.header(), gasTx(t, k, 0, h.params.MaxBlockGas, 1, &gasMsg{Writes: 50}))
+	sim, err := h.M.Simulate(h.St, h.NextHeader(), gasTx(t, k, 0, h.Params.MaxBlockGas, 1, &gasMsg{Writes: 50}))
 	if err != nil || sim.Code != ledger.CodeOK {
 		t.Fatalf("simulate: %v %+v", err, sim)
 	}
 	limit := sim.GasUsed - 1
-	before, fees := h.account(k.Address()), h.bucket(ledger.BucketFees)
-	res := h.deliverBlock(gasTx(t, k, 0, limit, 3, &gasMsg{Writes: 50}))[0]
+	before, fees := h.Account(k.Address()), h.Bucket(ledger.BucketFees)
+	res := h.Block(gasTx(t, k, 0, limit, 3, &gasMsg{Writes: 50}))[0]
 	if res.Code != ledger.CodeOutOfGas || !strings.Contains(res.Log, "out of gas: the gas limit of") {
 		t.Fatalf("code %d log %q, want out of gas", res.Code, res.Log)
 	}
 	if res.GasUsed != limit || res.Fee != 3*limit {
 		t.Errorf("gas used %d fee %d, want %d and %d", res.GasUsed, res.Fee, limit, 3*limit)
 	}
-	after := h.account(k.Address())
+	after := h.Account(k.Address())
 	if after.Balance != before.Balance-3*limit || after.Nonce != before.Nonce+1 {
 		t.Errorf("account %+v -> %+v, want the fee %d taken and the nonce moved", before, after, 3*limit)
 	}
-	if got := h.bucket(ledger.BucketFees) - fees; got != 3*limit {
+	if got := h.Bucket(ledger.BucketFees) - fees; got != 3*limit {
 		t.Errorf("fees bucket grew by %d, want %d", got, 3*limit)
 	}
-	for _, c := range h.changes.Writes {
+	for _, c := range h.Changes.Writes {
 		if strings.HasPrefix(string(c.Key), "test/k/") {
 			t.Errorf("a write of the failed message persisted: %q", c.Key)
 		}
 	}
 	// With the simulated gas it passes.
-	if res := h.deliverBlock(gasTx(t, k, 1, sim.GasUsed, 3, &gasMsg{Writes: 50}))[0]; res.Code != ledger.CodeOK || res.GasUsed != sim.GasUsed {
+	if res := h.Block(gasTx(t, k, 1, sim.GasUsed, 3, &gasMsg{Writes: 50}))[0]; res.Code != ledger.CodeOK || res.GasUsed != sim.GasUsed {
 		t.Errorf("with the simulated limit: code %d (%s), gas %d, want %d", res.Code, res.Log, res.GasUsed, sim.GasUsed)
 	}
 }
@@ -122,8 +122,8 @@ func TestGasRefusedBeforeItRuns(t *testing.T) {
 	h := gasHarness(t, nil)
 	k := h.keys[0]
 	msg := &gasMsg{Writes: 1}
-	probe, _ := ledger.DecodeTx(gasTx(t, k, 0, 1000, 1, msg), h.m.Registry())
-	intrinsic := h.params.Gas.Intrinsic(probe.ChargedSize())
+	probe, _ := ledger.DecodeTx(gasTx(t, k, 0, 1000, 1, msg), h.M.Registry())
+	intrinsic := h.Params.Gas.Intrinsic(probe.ChargedSize())
 	tests := []struct {
 		name string
 		tx   []byte
@@ -132,17 +132,17 @@ func TestGasRefusedBeforeItRuns(t *testing.T) {
 	}{
 		{"below intrinsic", gasTx(t, k, 0, intrinsic-1, 1, msg), ledger.CodeOutOfGas, "uses before it runs"},
 		{"price zero", gasTx(t, k, 0, 1_000_000, 0, msg), ledger.CodeFee, "below the chain's minimum"},
-		{"over the block", gasTx(t, k, 0, h.params.MaxBlockGas+1, 1, msg), ledger.CodeInvalid, "over the block gas limit"},
+		{"over the block", gasTx(t, k, 0, h.Params.MaxBlockGas+1, 1, msg), ledger.CodeInvalid, "over the block gas limit"},
 		{"overflowing fee", gasTx(t, k, 0, 1_000_000, 1<<60, msg), ledger.CodeInvalid, "more than any fee can be"},
-		{"cannot pay", gasTx(t, k, 0, h.params.MaxBlockGas, 1_000_000, msg), ledger.CodeInsufficient, "cannot pay the fee of up to"},
+		{"cannot pay", gasTx(t, k, 0, h.Params.MaxBlockGas, 1_000_000, msg), ledger.CodeInsufficient, "cannot pay the fee of up to"},
 	}
 	for _, tt := range tests {
-		before, fees := h.account(k.Address()), h.bucket(ledger.BucketFees)
-		res := h.deliverBlock(tt.tx)[0]
+		before, fees := h.Account(k.Address()), h.Bucket(ledger.BucketFees)
+		res := h.Block(tt.tx)[0]
 		if res.Code != tt.code || !strings.Contains(res.Log, tt.log) {
 			t.Errorf("%s: code %d log %q, want %d and %q", tt.name, res.Code, res.Log, tt.code, tt.log)
 		}
-		if after := h.account(k.Address()); after != before || h.bucket(ledger.BucketFees) != fees || res.Fee != 0 {
+		if after := h.Account(k.Address()); after != before || h.Bucket(ledger.BucketFees) != fees || res.Fee != 0 {
 			t.Errorf("%s: account %+v -> %+v, fee %d: want nothing charged", tt.name, before, after, res.Fee)
 		}
 	}
@@ -159,15 +159,15 @@ func TestBlockGasLimit(t *testing.T) {
 		gasTx(t, h.keys[2], 0, 400_000, 1, &gasMsg{Writes: 1}),
 		gasTx(t, h.keys[3], 0, 200_000, 1, &gasMsg{Writes: 1}),
 	}
-	before := h.account(h.keys[2].Address())
-	res := h.deliverBlock(txs...)
+	before := h.Account(h.keys[2].Address())
+	res := h.Block(txs...)
 	want := []uint32{ledger.CodeOK, ledger.CodeOK, ledger.CodeBlockFull, ledger.CodeOK}
 	for i, r := range res {
 		if r.Code != want[i] {
 			t.Errorf("tx %d: code %d (%s), want %d", i, r.Code, r.Log, want[i])
 		}
 	}
-	if after := h.account(h.keys[2].Address()); after != before {
+	if after := h.Account(h.keys[2].Address()); after != before {
 		t.Errorf("the transaction past the limit changed its sender: %+v -> %+v", before, after)
 	}
 	for _, raw := range txs {
@@ -183,25 +183,25 @@ func TestSimulateMatchesDelivery(t *testing.T) {
 	h := gasHarness(t, nil)
 	k := h.keys[0]
 	tx := gasTx(t, k, 0, 5_000_000, 1, &gasMsg{Writes: 7, Burn: 99})
-	sim, err := h.m.Simulate(h.st, h.header(), tx)
+	sim, err := h.M.Simulate(h.St, h.NextHeader(), tx)
 	if err != nil || sim.Code != ledger.CodeOK {
 		t.Fatalf("simulate: %v %+v", err, sim)
 	}
-	if h.account(k.Address()).Nonce != 0 {
+	if h.Account(k.Address()).Nonce != 0 {
 		t.Fatal("simulation changed state")
 	}
 	// A later nonce simulates the same.
-	late, err := h.m.Simulate(h.st, h.header(), gasTx(t, k, 9, 5_000_000, 1, &gasMsg{Writes: 7, Burn: 99}))
+	late, err := h.M.Simulate(h.St, h.NextHeader(), gasTx(t, k, 9, 5_000_000, 1, &gasMsg{Writes: 7, Burn: 99}))
 	if err != nil || late.Code != ledger.CodeOK || late.GasUsed != sim.GasUsed {
 		t.Errorf("simulation with nonce 9: %v %+v, want gas %d", err, late, sim.GasUsed)
 	}
-	res := h.deliverBlock(tx)[0]
+	res := h.Block(tx)[0]
 	if res.Code != ledger.CodeOK || res.GasUsed != sim.GasUsed || res.Fee != sim.Fee {
 		t.Errorf("delivered: code %d gas %d fee %d; simulated gas %d fee %d", res.Code, res.GasUsed, res.Fee, sim.GasUsed, sim.Fee)
 	}
 	bad := []byte(string(tx))
 	bad[len(bad)-1] ^= 1
-	if _, err := h.m.Simulate(h.st, h.header(), bad); err == nil {
+	if _, err := h.M.Simulate(h.St, h.NextHeader(), bad); err == nil {
 		t.Error("a simulation of a badly signed transaction succeeded")
 	}
 }
@@ -215,24 +215,24 @@ func TestSimulationWorkIsBoundedByBalance(t *testing.T) {
 	heavy := &gasMsg{Writes: 10, Burn: 40_000_000}
 
 	stranger := testKey("stranger with a throwaway key")
-	sim, err := h.m.Simulate(h.st, h.header(), gasTx(t, stranger, 0, h.params.MaxBlockGas, 1, heavy))
+	sim, err := h.M.Simulate(h.St, h.NextHeader(), gasTx(t, stranger, 0, h.Params.MaxBlockGas, 1, heavy))
 	if err != nil || sim.Code != ledger.CodeInsufficient || sim.GasUsed != 0 || !strings.Contains(sim.Log, "cannot pay the fee") {
 		t.Errorf("a stranger's simulation: %v %+v; want refused before it runs, no gas used", err, sim)
 	}
 
 	// 50,000 ustr buys 50,000 gas at 1 ustr: the simulation stops there.
 	poor := testKey("a key with a little")
-	h.deliverBlock(gasTx(t, h.keys[0], 0, 1_000_000, 1, &ledger.Transfer{To: poor.Address(), Amount: 50_000}))
-	sim, err = h.m.Simulate(h.st, h.header(), gasTx(t, poor, 0, h.params.MaxBlockGas, 1, heavy))
+	h.Block(gasTx(t, h.keys[0], 0, 1_000_000, 1, &ledger.Transfer{To: poor.Address(), Amount: 50_000}))
+	sim, err = h.M.Simulate(h.St, h.NextHeader(), gasTx(t, poor, 0, h.Params.MaxBlockGas, 1, heavy))
 	if err != nil || sim.Code != ledger.CodeOutOfGas || sim.GasUsed != 50_000 {
 		t.Errorf("a simulation by a key with 50,000 ustr: %v %+v; want out of gas at 50000", err, sim)
 	}
 	// At 2 ustr a gas, the same balance buys half as much.
-	sim, _ = h.m.Simulate(h.st, h.header(), gasTx(t, poor, 0, h.params.MaxBlockGas, 2, heavy))
+	sim, _ = h.M.Simulate(h.St, h.NextHeader(), gasTx(t, poor, 0, h.Params.MaxBlockGas, 2, heavy))
 	if sim.Code != ledger.CodeOutOfGas || sim.GasUsed != 25_000 {
 		t.Errorf("at 2 ustr a gas: %+v; want out of gas at 25000", sim)
 	}
-	if a := h.account(poor.Address()); a.Balance != 50_000 || a.Nonce != 0 {
+	if a := h.Account(poor.Address()); a.Balance != 50_000 || a.Nonce != 0 {
 		t.Errorf("simulations changed the account: %+v", a)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/money"
 )
 
@@ -158,17 +159,17 @@ func TestDeliverTransfer(t *testing.T) {
 			case selfAddr:
 				to = from
 			}
-			before := map[identity.Address]ledger.Account{from: h.account(from), to: h.account(to)}
-			feesBefore := h.bucket(ledger.BucketFees)
+			before := map[identity.Address]ledger.Account{from: h.Account(from), to: h.Account(to)}
+			feesBefore := h.Bucket(ledger.BucketFees)
 
-			res := h.deliverBlock(tt.tx(h))[0]
+			res := h.Block(tt.tx(h))[0]
 			if res.Code != tt.code {
 				t.Fatalf("code = %d (%s), want %d", res.Code, res.Log, tt.code)
 			}
 			if res.Code != ledger.CodeOK && res.Log == "" {
 				t.Errorf("failed without a log message")
 			}
-			gotFrom, gotTo := h.account(from), h.account(to)
+			gotFrom, gotTo := h.Account(from), h.Account(to)
 			if got, want := int64(gotFrom.Balance)-int64(before[from].Balance), tt.want.from; got != want {
 				t.Errorf("sender balance changed by %d, want %d", got, want)
 			}
@@ -183,7 +184,7 @@ func TestDeliverTransfer(t *testing.T) {
 			if got := gotFrom.Nonce - before[from].Nonce; got != tt.want.nonce {
 				t.Errorf("sender nonce changed by %d, want %d", got, tt.want.nonce)
 			}
-			if got := h.bucket(ledger.BucketFees) - feesBefore; got != tt.want.fees {
+			if got := h.Bucket(ledger.BucketFees) - feesBefore; got != tt.want.fees {
 				t.Errorf("fees bucket grew by %d, want %d", got, tt.want.fees)
 			}
 			if tt.want.auditOnly {
@@ -208,7 +209,7 @@ func TestDeliverTransfer(t *testing.T) {
 // and audit exports show.
 func TestTransferEventAmount(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
-	res := h.deliverBlock(h.transfer(h.keys[0], h.keys[1].Address(), 1_234_567, 0))[0]
+	res := h.Block(h.transfer(h.keys[0], h.keys[1].Address(), 1_234_567, 0))[0]
 	want := ledger.Event{Type: "bank.transfer", Attrs: []ledger.Attr{
 		{Key: "from", Value: h.keys[0].Address().String()},
 		{Key: "to", Value: h.keys[1].Address().String()},
@@ -242,18 +243,18 @@ func TestNonceIncrements(t *testing.T) {
 			// Different amounts, so a stale nonce is not a byte-for-byte replay.
 			txs = append(txs, h.transfer(k, to, 100+uint64(i), n))
 		}
-		res := h.deliverBlock(txs...)
+		res := h.Block(txs...)
 		for j, r := range res {
 			if r.Code != s.wantCodes[j] {
 				t.Errorf("step %d tx %d (nonce %d): code %d (%s), want %d", i, j, s.nonces[j], r.Code, r.Log, s.wantCodes[j])
 			}
 		}
-		if got := h.account(k.Address()).Nonce; got != s.wantNonce {
+		if got := h.Account(k.Address()).Nonce; got != s.wantNonce {
 			t.Errorf("step %d: nonce %d, want %d", i, got, s.wantNonce)
 		}
 	}
 	// The recipient's nonce counts only what it sent.
-	if got := h.account(to).Nonce; got != 0 {
+	if got := h.Account(to).Nonce; got != 0 {
 		t.Errorf("recipient nonce = %d, want 0", got)
 	}
 }
@@ -263,12 +264,12 @@ func TestNonceIncrements(t *testing.T) {
 func TestReplay(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	raw := h.transfer(h.keys[0], h.keys[1].Address(), 42, 0)
-	if res := h.deliverBlock(raw); res[0].Code != ledger.CodeOK {
+	if res := h.Block(raw); res[0].Code != ledger.CodeOK {
 		t.Fatalf("first delivery: code %d (%s)", res[0].Code, res[0].Log)
 	}
 	before := h.nonAuditState()
 	for _, txs := range [][][]byte{{raw}, {raw, raw}} {
-		for i, r := range h.deliverBlock(txs...) {
+		for i, r := range h.Block(txs...) {
 			if r.Code != ledger.CodeBadNonce {
 				t.Errorf("replay %d: code %d (%s), want %d", i, r.Code, r.Log, ledger.CodeBadNonce)
 			}
@@ -276,7 +277,7 @@ func TestReplay(t *testing.T) {
 				t.Errorf("replay %d: log %q does not say what was wrong", i, r.Log)
 			}
 		}
-		if d := diffKeys(before, h.nonAuditState()); len(d) != 0 {
+		if d := ledgertest.DiffKeys(before, h.nonAuditState()); len(d) != 0 {
 			t.Errorf("replay changed %v", d)
 		}
 		if w := h.nonAuditWrites(); len(w) != 0 {
@@ -286,11 +287,11 @@ func TestReplay(t *testing.T) {
 
 	// Within one block the second copy is a replay of the first.
 	raw2 := h.transfer(h.keys[0], h.keys[1].Address(), 43, 1)
-	res := h.deliverBlock(raw2, raw2)
+	res := h.Block(raw2, raw2)
 	if res[0].Code != ledger.CodeOK || res[1].Code != ledger.CodeBadNonce {
 		t.Errorf("same block: codes %d, %d; want %d, %d", res[0].Code, res[1].Code, ledger.CodeOK, ledger.CodeBadNonce)
 	}
-	if got := h.account(h.keys[0].Address()); got.Nonce != 2 || got.Balance != bal-42-43-2*minFee {
+	if got := h.Account(h.keys[0].Address()); got.Nonce != 2 || got.Balance != bal-42-43-2*minFee {
 		t.Errorf("sender = %+v, want nonce 2 and balance %d", got, bal-42-43-2*minFee)
 	}
 }
@@ -332,32 +333,32 @@ func TestFeeDistribution(t *testing.T) {
 				pool += fee
 				txs = append(txs, signTx(t, h.keys[i], testChain, 0, fee, "", &ledger.Transfer{To: h.keys[0].Address(), Amount: 1}).Bytes())
 			}
-			for i, r := range h.deliverBlock(txs...) {
+			for i, r := range h.Block(txs...) {
 				if r.Code != ledger.CodeOK {
 					t.Fatalf("tx %d: code %d (%s)", i, r.Code, r.Log)
 				}
 			}
-			for h.height < int64(tt.epoch) {
-				if got := h.bucket(ledger.BucketFees); got != pool {
-					t.Fatalf("height %d, before the epoch: fees bucket %d, want %d", h.height, got, pool)
+			for h.Height < int64(tt.epoch) {
+				if got := h.Bucket(ledger.BucketFees); got != pool {
+					t.Fatalf("height %d, before the epoch: fees bucket %d, want %d", h.Height, got, pool)
 				}
-				if len(h.events) != 0 {
-					t.Fatalf("height %d, before the epoch: end events %v", h.height, h.events)
+				if len(h.EndEvents) != 0 {
+					t.Fatalf("height %d, before the epoch: end events %v", h.Height, h.EndEvents)
 				}
-				h.deliverBlock()
+				h.Block()
 			}
 
 			var paid uint64
-			for i, op := range h.ops {
-				if got := h.account(op.Address()).Balance; got != tt.wantVals[i] {
+			for i, op := range h.Ops {
+				if got := h.Account(op.Address()).Balance; got != tt.wantVals[i] {
 					t.Errorf("validator %d (power %d) got %d, want %d", i, tt.powers[i], got, tt.wantVals[i])
 				}
 				paid += tt.wantVals[i]
 			}
-			if got := h.bucket(ledger.BucketTreasury); got != tt.wantTreasury {
+			if got := h.Bucket(ledger.BucketTreasury); got != tt.wantTreasury {
 				t.Errorf("treasury = %d, want %d", got, tt.wantTreasury)
 			}
-			if got := h.bucket(ledger.BucketFees); got != 0 {
+			if got := h.Bucket(ledger.BucketFees); got != 0 {
 				t.Errorf("fees bucket = %d after payout, want 0", got)
 			}
 			want := ledger.Event{Type: "bank.fees_distributed", Attrs: []ledger.Attr{
@@ -365,17 +366,17 @@ func TestFeeDistribution(t *testing.T) {
 				{Key: "validators", Value: fmt.Sprint(paid)},
 				{Key: "treasury", Value: fmt.Sprint(tt.wantTreasury)},
 			}}
-			if len(h.events) != 1 || fmt.Sprint(h.events[0]) != fmt.Sprint(want) {
-				t.Errorf("end events = %+v, want [%+v]", h.events, want)
+			if len(h.EndEvents) != 1 || fmt.Sprint(h.EndEvents[0]) != fmt.Sprint(want) {
+				t.Errorf("end events = %+v, want [%+v]", h.EndEvents, want)
 			}
 
 			// The next epoch has an empty pool: nothing moves, nothing is said.
-			treasury := h.bucket(ledger.BucketTreasury)
-			for h.height < 2*int64(tt.epoch) {
-				h.deliverBlock()
+			treasury := h.Bucket(ledger.BucketTreasury)
+			for h.Height < 2*int64(tt.epoch) {
+				h.Block()
 			}
-			if len(h.events) != 0 || h.bucket(ledger.BucketTreasury) != treasury {
-				t.Errorf("empty epoch: events %v, treasury %d (was %d)", h.events, h.bucket(ledger.BucketTreasury), treasury)
+			if len(h.EndEvents) != 0 || h.Bucket(ledger.BucketTreasury) != treasury {
+				t.Errorf("empty epoch: events %v, treasury %d (was %d)", h.EndEvents, h.Bucket(ledger.BucketTreasury), treasury)
 			}
 		})
 	}
@@ -416,34 +417,34 @@ func TestDeterminism(t *testing.T) {
 	p.FeeEpochBlocks = 4
 	opts := harnessOpts{params: &p, powers: []int64{3, 2, 1}, accounts: 5}
 	a, b, c := newHarness(t, opts), newHarness(t, opts), newHarness(t, opts)
-	if !bytes.Equal(a.appHash, b.appHash) {
-		t.Fatalf("genesis app hashes differ: %x vs %x", a.appHash, b.appHash)
+	if !bytes.Equal(a.AppHash, b.AppHash) {
+		t.Fatalf("genesis app hashes differ: %x vs %x", a.AppHash, b.AppHash)
 	}
 	blocks := scenario(a.keys, false)
 	tweaked := scenario(a.keys, true)
 	for i := range blocks {
-		a.deliverBlock(blocks[i]...)
-		b.deliverBlock(blocks[i]...)
-		c.deliverBlock(tweaked[i]...)
-		if !bytes.Equal(a.appHash, b.appHash) {
-			t.Fatalf("height %d: app hashes differ: %x vs %x", a.height, a.appHash, b.appHash)
+		a.Block(blocks[i]...)
+		b.Block(blocks[i]...)
+		c.Block(tweaked[i]...)
+		if !bytes.Equal(a.AppHash, b.AppHash) {
+			t.Fatalf("height %d: app hashes differ: %x vs %x", a.Height, a.AppHash, b.AppHash)
 		}
-		if !bytes.Equal(a.auditRoot, b.auditRoot) {
-			t.Fatalf("height %d: audit roots differ", a.height)
+		if !bytes.Equal(a.AuditRoot, b.AuditRoot) {
+			t.Fatalf("height %d: audit roots differ", a.Height)
 		}
-		if !sort.SliceIsSorted(a.changes.Writes, func(i, j int) bool {
-			return bytes.Compare(a.changes.Writes[i].Key, a.changes.Writes[j].Key) < 0
+		if !sort.SliceIsSorted(a.Changes.Writes, func(i, j int) bool {
+			return bytes.Compare(a.Changes.Writes[i].Key, a.Changes.Writes[j].Key) < 0
 		}) {
-			t.Errorf("height %d: writes are not sorted by key", a.height)
+			t.Errorf("height %d: writes are not sorted by key", a.Height)
 		}
-		if diverged := !bytes.Equal(a.appHash, c.appHash); diverged != (i >= 5) {
-			t.Errorf("height %d: tweaked chain diverged = %v, want %v", a.height, diverged, i >= 5)
+		if diverged := !bytes.Equal(a.AppHash, c.AppHash); diverged != (i >= 5) {
+			t.Errorf("height %d: tweaked chain diverged = %v, want %v", a.Height, diverged, i >= 5)
 		}
 	}
-	if !maps.EqualFunc(a.st, b.st, bytes.Equal) {
-		t.Errorf("states differ after %d blocks", a.height)
+	if !maps.EqualFunc(a.St, b.St, bytes.Equal) {
+		t.Errorf("states differ after %d blocks", a.Height)
 	}
-	if a.bucket(ledger.BucketTreasury) == 0 {
+	if a.Bucket(ledger.BucketTreasury) == 0 {
 		t.Errorf("the scenario never paid fees out; it should exercise EndBlock")
 	}
 }
@@ -452,9 +453,9 @@ func TestDeterminism(t *testing.T) {
 // after another previous app hash, give another app hash.
 func TestAppHashCommitsToHeader(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
-	hdr := h.header()
+	hdr := h.NextHeader()
 	hash := func(hdr ledger.Header) []byte {
-		b, err := h.m.BeginBlock(h.st, hdr)
+		b, err := h.M.BeginBlock(h.St, hdr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -484,37 +485,37 @@ func TestAuditLog(t *testing.T) {
 	k := h.keys
 	// Block 1: two transfers (a leaf and an event each), a failed message
 	// (one leaf), garbage (one leaf).
-	res := h.deliverBlock(
+	res := h.Block(
 		h.transfer(k[0], k[1].Address(), 1, 0),
 		h.transfer(k[1], k[2].Address(), 2, 0),
 		h.transfer(k[2], k[3].Address(), 10*bal, 0),
 		[]byte("junk"),
 	)
-	if h.auditSize != 1+2*2+1+1 {
-		t.Errorf("audit size after block 1 = %d, want %d", h.auditSize, 1+2*2+1+1)
+	if h.AuditSize != 1+2*2+1+1 {
+		t.Errorf("audit size after block 1 = %d, want %d", h.AuditSize, 1+2*2+1+1)
 	}
-	rootAfter1 := h.auditRoot
-	h.deliverBlock() // an empty block adds nothing
-	if h.auditSize != 7 || !bytes.Equal(h.auditRoot, rootAfter1) {
-		t.Errorf("empty block changed the audit log: size %d", h.auditSize)
+	rootAfter1 := h.AuditRoot
+	h.Block() // an empty block adds nothing
+	if h.AuditSize != 7 || !bytes.Equal(h.AuditRoot, rootAfter1) {
+		t.Errorf("empty block changed the audit log: size %d", h.AuditSize)
 	}
 
-	l := h.auditLog()
-	if l.Size() != h.auditSize || !bytes.Equal(l.Root(), h.auditRoot) {
-		t.Errorf("audit.Load: size %d root %x, want %d %x", l.Size(), l.Root(), h.auditSize, h.auditRoot)
+	l := h.AuditLog()
+	if l.Size() != h.AuditSize || !bytes.Equal(l.Root(), h.AuditRoot) {
+		t.Errorf("audit.Load: size %d root %x, want %d %x", l.Size(), l.Root(), h.AuditSize, h.AuditRoot)
 	}
 	// The root is the RFC 6962 root of the stored leaves.
 	ref := testonly.New(rfc6962.DefaultHasher)
-	kv := prefixKV{h.st, auditPrefix}
-	for i := range h.auditSize {
+	kv := ledgertest.PrefixKV{M: h.St, P: ledgertest.AuditPrefix}
+	for i := range h.AuditSize {
 		leaf := kv.Get(audit.LeafKey(i))
 		if leaf == nil {
 			t.Fatalf("leaf %d is not stored", i)
 		}
 		ref.AppendData(leaf)
 	}
-	if !bytes.Equal(ref.Hash(), h.auditRoot) {
-		t.Errorf("audit root %x, want %x from the stored leaves", h.auditRoot, ref.Hash())
+	if !bytes.Equal(ref.Hash(), h.AuditRoot) {
+		t.Errorf("audit root %x, want %x from the stored leaves", h.AuditRoot, ref.Hash())
 	}
 	// Leaf 1 is block 1's first transaction, leaf 2 its event, leaf 3 the
 	// second transaction; each transaction leaf names its hash.
@@ -534,7 +535,7 @@ func TestAuditLog(t *testing.T) {
 	}
 	// package leaf, which verifiers import, reads every leaf the ledger
 	// writes.
-	for i := range h.auditSize {
+	for i := range h.AuditSize {
 		if _, err := leaf.Decode(kv.Get(audit.LeafKey(i))); err != nil {
 			t.Fatalf("leaf %d: %v", i, err)
 		}
@@ -591,10 +592,9 @@ func TestInitChain(t *testing.T) {
 		}
 		st := ledger.MemReader{}
 		st.Apply(ch.Writes)
-		h := &harness{t: t, m: m, st: st, supply: math.MaxUint64}
-		h.checkConservation(t)
-		if got := h.account(alice); got != (ledger.Account{Balance: 5_000_000}) {
-			t.Errorf("alice = %+v", got)
+		ledgertest.CheckConservation(t, m, st, 0, math.MaxUint64)
+		if got, err := ledger.ReadAccount(st, alice); err != nil || got != (ledger.Account{Balance: 5_000_000}) {
+			t.Errorf("alice = %+v, %v", got, err)
 		}
 		vs, err := ledger.ReadValidators(st)
 		if err != nil || len(vs) != 1 || vs[0].Name != "v0" || vs[0].Operator != alice || vs[0].Power != 10 || len(vs[0].ConsPubKey) != 32 {
@@ -655,7 +655,7 @@ func TestBeginBlockBeforeGenesis(t *testing.T) {
 func TestVerifiedSkipsSignature(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	bad := flipSig(h.transfer(h.keys[0], h.keys[1].Address(), 1, 0))
-	b, err := h.m.BeginBlock(h.st, h.header())
+	b, err := h.M.BeginBlock(h.St, h.NextHeader())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -688,28 +688,28 @@ func TestModuleMessageFailureIsUndone(t *testing.T) {
 		{"lock too much", lock(2, bal, false), ledger.CodeInsufficient, 300, bal - 300 - 3*minFee, 0},
 	}
 	for _, s := range steps {
-		res := h.deliverBlock(s.tx)[0]
+		res := h.Block(s.tx)[0]
 		if res.Code != s.code {
 			t.Errorf("%s: code %d (%s), want %d", s.name, res.Code, res.Log, s.code)
 		}
-		if got := h.bucket(lockBucket); got != s.wantLocked {
+		if got := h.Bucket(lockBucket); got != s.wantLocked {
 			t.Errorf("%s: locked %d, want %d", s.name, got, s.wantLocked)
 		}
-		if got := h.account(k.Address()).Balance; got != s.wantBal {
+		if got := h.Account(k.Address()).Balance; got != s.wantBal {
 			t.Errorf("%s: balance %d, want %d", s.name, got, s.wantBal)
 		}
 		if len(res.Events) != s.wantEvents {
 			t.Errorf("%s: events %v, want %d", s.name, res.Events, s.wantEvents)
 		}
 		touched := false
-		for _, c := range h.changes.Writes {
+		for _, c := range h.Changes.Writes {
 			touched = touched || string(c.Key) == "test/touched"
 		}
 		if touched != (s.code == ledger.CodeOK) {
 			t.Errorf("%s: handler's write persisted = %v", s.name, touched)
 		}
 	}
-	if got := h.account(k.Address()).Nonce; got != 3 {
+	if got := h.Account(k.Address()).Nonce; got != 3 {
 		t.Errorf("nonce = %d, want 3", got)
 	}
 }

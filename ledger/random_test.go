@@ -184,7 +184,7 @@ func (w *workload) next() *txDesc {
 			break
 		}
 		w.sign(d, key, memo)
-		tx, err := ledger.DecodeTx(d.raw, w.h.m.Registry())
+		tx, err := ledger.DecodeTx(d.raw, w.h.M.Registry())
 		if err != nil {
 			w.t.Fatal(err)
 		}
@@ -237,13 +237,13 @@ func runWorkload(t *testing.T, seed uint64, blocks int) {
 	p := smallParams()
 	p.FeeEpochBlocks = 10
 	h := newHarness(t, harnessOpts{accounts: 27, balance: 200_000, powers: []int64{1, 2, 3}, params: p})
-	s := &shadow{params: *p, vals: h.vals, accts: map[identity.Address]*ledger.Account{}}
+	s := &shadow{params: *p, vals: h.Vals, accts: map[identity.Address]*ledger.Account{}}
 	for _, k := range h.keys {
 		s.acct(k.Address()).Balance = 200_000
 	}
 	// The operators start with nothing and send too, so "cannot pay the
 	// fee" comes up until their first payout.
-	senders := append(slices.Clone(h.keys), h.ops...)
+	senders := append(slices.Clone(h.keys), h.Ops...)
 	w := &workload{t: t, r: rand.New(rand.NewPCG(seed, 20250101)), h: h, s: s, senders: senders}
 
 	kinds := map[string]map[uint32]int{}
@@ -263,8 +263,8 @@ func runWorkload(t *testing.T, seed uint64, blocks int) {
 			}
 			descs[i], codes[i], raws[i] = d, code, d.raw
 		}
-		res := h.deliverBlock(raws...)
-		s.endBlock(h.height)
+		res := h.Block(raws...)
+		s.endBlock(h.Height)
 
 		for i, r := range res {
 			d := descs[i]
@@ -274,29 +274,29 @@ func runWorkload(t *testing.T, seed uint64, blocks int) {
 			kinds[d.kind][r.Code]++
 			if d.anyOf != nil {
 				if !slices.Contains(d.anyOf, r.Code) {
-					t.Fatalf("height %d tx %d (%s): code %d (%s), want one of %v", h.height, i, d.kind, r.Code, r.Log, d.anyOf)
+					t.Fatalf("height %d tx %d (%s): code %d (%s), want one of %v", h.Height, i, d.kind, r.Code, r.Log, d.anyOf)
 				}
 				continue
 			}
 			if r.Code != codes[i] {
-				t.Fatalf("height %d tx %d (%s): code %d (%s), want %d", h.height, i, d.kind, r.Code, r.Log, codes[i])
+				t.Fatalf("height %d tx %d (%s): code %d (%s), want %d", h.Height, i, d.kind, r.Code, r.Log, codes[i])
 			}
 		}
 		for a, want := range s.accts {
-			if got := h.account(a); got != *want {
-				t.Fatalf("height %d: account %s = %+v, shadow says %+v", h.height, a, got, *want)
+			if got := h.Account(a); got != *want {
+				t.Fatalf("height %d: account %s = %+v, shadow says %+v", h.Height, a, got, *want)
 			}
 		}
-		for k := range h.st {
+		for k := range h.St {
 			if a, ok := strings.CutPrefix(k, ledger.AccountPrefix); ok && s.accts[identity.Address([]byte(a))] == nil {
-				t.Fatalf("height %d: account %x exists but was never touched", h.height, a)
+				t.Fatalf("height %d: account %x exists but was never touched", h.Height, a)
 			}
 		}
-		if got := h.bucket(ledger.BucketFees); got != s.fees {
-			t.Fatalf("height %d: fees bucket %d, shadow says %d", h.height, got, s.fees)
+		if got := h.Bucket(ledger.BucketFees); got != s.fees {
+			t.Fatalf("height %d: fees bucket %d, shadow says %d", h.Height, got, s.fees)
 		}
-		if got := h.bucket(ledger.BucketTreasury); got != s.treasury {
-			t.Fatalf("height %d: treasury %d, shadow says %d", h.height, got, s.treasury)
+		if got := h.Bucket(ledger.BucketTreasury); got != s.treasury {
+			t.Fatalf("height %d: treasury %d, shadow says %d", h.Height, got, s.treasury)
 		}
 	}
 	// The workload must have exercised what it claims to.
@@ -316,5 +316,5 @@ func runWorkload(t *testing.T, seed uint64, blocks int) {
 	if s.treasury == 0 {
 		t.Error("fees were never paid out")
 	}
-	t.Logf("%d blocks, audit log %d leaves; outcomes by kind: %v", h.height, h.auditSize, kinds)
+	t.Logf("%d blocks, audit log %d leaves; outcomes by kind: %v", h.Height, h.AuditSize, kinds)
 }
