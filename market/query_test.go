@@ -15,7 +15,7 @@ func TestEachLeaseStopsAtMax(t *testing.T) {
 	for range 3 {
 		ids = append(ids, c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassStorage, Quantity: smGiB, Deposit: smSTR}))
 	}
-	q, err := c.m.NewQueryContext(c.st, smChainID, c.height, c.now)
+	q, err := c.M.NewQueryContext(c.St, smChainID, c.Height, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

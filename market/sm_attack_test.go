@@ -11,6 +11,7 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 )
 
@@ -51,7 +52,7 @@ func TestSMAttackJudgingCostBounded(t *testing.T) {
 	var opens [][]byte
 	for i := range nLeases {
 		prov := c.providers[i%nProv].Address()
-		opens = append(opens, c.tx(c.consumers[i%len(c.consumers)], &market.OpenLease{
+		opens = append(opens, c.Tx(c.consumers[i%len(c.consumers)], &market.OpenLease{
 			Class: market.ClassCompute, Quantity: 1, Deposit: 5 * smSTR, Provider: &prov,
 			SLA: market.SLA{TargetBps: 9900, WindowSeconds: window},
 		}))
@@ -59,7 +60,7 @@ func TestSMAttackJudgingCostBounded(t *testing.T) {
 	c.ok(time.Second, opens...)
 	var acks [][]byte
 	for id := uint64(1); id <= nLeases; id++ {
-		acks = append(acks, c.tx(c.providers[(id-1)%nProv], &market.AckLease{ID: id}))
+		acks = append(acks, c.Tx(c.providers[(id-1)%nProv], &market.AckLease{ID: id}))
 	}
 	c.ok(time.Second, acks...)
 	if c.epoch() != e0 {
@@ -68,12 +69,12 @@ func TestSMAttackJudgingCostBounded(t *testing.T) {
 	// Every validator sees every provider down in the first two epochs.
 	for e := e0; e < e0+2; e++ {
 		var txs [][]byte
-		for _, op := range c.ops {
+		for _, op := range c.Ops {
 			m := &market.ProbeReport{Epoch: e}
 			for _, k := range c.providers {
 				m.Results = append(m.Results, market.ProbeRow{Provider: k.Address(), OK: 0, Total: 100})
 			}
-			txs = append(txs, c.tx(op, m))
+			txs = append(txs, c.Tx(op, m))
 		}
 		c.okAt(c.epochStart(e+1).Add(time.Second), txs...)
 	}
@@ -85,12 +86,12 @@ func TestSMAttackJudgingCostBounded(t *testing.T) {
 		if blk == 3 {
 			t.Fatalf("after 3 blocks only %d windows judged", len(judged))
 		}
-		cr := &countingReader{r: c.st}
-		c.wrap = func(ledger.Reader) ledger.Reader { return cr }
+		cr := &countingReader{r: c.St}
+		c.Wrap = func(ledger.Reader) ledger.Reader { return cr }
 		c.okAt(due.Add(time.Duration(blk) * time.Second))
-		c.wrap = nil
+		c.Wrap = nil
 		n := 0
-		for _, ev := range c.endEvents {
+		for _, ev := range c.EndEvents {
 			if ev.Type == market.EventSLAJudged {
 				n++
 				judged = append(judged, smAttrU64(t, ev, "lease"))
@@ -99,7 +100,7 @@ func TestSMAttackJudgingCostBounded(t *testing.T) {
 				}
 			}
 		}
-		carried := smFind(c.endEvents, market.EventDueCarried) != nil
+		carried := ledgertest.Find(c.EndEvents, market.EventDueCarried) != nil
 		want := min(cap, nLeases-len(judged)+n)
 		if n != want || carried != (len(judged) < nLeases) {
 			t.Fatalf("block %d judged %d windows (carried: %v), want %d", blk, n, carried, want)
@@ -125,7 +126,7 @@ func TestSMAttackJudgingCostBounded(t *testing.T) {
 			t.Fatalf("lease %d: window %+v (%v), lease %+v", id, w, ok, l)
 		}
 	}
-	c.replay()
+	c.Replay()
 }
 
 // TestSMAttackProviderClosesBeforeWindowEnds replays attack 7. A provider
@@ -151,10 +152,10 @@ func TestSMAttackProviderClosesBeforeWindowEnds(t *testing.T) {
 		s2 := *s
 		s2.c = stays
 		s2.report(s.e0+2, down)
-		before := stays.balance(cons)
+		before := stays.Balance(cons)
 		stays.okAt(stays.epochStart(s.e0 + 4))
 		w, _ := stays.window(s.id, 0)
-		gain := stays.balance(cons) - before
+		gain := stays.Balance(cons) - before
 		p := stays.mustProvider(prov)
 		if w.Charges != 138 || w.Refund != 138 || gain != 138 || !w.Breach || w.ProRata || p.Breaches != 1 || p.Score != 9000 {
 			t.Fatalf("provider stays: window %+v, consumer +%d, breaches %d, score %d; want refund 138, 1, 9000", w, gain, p.Breaches, p.Score)
@@ -163,8 +164,8 @@ func TestSMAttackProviderClosesBeforeWindowEnds(t *testing.T) {
 
 	// The provider closes 1 s before the window's end.
 	end := c.epochStart(s.e0 + 3)
-	before, collBefore := c.balance(cons), c.bucket(market.BucketCollateral)
-	c.okAt(end.Add(-time.Second), c.tx(c.providers[0], &market.CloseLease{ID: s.id}))
+	before, collBefore := c.Balance(cons), c.Bucket(market.BucketCollateral)
+	c.okAt(end.Add(-time.Second), c.Tx(c.providers[0], &market.CloseLease{ID: s.id}))
 	l := c.lease(s.id)
 	w, ok := c.window(s.id, 0)
 	p := c.mustProvider(prov)
@@ -178,8 +179,8 @@ func TestSMAttackProviderClosesBeforeWindowEnds(t *testing.T) {
 	if l.SLARefunded != 137 || l.State != market.LeaseClosed || l.CloseReason != "provider" {
 		t.Errorf("closed lease %+v", l)
 	}
-	if got := c.balance(cons) - before; got != 137+l.Refunded || collBefore-c.bucket(market.BucketCollateral) != 137 {
-		t.Errorf("consumer +%d, collateral -%d; want the escrow back (%d) and 137 from collateral", got, collBefore-c.bucket(market.BucketCollateral), l.Refunded)
+	if got := c.Balance(cons) - before; got != 137+l.Refunded || collBefore-c.Bucket(market.BucketCollateral) != 137 {
+		t.Errorf("consumer +%d, collateral -%d; want the escrow back (%d) and 137 from collateral", got, collBefore-c.Bucket(market.BucketCollateral), l.Refunded)
 	}
 	if p.Breaches != 1 || p.Score != 9000 || l.ConsecutiveBreaches != 1 {
 		t.Errorf("provider after closing: %d breaches, score %d; want 1, 9000", p.Breaches, p.Score)
@@ -188,7 +189,7 @@ func TestSMAttackProviderClosesBeforeWindowEnds(t *testing.T) {
 	if ev == nil || ev.Get("pro_rata") != "true" || smAttrU64(t, *ev, "refund") != 137 {
 		t.Errorf("sla.breach event %v", ev)
 	}
-	c.replay()
+	c.Replay()
 }
 
 // TestSMCloseJudgesOpenWindowProRata: every close judges the open window
@@ -219,7 +220,7 @@ func TestSMCloseJudgesOpenWindowProRata(t *testing.T) {
 				s.report(e, tc.probes)
 			}
 			at := c.epochStart(s.e0 + 2).Add(30 * time.Second)
-			c.okAt(at, c.tx(tc.closer(s), &market.CloseLease{ID: s.id}))
+			c.okAt(at, c.Tx(tc.closer(s), &market.CloseLease{ID: s.id}))
 			w, ok := c.window(s.id, 0)
 			charges := s.paidAt(at)
 			if !ok || !w.ProRata || w.Charges != charges || w.Breach != tc.breach || w.Quorum != tc.quorum || w.Refund != tc.refund(charges) || w.EndMs != at.UnixMilli() {
@@ -257,8 +258,8 @@ func TestSMDrainedProviderGetsNoLeases(t *testing.T) {
 	if l := c.lease(s.id); l.Provider != prov0 {
 		t.Fatalf("the market chose %s, want the cheaper %s", l.Provider, prov0)
 	}
-	c.ok(time.Second, c.tx(c.providers[0], &market.AckLease{ID: s.id}))
-	s.act = c.now
+	c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: s.id}))
+	s.act = c.Now
 	down := [4]smProbe{probesDown, probesDown, probesDown, probesDown}
 	w, gain, loss := s.window(t, down)
 	// 58 s at 100 ustr/s is 5,800 due; the collateral holds 60.
@@ -279,7 +280,7 @@ func TestSMDrainedProviderGetsNoLeases(t *testing.T) {
 		t.Errorf("lease shortfall %d, provider shortfall %d, collateral %d", l.SLAShortfall, pv.RefundShortfall, pv.Collateral)
 	}
 
-	q, err := c.m.NewQueryContext(c.st, smChainID, c.height, c.now)
+	q, err := c.M.NewQueryContext(c.St, smChainID, c.Height, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,17 +295,17 @@ func TestSMDrainedProviderGetsNoLeases(t *testing.T) {
 		t.Errorf("the market chose %s for a new lease, want %s", got, c.providers[1].Address())
 	}
 	// Named, it refuses, saying why.
-	res := c.block(time.Second, c.tx(c.consumers[1], &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR, Provider: &prov0}))
+	res := c.BlockAfter(time.Second, c.Tx(c.consumers[1], &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR, Provider: &prov0}))
 	if res[0].Code != ledger.CodeConflict || !strings.Contains(res[0].Log, "takes no new leases: its collateral 0STR is below the minimum") {
 		t.Errorf("open naming the drained provider: %d %s", res[0].Code, res[0].Log)
 	}
 	// Topped up, it takes leases again.
-	c.ok(time.Second, c.tx(c.providers[0], &market.UpdateProvider{AddCollateral: 50}))
+	c.ok(time.Second, c.Tx(c.providers[0], &market.UpdateProvider{AddCollateral: 50}))
 	id = c.open(time.Second, c.consumers[1], &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR, Provider: &prov0})
 	if c.lease(id).Provider != prov0 {
 		t.Errorf("lease %d not on the topped-up provider", id)
 	}
-	c.replay()
+	c.Replay()
 }
 
 // TestSMRetention: a closed lease and its judged windows leave state the
@@ -324,7 +325,7 @@ func TestSMRetention(t *testing.T) {
 	}
 	var acks [][]byte
 	for _, id := range ids {
-		acks = append(acks, c.tx(c.providers[0], &market.AckLease{ID: id}))
+		acks = append(acks, c.Tx(c.providers[0], &market.AckLease{ID: id}))
 	}
 	c.ok(time.Second, acks...)
 	s := &slaCase{c: c}
@@ -335,13 +336,13 @@ func TestSMRetention(t *testing.T) {
 			t.Fatalf("lease %d: window 0 not judged", id)
 		}
 	}
-	judgedAt := c.now
+	judgedAt := c.Now
 	var closes [][]byte
 	for i, id := range ids {
-		closes = append(closes, c.tx(c.consumers[i], &market.CloseLease{ID: id}))
+		closes = append(closes, c.Tx(c.consumers[i], &market.CloseLease{ID: id}))
 	}
 	c.ok(10*time.Second, closes...)
-	closedAt := c.now
+	closedAt := c.Now
 	// Each close judged window 1, which had ended, and window 2 pro rata.
 	for _, id := range ids {
 		if w, ok := c.window(id, 2); !ok || !w.ProRata {
@@ -366,7 +367,7 @@ func TestSMRetention(t *testing.T) {
 	// Six windows judged at the close and three leases: three a block.
 	count := func(prefix string) int {
 		n := 0
-		for k := range c.st {
+		for k := range c.St {
 			if strings.HasPrefix(k, prefix) {
 				n++
 			}
@@ -381,18 +382,18 @@ func TestSMRetention(t *testing.T) {
 		}
 	}
 	for _, id := range ids {
-		if _, ok := c.st[smLeaseKey(id)]; ok {
+		if _, ok := c.St[smLeaseKey(id)]; ok {
 			t.Errorf("lease %d still in state after its retention", id)
 		}
 	}
-	for k := range c.st {
+	for k := range c.St {
 		for _, pre := range []string{"market/bycons/", "market/byprov/", "market/winbase/", "market/window/", "market/prune/"} {
 			if strings.HasPrefix(k, pre) {
 				t.Errorf("%q left in state", k)
 			}
 		}
 	}
-	q, err := c.m.NewQueryContext(c.st, smChainID, c.height, c.now)
+	q, err := c.M.NewQueryContext(c.St, smChainID, c.Height, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +412,7 @@ func TestSMRetention(t *testing.T) {
 	for range 10 {
 		c.ok(time.Second)
 	}
-	horizon := (c.now.UnixMilli() - p.PriceHistoryRetentionSeconds*1000) / c.epochMs()
+	horizon := (c.Now.UnixMilli() - p.PriceHistoryRetentionSeconds*1000) / c.epochMs()
 	if _, ok := c.refHist(market.ClassStorage, horizon-1); ok {
 		t.Errorf("reference price of epoch %d still in the history", horizon-1)
 	}
@@ -420,7 +421,7 @@ func TestSMRetention(t *testing.T) {
 	}
 	// Probe counts go after probe_retention_seconds.
 	probeKey := func() bool {
-		for k := range c.st {
+		for k := range c.St {
 			if strings.HasPrefix(k, "market/probe/") {
 				return true
 			}
@@ -435,7 +436,7 @@ func TestSMRetention(t *testing.T) {
 	if probeKey() {
 		t.Errorf("probe counts in state after their retention")
 	}
-	c.replay()
+	c.Replay()
 }
 
 // TestSMLateJudgementSameAvailability: with max_judgements_per_block at 1,
@@ -451,12 +452,12 @@ func TestSMLateJudgementSameAvailability(t *testing.T) {
 	e0 := c.epoch()
 	var opens, acks [][]byte
 	for i := range 6 {
-		opens = append(opens, c.tx(c.consumers[i%3], &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR,
+		opens = append(opens, c.Tx(c.consumers[i%3], &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR,
 			SLA: market.SLA{TargetBps: 9500, WindowSeconds: 60}}))
 	}
 	c.ok(time.Second, opens...)
 	for id := uint64(1); id <= 6; id++ {
-		acks = append(acks, c.tx(c.providers[0], &market.AckLease{ID: id}))
+		acks = append(acks, c.Tx(c.providers[0], &market.AckLease{ID: id}))
 	}
 	c.ok(time.Second, acks...)
 	prov := c.providers[0].Address()
@@ -465,28 +466,28 @@ func TestSMLateJudgementSameAvailability(t *testing.T) {
 		k := [2]int64{int64(i), e}
 		totals[k] += 20
 		ok := totals[k] - uint32((e*int64(i+3))%7)*2
-		return c.tx(c.ops[i], &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: prov, OK: ok, Total: totals[k]}}})
+		return c.Tx(c.Ops[i], &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: prov, OK: ok, Total: totals[k]}}})
 	}
 	maxLate := int64(0)
 	for e := e0 + 1; e < e0+14; e++ {
 		var txs [][]byte
-		for i := range c.ops {
+		for i := range c.Ops {
 			txs = append(txs, report(i, e-1))
 			if (int64(i)+e)%3 != 0 {
 				txs = append(txs, report(i, e))
 			}
 		}
 		c.okAt(c.epochStart(e).Add(time.Second), txs...)
-		for _, ev := range c.endEvents {
+		for _, ev := range c.EndEvents {
 			if ev.Type == market.EventSLAJudged {
-				maxLate = max(maxLate, (c.now.UnixMilli()-int64(smAttrU64(t, ev, "end_ms")))/c.epochMs())
+				maxLate = max(maxLate, (c.Now.UnixMilli()-int64(smAttrU64(t, ev, "end_ms")))/c.epochMs())
 			}
 		}
 	}
 	if maxLate < 5 {
 		t.Errorf("windows judged at most %d epochs late; the test wants some more than the tallies' 4 recent epochs", maxLate)
 	}
-	c.replay()
+	c.Replay()
 }
 
 // TestSMAttackChoosingReadsBounded is the market's part of attack 8: an
@@ -515,12 +516,12 @@ func TestSMAttackChoosingReadsBounded(t *testing.T) {
 	defer market.SetVerifyChoose(false)()
 	var txs [][]byte
 	for i := range nOpen {
-		txs = append(txs, c.tx(c.consumers[i%len(c.consumers)], &market.OpenLease{Class: market.ClassStorage, Quantity: smGiB, Deposit: smSTR}))
+		txs = append(txs, c.Tx(c.consumers[i%len(c.consumers)], &market.OpenLease{Class: market.ClassStorage, Quantity: smGiB, Deposit: smSTR}))
 	}
-	cr := &countingReader{r: c.st}
-	c.wrap = func(ledger.Reader) ledger.Reader { return cr }
+	cr := &countingReader{r: c.St}
+	c.Wrap = func(ledger.Reader) ledger.Reader { return cr }
 	c.ok(time.Millisecond, txs...) // in the genesis epoch: the reference price has not moved
-	c.wrap = nil
+	c.Wrap = nil
 	t.Logf("%d open_lease: %d gets, %d keys walked", nOpen, cr.gets, cr.walks)
 	if reads := cr.gets + cr.walks; reads > 10*nOpen {
 		t.Errorf("%d open_lease transactions read %d keys; want at most %d", nOpen, reads, 10*nOpen)
@@ -564,10 +565,10 @@ func TestSMLongStopSkipsWindows(t *testing.T) {
 	for e := restart - 1; e < restart+3; e++ {
 		var txs [][]byte
 		for i, p := range good {
-			txs = append(txs, c.tx(c.ops[i], &market.ProbeReport{Epoch: e + 1, Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: p.OK / 2, Total: p.Total / 2}}}))
-			txs = append(txs, c.tx(c.ops[i], &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: p.OK, Total: p.Total}}}))
+			txs = append(txs, c.Tx(c.Ops[i], &market.ProbeReport{Epoch: e + 1, Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: p.OK / 2, Total: p.Total / 2}}}))
+			txs = append(txs, c.Tx(c.Ops[i], &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: p.OK, Total: p.Total}}}))
 		}
-		res := c.blockAt(c.epochStart(e+1).Add(2*time.Second), txs...)
+		res := c.BlockAt(c.epochStart(e+1).Add(2*time.Second), txs...)
 		for i, r := range res {
 			// The report for the epoch before the restart's block was
 			// already made, with the same count, by the previous block.
@@ -589,7 +590,7 @@ func TestSMLongStopSkipsWindows(t *testing.T) {
 	if quorum < 2 {
 		t.Errorf("only %d windows after the restart had a quorum", quorum)
 	}
-	c.replay()
+	c.Replay()
 }
 
 // TestSMOfferIndexBuiltForOldState: a chain whose state was made before the
@@ -598,9 +599,9 @@ func TestSMLongStopSkipsWindows(t *testing.T) {
 // chooses from it.
 func TestSMOfferIndexBuiltForOldState(t *testing.T) {
 	c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassCompute, 100, 2000), smProvider(market.ClassCompute, 100, 1000)}})
-	for k := range c.st {
+	for k := range c.St {
 		if strings.HasPrefix(k, "market/index/") || k == "market/indexed" {
-			delete(c.st, k)
+			delete(c.St, k)
 		}
 	}
 	c.ok(time.Second)

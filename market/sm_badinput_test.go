@@ -12,6 +12,7 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 )
 
@@ -31,16 +32,16 @@ func badInputChain(t *testing.T) (*smChain, int64) {
 	cons := c.consumers[0]
 	p2 := c.providers[2].Address()
 	c.ok(time.Second,
-		c.tx(cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 2, Deposit: 100 * smSTR}),
-		c.tx(cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR}),
-		c.tx(cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR, Provider: &p2}))
+		c.Tx(cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 2, Deposit: 100 * smSTR}),
+		c.Tx(cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR}),
+		c.Tx(cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR, Provider: &p2}))
 	c.ok(time.Second,
-		c.tx(c.providers[0], &market.AckLease{ID: 1}),
-		c.tx(c.providers[2], &market.AckLease{ID: 3}),
-		c.tx(cons, &market.CloseLease{ID: 2}))
-	c.ok(time.Second, c.tx(c.providers[2], &market.RetireProvider{}))
+		c.Tx(c.providers[0], &market.AckLease{ID: 1}),
+		c.Tx(c.providers[2], &market.AckLease{ID: 3}),
+		c.Tx(cons, &market.CloseLease{ID: 2}))
+	c.ok(time.Second, c.Tx(c.providers[2], &market.RetireProvider{}))
 	e := c.epoch()
-	c.ok(time.Second, c.tx(c.ops[0], &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: 9, Total: 10}}}))
+	c.ok(time.Second, c.Tx(c.Ops[0], &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: 9, Total: 10}}}))
 	if c.lease(1).State != market.LeaseActive || c.lease(2).State != market.LeaseClosed || c.lease(3).State != market.LeaseActive {
 		t.Fatalf("setup: leases %v", c.leases())
 	}
@@ -57,7 +58,7 @@ func badInputChain(t *testing.T) (*smChain, int64) {
 func TestSMBadInputChangesNothing(t *testing.T) {
 	base, e := badInputChain(t)
 	p0, p1, p2 := base.providers[0], base.providers[1], base.providers[2]
-	cons, op0, str := base.consumers[0], base.ops[0], base.stranger
+	cons, op0, str := base.consumers[0], base.Ops[0], base.stranger
 	p0a, p1a, p3a := p0.Address(), p1.Address(), base.providers[3].Address()
 	creator := base.creator.Address().String()
 	compute := func(m market.OpenLease) *market.OpenLease {
@@ -233,10 +234,10 @@ func TestSMBadInputChangesNothing(t *testing.T) {
 	run := func(t *testing.T, mk func(c *smChain) []byte) (ledger.TxResult, *smChain, *smChain) {
 		t.Helper()
 		with, without := base.fork(), base.fork()
-		with.t, without.t = t, t
+		with.T, without.T = t, t
 		raw := mk(with)
-		res := with.block(time.Second, raw)
-		without.block(time.Second)
+		res := with.BlockAfter(time.Second, raw)
+		without.BlockAfter(time.Second)
 		if res[0].Code != ledger.CodeOK && len(res[0].Events) != 0 {
 			t.Errorf("failed transaction has events %v", res[0].Events)
 		}
@@ -261,7 +262,7 @@ func TestSMBadInputChangesNothing(t *testing.T) {
 			if tc.msg.Validate() == nil {
 				t.Fatalf("Validate accepts it")
 			}
-			res, with, without := run(t, func(c *smChain) []byte { return c.tx(tc.key, tc.msg) })
+			res, with, without := run(t, func(c *smChain) []byte { return c.Tx(tc.key, tc.msg) })
 			if res.Code != tc.code {
 				t.Fatalf("code %d (%s), want %d", res.Code, res.Log, tc.code)
 			}
@@ -275,13 +276,13 @@ func TestSMBadInputChangesNothing(t *testing.T) {
 			if err := tc.msg.Validate(); err != nil {
 				t.Fatalf("Validate refuses it: %v", err)
 			}
-			res, with, without := run(t, func(c *smChain) []byte { return c.tx(tc.key, tc.msg) })
+			res, with, without := run(t, func(c *smChain) []byte { return c.Tx(tc.key, tc.msg) })
 			if res.Code != tc.code || !strings.Contains(res.Log, logHas[tc.name]) {
 				t.Fatalf("code %d (%s), want %d (%q)", res.Code, res.Log, tc.code, logHas[tc.name])
 			}
 			a := tc.key.Address()
 			d := diff(with.nonAudit(), without.nonAudit())
-			for _, k := range []string{ledger.AccountPrefix + string(a[:]), smBucketPrefix + ledger.BucketFees, smBucketPrefix + ledger.BucketBalances} {
+			for _, k := range []string{ledger.AccountPrefix + string(a[:]), ledgertest.BucketPrefix + ledger.BucketFees, ledgertest.BucketPrefix + ledger.BucketBalances} {
 				if !d[k] {
 					t.Errorf("%q did not change: the fee was not paid", k)
 				}
@@ -291,17 +292,17 @@ func TestSMBadInputChangesNothing(t *testing.T) {
 				t.Errorf("a refused message changed %v", keysOf(d))
 			}
 			fee := res.Fee
-			if got, want := with.account(a), without.account(a); got.Balance != want.Balance-fee || got.Nonce != want.Nonce+1 {
+			if got, want := with.Account(a), without.Account(a); got.Balance != want.Balance-fee || got.Nonce != want.Nonce+1 {
 				t.Errorf("signer %+v, want %+v less the fee, one more nonce", got, want)
 			}
-			if with.bucket(ledger.BucketFees) != without.bucket(ledger.BucketFees)+fee {
+			if with.Bucket(ledger.BucketFees) != without.Bucket(ledger.BucketFees)+fee {
 				t.Errorf("fees bucket did not take the fee")
 			}
 		})
 	}
 	for _, tc := range undecodable {
 		t.Run("undecodable/"+tc.name, func(t *testing.T) {
-			res, with, without := run(t, func(c *smChain) []byte { return c.rawTx(cons, tc.typ, []byte(tc.b)) })
+			res, with, without := run(t, func(c *smChain) []byte { return c.RawTx(cons, tc.typ, []byte(tc.b)) })
 			if res.Code != ledger.CodeInvalid || res.Tx != nil {
 				t.Fatalf("code %d (%s), decoded %v; want invalid, undecoded", res.Code, res.Log, res.Tx != nil)
 			}
@@ -313,7 +314,7 @@ func TestSMBadInputChangesNothing(t *testing.T) {
 	// The canonical bytes, sent the same way, do decode and open a lease:
 	// the hand-built envelope is not what failed above.
 	t.Run("canonical by hand", func(t *testing.T) {
-		res, _, _ := run(t, func(c *smChain) []byte { return c.rawTx(cons, "market/open_lease", canonical) })
+		res, _, _ := run(t, func(c *smChain) []byte { return c.RawTx(cons, "market/open_lease", canonical) })
 		if res.Code != ledger.CodeOK {
 			t.Fatalf("code %d (%s)", res.Code, res.Log)
 		}

@@ -28,11 +28,11 @@ func TestSMStorage30Days(t *testing.T) {
 	run := func(t *testing.T, irregular bool) (paid uint64) {
 		c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassStorage, 10*smGiB, price)}})
 		cons, prov := c.consumers[0], c.providers[0]
-		consBefore, feesBefore := c.balance(cons.Address()), c.fees[cons.Address()]
+		consBefore, feesBefore := c.Balance(cons.Address()), c.Fees[cons.Address()]
 		id := c.open(10*time.Second, cons, &market.OpenLease{Class: market.ClassStorage, Quantity: smGiB, Deposit: deposit})
-		c.ok(7*time.Second+123*time.Millisecond, c.tx(prov, &market.AckLease{ID: id}))
-		act := c.now
-		provBefore := c.balance(prov.Address())
+		c.ok(7*time.Second+123*time.Millisecond, c.Tx(prov, &market.AckLease{ID: id}))
+		act := c.Now
+		provBefore := c.Balance(prov.Address())
 		if l := c.lease(id); l.State != market.LeaseActive || l.Rate != rate || l.ActivatedMs != act.UnixMilli() {
 			t.Fatalf("after ack: %+v", l)
 		}
@@ -41,7 +41,7 @@ func TestSMStorage30Days(t *testing.T) {
 		if irregular {
 			r := rand.New(rand.NewPCG(30, 1))
 			for {
-				next := c.now.Add(time.Second + time.Duration(r.Int64N(int64(6*time.Hour))))
+				next := c.Now.Add(time.Second + time.Duration(r.Int64N(int64(6*time.Hour))))
 				if !next.Before(end) {
 					break
 				}
@@ -50,7 +50,7 @@ func TestSMStorage30Days(t *testing.T) {
 					continue
 				}
 				// A top-up touches the lease and settles it to now.
-				c.okAt(next, c.tx(cons, &market.TopupLease{ID: id, Amount: 1}))
+				c.okAt(next, c.Tx(cons, &market.TopupLease{ID: id, Amount: 1}))
 				txs++
 				l := c.lease(id)
 				u, p := smAccrued(rate, next.Sub(act).Milliseconds())
@@ -59,7 +59,7 @@ func TestSMStorage30Days(t *testing.T) {
 				}
 			}
 		}
-		c.okAt(end, c.tx(cons, &market.CloseLease{ID: id}))
+		c.okAt(end, c.Tx(cons, &market.CloseLease{ID: id}))
 		txs++
 		l := c.lease(id)
 		if l.State != market.LeaseClosed || l.CloseReason != "consumer" {
@@ -71,19 +71,19 @@ func TestSMStorage30Days(t *testing.T) {
 			t.Errorf("settled %d (+%d pico) at %d, provider paid %d, pending %d; want %d (+0, the %d dropped) at %d, %d, 0",
 				l.Settled, l.AccruedPico, l.SettledMs, l.Split[0].Paid, l.Pending, wantPaid, wantPico, end.UnixMilli(), wantPaid)
 		}
-		if got := c.balance(prov.Address()) - provBefore; got != wantPaid {
+		if got := c.Balance(prov.Address()) - provBefore; got != wantPaid {
 			t.Errorf("provider's balance grew by %d, want %d", got, wantPaid)
 		}
 		if l.Refunded != l.Deposited-wantPaid {
 			t.Errorf("refunded %d of %d deposited; want %d", l.Refunded, l.Deposited, l.Deposited-wantPaid)
 		}
-		if got, want := c.balance(cons.Address()), consBefore-(c.fees[cons.Address()]-feesBefore)-wantPaid; got != want {
+		if got, want := c.Balance(cons.Address()), consBefore-(c.Fees[cons.Address()]-feesBefore)-wantPaid; got != want {
 			t.Errorf("consumer's balance %d, want %d (%d fees and %d paid)", got, want, txs, wantPaid)
 		}
 		if ev := c.leaseEvent("lease.closed", id); ev == nil || ev.Get("reason") != "consumer" || smAttrU64(t, *ev, "refund") != l.Refunded {
 			t.Errorf("lease.closed event %v, want reason consumer refund %d", ev, l.Refunded)
 		}
-		c.replay()
+		c.Replay()
 		return l.Split[0].Paid
 	}
 	var one, many uint64
@@ -106,9 +106,9 @@ func TestSMThreeWaySplit(t *testing.T) {
 	bps := []uint64{9000, 700, 300}
 	split := []market.Payee{{To: "provider", Bps: bps[0]}, {To: app.Address().String(), Bps: bps[1]}, {To: market.PayeeTreasury, Bps: bps[2]}}
 	id := c.open(time.Second, cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: 100_000, Split: split})
-	c.ok(time.Second, c.tx(prov, &market.AckLease{ID: id}))
-	act := c.now
-	provBefore, appBefore, treasuryBefore := c.balance(prov.Address()), c.balance(app.Address()), c.bucket(ledger.BucketTreasury)
+	c.ok(time.Second, c.Tx(prov, &market.AckLease{ID: id}))
+	act := c.Now
+	provBefore, appBefore, treasuryBefore := c.Balance(prov.Address()), c.Balance(app.Address()), c.Bucket(ledger.BucketTreasury)
 	if l := c.lease(id); l.Rate != 1_000_000_000 || l.Split[0].To != prov.Address().String() {
 		t.Fatalf("lease %+v", l)
 	}
@@ -132,21 +132,21 @@ func TestSMThreeWaySplit(t *testing.T) {
 				t.Fatalf("after %d settled, payee %d (%d bps) paid %d; want %d", settled, i, bps[i], l.Split[i].Paid, paid[i])
 			}
 		}
-		if got := c.balance(prov.Address()) - provBefore; got != paid[0] {
+		if got := c.Balance(prov.Address()) - provBefore; got != paid[0] {
 			t.Fatalf("provider received %d, want %d", got, paid[0])
 		}
-		if got := c.balance(app.Address()) - appBefore; got != paid[1] {
+		if got := c.Balance(app.Address()) - appBefore; got != paid[1] {
 			t.Fatalf("app creator received %d, want %d", got, paid[1])
 		}
-		if got := c.bucket(ledger.BucketTreasury) - treasuryBefore; got != paid[2] {
+		if got := c.Bucket(ledger.BucketTreasury) - treasuryBefore; got != paid[2] {
 			t.Fatalf("treasury grew by %d, want %d", got, paid[2])
 		}
-		if got := c.bucket(market.BucketPayouts); got != pending {
+		if got := c.Bucket(market.BucketPayouts); got != pending {
 			t.Fatalf("payouts bucket %d, want %d", got, pending)
 		}
 	}
 	for _, ms := range []int64{1500, 3000, 7250, 11_000, 13_999, 29_000, 33_001, 101_000, 1_001_000, 12_345_678} {
-		c.okAt(act.Add(time.Duration(ms)*time.Millisecond), c.tx(cons, &market.TopupLease{ID: id, Amount: 1}))
+		c.okAt(act.Add(time.Duration(ms)*time.Millisecond), c.Tx(cons, &market.TopupLease{ID: id, Amount: 1}))
 		settled := uint64(ms / 1000)
 		paid, pending := expect(settled)
 		check(settled, paid, pending)
@@ -155,7 +155,7 @@ func TestSMThreeWaySplit(t *testing.T) {
 	if paid, pending := expect(12_345); paid != [3]uint64{11_110, 864, 370} || pending != 1 {
 		t.Fatalf("expected figures: %v + %d", paid, pending)
 	}
-	c.okAt(act.Add(12_345_999*time.Millisecond), c.tx(cons, &market.CloseLease{ID: id}))
+	c.okAt(act.Add(12_345_999*time.Millisecond), c.Tx(cons, &market.CloseLease{ID: id}))
 	check(12_345, [3]uint64{11_111, 864, 370}, 0)
 	l := c.lease(id)
 	if l.Refunded != l.Deposited-12_345 || l.Deposited != 100_010 {
@@ -188,8 +188,8 @@ func newEscrowCase(t *testing.T) *escrowCase {
 		t.Fatalf("expected figures: rate %d need %d grace at %d ms out at %d ms", e.rate, e.need, e.graceMs, e.outMs)
 	}
 	e.id = c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassCompute, Quantity: qty, Deposit: deposit})
-	c.ok(time.Second, c.tx(c.providers[0], &market.AckLease{ID: e.id}))
-	e.act = c.now
+	c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: e.id}))
+	e.act = c.Now
 	// Settlement is lazy: the lease is next due when, at most, the escrow
 	// might fall under the grace period.
 	if l := c.lease(e.id); l.DueMs != e.act.UnixMilli()+e.outMs-c.mp.GraceSeconds*1000 || l.DueMs > e.act.UnixMilli()+e.graceMs {
@@ -206,12 +206,12 @@ func (e *escrowCase) toGrace(t *testing.T) {
 	c := e.c
 	c.okAt(e.at(e.graceMs - 1))
 	if l := c.lease(e.id); l.State != market.LeaseActive || c.leaseEvent("lease.grace", e.id) != nil {
-		t.Fatalf("1 ms before grace: state %s, events %v", l.State, c.events())
+		t.Fatalf("1 ms before grace: state %s, events %v", l.State, c.Events())
 	}
 	c.okAt(e.at(e.graceMs))
 	ev := c.leaseEvent("lease.grace", e.id)
 	if ev == nil {
-		t.Fatalf("no lease.grace event when the escrow fell under the grace period: %v", c.events())
+		t.Fatalf("no lease.grace event when the escrow fell under the grace period: %v", c.Events())
 	}
 	l := c.lease(e.id)
 	if l.State != market.LeaseGrace || l.Escrow != e.need-1 || smAttrU64(t, *ev, "escrow") != e.need-1 {
@@ -232,28 +232,28 @@ func TestSMEscrowRunsOut(t *testing.T) {
 	if l := c.lease(e.id); l.State != market.LeaseGrace || l.SettledMs != e.at(e.graceMs).UnixMilli() {
 		t.Fatalf("1 ms before the escrow is gone: %s settled at %d", l.State, l.SettledMs)
 	}
-	consBefore := c.balance(c.consumers[0].Address())
-	provBefore := c.balance(c.providers[0].Address())
+	consBefore := c.Balance(c.consumers[0].Address())
+	provBefore := c.Balance(c.providers[0].Address())
 	c.okAt(e.at(e.outMs))
 	ev := c.leaseEvent("lease.closed", e.id)
 	if ev == nil || ev.Get("reason") != "escrow" || ev.Get("refund") != "0" {
 		t.Fatalf("lease.closed event %v, want reason escrow, refund 0", ev)
 	}
 	l := c.lease(e.id)
-	if l.State != market.LeaseClosed || l.Settled != e.deposit || l.Refunded != 0 || l.ClosedMs != c.now.UnixMilli() {
+	if l.State != market.LeaseClosed || l.Settled != e.deposit || l.Refunded != 0 || l.ClosedMs != c.Now.UnixMilli() {
 		t.Fatalf("closed lease %+v", l)
 	}
-	if got := c.balance(c.providers[0].Address()) - provBefore; got != e.need-1 {
+	if got := c.Balance(c.providers[0].Address()) - provBefore; got != e.need-1 {
 		t.Errorf("provider got %d in the last block, want the %d left since grace began", got, e.need-1)
 	}
-	if got := c.balance(c.consumers[0].Address()); got != consBefore {
+	if got := c.Balance(c.consumers[0].Address()); got != consBefore {
 		t.Errorf("consumer's balance moved from %d to %d when the escrow ran out", consBefore, got)
 	}
 	p := c.mustProvider(c.providers[0].Address())
 	if p.OpenLeases != 0 || smOfferOf(p, market.ClassCompute).Used != 0 {
 		t.Errorf("provider still holds the lease: %+v", p)
 	}
-	c.replay()
+	c.Replay()
 }
 
 // TestSMEscrowCloseInGrace: a consumer who closes during grace gets back
@@ -263,17 +263,17 @@ func TestSMEscrowCloseInGrace(t *testing.T) {
 	c := e.c
 	e.toGrace(t)
 	cons := c.consumers[0]
-	before := c.balance(cons.Address())
+	before := c.Balance(cons.Address())
 	const later = 1_000_500
-	c.okAt(e.at(e.graceMs+later), c.tx(cons, &market.CloseLease{ID: e.id}))
+	c.okAt(e.at(e.graceMs+later), c.Tx(cons, &market.CloseLease{ID: e.id}))
 	paid, _ := smAccrued(e.rate, e.graceMs+later)
 	left := e.deposit - paid
 	l := c.lease(e.id)
 	if l.Refunded != left || l.Settled != paid || l.CloseReason != "consumer" {
 		t.Fatalf("closed in grace: refunded %d settled %d reason %q; want %d, %d, consumer", l.Refunded, l.Settled, l.CloseReason, left, paid)
 	}
-	if got := c.balance(cons.Address()) - before; got != left-c.results[0].Fee {
-		t.Errorf("consumer got back %d net, want %d", got, left-c.results[0].Fee)
+	if got := c.Balance(cons.Address()) - before; got != left-c.Results[0].Fee {
+		t.Errorf("consumer got back %d net, want %d", got, left-c.Results[0].Fee)
 	}
 }
 
@@ -300,7 +300,7 @@ func TestSMTopupInGrace(t *testing.T) {
 	c := e.c
 	e.toGrace(t)
 	const topup = 10_000
-	c.okAt(e.at(e.graceMs+10_000), c.tx(c.consumers[0], &market.TopupLease{ID: e.id, Amount: topup}))
+	c.okAt(e.at(e.graceMs+10_000), c.Tx(c.consumers[0], &market.TopupLease{ID: e.id, Amount: topup}))
 	ev := c.leaseEvent("lease.active", e.id)
 	if ev == nil || ev.Get("reason") != "topup" {
 		t.Fatalf("lease.active event %v, want reason topup", ev)
@@ -324,7 +324,7 @@ func TestSMTopupInGrace(t *testing.T) {
 		t.Fatalf("grace did not begin again at %d ms", grace2)
 	}
 	// A top-up too small to cover the grace period leaves it in grace.
-	c.ok(time.Second, c.tx(c.consumers[0], &market.TopupLease{ID: e.id, Amount: 1}))
+	c.ok(time.Second, c.Tx(c.consumers[0], &market.TopupLease{ID: e.id, Amount: 1}))
 	if c.lease(e.id).State != market.LeaseGrace || c.leaseEvent("lease.active", e.id) != nil {
 		t.Fatalf("a 1 ustr top-up ended grace")
 	}
@@ -340,13 +340,13 @@ func TestSMTopupInGrace(t *testing.T) {
 func TestSMUnacknowledged(t *testing.T) {
 	c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassStorage, 10*smGiB, 1000)}})
 	cons := c.consumers[0]
-	before, fees := c.balance(cons.Address()), c.fees[cons.Address()]
+	before, fees := c.Balance(cons.Address()), c.Fees[cons.Address()]
 	id := c.open(time.Second, cons, &market.OpenLease{Class: market.ClassStorage, Quantity: 5 * smGiB, Deposit: 50_000})
-	opened := c.now
+	opened := c.Now
 	if p := c.mustProvider(c.providers[0].Address()); smOfferOf(p, market.ClassStorage).Used != 5*smGiB || p.OpenLeases != 1 {
 		t.Fatalf("capacity not reserved at open: %+v", p)
 	}
-	c.ok(time.Second, c.tx(cons, &market.TopupLease{ID: id, Amount: 7}))
+	c.ok(time.Second, c.Tx(cons, &market.TopupLease{ID: id, Amount: 7}))
 	timeout := opened.Add(time.Duration(c.mp.AckTimeoutSeconds) * time.Second)
 	c.okAt(timeout.Add(-time.Millisecond))
 	if l := c.lease(id); l.State != market.LeasePending {
@@ -357,14 +357,14 @@ func TestSMUnacknowledged(t *testing.T) {
 	if ev == nil || ev.Get("reason") != "unacknowledged" || smAttrU64(t, *ev, "refund") != 50_007 {
 		t.Fatalf("lease.closed %v, want reason unacknowledged, refund 50007", ev)
 	}
-	if paid := c.fees[cons.Address()] - fees; c.balance(cons.Address()) != before-paid {
-		t.Errorf("consumer has %d, want %d: all but the two fees", c.balance(cons.Address()), before-paid)
+	if paid := c.Fees[cons.Address()] - fees; c.Balance(cons.Address()) != before-paid {
+		t.Errorf("consumer has %d, want %d: all but the two fees", c.Balance(cons.Address()), before-paid)
 	}
 	if p := c.mustProvider(c.providers[0].Address()); smOfferOf(p, market.ClassStorage).Used != 0 || p.OpenLeases != 0 {
 		t.Errorf("capacity not freed: %+v", p)
 	}
 	// Too late now.
-	res := c.block(time.Second, c.tx(c.providers[0], &market.AckLease{ID: id}))
+	res := c.BlockAfter(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: id}))
 	if res[0].Code != ledger.CodeConflict {
 		t.Errorf("ack of a cancelled lease: code %d (%s), want conflict", res[0].Code, res[0].Log)
 	}
@@ -376,7 +376,7 @@ func TestSMUnacknowledged(t *testing.T) {
 func TestSMAckAfterTimeout(t *testing.T) {
 	c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassStorage, 10*smGiB, 1000)}})
 	id := c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassStorage, Quantity: smGiB, Deposit: 50_000})
-	late := c.now.Add(time.Duration(c.mp.AckTimeoutSeconds) * time.Second)
+	late := c.Now.Add(time.Duration(c.mp.AckTimeoutSeconds) * time.Second)
 	for _, tc := range []struct {
 		name string
 		at   time.Time
@@ -388,10 +388,10 @@ func TestSMAckAfterTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := c.fork()
-			c.t = t
+			c.T = t
 			cons := c.consumers[0].Address()
-			before := c.balance(cons)
-			res := c.blockAt(tc.at, c.tx(c.providers[0], &market.AckLease{ID: id}))
+			before := c.Balance(cons)
+			res := c.BlockAt(tc.at, c.Tx(c.providers[0], &market.AckLease{ID: id}))
 			l := c.lease(id)
 			if tc.ok {
 				if res[0].Code != ledger.CodeOK || l.State != market.LeaseActive || l.ActivatedMs != tc.at.UnixMilli() {
@@ -406,9 +406,9 @@ func TestSMAckAfterTimeout(t *testing.T) {
 				t.Errorf("lease after a late ack: %s %q refunded %d settled %d activated %d", l.State, l.CloseReason, l.Refunded, l.Settled, l.ActivatedMs)
 			}
 			if ev := c.leaseEvent("lease.closed", id); ev == nil || ev.Get("reason") != "unacknowledged" || c.leaseEvent("lease.active", id) != nil {
-				t.Errorf("events %v: want lease.closed (unacknowledged), no lease.active", c.events())
+				t.Errorf("events %v: want lease.closed (unacknowledged), no lease.active", c.Events())
 			}
-			if got := c.balance(cons) - before; got != 50_000 {
+			if got := c.Balance(cons) - before; got != 50_000 {
 				t.Errorf("consumer got back %d, want the 50000 deposited", got)
 			}
 		})
@@ -421,15 +421,15 @@ func TestSMCloseRules(t *testing.T) {
 	c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassCompute, 10, 1_000_000_000)}})
 	cons, prov := c.consumers[0], c.providers[0]
 	a := c.open(time.Second, cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: 5000})
-	c.ok(time.Second, c.tx(cons, &market.CloseLease{ID: a}))
+	c.ok(time.Second, c.Tx(cons, &market.CloseLease{ID: a}))
 	if l := c.lease(a); l.CloseReason != "consumer" || l.Refunded != 5000 || l.Settled != 0 {
 		t.Errorf("pending lease closed: %+v", l)
 	}
 	b := c.open(time.Second, cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 2, Deposit: 5000})
-	c.ok(time.Second, c.tx(prov, &market.AckLease{ID: b}))
-	c.ok(100*time.Second+250*time.Millisecond, c.tx(prov, &market.CloseLease{ID: b}))
+	c.ok(time.Second, c.Tx(prov, &market.AckLease{ID: b}))
+	c.ok(100*time.Second+250*time.Millisecond, c.Tx(prov, &market.CloseLease{ID: b}))
 	// 2 ustr/s for 100.25 s: 200 paid, and the half ustr carried is dropped.
-	if l := c.lease(b); l.CloseReason != "provider" || l.Settled != 200 || l.Refunded != 4800 || l.AccruedPico != 0 || l.SettledMs != c.now.UnixMilli() {
+	if l := c.lease(b); l.CloseReason != "provider" || l.Settled != 200 || l.Refunded != 4800 || l.AccruedPico != 0 || l.SettledMs != c.Now.UnixMilli() {
 		t.Errorf("active lease closed by its provider: %+v", l)
 	}
 }

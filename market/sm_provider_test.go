@@ -10,6 +10,7 @@ import (
 
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 )
 
@@ -28,7 +29,7 @@ func TestSMProviderLifecycle(t *testing.T) {
 	k, cons := c.providers[1], c.consumers[0]
 	a := k.Address()
 	// fee is what the last block's (only) transaction paid.
-	fee := func() uint64 { return c.results[0].Fee }
+	fee := func() uint64 { return c.Results[0].Fee }
 	reg := &market.RegisterProvider{
 		Endpoint: "https://p1.example:8443/stratus", Region: "us-east",
 		Offers: []market.Offer{
@@ -37,52 +38,52 @@ func TestSMProviderLifecycle(t *testing.T) {
 		},
 		Collateral: 150 * smSTR,
 	}
-	bal, coll := c.balance(a), c.bucket(market.BucketCollateral)
-	res := c.ok(time.Second, c.tx(k, reg))
-	if ev := smFind(res[0].Events, "provider.registered"); ev == nil || ev.Get("provider") != a.String() || smAttrU64(t, *ev, "collateral") != 150*smSTR {
+	bal, coll := c.Balance(a), c.Bucket(market.BucketCollateral)
+	res := c.ok(time.Second, c.Tx(k, reg))
+	if ev := ledgertest.Find(res[0].Events, "provider.registered"); ev == nil || ev.Get("provider") != a.String() || smAttrU64(t, *ev, "collateral") != 150*smSTR {
 		t.Fatalf("provider.registered event %v", res[0].Events)
 	}
-	if got := c.balance(a); got != bal-150*smSTR-fee() {
+	if got := c.Balance(a); got != bal-150*smSTR-fee() {
 		t.Errorf("balance %d, want %d", got, bal-150*smSTR-fee())
 	}
-	if got := c.bucket(market.BucketCollateral); got != coll+150*smSTR {
+	if got := c.Bucket(market.BucketCollateral); got != coll+150*smSTR {
 		t.Errorf("collateral bucket %d, want %d", got, coll+150*smSTR)
 	}
 	p := c.mustProvider(a)
 	if p.State != market.ProviderActive || p.Score != 10_000 || p.Collateral != 150*smSTR || p.Endpoint != reg.Endpoint ||
-		p.Region != "us-east" || len(p.Offers) != 2 || p.Offers[0].Class != market.ClassStorage || p.RegisteredMs != c.now.UnixMilli() {
+		p.Region != "us-east" || len(p.Offers) != 2 || p.Offers[0].Class != market.ClassStorage || p.RegisteredMs != c.Now.UnixMilli() {
 		t.Errorf("registered provider %+v (offers in class order: storage, compute)", p)
 	}
 	if ci := c.capIndex(market.ClassStorage); ci.Capacity != 100*smGiB || ci.Used != 0 {
 		t.Errorf("storage capacity index %+v", ci)
 	}
 
-	res = c.block(time.Second, c.tx(k, reg))
+	res = c.BlockAfter(time.Second, c.Tx(k, reg))
 	smCode(t, res, 0, ledger.CodeConflict, "registering twice")
 	low := *reg
 	low.Collateral = c.mp.MinCollateral - 1
-	res = c.block(time.Second, c.tx(c.providers[2], &low))
+	res = c.BlockAfter(time.Second, c.Tx(c.providers[2], &low))
 	smCode(t, res, 0, ledger.CodeInvalid, "collateral below the minimum")
 
-	bal, coll = c.balance(a), c.bucket(market.BucketCollateral)
-	c.ok(time.Second, c.tx(k, &market.UpdateProvider{AddCollateral: 10 * smSTR, Endpoint: "https://p1.example/v2"}))
+	bal, coll = c.Balance(a), c.Bucket(market.BucketCollateral)
+	c.ok(time.Second, c.Tx(k, &market.UpdateProvider{AddCollateral: 10 * smSTR, Endpoint: "https://p1.example/v2"}))
 	if p := c.mustProvider(a); p.Collateral != 160*smSTR || p.Endpoint != "https://p1.example/v2" || p.Region != "us-east" || len(p.Offers) != 2 {
 		t.Errorf("after update: %+v", p)
 	}
-	if c.balance(a) != bal-10*smSTR-fee() || c.bucket(market.BucketCollateral) != coll+10*smSTR {
-		t.Errorf("adding collateral moved %d from the balance, %d into the bucket", bal-c.balance(a), c.bucket(market.BucketCollateral)-coll)
+	if c.Balance(a) != bal-10*smSTR-fee() || c.Bucket(market.BucketCollateral) != coll+10*smSTR {
+		t.Errorf("adding collateral moved %d from the balance, %d into the bucket", bal-c.Balance(a), c.Bucket(market.BucketCollateral)-coll)
 	}
 
 	id := c.open(time.Second, cons, &market.OpenLease{Class: market.ClassStorage, Quantity: 5 * smGiB, Deposit: smSTR, Provider: &a})
-	c.ok(time.Second, c.tx(k, &market.AckLease{ID: id}))
+	c.ok(time.Second, c.Tx(k, &market.AckLease{ID: id}))
 	offers := func(storage uint64) []market.Offer {
 		return []market.Offer{{Class: market.ClassStorage, Capacity: storage, Pricing: market.Rule{Kind: "fixed", Price: 1000}}}
 	}
-	res = c.block(time.Second, c.tx(k, &market.UpdateProvider{Offers: offers(4 * smGiB)}))
+	res = c.BlockAfter(time.Second, c.Tx(k, &market.UpdateProvider{Offers: offers(4 * smGiB)}))
 	smCode(t, res, 0, ledger.CodeConflict, "capacity below what leases use")
-	res = c.block(time.Second, c.tx(k, &market.UpdateProvider{Offers: []market.Offer{{Class: market.ClassCompute, Capacity: 1, Pricing: market.Rule{Kind: "fixed", Price: 1}}}}))
+	res = c.BlockAfter(time.Second, c.Tx(k, &market.UpdateProvider{Offers: []market.Offer{{Class: market.ClassCompute, Capacity: 1, Pricing: market.Rule{Kind: "fixed", Price: 1}}}}))
 	smCode(t, res, 0, ledger.CodeConflict, "withdrawing a class in use")
-	c.ok(time.Second, c.tx(k, &market.UpdateProvider{Offers: offers(5 * smGiB)}))
+	c.ok(time.Second, c.Tx(k, &market.UpdateProvider{Offers: offers(5 * smGiB)}))
 	if o := smOfferOf(c.mustProvider(a), market.ClassStorage); o.Capacity != 5*smGiB || o.Used != 5*smGiB {
 		t.Errorf("storage offer after shrinking to what is used: %+v", o)
 	}
@@ -93,22 +94,22 @@ func TestSMProviderLifecycle(t *testing.T) {
 		t.Errorf("compute capacity index %+v after compute was withdrawn", ci)
 	}
 
-	res = c.block(time.Second, c.tx(k, &market.Unbond{}))
+	res = c.BlockAfter(time.Second, c.Tx(k, &market.Unbond{}))
 	smCode(t, res, 0, ledger.CodeConflict, "unbonding an active provider")
-	res = c.ok(time.Second, c.tx(k, &market.RetireProvider{}))
-	unbondAt := c.now.Add(time.Duration(c.mp.UnbondingSeconds) * time.Second)
-	if ev := smFind(res[0].Events, "provider.retiring"); ev == nil || smAttrU64(t, *ev, "unbond_at_ms") != uint64(unbondAt.UnixMilli()) {
+	res = c.ok(time.Second, c.Tx(k, &market.RetireProvider{}))
+	unbondAt := c.Now.Add(time.Duration(c.mp.UnbondingSeconds) * time.Second)
+	if ev := ledgertest.Find(res[0].Events, "provider.retiring"); ev == nil || smAttrU64(t, *ev, "unbond_at_ms") != uint64(unbondAt.UnixMilli()) {
 		t.Errorf("provider.retiring event %v", res[0].Events)
 	}
 	if p := c.mustProvider(a); p.State != market.ProviderRetiring || p.UnbondAtMs != unbondAt.UnixMilli() {
 		t.Errorf("retired provider %+v", p)
 	}
-	res = c.block(time.Second,
-		c.tx(k, &market.RetireProvider{}),
-		c.tx(k, &market.UpdateProvider{Offers: offers(50 * smGiB)}),
-		c.tx(cons, &market.OpenLease{Class: market.ClassStorage, Quantity: 1, Deposit: smSTR, Provider: &a}),
-		c.tx(cons, &market.OpenLease{Class: market.ClassStorage, Quantity: 1, Deposit: smSTR}),
-		c.tx(k, &market.Unbond{}))
+	res = c.BlockAfter(time.Second,
+		c.Tx(k, &market.RetireProvider{}),
+		c.Tx(k, &market.UpdateProvider{Offers: offers(50 * smGiB)}),
+		c.Tx(cons, &market.OpenLease{Class: market.ClassStorage, Quantity: 1, Deposit: smSTR, Provider: &a}),
+		c.Tx(cons, &market.OpenLease{Class: market.ClassStorage, Quantity: 1, Deposit: smSTR}),
+		c.Tx(k, &market.Unbond{}))
 	smCode(t, res, 0, ledger.CodeConflict, "retiring twice")
 	smCode(t, res, 1, ledger.CodeConflict, "changing a retiring provider's offers")
 	smCode(t, res, 2, ledger.CodeConflict, "a lease pinned to a retiring provider")
@@ -116,29 +117,29 @@ func TestSMProviderLifecycle(t *testing.T) {
 	smCode(t, res, 4, ledger.CodeConflict, "unbonding with an open lease")
 
 	// The lease goes on, paid as before, until it is closed.
-	c.ok(time.Minute, c.tx(cons, &market.CloseLease{ID: id}))
+	c.ok(time.Minute, c.Tx(cons, &market.CloseLease{ID: id}))
 	if p := c.mustProvider(a); p.OpenLeases != 0 || smOfferOf(p, market.ClassStorage).Used != 0 {
 		t.Errorf("after the last lease closed: %+v", p)
 	}
 	c.okAt(unbondAt.Add(-time.Millisecond))
-	res = c.block(0, c.tx(k, &market.Unbond{}))
+	res = c.BlockAfter(0, c.Tx(k, &market.Unbond{}))
 	smCode(t, res, 0, ledger.CodeConflict, "unbonding before the delay")
 
-	bal, coll = c.balance(a), c.bucket(market.BucketCollateral)
-	res = c.okAt(unbondAt, c.tx(k, &market.Unbond{}))
-	if ev := smFind(res[0].Events, "provider.unbonded"); ev == nil || smAttrU64(t, *ev, "collateral") != 160*smSTR {
+	bal, coll = c.Balance(a), c.Bucket(market.BucketCollateral)
+	res = c.okAt(unbondAt, c.Tx(k, &market.Unbond{}))
+	if ev := ledgertest.Find(res[0].Events, "provider.unbonded"); ev == nil || smAttrU64(t, *ev, "collateral") != 160*smSTR {
 		t.Errorf("provider.unbonded event %v", res[0].Events)
 	}
-	if c.balance(a) != bal+160*smSTR-fee() || c.bucket(market.BucketCollateral) != coll-160*smSTR {
-		t.Errorf("unbonding gave back %d, took %d from the bucket; want %d", c.balance(a)+fee()-bal, coll-c.bucket(market.BucketCollateral), 160*smSTR)
+	if c.Balance(a) != bal+160*smSTR-fee() || c.Bucket(market.BucketCollateral) != coll-160*smSTR {
+		t.Errorf("unbonding gave back %d, took %d from the bucket; want %d", c.Balance(a)+fee()-bal, coll-c.Bucket(market.BucketCollateral), 160*smSTR)
 	}
 	if _, ok := c.provider(a); ok {
 		t.Errorf("the provider is still in state after unbonding")
 	}
-	res = c.block(time.Second, c.tx(k, &market.Unbond{}))
+	res = c.BlockAfter(time.Second, c.Tx(k, &market.Unbond{}))
 	smCode(t, res, 0, ledger.CodeNotFound, "unbonding twice")
-	c.ok(time.Second, c.tx(k, reg))
-	c.replay()
+	c.ok(time.Second, c.Tx(k, reg))
+	c.Replay()
 }
 
 // TestSMCapacityIndexAfterRetire: market/cap/<class>/ is "capacity and use
@@ -151,9 +152,9 @@ func TestSMCapacityIndexAfterRetire(t *testing.T) {
 	}})
 	p0 := c.providers[0].Address()
 	id := c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassStorage, Quantity: 5 * smGiB, Deposit: smSTR, Provider: &p0})
-	c.ok(time.Second, c.tx(c.providers[0], &market.AckLease{ID: id}))
-	c.ok(time.Second, c.tx(c.providers[0], &market.RetireProvider{})) // the harness checks the index
-	c.ok(time.Second, c.tx(c.consumers[0], &market.CloseLease{ID: id}))
+	c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: id}))
+	c.ok(time.Second, c.Tx(c.providers[0], &market.RetireProvider{})) // the harness checks the index
+	c.ok(time.Second, c.Tx(c.consumers[0], &market.CloseLease{ID: id}))
 	if ci := c.capIndex(market.ClassStorage); ci.Used != 0 || ci.Capacity != 10*smGiB {
 		t.Errorf("storage index %+v, want 10 GiB of capacity, none used", ci)
 	}
@@ -168,7 +169,7 @@ func TestSMCapacityOverflow(t *testing.T) {
 		c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassStorage, 1000*smGiB, 1000)}})
 		p0 := c.providers[0].Address()
 		id := c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassStorage, Quantity: 100 * smGiB, Deposit: 10 * smSTR, Provider: &p0})
-		c.ok(time.Second, c.tx(c.providers[0], &market.AckLease{ID: id}))
+		c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: id}))
 		ref := c.ref(market.ClassStorage)
 		evil := func(capacity uint64) *market.RegisterProvider {
 			return &market.RegisterProvider{
@@ -181,10 +182,10 @@ func TestSMCapacityOverflow(t *testing.T) {
 		// fail their own validation: no fee, no nonce, no state.
 		for _, capacity := range []uint64{math.MaxUint64 - 900*smGiB + 1, market.MaxCapacity + 1} {
 			before := c.nonAudit()
-			nonce := c.account(c.providers[1].Address()).Nonce
-			res := c.block(time.Second, c.tx(c.providers[1], evil(capacity)))
+			nonce := c.Account(c.providers[1].Address()).Nonce
+			res := c.BlockAfter(time.Second, c.Tx(c.providers[1], evil(capacity)))
 			smCode(t, res, 0, ledger.CodeInvalid, fmt.Sprintf("registering %d bytes", capacity))
-			if _, ok := c.provider(c.providers[1].Address()); ok || c.account(c.providers[1].Address()).Nonce != nonce {
+			if _, ok := c.provider(c.providers[1].Address()); ok || c.Account(c.providers[1].Address()).Nonce != nonce {
 				t.Fatalf("a refused registration of %d bytes registered, or used a nonce", capacity)
 			}
 			after := c.nonAudit()
@@ -198,7 +199,7 @@ func TestSMCapacityOverflow(t *testing.T) {
 			}
 		}
 		// The most one offer may hold is accepted and counted in full.
-		c.ok(time.Second, c.tx(c.providers[1], evil(market.MaxCapacity)))
+		c.ok(time.Second, c.Tx(c.providers[1], evil(market.MaxCapacity)))
 		if ci := c.capIndex(market.ClassStorage); ci.Capacity != 1000*smGiB+market.MaxCapacity || ci.Used != 100*smGiB {
 			t.Errorf("storage capacity index %+v, want %d of capacity, %d used", ci, 1000*smGiB+market.MaxCapacity, 100*smGiB)
 		}
@@ -233,14 +234,14 @@ func TestSMCapacityOverflow(t *testing.T) {
 			}
 		}
 		late, later := c.providers[n], c.providers[n+1]
-		bal := c.balance(late.Address())
-		coll := c.bucket(market.BucketCollateral)
+		bal := c.Balance(late.Address())
+		coll := c.Bucket(market.BucketCollateral)
 		// In one block: exactly up to 2^64 - 1 fits; then nothing more,
 		// by a registration or by an update.
-		res := c.blockAt(c.epochStart(c.epoch()+1),
-			c.tx(later, reg(market.MaxCapacity-1)),
-			c.tx(late, reg(market.MaxCapacity)),
-			c.tx(later, &market.UpdateProvider{Offers: reg(market.MaxCapacity).Offers}))
+		res := c.BlockAt(c.epochStart(c.epoch()+1),
+			c.Tx(later, reg(market.MaxCapacity-1)),
+			c.Tx(late, reg(market.MaxCapacity)),
+			c.Tx(later, &market.UpdateProvider{Offers: reg(market.MaxCapacity).Offers}))
 		smCode(t, res, 0, ledger.CodeOK, "a registration taking the storage total to 2^64-1")
 		smCode(t, res, 1, ledger.CodeInvalid, "a registration taking the storage total past 2^64")
 		smCode(t, res, 2, ledger.CodeInvalid, "an update taking the storage total past 2^64")
@@ -249,7 +250,7 @@ func TestSMCapacityOverflow(t *testing.T) {
 				t.Errorf("refusal %q does not say the total would overflow", r.Log)
 			}
 		}
-		if _, ok := c.provider(late.Address()); ok || c.balance(late.Address()) != bal-res[1].Fee || c.bucket(market.BucketCollateral) != coll+c.mp.MinCollateral {
+		if _, ok := c.provider(late.Address()); ok || c.Balance(late.Address()) != bal-res[1].Fee || c.Bucket(market.BucketCollateral) != coll+c.mp.MinCollateral {
 			t.Errorf("a refused registration registered or moved collateral")
 		}
 		if ci := c.capIndex(market.ClassStorage); ci.Capacity != math.MaxUint64 {
@@ -323,7 +324,7 @@ func TestSMProviderChoice(t *testing.T) {
 			c := newSMChain(t, smOpts{genesis: tc.provs})
 			m := tc.open
 			m.Class, m.Deposit = market.ClassStorage, smSTR
-			res := c.block(time.Second, c.tx(c.consumers[0], &m))
+			res := c.BlockAfter(time.Second, c.Tx(c.consumers[0], &m))
 			if tc.want < 0 {
 				smCode(t, res, 0, tc.code, "open")
 				if len(c.leases()) != 0 {
@@ -332,7 +333,7 @@ func TestSMProviderChoice(t *testing.T) {
 				return
 			}
 			smCode(t, res, 0, ledger.CodeOK, "open")
-			ev := smFind(res[0].Events, "lease.opened")
+			ev := ledgertest.Find(res[0].Events, "lease.opened")
 			l := c.lease(smAttrU64(t, *ev, "lease"))
 			if l.Provider != c.providers[tc.want].Address() || ev.Get("provider") != l.Provider.String() {
 				t.Fatalf("chose %s, want provider%d %s", l.Provider, tc.want, c.providers[tc.want].Address())
@@ -361,11 +362,11 @@ func TestSMProviderChoiceByScore(t *testing.T) {
 	if l := c.lease(id); l.Provider != first.Address() {
 		t.Fatalf("at equal score the lower address should win")
 	}
-	c.ok(time.Second, c.tx(first, &market.AckLease{ID: id}))
+	c.ok(time.Second, c.Tx(first, &market.AckLease{ID: id}))
 	e := c.epoch()
 	var reps [][]byte
-	for _, op := range c.ops {
-		reps = append(reps, c.tx(op, &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: first.Address(), OK: 0, Total: 10}}}))
+	for _, op := range c.Ops {
+		reps = append(reps, c.Tx(op, &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: first.Address(), OK: 0, Total: 10}}}))
 	}
 	c.okAt(c.epochStart(e+1).Add(time.Second), reps...)
 	c.okAt(c.epochStart(e + 2))

@@ -55,7 +55,7 @@ func (w *smWorkload) dodge() (time.Time, []byte, bool) {
 			continue
 		}
 		e := l.WindowStartMs + l.SLA.WindowSeconds*1000
-		if e-c.now.UnixMilli() > 5_000 && e-c.now.UnixMilli() < 30*60_000 && (best == nil || e < end) {
+		if e-c.Now.UnixMilli() > 5_000 && e-c.Now.UnixMilli() < 30*60_000 && (best == nil || e < end) {
 			best, end = l, e
 		}
 	}
@@ -63,7 +63,7 @@ func (w *smWorkload) dodge() (time.Time, []byte, bool) {
 		return time.Time{}, nil, false
 	}
 	at := time.UnixMilli(end - 1 - w.r.Int64N(5_000)).UTC()
-	return at, c.tx(w.providerKey(best.Provider), &market.CloseLease{ID: best.ID}), true
+	return at, c.Tx(w.providerKey(best.Provider), &market.CloseLease{ID: best.ID}), true
 }
 
 func (w *smWorkload) pick(keys []*identity.Key) *identity.Key { return keys[w.r.IntN(len(keys))] }
@@ -196,13 +196,13 @@ func (w *smWorkload) good() (*identity.Key, ledger.Msg, string) {
 		return k, &market.CloseLease{ID: l.ID}, "close"
 	case n < 90 && len(provs) > 0:
 		// An extra report, often late (for the last epoch) or duplicated.
-		return w.probe(r.IntN(len(c.ops)), w.epoch()-int64(r.IntN(2)))
+		return w.probe(r.IntN(len(c.Ops)), w.epoch()-int64(r.IntN(2)))
 	case n < 96:
 		// A consumer who closes early: a lease still pending, or one
 		// acknowledged in the last few minutes.
 		var early []market.Lease
 		for _, l := range leases {
-			if l.State == market.LeasePending || (l.State == market.LeaseActive && c.now.UnixMilli()-l.ActivatedMs < 5*60_000) {
+			if l.State == market.LeasePending || (l.State == market.LeaseActive && c.Now.UnixMilli()-l.ActivatedMs < 5*60_000) {
 				early = append(early, l)
 			}
 		}
@@ -250,7 +250,7 @@ func (w *smWorkload) probe(i int, e int64) (*identity.Key, ledger.Msg, string) {
 	if len(m.Results) == 0 {
 		return nil, nil, ""
 	}
-	return w.c.ops[i], m, "probe"
+	return w.c.Ops[i], m, "probe"
 }
 
 // bad returns a message that must fail, and whether it fails in the ante
@@ -268,7 +268,7 @@ func (w *smWorkload) bad() (k *identity.Key, msg ledger.Msg, raw []byte, kind st
 	case 3:
 		return cons, &market.ProbeReport{Epoch: w.epoch(), Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: 1, Total: 1}}}, nil, "probe by a consumer"
 	case 4:
-		return c.ops[0], &market.ProbeReport{Epoch: w.epoch() - 2 - r.Int64N(3), Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: 1, Total: 1 << 30}}}, nil, "stale probe"
+		return c.Ops[0], &market.ProbeReport{Epoch: w.epoch() - 2 - r.Int64N(3), Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: 1, Total: 1 << 30}}}, nil, "stale probe"
 	case 5:
 		return c.stranger, &market.CloseLease{ID: 1 + r.Uint64N(10)}, nil, "close by a stranger"
 	case 6:
@@ -310,7 +310,7 @@ func runSMWorkload(t *testing.T, seed uint64, blocks int) map[string]int {
 			dt = 3*time.Hour + time.Duration(r.Int64N(int64(45*time.Hour)))
 		}
 		dt = dt.Truncate(time.Millisecond)
-		w.at = c.now.Add(dt)
+		w.at = c.Now.Add(dt)
 		w.leases, w.provs = c.leases(), c.allProviders()
 		var txs [][]byte
 		var kinds []string
@@ -323,10 +323,10 @@ func runSMWorkload(t *testing.T, seed uint64, blocks int) map[string]int {
 		}
 		// Most blocks carry most validators' reports for the epoch.
 		if len(w.provs) > 0 && r.IntN(10) < 7 {
-			for i := range c.ops {
+			for i := range c.Ops {
 				if r.IntN(10) < 9 {
 					if k, msg, kind := w.probe(i, w.epoch()); msg != nil {
-						txs = append(txs, c.tx(k, msg))
+						txs = append(txs, c.Tx(k, msg))
 						kinds, mustFail = append(kinds, kind), append(mustFail, false)
 					}
 				}
@@ -335,7 +335,7 @@ func runSMWorkload(t *testing.T, seed uint64, blocks int) map[string]int {
 		// Providers mostly acknowledge what they were given.
 		for _, l := range w.leases {
 			if l.State == market.LeasePending && r.IntN(10) < 6 {
-				txs = append(txs, c.tx(w.providerKey(l.Provider), &market.AckLease{ID: l.ID}))
+				txs = append(txs, c.Tx(w.providerKey(l.Provider), &market.AckLease{ID: l.ID}))
 				kinds, mustFail = append(kinds, "ack"), append(mustFail, false)
 			}
 		}
@@ -343,9 +343,9 @@ func runSMWorkload(t *testing.T, seed uint64, blocks int) map[string]int {
 			if r.IntN(10) == 0 {
 				k, msg, raw, kind := w.bad()
 				if raw != nil {
-					txs = append(txs, c.rawTx(k, "market/open_lease", raw))
+					txs = append(txs, c.RawTx(k, "market/open_lease", raw))
 				} else {
-					txs = append(txs, c.tx(k, msg))
+					txs = append(txs, c.Tx(k, msg))
 				}
 				kinds, mustFail = append(kinds, kind), append(mustFail, true)
 				continue
@@ -354,24 +354,24 @@ func runSMWorkload(t *testing.T, seed uint64, blocks int) map[string]int {
 			if msg == nil || k == nil {
 				continue
 			}
-			txs = append(txs, c.tx(k, msg))
+			txs = append(txs, c.Tx(k, msg))
 			kinds, mustFail = append(kinds, kind), append(mustFail, false)
 		}
 		before := len(w.leases)
-		res := c.blockAt(w.at, txs...)
+		res := c.BlockAt(w.at, txs...)
 		if n := len(c.leases()); n < before {
 			w.stats["pruned lease"] += before - n
 		}
 		for i, rs := range res {
 			if mustFail[i] && rs.Code == ledger.CodeOK {
-				t.Fatalf("height %d: %s succeeded", c.height, kinds[i])
+				t.Fatalf("height %d: %s succeeded", c.Height, kinds[i])
 			}
 			if rs.Code == ledger.CodeInternal {
-				t.Fatalf("height %d: %s: internal error %s", c.height, kinds[i], rs.Log)
+				t.Fatalf("height %d: %s: internal error %s", c.Height, kinds[i], rs.Log)
 			}
 			w.stats[fmt.Sprintf("tx %s %d", kinds[i], rs.Code)]++
 		}
-		for _, ev := range c.events() {
+		for _, ev := range c.Events() {
 			w.stats["event "+ev.Type]++
 			switch ev.Type {
 			case "lease.closed":
@@ -390,13 +390,13 @@ func runSMWorkload(t *testing.T, seed uint64, blocks int) map[string]int {
 			}
 		}
 	}
-	c.replay()
+	c.Replay()
 	var lines []string
 	for k, v := range w.stats {
 		lines = append(lines, fmt.Sprintf("%s: %d", k, v))
 	}
 	sort.Strings(lines)
-	t.Logf("seed %d: %d blocks to %v, %d leases\n%s", seed, c.height, c.now.Sub(smT0), len(c.leases()), strings.Join(lines, "\n"))
+	t.Logf("seed %d: %d blocks to %v, %d leases\n%s", seed, c.Height, c.Now.Sub(smT0), len(c.leases()), strings.Join(lines, "\n"))
 	return w.stats
 }
 

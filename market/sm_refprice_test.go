@@ -59,8 +59,8 @@ func TestSMReferencePriceEpochs(t *testing.T) {
 	// A floating lease of 10 GiB on the reference-priced provider, for the
 	// whole test.
 	c.okAt(c.epochStart(e0).Add(10*time.Second),
-		c.tx(cons, &market.OpenLease{Class: market.ClassStorage, Quantity: 10 * smGiB, Deposit: 1000 * smSTR, Provider: &p1a, Float: true, MaxPrice: 2 * storageRef}),
-		c.tx(p1, &market.AckLease{ID: nextID}))
+		c.Tx(cons, &market.OpenLease{Class: market.ClassStorage, Quantity: 10 * smGiB, Deposit: 1000 * smSTR, Provider: &p1a, Float: true, MaxPrice: 2 * storageRef}),
+		c.Tx(p1, &market.AckLease{ID: nextID}))
 	floatID := nextID
 	nextID++
 
@@ -75,7 +75,7 @@ func TestSMReferencePriceEpochs(t *testing.T) {
 		// says, on the fixed provider first.
 		var txs [][]byte
 		for _, id := range open {
-			txs = append(txs, c.tx(cons, &market.CloseLease{ID: id}))
+			txs = append(txs, c.Tx(cons, &market.CloseLease{ID: id}))
 		}
 		open = nil
 		v := usedGiB - 10
@@ -90,8 +90,8 @@ func TestSMReferencePriceEpochs(t *testing.T) {
 				refLease = nextID
 			}
 			txs = append(txs,
-				c.tx(cons, &market.OpenLease{Class: market.ClassStorage, Quantity: q * smGiB, Deposit: 1000 * smSTR, Provider: prov}),
-				c.tx(k, &market.AckLease{ID: nextID}))
+				c.Tx(cons, &market.OpenLease{Class: market.ClassStorage, Quantity: q * smGiB, Deposit: 1000 * smSTR, Provider: prov}),
+				c.Tx(k, &market.AckLease{ID: nextID}))
 			open = append(open, nextID)
 			nextID++
 		}
@@ -147,7 +147,7 @@ func TestSMReferencePriceEpochs(t *testing.T) {
 			t.Errorf("lease %d: float %v price %d", id, l.Float, l.Price)
 		}
 	}
-	c.replay()
+	c.Replay()
 }
 
 // TestSMFloatRerateOverflow: a provider that raises its price so far that a
@@ -172,14 +172,14 @@ func TestSMFloatRerateOverflow(t *testing.T) {
 			c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(tc.class, 100*smGiB, tc.price)}})
 			prov := c.providers[0]
 			id := c.open(time.Second, c.consumers[0], &market.OpenLease{Class: tc.class, Quantity: tc.quantity, Deposit: 10 * smSTR, Float: true, MaxPrice: math.MaxUint64})
-			c.ok(time.Second, c.tx(prov, &market.AckLease{ID: id}))
+			c.ok(time.Second, c.Tx(prov, &market.AckLease{ID: id}))
 			before := c.lease(id)
 			if before.Price != tc.price || before.Rate == 0 {
 				t.Fatalf("lease %+v", before)
 			}
-			c.ok(time.Second, c.tx(prov, &market.UpdateProvider{Offers: []market.Offer{{Class: tc.class, Capacity: 100 * smGiB, Pricing: market.Rule{Kind: "fixed", Price: tc.absurd}}}}))
+			c.ok(time.Second, c.Tx(prov, &market.UpdateProvider{Offers: []market.Offer{{Class: tc.class, Capacity: 100 * smGiB, Pricing: market.Rule{Kind: "fixed", Price: tc.absurd}}}}))
 			at := c.epochStart(c.epoch() + 1)
-			b, err := c.m.BeginBlock(c.st, ledger.Header{ChainID: smChainID, Height: c.height + 1, Time: at, Hash: make([]byte, 32), PrevAppHash: c.appHash})
+			b, err := c.M.BeginBlock(c.St, ledger.Header{ChainID: smChainID, Height: c.Height + 1, Time: at, Hash: make([]byte, 32), PrevAppHash: c.AppHash})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,12 +196,12 @@ func TestSMFloatRerateOverflow(t *testing.T) {
 				t.Errorf("lease.rerated %v for a price it cannot use", ev)
 			}
 			// A usable price again is taken at the next epoch.
-			c.ok(time.Second, c.tx(prov, &market.UpdateProvider{Offers: []market.Offer{{Class: tc.class, Capacity: 100 * smGiB, Pricing: market.Rule{Kind: "fixed", Price: 2 * tc.price}}}}))
+			c.ok(time.Second, c.Tx(prov, &market.UpdateProvider{Offers: []market.Offer{{Class: tc.class, Capacity: 100 * smGiB, Pricing: market.Rule{Kind: "fixed", Price: 2 * tc.price}}}}))
 			c.okAt(c.epochStart(c.epoch() + 1))
 			if l := c.lease(id); l.Price != 2*tc.price || l.Rate != smRate(2*tc.price, tc.quantity, tc.class) || c.leaseEvent("lease.rerated", id) == nil {
 				t.Errorf("after a usable price: price %d rate %d, want %d", l.Price, l.Rate, 2*tc.price)
 			}
-			c.replay()
+			c.Replay()
 		})
 	}
 }
@@ -213,7 +213,7 @@ func TestSMFloatMaxPrice(t *testing.T) {
 	c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassCompute, 100, price)}})
 	prov := c.providers[0]
 	id := c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassCompute, Quantity: 3, Deposit: 10 * smSTR, Float: true, MaxPrice: maxPrice})
-	c.ok(time.Second, c.tx(prov, &market.AckLease{ID: id}))
+	c.ok(time.Second, c.Tx(prov, &market.AckLease{ID: id}))
 	for _, tc := range []struct{ offer, want uint64 }{
 		{2 * price, maxPrice},
 		{maxPrice, maxPrice},
@@ -221,7 +221,7 @@ func TestSMFloatMaxPrice(t *testing.T) {
 		{maxPrice + 1, maxPrice},
 	} {
 		before := c.lease(id).Price
-		c.ok(time.Second, c.tx(prov, &market.UpdateProvider{Offers: []market.Offer{{Class: market.ClassCompute, Capacity: 100, Pricing: market.Rule{Kind: "fixed", Price: tc.offer}}}}))
+		c.ok(time.Second, c.Tx(prov, &market.UpdateProvider{Offers: []market.Offer{{Class: market.ClassCompute, Capacity: 100, Pricing: market.Rule{Kind: "fixed", Price: tc.offer}}}}))
 		// The change waits for the epoch boundary.
 		if l := c.lease(id); l.Price != before {
 			t.Fatalf("re-rated mid-epoch from %d to %d", before, l.Price)
@@ -231,7 +231,7 @@ func TestSMFloatMaxPrice(t *testing.T) {
 			t.Errorf("provider at %d: lease priced %d rate %d, want %d", tc.offer, l.Price, l.Rate, tc.want)
 		}
 	}
-	c.replay()
+	c.Replay()
 }
 
 // TestSMReferencePriceGap: a chain that was down for several epochs steps
@@ -243,7 +243,7 @@ func TestSMReferencePriceGap(t *testing.T) {
 	// 9 GiB of 10 used: 90% against the 70% target, so storage goes up
 	// each epoch; compute, with no capacity, goes down to the floor.
 	id := c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassStorage, Quantity: 9 * smGiB, Deposit: 100 * smSTR, Provider: &p0})
-	c.ok(time.Second, c.tx(c.providers[0], &market.AckLease{ID: id}))
+	c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: id}))
 	e0 := c.epoch()
 	refs := map[string]uint64{market.ClassStorage: c.ref(market.ClassStorage), market.ClassCompute: c.ref(market.ClassCompute)}
 	used := map[string][2]uint64{market.ClassStorage: {9 * smGiB, 10 * smGiB}, market.ClassCompute: {0, 0}}
@@ -268,7 +268,7 @@ func TestSMReferencePriceGap(t *testing.T) {
 	// The same as a chain that was never down.
 	d := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassStorage, 10*smGiB, 1000)}})
 	d.open(time.Second, d.consumers[0], &market.OpenLease{Class: market.ClassStorage, Quantity: 9 * smGiB, Deposit: 100 * smSTR, Provider: &p0})
-	d.ok(time.Second, d.tx(d.providers[0], &market.AckLease{ID: id}))
+	d.ok(time.Second, d.Tx(d.providers[0], &market.AckLease{ID: id}))
 	for e := e0 + 1; e <= e0+gap; e++ {
 		d.okAt(d.epochStart(e))
 	}
@@ -277,7 +277,7 @@ func TestSMReferencePriceGap(t *testing.T) {
 			t.Errorf("%s: %d after the gap, %d on a chain that was never down", class, c.ref(class), d.ref(class))
 		}
 	}
-	c.replay()
+	c.Replay()
 }
 
 // TestSMReferencePriceLongGap: after a gap longer than a day of epochs, a

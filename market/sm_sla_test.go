@@ -48,8 +48,8 @@ func newSLACaseDeposit(t *testing.T, windowEpochs int64, target, deposit uint64)
 		Class: market.ClassCompute, Quantity: 1, Deposit: deposit,
 		SLA: market.SLA{TargetBps: target, WindowSeconds: windowEpochs * c.mp.EpochSeconds},
 	})
-	c.ok(time.Second, c.tx(c.providers[0], &market.AckLease{ID: s.id}))
-	s.act = c.now
+	c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: s.id}))
+	s.act = c.Now
 	if l := c.lease(s.id); l.WindowStartMs != smT0.UnixMilli() {
 		t.Fatalf("after ack: window from %d; want %d", l.WindowStartMs, smT0.UnixMilli())
 	}
@@ -72,14 +72,14 @@ func (s *slaCase) windowCharges(k int64) uint64 {
 
 // report delivers, 1 s into epoch e+1, each validator's report for epoch e.
 func (s *slaCase) report(e int64, probes [4]smProbe) {
-	s.c.t.Helper()
+	s.c.T.Helper()
 	c := s.c
 	var txs [][]byte
 	for i, p := range probes {
 		if p.Total == 0 {
 			continue
 		}
-		txs = append(txs, c.tx(c.ops[i], &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: p.OK, Total: p.Total}}}))
+		txs = append(txs, c.Tx(c.Ops[i], &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: p.OK, Total: p.Total}}}))
 	}
 	c.okAt(c.epochStart(e+1).Add(time.Second), txs...)
 }
@@ -101,7 +101,7 @@ func (s *slaCase) window(t *testing.T, probes [4]smProbe) (w market.Window, cons
 		t.Fatalf("window %d judged before its due time", k)
 	}
 	cons := c.consumers[0].Address()
-	consBefore, collBefore := c.balance(cons), c.bucket(market.BucketCollateral)
+	consBefore, collBefore := c.Balance(cons), c.Bucket(market.BucketCollateral)
 	c.okAt(due)
 	w, ok := c.window(s.id, uint64(k))
 	if !ok {
@@ -128,7 +128,7 @@ func (s *slaCase) window(t *testing.T, probes [4]smProbe) (w market.Window, cons
 			t.Errorf("after window %d: the next window has charges %d, want %d, what accrued since it began", k, l.WindowCharges, next)
 		}
 	}
-	return w, c.balance(cons) - consBefore, collBefore - c.bucket(market.BucketCollateral)
+	return w, c.Balance(cons) - consBefore, collBefore - c.Bucket(market.BucketCollateral)
 }
 
 // smRefund is the SLA schedule: a share of the window's charges,
@@ -184,7 +184,7 @@ func TestSMSLABreachRefund(t *testing.T) {
 	if l, p := c.lease(s.id), c.mustProvider(prov); l.ConsecutiveBreaches != 0 || p.Score != 9100 {
 		t.Errorf("after a good window: %d consecutive breaches, score %d", l.ConsecutiveBreaches, p.Score)
 	}
-	c.replay()
+	c.Replay()
 }
 
 // TestSMSLAWindowCharges: a window's charges are what the lease cost over
@@ -265,9 +265,9 @@ func TestSMSLAConsecutiveBreaches(t *testing.T) {
 			// The provider was paid up to the moment the lease closed, not
 			// just to the end of the last window.
 			// (The carried fraction of a ustr is dropped at the close.)
-			paid := s.paidAt(c.now)
-			if l.ClosedMs != c.now.UnixMilli() || l.SettledMs != l.ClosedMs || l.Settled != paid || l.AccruedPico != 0 || l.Settled <= s.paidAt(time.UnixMilli(lastEnd)) {
-				t.Errorf("closed at %d, settled at %d: %d ustr + %d pico; want both at %d, %d + 0", l.ClosedMs, l.SettledMs, l.Settled, l.AccruedPico, c.now.UnixMilli(), paid)
+			paid := s.paidAt(c.Now)
+			if l.ClosedMs != c.Now.UnixMilli() || l.SettledMs != l.ClosedMs || l.Settled != paid || l.AccruedPico != 0 || l.Settled <= s.paidAt(time.UnixMilli(lastEnd)) {
+				t.Errorf("closed at %d, settled at %d: %d ustr + %d pico; want both at %d, %d + 0", l.ClosedMs, l.SettledMs, l.Settled, l.AccruedPico, c.Now.UnixMilli(), paid)
 			}
 			closed := c.leaseEvent("lease.closed", s.id)
 			if closed == nil || closed.Get("reason") != "sla" || smAttrU64(t, *closed, "refund") != l.Refunded {
@@ -343,8 +343,8 @@ func TestSMSLARefundCappedByCollateral(t *testing.T) {
 	}()}})
 	s := &slaCase{c: c, rate: 100_000_000_000, n: 1, target: 9900, e0: c.epoch()}
 	s.id = c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: 10 * smSTR, SLA: market.SLA{TargetBps: 9900, WindowSeconds: 60}})
-	c.ok(time.Second, c.tx(c.providers[0], &market.AckLease{ID: s.id}))
-	s.act = c.now
+	c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: s.id}))
+	s.act = c.Now
 	w, gain, loss := s.window(t, [4]smProbe{probesDown, probesDown, probesDown, probesDown})
 	if !w.Breach || w.Refund != 7 || gain != 7 || loss != 7 || c.mustProvider(c.providers[0].Address()).Collateral != 0 {
 		t.Fatalf("window %+v, consumer +%d, collateral -%d; want the 7 ustr of collateral", w, gain, loss)
@@ -365,15 +365,15 @@ func TestSMSLAProviderCannotDodge(t *testing.T) {
 		name  string
 		touch func(s *slaCase) []byte
 	}{
-		{"the provider closes", func(s *slaCase) []byte { return s.c.tx(s.c.providers[0], &market.CloseLease{ID: s.id}) }},
-		{"the consumer closes", func(s *slaCase) []byte { return s.c.tx(s.c.consumers[0], &market.CloseLease{ID: s.id}) }},
+		{"the provider closes", func(s *slaCase) []byte { return s.c.Tx(s.c.providers[0], &market.CloseLease{ID: s.id}) }},
+		{"the consumer closes", func(s *slaCase) []byte { return s.c.Tx(s.c.consumers[0], &market.CloseLease{ID: s.id}) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSLACase(t, 1, 9900)
 			c := s.c
 			s.report(s.e0, [4]smProbe{probesDown, probesDown, probesDown, probesDown})
 			cons := c.consumers[0].Address()
-			before, collBefore := c.balance(cons), c.bucket(market.BucketCollateral)
+			before, collBefore := c.Balance(cons), c.Bucket(market.BucketCollateral)
 			c.ok(10*time.Second, tc.touch(s))
 			if c.leaseEvent("sla.breach", s.id) == nil {
 				t.Errorf("no sla.breach for the window that ended before the lease was touched")
@@ -384,12 +384,12 @@ func TestSMSLAProviderCannotDodge(t *testing.T) {
 				t.Fatalf("window 0 %+v (recorded %v); want a breach with charges and refund %d", w, ok, charges)
 			}
 			l := c.lease(s.id)
-			if l.SLARefunded != charges || collBefore-c.bucket(market.BucketCollateral) != charges {
-				t.Errorf("SLA refund %d, collateral down by %d; want %d", l.SLARefunded, collBefore-c.bucket(market.BucketCollateral), charges)
+			if l.SLARefunded != charges || collBefore-c.Bucket(market.BucketCollateral) != charges {
+				t.Errorf("SLA refund %d, collateral down by %d; want %d", l.SLARefunded, collBefore-c.Bucket(market.BucketCollateral), charges)
 			}
-			got := c.balance(cons) - before
+			got := c.Balance(cons) - before
 			if tc.name != "the provider closes" {
-				got += c.results[0].Fee // the consumer sent it
+				got += c.Results[0].Fee // the consumer sent it
 			}
 			switch tc.name {
 			case "the consumer tops up":
@@ -427,7 +427,7 @@ func TestSMSLAEscrowCloseJudges(t *testing.T) {
 		t.Fatalf("closed before the escrow ran out: %+v", l)
 	}
 	cons := c.consumers[0].Address()
-	before := c.balance(cons)
+	before := c.Balance(cons)
 	c.okAt(out)
 	l := c.lease(s.id)
 	if l.State != market.LeaseClosed || l.CloseReason != "escrow" || l.Settled != 68 {
@@ -435,9 +435,9 @@ func TestSMSLAEscrowCloseJudges(t *testing.T) {
 	}
 	charges := s.windowCharges(0)
 	w, ok := c.window(s.id, 0)
-	if !ok || !w.Breach || w.Charges != charges || w.Refund != charges || l.SLARefunded != charges || c.balance(cons)-before != charges {
+	if !ok || !w.Breach || w.Charges != charges || w.Refund != charges || l.SLARefunded != charges || c.Balance(cons)-before != charges {
 		t.Errorf("window 0 %+v (recorded %v), SLA refund %d, consumer +%d; want a breach refunding its %d of charges",
-			w, ok, l.SLARefunded, c.balance(cons)-before, charges)
+			w, ok, l.SLARefunded, c.Balance(cons)-before, charges)
 	}
 }
 
@@ -455,7 +455,7 @@ func TestSMSLAWindowChargesInGrace(t *testing.T) {
 	}
 	w, _, _ := s.window(t, [4]smProbe{probes95, probes95, probes95, probes95})
 	if c.lease(s.id).State != market.LeaseGrace {
-		t.Fatalf("lease not in grace by %v", c.now)
+		t.Fatalf("lease not in grace by %v", c.Now)
 	}
 	if want := smRefund(c.mp, s.windowCharges(0), 9900, 9500, 1000*smSTR); w.Refund != want {
 		t.Errorf("window 0 refund %d, want %d: 40%% of its own charges %d", w.Refund, want, s.windowCharges(0))
@@ -479,27 +479,27 @@ func TestSMProbeReportRules(t *testing.T) {
 		from func() []byte
 		code uint32
 	}{
-		{"current epoch", func() []byte { return c.tx(c.ops[0], rep(5, 1, 2)) }, ledger.CodeOK},
-		{"previous epoch", func() []byte { return c.tx(c.ops[0], rep(4, 1, 2)) }, ledger.CodeOK},
-		{"more probes replace", func() []byte { return c.tx(c.ops[0], rep(5, 3, 3)) }, ledger.CodeOK},
-		{"same count again", func() []byte { return c.tx(c.ops[0], rep(5, 3, 3)) }, ledger.CodeConflict},
-		{"fewer probes", func() []byte { return c.tx(c.ops[0], rep(5, 1, 1)) }, ledger.CodeConflict},
-		{"another validator", func() []byte { return c.tx(c.ops[1], rep(5, 1, 1)) }, ledger.CodeOK},
-		{"stale epoch", func() []byte { return c.tx(c.ops[0], rep(3, 1, 10)) }, ledger.CodeInvalid},
-		{"future epoch", func() []byte { return c.tx(c.ops[0], rep(6, 1, 10)) }, ledger.CodeInvalid},
-		{"not a validator", func() []byte { return c.tx(c.providers[0], rep(5, 1, 10)) }, ledger.CodeUnauthorized},
+		{"current epoch", func() []byte { return c.Tx(c.Ops[0], rep(5, 1, 2)) }, ledger.CodeOK},
+		{"previous epoch", func() []byte { return c.Tx(c.Ops[0], rep(4, 1, 2)) }, ledger.CodeOK},
+		{"more probes replace", func() []byte { return c.Tx(c.Ops[0], rep(5, 3, 3)) }, ledger.CodeOK},
+		{"same count again", func() []byte { return c.Tx(c.Ops[0], rep(5, 3, 3)) }, ledger.CodeConflict},
+		{"fewer probes", func() []byte { return c.Tx(c.Ops[0], rep(5, 1, 1)) }, ledger.CodeConflict},
+		{"another validator", func() []byte { return c.Tx(c.Ops[1], rep(5, 1, 1)) }, ledger.CodeOK},
+		{"stale epoch", func() []byte { return c.Tx(c.Ops[0], rep(3, 1, 10)) }, ledger.CodeInvalid},
+		{"future epoch", func() []byte { return c.Tx(c.Ops[0], rep(6, 1, 10)) }, ledger.CodeInvalid},
+		{"not a validator", func() []byte { return c.Tx(c.providers[0], rep(5, 1, 10)) }, ledger.CodeUnauthorized},
 		{"unknown provider", func() []byte {
-			return c.tx(c.ops[2], &market.ProbeReport{Epoch: e0 + 5, Results: []market.ProbeRow{{Provider: c.stranger.Address(), OK: 1, Total: 1}}})
+			return c.Tx(c.Ops[2], &market.ProbeReport{Epoch: e0 + 5, Results: []market.ProbeRow{{Provider: c.stranger.Address(), OK: 1, Total: 1}}})
 		}, ledger.CodeNotFound},
 	} {
-		res := c.block(time.Millisecond, tc.from())
+		res := c.BlockAfter(time.Millisecond, tc.from())
 		if res[0].Code != tc.code {
 			t.Errorf("%s: code %d (%s), want %d", tc.name, res[0].Code, res[0].Log, tc.code)
 		}
 	}
-	op := c.ops[0].Address()
+	op := c.Ops[0].Address()
 	key := append(binary.BigEndian.AppendUint64([]byte("market/probe/"), uint64(e0+5)), prov[:]...)
-	got := c.st[string(append(key, op[:]...))]
+	got := c.St[string(append(key, op[:]...))]
 	if want := []byte{0, 0, 0, 3, 0, 0, 0, 3}; string(got) != string(want) {
 		t.Errorf("op0's stored counts for epoch 5: %x, want %x (the later report)", got, want)
 	}

@@ -41,6 +41,12 @@ var T0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 // DefaultGas is the gas limit of a transaction whose simulation fails.
 const DefaultGas = 1_000_000
 
+// LateGas is an Options.Gas for tests that run a block long after the
+// state they simulated (they jump hours, and a lease touched later settles
+// and judges more): twice what a client asks for, and more. Only the gas
+// used is paid.
+func LateGas(used uint64) uint64 { return 2*(used+client.GasMargin(used)) + 100_000 }
+
 // Key derives the key called name from seed, so tests are repeatable and
 // fast (no mnemonic): the same seed and name give the same key anywhere.
 func Key(seed, name string) *identity.Key {
@@ -68,6 +74,9 @@ type Options struct {
 	Powers        []int64
 	FundOperators bool
 	Genesis       map[string]any // the modules' genesis sections
+	// GenesisEvents is how many events the modules' genesis emits, each a
+	// leaf of the audit log before the chain.genesis event.
+	GenesisEvents int
 	Time          time.Time      // genesis time; default T0
 	// HashTag is hashed with each height into the block hash; default
 	// "block".
@@ -204,8 +213,8 @@ func New(t testing.TB, o Options) *Chain {
 	}
 	c.St.Apply(ch.Writes)
 	c.AppHash = ch.AppHash
-	if ch.AuditSize != 1 {
-		t.Errorf("genesis audit size = %d, want 1 (the chain.genesis event)", ch.AuditSize)
+	if want := 1 + uint64(o.GenesisEvents); ch.AuditSize != want {
+		t.Errorf("genesis audit size = %d, want %d (%d module events and the chain.genesis event)", ch.AuditSize, want, o.GenesisEvents)
 	}
 	c.AuditSize, c.AuditRoot = ch.AuditSize, ch.AuditRoot
 	CheckConservation(t, c.M, c.St, 0, c.Supply)
