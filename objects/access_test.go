@@ -7,33 +7,34 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/storage"
 )
 
 // epochNow is the market epoch of the chain's last block (60 s epochs).
-func (c *chain) epochNow() uint64 { return uint64(c.now.UnixMilli() / 60_000) }
+func (c *chain) epochNow() uint64 { return uint64(c.Now.UnixMilli() / 60_000) }
 
 func TestAnchor(t *testing.T) {
 	c := newChain(t)
-	c.block(2 * time.Minute)
+	c.BlockAfter(2 * time.Minute)
 	p := c.providers[0]
 	root := storage.Hash{1, 2, 3}
 	prev := c.epochNow() - 1
 
 	r := c.ok(p, &objects.Anchor{Epoch: prev, Root: root, Count: 3})
-	ev := find(r.Events, objects.EventAccessAnchored)
+	ev := ledgertest.Find(r.Events, objects.EventAccessAnchored)
 	if ev == nil || ev.Get(objects.AttrRoot) != root.String() || ev.Get(objects.AttrCount) != "3" || ev.Get(objects.AttrProvider) != p.Address().String() {
 		t.Fatalf("events %v: want %s with the root, count and provider", r.Events, objects.EventAccessAnchored)
 	}
-	a, err := objects.GetAnchor(c.query(), p.Address(), prev)
+	a, err := objects.GetAnchor(c.Query(), p.Address(), prev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Root != root || a.Count != 3 || a.Epoch != prev || a.Height != c.height {
+	if a.Root != root || a.Count != 3 || a.Epoch != prev || a.Height != c.Height {
 		t.Fatalf("anchor %+v", a)
 	}
-	w := objects.GetAnchorWindow(c.query())
+	w := objects.GetAnchorWindow(c.Query())
 	if w.Current != c.epochNow() || w.EpochSeconds != 60 || w.Oldest != w.Current-objects.AnchorMaxAgeSeconds/60 {
 		t.Fatalf("window %+v", w)
 	}
@@ -43,14 +44,14 @@ func TestAnchor(t *testing.T) {
 // write one, each fail and change nothing.
 func TestAnchorRefused(t *testing.T) {
 	c := newChain(t)
-	c.block(2 * time.Minute)
+	c.BlockAfter(2 * time.Minute)
 	p := c.providers[0]
 	prev := c.epochNow() - 1
 	c.ok(p, &objects.Anchor{Epoch: prev, Root: storage.Hash{1}, Count: 3})
 
 	t.Run("second anchor of an epoch", func(t *testing.T) {
 		c.fails(p, &objects.Anchor{Epoch: prev, Root: storage.Hash{9}, Count: 2}, ledger.CodeConflict)
-		if a, _ := objects.GetAnchor(c.query(), p.Address(), prev); a.Root != (storage.Hash{1}) || a.Count != 3 {
+		if a, _ := objects.GetAnchor(c.Query(), p.Address(), prev); a.Root != (storage.Hash{1}) || a.Count != 3 {
 			t.Fatalf("the anchor changed: %+v", a)
 		}
 	})
@@ -60,7 +61,7 @@ func TestAnchorRefused(t *testing.T) {
 	t.Run("current epoch", func(t *testing.T) {
 		// The block that runs it is one second after the last; stay in
 		// the same epoch by anchoring the epoch of the next block.
-		next := uint64(c.now.Add(time.Second).UnixMilli() / 60_000)
+		next := uint64(c.Now.Add(time.Second).UnixMilli() / 60_000)
 		c.fails(c.providers[1], &objects.Anchor{Epoch: next, Root: storage.Hash{1}, Count: 1}, ledger.CodeInvalid)
 	})
 	t.Run("future epoch", func(t *testing.T) {
@@ -80,7 +81,7 @@ func TestAnchorRefused(t *testing.T) {
 // Malformed anchors are refused before they run.
 func TestAnchorMalformed(t *testing.T) {
 	c := newChain(t)
-	c.block(2 * time.Minute)
+	c.BlockAfter(2 * time.Minute)
 	p := c.providers[0]
 	prev := c.epochNow() - 1
 	for name, body := range map[string]string{
@@ -90,7 +91,7 @@ func TestAnchorMalformed(t *testing.T) {
 		"unknown field": `{"epoch":"` + itoa(prev) + `","root":"` + strings.Repeat("00", 32) + `","count":"1","extra":1}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			c.failsTx(c.txGas(p, &rawMsg{typ: "objects/anchor", b: []byte(body)}, defaultGas), "objects/anchor", ledger.CodeInvalid)
+			c.failsTx(c.TxGas(p, &ledgertest.RawMsg{Typ: "objects/anchor", B: []byte(body)}, ledgertest.DefaultGas), "objects/anchor", ledger.CodeInvalid)
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/objects"
@@ -26,17 +27,17 @@ import (
 // answer from held (a challenge on a shard it does not hold is left to
 // miss).
 func (c *chain) answerAll(held map[storage.Hash][]byte, ps ...*identity.Key) {
-	c.t.Helper()
+	c.T.Helper()
 	for _, p := range ps {
 		for _, ch := range c.challenges(p) {
 			var h storage.Hash
 			if err := h.UnmarshalText([]byte(ch.Hash)); err != nil {
-				c.t.Fatal(err)
+				c.T.Fatal(err)
 			}
 			if _, ok := held[h]; !ok {
 				continue
 			}
-			c.ok(p, answer(c.t, held, ch))
+			c.ok(p, answer(c.T, held, ch))
 		}
 	}
 }
@@ -60,7 +61,7 @@ func penaltiesTo(evs []ledger.Event, owner identity.Address) (sum uint64, n int)
 // registerPriced funds and registers a storage provider asking price
 // nano-ustr per GiB-second.
 func (c *chain) registerPriced(name string, price uint64) *identity.Key {
-	c.t.Helper()
+	c.T.Helper()
 	k := testKey(name)
 	c.ok(c.users[1], &ledger.Transfer{To: k.Address(), Amount: 2000 * money.UstrPerSTR})
 	c.ok(k, &market.RegisterProvider{Endpoint: "https://" + name + ".example", Region: "eu",
@@ -72,14 +73,14 @@ func (c *chain) registerPriced(name string, price uint64) *identity.Key {
 // commitHeld commits data for u on leases with provs (shard j of every
 // segment on provs[j]) and returns the object's ID and the shards.
 func (c *chain) commitHeld(u *identity.Key, d []byte, provs ...*identity.Key) (string, map[storage.Hash][]byte, []uint64) {
-	c.t.Helper()
-	m, raw := manifest(c.t, d, provs...)
+	c.T.Helper()
+	m, raw := manifest(c.T, d, provs...)
 	var ls []uint64
 	for _, p := range provs {
 		ls = append(ls, c.openLease(u, p, leaseBytes, true))
 	}
 	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true}))
-	return m.ID().String(), shardBytes(c.t, d), ls
+	return m.ID().String(), shardBytes(c.T, d), ls
 }
 
 // A consumer commits a manifest whose shards it never uploaded: the
@@ -102,13 +103,13 @@ func TestAttackConsumerCommitsShardsNeverUploaded(t *testing.T) {
 	for _, p := range []*identity.Key{p0, p1, p2} {
 		ls = append(ls, c.openLease(mallory, p, leaseBytes, true))
 	}
-	valid := receipts(t, raw, mallory.Address(), c.now.Add(storage.ReceiptLifetime))
+	valid := receipts(t, raw, mallory.Address(), c.Now.Add(storage.ReceiptLifetime))
 	// Another object of Mallory's, on the same providers, that they did sign for.
 	_, rawOther := manifest(t, data(2048, 11), p0, p1, p2)
-	other := receipts(t, rawOther, mallory.Address(), c.now.Add(storage.ReceiptLifetime))
+	other := receipts(t, rawOther, mallory.Address(), c.Now.Add(storage.ReceiptLifetime))
 	// The same object placed otherwise: p1 signed for shards 1 and 4 only.
 	_, rawSwapped := manifest(t, data(2048, 10), p1, p0, p2)
-	swapped := receipts(t, rawSwapped, mallory.Address(), c.now.Add(storage.ReceiptLifetime))
+	swapped := receipts(t, rawSwapped, mallory.Address(), c.Now.Add(storage.ReceiptLifetime))
 	with := func(i int, r storage.Receipt) []storage.Receipt {
 		out := append([]storage.Receipt(nil), valid...)
 		out[i] = r
@@ -122,14 +123,14 @@ func TestAttackConsumerCommitsShardsNeverUploaded(t *testing.T) {
 		{"no receipts", nil, "carries 0 storage receipts"},
 		{"a receipt missing", valid[:2], "carries 2 storage receipts"},
 		{"a receipt too many", append(append([]storage.Receipt(nil), valid...), valid[0]), "carries 4 storage receipts"},
-		{"the wrong provider's receipt", with(1, storage.SignReceipt(p3, raw, mallory.Address(), c.now.Add(storage.ReceiptLifetime))), "receipt 1 (provider " + p1.Address().String()},
+		{"the wrong provider's receipt", with(1, storage.SignReceipt(p3, raw, mallory.Address(), c.Now.Add(storage.ReceiptLifetime))), "receipt 1 (provider " + p1.Address().String()},
 		{"receipts in the wrong order", []storage.Receipt{valid[1], valid[0], valid[2]}, "receipt 0 (provider " + p0.Address().String()},
 		{"a receipt over another object", with(0, other[0]), "receipt 0 (provider " + p0.Address().String()},
 		{"a receipt for another placement of the object", with(0, swapped[1]), "receipt 0 (provider " + p0.Address().String()},
-		{"a receipt signed for another owner", with(2, storage.SignReceipt(p2, raw, honest.Address(), c.now.Add(storage.ReceiptLifetime))), "receipt 2 (provider " + p2.Address().String()},
-		{"a receipt signed by the consumer", with(2, storage.SignReceipt(mallory, raw, mallory.Address(), c.now.Add(storage.ReceiptLifetime))), "receipt 2"},
-		{"an expired receipt", with(0, storage.SignReceipt(p0, raw, mallory.Address(), c.now)), "expired"},
-		{"a receipt valid for too long", with(0, storage.SignReceipt(p0, raw, mallory.Address(), c.now.Add(2*storage.MaxReceiptLifetime))), "more than"},
+		{"a receipt signed for another owner", with(2, storage.SignReceipt(p2, raw, honest.Address(), c.Now.Add(storage.ReceiptLifetime))), "receipt 2 (provider " + p2.Address().String()},
+		{"a receipt signed by the consumer", with(2, storage.SignReceipt(mallory, raw, mallory.Address(), c.Now.Add(storage.ReceiptLifetime))), "receipt 2"},
+		{"an expired receipt", with(0, storage.SignReceipt(p0, raw, mallory.Address(), c.Now)), "expired"},
+		{"a receipt valid for too long", with(0, storage.SignReceipt(p0, raw, mallory.Address(), c.Now.Add(2*storage.MaxReceiptLifetime))), "more than"},
 		{"a zero signature", with(0, storage.Receipt{ExpiresMs: valid[0].ExpiresMs, Signature: make([]byte, 64)}), "receipt 0"},
 	} {
 		r := c.fails(mallory, &objects.Commit{Manifest: raw, Leases: ls, Receipts: tc.rcs, Public: true}, ledger.CodeInvalid)
@@ -137,7 +138,7 @@ func TestAttackConsumerCommitsShardsNeverUploaded(t *testing.T) {
 			t.Errorf("%s: log %q, want it to mention %q and what to do", tc.name, r.Log, tc.want)
 		}
 	}
-	if _, err := objects.GetObject(c.query(), m.ID().String()); errs.KindOf(err) != errs.NotFound {
+	if _, err := objects.GetObject(c.Query(), m.ID().String()); errs.KindOf(err) != errs.NotFound {
 		t.Fatalf("Mallory's object was recorded: %v", err)
 	}
 
@@ -160,7 +161,7 @@ func TestAttackConsumerCommitsShardsNeverUploaded(t *testing.T) {
 	old := c.rc(honest, &objects.Commit{Manifest: hraw, Leases: hls, Public: true})
 	c.ok(honest, old)
 	c.ok(honest, &objects.Remove{ID: hm.ID().String()})
-	c.block(storage.ReceiptLifetime)
+	c.BlockAfter(storage.ReceiptLifetime)
 	if r := c.fails(honest, old, ledger.CodeInvalid); !strings.Contains(r.Log, "expired") {
 		t.Errorf("replayed receipts: %q", r.Log)
 	}
@@ -172,7 +173,7 @@ func TestAttackConsumerCommitsShardsNeverUploaded(t *testing.T) {
 // challenges and silent does nothing, until silent is lost as a whole and
 // every shard it held is queued for repair.
 func (c *chain) loseSilent(held map[storage.Hash][]byte, silent *identity.Key, answer ...*identity.Key) {
-	c.t.Helper()
+	c.T.Helper()
 	for range 12 {
 		c.epoch()
 		c.answerAll(held, answer...)
@@ -181,15 +182,15 @@ func (c *chain) loseSilent(held map[storage.Hash][]byte, silent *identity.Key, a
 			return
 		}
 	}
-	c.t.Fatalf("%s was not lost after 12 silent epochs: %+v", silent.Address(), c.stats(silent))
+	c.T.Fatalf("%s was not lost after 12 silent epochs: %+v", silent.Address(), c.stats(silent))
 }
 
 // placements counts the shards the placement index puts on p.
 func (c *chain) placements(p *identity.Key) int {
-	c.t.Helper()
+	c.T.Helper()
 	n := 0
 	a := p.Address()
-	c.st.Iterate([]byte("objects/hp/"+string(a[:])), func(_, _ []byte) error { n++; return nil })
+	c.St.Iterate([]byte("objects/hp/"+string(a[:])), func(_, _ []byte) error { n++; return nil })
 	return n
 }
 
@@ -270,7 +271,7 @@ func TestAttackRepairerAtExtremePriceDrainsEscrow(t *testing.T) {
 		}
 		c.ok(greedy, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
 	}
-	o, err := objects.GetObject(c.query(), id)
+	o, err := objects.GetObject(c.Query(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,8 +289,8 @@ func TestAttackRepairerAtExtremePriceDrainsEscrow(t *testing.T) {
 		t.Fatalf("BUG: the repaired shards' leases cost the owner %d nano-ustr/s, the lost lease %d: "+
 			"the repairer's price is not capped by the price the owner agreed to (want 2 x 476)", rate, lostRate)
 	}
-	c.block(2 * time.Hour)
-	if _, err := objects.GetObject(c.query(), id); err != nil {
+	c.BlockAfter(2 * time.Hour)
+	if _, err := objects.GetObject(c.Query(), id); err != nil {
 		t.Fatalf("the repaired object is gone 2 hours later: %v", err)
 	}
 }
@@ -348,7 +349,7 @@ func TestAttackProviderDilutesChallengesWithTinyShards(t *testing.T) {
 					continue
 				}
 				seen[ch.ID] = true
-				if o, _ := objects.GetObject(c.query(), ch.Object); o.Owner == u.Address() {
+				if o, _ := objects.GetObject(c.Query(), ch.Object); o.Owner == u.Address() {
 					onU++
 				}
 			}
@@ -525,16 +526,16 @@ func TestAttackRetireToEscapeOpenChallenges(t *testing.T) {
 	if len(open) == 0 {
 		t.Fatal("p2 was never challenged")
 	}
-	coll, treasury := c.provider(p2).Collateral, c.bucket(ledger.BucketTreasury)
+	coll, treasury := c.provider(p2).Collateral, c.Bucket(ledger.BucketTreasury)
 	c.ok(p2, &market.RetireProvider{})
 	// The block that starts the next epoch, before the deadline.
-	next := (c.now.UnixMilli()/60_000 + 1) * 60_000
+	next := (c.Now.UnixMilli()/60_000 + 1) * 60_000
 	if next >= open[0].DeadlineMs {
 		t.Fatalf("setup: the next epoch starts at %d, after the deadline %d", next, open[0].DeadlineMs)
 	}
-	c.block(time.Duration(next-c.now.UnixMilli()) * time.Millisecond)
+	c.BlockAfter(time.Duration(next-c.Now.UnixMilli()) * time.Millisecond)
 	c.answerAll(held, p0, p1)
-	c.block(61 * time.Second) // past every deadline
+	c.BlockAfter(61 * time.Second) // past every deadline
 	if st := c.stats(p2); st.LostMs == 0 || st.Lost != 2 {
 		t.Fatalf("p2 after retiring: %+v, want lost with its 2 shards", st)
 	}
@@ -542,7 +543,7 @@ func TestAttackRetireToEscapeOpenChallenges(t *testing.T) {
 	fees := uint64(2 * 100_001)
 	if st := c.stats(p2); st.Missed == 0 && took == fees {
 		t.Skipf("BUG: p2 retired with %d challenges open and paid only the repair fees (%d ustr); the treasury got %d ustr of miss penalties "+
-			"(%d ustr each): losing a placement must judge its open challenge as missed", len(open), took, c.bucket(ledger.BucketTreasury)-treasury, coll*50/10_000)
+			"(%d ustr each): losing a placement must judge its open challenge as missed", len(open), took, c.Bucket(ledger.BucketTreasury)-treasury, coll*50/10_000)
 	}
 	// The open challenge is judged missed as its placement is lost: 0.5%
 	// of the collateral at the time, to the treasury. Placements are lost
@@ -552,7 +553,7 @@ func TestAttackRetireToEscapeOpenChallenges(t *testing.T) {
 		t.Fatalf("setup: %d challenges open on p2, the figures below are for 1", len(open))
 	}
 	want := (coll - 100_001) * 50 / 10_000
-	if got := c.bucket(ledger.BucketTreasury) - treasury; got != want || want != 4_999_499 || took != want+fees {
+	if got := c.Bucket(ledger.BucketTreasury) - treasury; got != want || want != 4_999_499 || took != want+fees {
 		t.Fatalf("the treasury got %d ustr for p2's open challenge, want %d; p2 paid %d, want %d + fees %d", got, want, took, want, fees)
 	}
 	if st := c.stats(p2); st.Missed != uint64(len(open)) {
@@ -577,7 +578,7 @@ func TestAttackHighAddressNeverChallengedWhenPassOverrunsEpoch(t *testing.T) {
 	challenged := map[string]int{}
 	for range 6 {
 		for range 2 {
-			c.block(30 * time.Second)
+			c.BlockAfter(30 * time.Second)
 			for _, pk := range c.providers {
 				if n := len(c.challenges(pk)); n > 0 {
 					challenged[pk.Address().String()]++
@@ -617,7 +618,7 @@ func TestAttackProviderDrainsOwnCollateralThroughSybilOwner(t *testing.T) {
 	for range 4 {
 		c.epoch()
 		c.answerAll(held, p0, p1, p2) // everything but its sybil's shards
-		c.block(61 * time.Second)
+		c.BlockAfter(61 * time.Second)
 		c.answerAll(held, p0, p1, p2)
 	}
 	took := coll - c.provider(p0).Collateral
@@ -656,7 +657,7 @@ func TestAttackChallengeOnRemovedObject(t *testing.T) {
 		t.Fatalf("%d challenges of p0 open after the object was removed", n)
 	}
 	c.fails(p0, answer(t, held, open[0]), ledger.CodeNotFound)
-	c.block(61 * time.Second)
+	c.BlockAfter(61 * time.Second)
 	if got := c.provider(p0).Collateral; got != coll {
 		t.Fatalf("p0's collateral %d after the deadline of a removed object's challenge, was %d", got, coll)
 	}
@@ -718,7 +719,7 @@ func TestAttackSharedLeaseLosesOneObjectsShard(t *testing.T) {
 	if jobs[0].Escrow != want || want != 2_560_000 || escrowAtLoss+(after.Settled-before.Settled) != before.Escrow {
 		t.Fatalf("moved %d to the repair, the lease kept %d and paid %d; want %d moved of the %d deposited", jobs[0].Escrow, after.Escrow, after.Settled-before.Settled, want, before.Escrow)
 	}
-	if _, err := objects.GetObject(c.query(), mB.ID().String()); err != nil {
+	if _, err := objects.GetObject(c.Query(), mB.ID().String()); err != nil {
 		t.Fatalf("B after A's shard was lost: %v", err)
 	}
 }
@@ -781,9 +782,9 @@ func TestAttackRepairRoundsSmallShardsEscrowToNothing(t *testing.T) {
 		t.Errorf("BUG: the repair of a %d-byte shard holds %d ustr of its lease's escrow, want 1 (rounded up)", j.Size, j.Escrow)
 	}
 	r := c.ok(p3, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
-	if _, err := objects.GetObject(c.query(), id); err != nil {
+	if _, err := objects.GetObject(c.Query(), id); err != nil {
 		t.Fatalf("BUG: a correct repair of a %d-byte shard, moved %d ustr of its lease's escrow, dropped the object (%v; events %v): "+
-			"move ceil(escrow x bytes / quantity) and fund the new lease for as long as the lost one was paid", j.Size, j.Escrow, err, find(r.Events, objects.EventExpired))
+			"move ceil(escrow x bytes / quantity) and fund the new lease for as long as the lost one was paid", j.Size, j.Escrow, err, ledgertest.Find(r.Events, objects.EventExpired))
 	}
 }
 
@@ -814,11 +815,11 @@ func TestAttackRetireManyShardsRespectsRepairBudget(t *testing.T) {
 	c.ok(p2, &market.RetireProvider{})
 	lost, assigned, blocks := 0, 0, 0
 	for lost < 3 && blocks < 20 {
-		c.block(30 * time.Second)
+		c.BlockAfter(30 * time.Second)
 		blocks++
-		l, a := countEvents(c.endEvents, objects.EventShardLost), countEvents(c.endEvents, objects.EventRepair)
+		l, a := countEvents(c.EndEvents, objects.EventShardLost), countEvents(c.EndEvents, objects.EventRepair)
 		if l > 2 || a > 2 {
-			t.Fatalf("block %d declared %d shards lost and assigned %d repairs, budget 2", c.height, l, a)
+			t.Fatalf("block %d declared %d shards lost and assigned %d repairs, budget 2", c.Height, l, a)
 		}
 		lost += l
 		assigned += a
@@ -849,7 +850,7 @@ func TestAttackOneValidatorReportsProviderDown(t *testing.T) {
 	for range 6 {
 		c.epoch()
 		c.answerAll(held, p0, p1, p2)
-		epoch := market.EpochOf(c.query(), c.now.UnixMilli())
+		epoch := market.EpochOf(c.Query(), c.Now.UnixMilli())
 		for i, row := range []market.ProbeRow{{Provider: p2.Address(), OK: 6, Total: 6}, {Provider: p2.Address(), OK: 6, Total: 6},
 			{Provider: p2.Address(), OK: 0, Total: 4_000_000_000}} {
 			c.ok(testKey(fmt.Sprintf("op%d", i)), &market.ProbeReport{Epoch: epoch, Results: []market.ProbeRow{row}})
@@ -865,7 +866,7 @@ func TestAttackOneValidatorReportsProviderDown(t *testing.T) {
 	for e := 0; e < 6 && c.stats(p2).LostMs == 0; e++ {
 		c.epoch()
 		c.answerAll(held, p0, p1, p2)
-		epoch := market.EpochOf(c.query(), c.now.UnixMilli())
+		epoch := market.EpochOf(c.Query(), c.Now.UnixMilli())
 		for i, row := range []market.ProbeRow{{Provider: p2.Address(), OK: 0, Total: 6}, {Provider: p2.Address(), OK: 6, Total: 6},
 			{Provider: p2.Address(), OK: 1, Total: 6}} {
 			c.ok(testKey(fmt.Sprintf("op%d", i)), &market.ProbeReport{Epoch: epoch, Results: []market.ProbeRow{row}})
@@ -893,7 +894,7 @@ func TestAttackLostProviderReRegisters(t *testing.T) {
 	if st := c.stats(p2); st.LostMs == 0 || st.Lost != 2 || c.placements(p2) != 0 {
 		t.Fatalf("p2 after retiring: %+v, %d placements", st, c.placements(p2))
 	}
-	c.block(11 * time.Minute) // the unbonding delay
+	c.BlockAfter(11 * time.Minute) // the unbonding delay
 	c.ok(p2, &market.Unbond{})
 	c.ok(p2, &market.RegisterProvider{Endpoint: "https://again.example", Region: "eu",
 		Offers:     []market.Offer{{Class: market.ClassStorage, Capacity: 1 << 30, Pricing: market.Rule{Kind: "fixed", Price: 1_000_000_000}}},
@@ -1053,7 +1054,7 @@ func TestAttackStrangerProofAndRepairMessages(t *testing.T) {
 	}
 	for _, tc := range cases {
 		bal := c.balance(stranger)
-		r := c.failsTx(c.txGas(stranger, tc.msg, defaultGas), tc.name, tc.code)
+		r := c.failsTx(c.TxGas(stranger, tc.msg, ledgertest.DefaultGas), tc.name, tc.code)
 		if got := bal - c.balance(stranger); got != r.Fee {
 			t.Fatalf("%s: the stranger paid %d, its fee is %d", tc.name, got, r.Fee)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/objects"
 )
@@ -32,17 +33,17 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 
 	mA, bA := manifest(t, data(3000, 1), c.providers...)
 	r := c.ok(u, c.rc(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true}))
-	ev := find(r.Events, "object.committed")
+	ev := ledgertest.Find(r.Events, "object.committed")
 	if ev == nil || ev.Get("id") != mA.ID().String() || ev.Get("owner") != u.Address().String() || ev.Get("size") != "3000" {
 		t.Fatalf("object.committed event %+v", ev)
 	}
 
-	v, err := objects.GetObject(c.query(), mA.ID().String())
+	v, err := objects.GetObject(c.Query(), mA.ID().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v.Owner != u.Address() || v.Size != 3000 || v.K != 2 || v.M != 1 || !v.Public || !bytes.Equal(v.Manifest, bA) ||
-		v.Decoded.ID() != mA.ID() || v.CreatedMs != c.now.UnixMilli() || len(v.Leases) != 3 {
+		v.Decoded.ID() != mA.ID() || v.CreatedMs != c.Now.UnixMilli() || len(v.Leases) != 3 {
 		t.Fatalf("GetObject = %+v", v)
 	}
 	for i, sh := range v.Leases {
@@ -50,13 +51,13 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 			t.Fatalf("lease share %d = %+v", i, sh)
 		}
 	}
-	if _, err := objects.GetObject(c.query(), "bafkreiha6syqxstljcf6wbr3xbe4powomyczr3wznc6t2otpruesrgdwzi"); errs.KindOf(err) != errs.NotFound {
+	if _, err := objects.GetObject(c.Query(), "bafkreiha6syqxstljcf6wbr3xbe4powomyczr3wznc6t2otpruesrgdwzi"); errs.KindOf(err) != errs.NotFound {
 		t.Fatalf("unknown object: %v", err)
 	}
-	if os, more, err := objects.ObjectsAfter(c.query(), u.Address(), nil, 10); err != nil || more || len(os) != 1 || os[0].ID != mA.ID().String() || os[0].PaidUntilMs == 0 {
+	if os, more, err := objects.ObjectsAfter(c.Query(), u.Address(), nil, 10); err != nil || more || len(os) != 1 || os[0].ID != mA.ID().String() || os[0].PaidUntilMs == 0 {
 		t.Fatalf("ObjectsAfter = %v, %v, %v", os, more, err)
 	}
-	if os, _, _ := objects.ObjectsAfter(c.query(), other.Address(), nil, 10); len(os) != 0 {
+	if os, _, _ := objects.ObjectsAfter(c.Query(), other.Address(), nil, 10); len(os) != 0 {
 		t.Fatalf("ObjectsAfter(other) = %v", os)
 	}
 
@@ -72,10 +73,10 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 	// Only the owner removes.
 	c.fails(other, &objects.Remove{ID: mA.ID().String()}, ledger.CodeUnauthorized)
 	r = c.ok(u, &objects.Remove{ID: mA.ID().String()})
-	if ev := find(r.Events, "object.removed"); ev == nil || ev.Get("id") != mA.ID().String() || ev.Get("closed") != "" {
+	if ev := ledgertest.Find(r.Events, "object.removed"); ev == nil || ev.Get("id") != mA.ID().String() || ev.Get("closed") != "" {
 		t.Fatalf("object.removed event %+v (no lease should close: B uses them)", ev)
 	}
-	if _, err := objects.GetObject(c.query(), mA.ID().String()); errs.KindOf(err) != errs.NotFound {
+	if _, err := objects.GetObject(c.Query(), mA.ID().String()); errs.KindOf(err) != errs.NotFound {
 		t.Fatalf("removed object: %v", err)
 	}
 	c.fails(u, &objects.Remove{ID: mA.ID().String()}, ledger.CodeNotFound)
@@ -89,7 +90,7 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 	c.ok(u, &objects.Remove{ID: mB.ID().String()})
 	// Removing the last object closes its leases and refunds the escrow.
 	r = c.ok(u, &objects.Remove{ID: mC.ID().String()})
-	if ev := find(r.Events, "object.removed"); ev == nil || ev.Get("closed") != ev.Get("leases") {
+	if ev := ledgertest.Find(r.Events, "object.removed"); ev == nil || ev.Get("closed") != ev.Get("leases") {
 		t.Fatalf("object.removed event %+v: every lease should close", ev)
 	}
 	for _, id := range ls {
@@ -107,7 +108,7 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 // providers' proof records, which outlive every object.
 func (c *chain) moduleStateOf(prefix string) string {
 	var out string
-	c.st.Iterate([]byte(prefix), func(k, _ []byte) error {
+	c.St.Iterate([]byte(prefix), func(k, _ []byte) error {
 		rest := strings.TrimPrefix(string(k), "objects/")
 		for _, keep := range []string{"params", "pass", "chseq", "rseq", "ps/"} {
 			if strings.HasPrefix(rest, keep) {
@@ -150,7 +151,7 @@ func TestCommitLeaseChecks(t *testing.T) {
 	c.ok(u, c.rc(u, &objects.Commit{Manifest: b01, Leases: []uint64{ls[0], extra, ls[1]}, Public: true}))
 	// Expiry in the past.
 	_, b2 := manifest(t, data(10, 9), c.providers...)
-	c.fails(u, c.rc(u, &objects.Commit{Manifest: b2, Leases: ls, ExpiresMs: c.now.UnixMilli(), Public: true}), ledger.CodeInvalid)
+	c.fails(u, c.rc(u, &objects.Commit{Manifest: b2, Leases: ls, ExpiresMs: c.Now.UnixMilli(), Public: true}), ledger.CodeInvalid)
 }
 
 func TestValidateAndCanonical(t *testing.T) {
@@ -215,7 +216,7 @@ func TestValidateAndCanonical(t *testing.T) {
 		"JSON, as once encoded":       `{"manifest":"","leases":[]}`,
 	} {
 		before := c.moduleState()
-		r := c.block(time.Second, c.tx(u, &rawMsg{typ: "objects/commit", b: []byte(s)}))[0]
+		r := c.BlockAfter(time.Second, c.Tx(u, &ledgertest.RawMsg{Typ: "objects/commit", B: []byte(s)}))[0]
 		if r.Code != ledger.CodeInvalid {
 			t.Fatalf("%s: code %d (%s)", name, r.Code, r.Log)
 		}
@@ -223,8 +224,8 @@ func TestValidateAndCanonical(t *testing.T) {
 			t.Fatal("a refused message changed state")
 		}
 	}
-	c.block(time.Second, c.tx(u, &rawMsg{typ: "objects/commit", b: []byte(enc)}))
-	if r := c.results[0]; r.Code != ledger.CodeOK {
+	c.BlockAfter(time.Second, c.Tx(u, &ledgertest.RawMsg{Typ: "objects/commit", B: []byte(enc)}))
+	if r := c.Results[0]; r.Code != ledger.CodeOK {
 		t.Fatalf("canonical bytes: code %d (%s)", r.Code, r.Log)
 	}
 }
@@ -236,18 +237,18 @@ func TestExpiriesCarriedOver(t *testing.T) {
 	c := newChain(t)
 	u := c.users[0]
 	ls := c.leases(0)
-	exp := c.now.Add(10 * time.Second)
+	exp := c.Now.Add(10 * time.Second)
 	for i := range 5 {
 		_, b := manifest(t, data(300, byte(40+i)), c.providers...)
 		c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli(), Public: true}))
 	}
-	c.block(exp.Sub(c.now))
+	c.BlockAfter(exp.Sub(c.Now))
 	for i, want := range []int{2, 2, 1, 0} {
 		if i > 0 {
-			c.block(time.Second)
+			c.BlockAfter(time.Second)
 		}
 		n := 0
-		for _, e := range c.endEvents {
+		for _, e := range c.EndEvents {
 			if e.Type == "object.expired" {
 				n++
 			}
@@ -256,7 +257,7 @@ func TestExpiriesCarriedOver(t *testing.T) {
 			t.Fatalf("block %d at or after the expiry dropped %d objects, want %d", i, n, want)
 		}
 	}
-	if os, _, _ := objects.ObjectsAfter(c.query(), u.Address(), nil, 10); len(os) != 0 {
+	if os, _, _ := objects.ObjectsAfter(c.Query(), u.Address(), nil, 10); len(os) != 0 {
 		t.Fatalf("%d objects left after their expiry", len(os))
 	}
 }
@@ -266,26 +267,26 @@ func TestExpiry(t *testing.T) {
 	u := c.users[0]
 	ls := c.leases(0)
 	m, b := manifest(t, data(3000, 1), c.providers...)
-	exp := c.now.Add(10 * time.Second)
+	exp := c.Now.Add(10 * time.Second)
 	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli(), Public: true}))
 	// A second object without expiry on other leases stays.
 	ls2 := c.leases(0)
 	m2, b2 := manifest(t, data(600, 2), c.providers...)
 	c.ok(u, c.rc(u, &objects.Commit{Manifest: b2, Leases: ls2, Public: true}))
 
-	c.block(exp.Add(-time.Millisecond).Sub(c.now))
-	if find(c.endEvents, "object.expired") != nil {
+	c.BlockAfter(exp.Add(-time.Millisecond).Sub(c.Now))
+	if ledgertest.Find(c.EndEvents, "object.expired") != nil {
 		t.Fatal("expired before its time")
 	}
-	if _, err := objects.GetObject(c.query(), m.ID().String()); err != nil {
+	if _, err := objects.GetObject(c.Query(), m.ID().String()); err != nil {
 		t.Fatalf("before expiry: %v", err)
 	}
-	c.block(time.Millisecond)
-	ev := find(c.endEvents, "object.expired")
+	c.BlockAfter(time.Millisecond)
+	ev := ledgertest.Find(c.EndEvents, "object.expired")
 	if ev == nil || ev.Get("id") != m.ID().String() || ev.Get("closed") != ev.Get("leases") {
-		t.Fatalf("object.expired event %+v in %v", ev, c.endEvents)
+		t.Fatalf("object.expired event %+v in %v", ev, c.EndEvents)
 	}
-	if _, err := objects.GetObject(c.query(), m.ID().String()); errs.KindOf(err) != errs.NotFound {
+	if _, err := objects.GetObject(c.Query(), m.ID().String()); errs.KindOf(err) != errs.NotFound {
 		t.Fatalf("after expiry: %v", err)
 	}
 	for _, id := range ls {
@@ -293,13 +294,13 @@ func TestExpiry(t *testing.T) {
 			t.Fatalf("lease %d of the expired object is %s", id, l.State)
 		}
 	}
-	os, _, err := objects.ObjectsAfter(c.query(), u.Address(), nil, 10)
+	os, _, err := objects.ObjectsAfter(c.Query(), u.Address(), nil, 10)
 	if err != nil || len(os) != 1 || os[0].ID != m2.ID().String() {
 		t.Fatalf("ObjectsAfter after expiry = %v, %v", os, err)
 	}
 	// Nothing more happens later.
-	c.block(time.Hour)
-	if find(c.endEvents, "object.expired") != nil {
+	c.BlockAfter(time.Hour)
+	if ledgertest.Find(c.EndEvents, "object.expired") != nil {
 		t.Fatal("expired twice")
 	}
 }
@@ -317,7 +318,7 @@ func TestShardRefsAndEmptyObject(t *testing.T) {
 		for _, seg := range m.Segments {
 			for j, sh := range seg.Shards {
 				p := c.providers[j%len(c.providers)].Address()
-				out[p.String()+"/"+sh.Hash.String()] = objects.ShardRefs(c.query(), p, sh.Hash)
+				out[p.String()+"/"+sh.Hash.String()] = objects.ShardRefs(c.Query(), p, sh.Hash)
 			}
 		}
 		return out
@@ -341,7 +342,7 @@ func TestShardRefsAndEmptyObject(t *testing.T) {
 		}
 	}
 	// A shard on another provider than the one holding it has none.
-	if n := objects.ShardRefs(c.query(), c.users[1].Address(), m.Segments[0].Shards[0].Hash); n != 0 {
+	if n := objects.ShardRefs(c.Query(), c.users[1].Address(), m.Segments[0].Shards[0].Hash); n != 0 {
 		t.Fatalf("refs on a non-provider: %d", n)
 	}
 	c.ok(u, &objects.Remove{ID: m.ID().String()})
@@ -355,7 +356,7 @@ func TestShardRefsAndEmptyObject(t *testing.T) {
 	e, eb := manifest(t, nil, c.providers...)
 	c.fails(u, c.rc(u, &objects.Commit{Manifest: eb, Leases: ls[:1], Public: true}), ledger.CodeInvalid)
 	c.ok(u, c.rc(u, &objects.Commit{Manifest: eb, Public: true}))
-	if v, err := objects.GetObject(c.query(), e.ID().String()); err != nil || v.Size != 0 || len(v.Leases) != 0 {
+	if v, err := objects.GetObject(c.Query(), e.ID().String()); err != nil || v.Size != 0 || len(v.Leases) != 0 {
 		t.Fatalf("empty object: %+v, %v", v, err)
 	}
 	c.ok(u, &objects.Remove{ID: e.ID().String()})
@@ -404,10 +405,10 @@ func TestCommitAndRemoveAfterTimeKeepEscrowWhole(t *testing.T) {
 	u := c.users[0]
 	ls := c.leases(0)
 	month := 30 * 24 * time.Hour
-	c.block(month)
+	c.BlockAfter(month)
 	m, b := manifest(t, data(3000, 9), c.providers...)
 	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
-	c.block(month)
+	c.BlockAfter(month)
 	c.ok(u, &objects.Remove{ID: m.ID().String()})
-	c.block(month)
+	c.BlockAfter(month)
 }

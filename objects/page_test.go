@@ -18,14 +18,14 @@ func TestObjectsAfterPages(t *testing.T) {
 		_, b := manifest(t, data(600, byte(10+i)), c.providers...)
 		c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
 	}
-	all, more, err := objects.ObjectsAfter(c.query(), u.Address(), nil, 100)
+	all, more, err := objects.ObjectsAfter(c.Query(), u.Address(), nil, 100)
 	if err != nil || len(all) != 5 || more {
 		t.Fatalf("one page of 100 = %d objects (more %v), %v; want 5", len(all), more, err)
 	}
 	var got []string
 	var after *storage.ID
 	for pages := 1; ; pages++ {
-		page, more, err := objects.ObjectsAfter(c.query(), u.Address(), after, 2)
+		page, more, err := objects.ObjectsAfter(c.Query(), u.Address(), after, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestObjectsAfterPages(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("pages = %v, want %v", got, want)
 	}
-	if page, more, err := objects.ObjectsAfter(c.query(), c.users[1].Address(), nil, 2); err != nil || len(page) != 0 || more {
+	if page, more, err := objects.ObjectsAfter(c.Query(), c.users[1].Address(), nil, 2); err != nil || len(page) != 0 || more {
 		t.Errorf("ObjectsAfter of an owner with none = %v, %v, %v", page, more, err)
 	}
 }

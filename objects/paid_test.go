@@ -11,6 +11,7 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/objects"
@@ -65,10 +66,10 @@ func TestClosingALeaseAnObjectUsesIsRefused(t *testing.T) {
 	// 30 STR refunded), the object is stored and was paid for by the
 	// millisecond: 1,862 nano-ustr/s for the year is 58 ustr and a
 	// fraction, on every lease, and nothing was refunded.
-	c.block(365 * 24 * time.Hour)
+	c.BlockAfter(365 * 24 * time.Hour)
 	for _, lid := range ls {
 		l := c.lease(lid)
-		owed := new(big.Int).Mul(big.NewInt(int64(l.Rate)), big.NewInt(c.now.UnixMilli()-l.ActivatedMs))
+		owed := new(big.Int).Mul(big.NewInt(int64(l.Rate)), big.NewInt(c.Now.UnixMilli()-l.ActivatedMs))
 		paid := new(big.Int).Add(new(big.Int).Mul(big.NewInt(int64(l.Settled)), big.NewInt(1e12)), new(big.Int).SetUint64(l.AccruedPico))
 		if l.State != market.LeaseActive || paid.Cmp(owed) != 0 || l.Settled != 58 || l.Refunded != 0 || l.Escrow != 10*money.UstrPerSTR-58 {
 			t.Fatalf("lease %d a year on: %s, paid %d (+%d pico, owed %v pico), escrow %d, refunded %d", lid, l.State, l.Settled, l.AccruedPico, owed, l.Escrow, l.Refunded)
@@ -77,7 +78,7 @@ func TestClosingALeaseAnObjectUsesIsRefused(t *testing.T) {
 	// Removing the objects closes the leases: what was not paid comes back.
 	c.ok(u, &objects.Remove{ID: m2.ID().String()})
 	r = c.ok(u, &objects.Remove{ID: id})
-	if ev := find(r.Events, objects.EventRemoved); ev == nil || ev.Get(objects.AttrClosed) != ev.Get(objects.AttrLeases) {
+	if ev := ledgertest.Find(r.Events, objects.EventRemoved); ev == nil || ev.Get(objects.AttrClosed) != ev.Get(objects.AttrLeases) {
 		t.Fatalf("removing the last object: %+v", ev)
 	}
 	for _, lid := range ls {
@@ -122,12 +123,12 @@ func TestALeaseThatRunsDryDropsItsObjects(t *testing.T) {
 	ms.Add(ms, big.NewInt(int64(rate)-1)).Quo(ms, big.NewInt(int64(rate)))
 	end := l2.ActivatedMs + ms.Int64()
 	for _, m := range []*storage.Manifest{mA, mB} {
-		v, err := objects.GetObject(c.query(), m.ID().String())
+		v, err := objects.GetObject(c.Query(), m.ID().String())
 		if err != nil || v.PaidUntilMs != end {
 			t.Fatalf("paid until %d, want %d (%v)", v.PaidUntilMs, end, err)
 		}
 	}
-	list, _, err := objects.ObjectsAfter(c.query(), u.Address(), nil, 100)
+	list, _, err := objects.ObjectsAfter(c.Query(), u.Address(), nil, 100)
 	if err != nil || len(list) != 3 {
 		t.Fatalf("ObjectsAfter: %v, %v", list, err)
 	}
@@ -138,23 +139,23 @@ func TestALeaseThatRunsDryDropsItsObjects(t *testing.T) {
 	}
 
 	// Up to the last millisecond both live, with 1 ustr left in L2.
-	c.block(time.UnixMilli(end - 1).Sub(c.now))
-	if find(c.endEvents, objects.EventExpired) != nil {
+	c.BlockAfter(time.UnixMilli(end - 1).Sub(c.Now))
+	if ledgertest.Find(c.EndEvents, objects.EventExpired) != nil {
 		t.Fatal("dropped before its lease ran dry")
 	}
 	if l := c.lease(ls[2]); l.State == market.LeaseClosed || l.Escrow != 1 {
 		t.Fatalf("L2 one ms before it runs dry: %s, escrow %d", l.State, l.Escrow)
 	}
-	c.block(time.Millisecond)
+	c.BlockAfter(time.Millisecond)
 
 	var expired []ledger.Event
-	for _, ev := range c.endEvents {
+	for _, ev := range c.EndEvents {
 		if ev.Type == objects.EventExpired {
 			expired = append(expired, ev)
 		}
 	}
 	if len(expired) != 2 {
-		t.Fatalf("%d object.expired events, want 2: %v", len(expired), c.endEvents)
+		t.Fatalf("%d object.expired events, want 2: %v", len(expired), c.EndEvents)
 	}
 	var ids, closed []string
 	for _, ev := range expired {
@@ -189,7 +190,7 @@ func TestALeaseThatRunsDryDropsItsObjects(t *testing.T) {
 		}
 	}
 	n := 0
-	for _, ev := range c.endEvents {
+	for _, ev := range c.EndEvents {
 		if ev.Type == "lease.closed" {
 			n++
 		}
@@ -198,20 +199,20 @@ func TestALeaseThatRunsDryDropsItsObjects(t *testing.T) {
 		t.Fatalf("%d lease.closed events, want 3", n)
 	}
 	for _, m := range []*storage.Manifest{mA, mB} {
-		if _, err := objects.GetObject(c.query(), m.ID().String()); errs.KindOf(err) != errs.NotFound {
+		if _, err := objects.GetObject(c.Query(), m.ID().String()); errs.KindOf(err) != errs.NotFound {
 			t.Fatalf("dropped object: %v", err)
 		}
 		for _, seg := range m.Segments {
 			for j, sh := range seg.Shards {
 				p := c.providers[j%3].Address()
-				if n := objects.ShardRefsOf(c.query(), p, sh.Hash, u.Address()); n != 0 {
+				if n := objects.ShardRefsOf(c.Query(), p, sh.Hash, u.Address()); n != 0 {
 					t.Fatalf("a dropped object's shard still has %d refs", n)
 				}
 			}
 		}
 	}
 	// C and its leases are untouched.
-	if _, err := objects.GetObject(c.query(), mC.ID().String()); err != nil {
+	if _, err := objects.GetObject(c.Query(), mC.ID().String()); err != nil {
 		t.Fatal(err)
 	}
 	for _, lid := range lsC {
@@ -224,8 +225,8 @@ func TestALeaseThatRunsDryDropsItsObjects(t *testing.T) {
 			t.Fatalf("lease %d left records behind:\n%q", lid, s)
 		}
 	}
-	c.block(time.Hour)
-	if find(c.endEvents, objects.EventExpired) != nil {
+	c.BlockAfter(time.Hour)
+	if ledgertest.Find(c.EndEvents, objects.EventExpired) != nil {
 		t.Fatal("dropped twice")
 	}
 }
@@ -254,7 +255,7 @@ func TestCopiedManifestKeepsNoOtherOwnersShards(t *testing.T) {
 
 	p0, h := c.providers[0].Address(), mA.Segments[0].Shards[0].Hash
 	refs := func() (a, m, all uint64) {
-		q := c.query()
+		q := c.Query()
 		return objects.ShardRefsOf(q, p0, h, alice.Address()), objects.ShardRefsOf(q, p0, h, mallory.Address()), objects.ShardRefs(q, p0, h)
 	}
 	if a, m, all := refs(); a != 2 || m != 1 || all != 3 {
@@ -273,7 +274,7 @@ func TestCopiedManifestKeepsNoOtherOwnersShards(t *testing.T) {
 	if a, m, _ := refs(); a != 0 || m != 2 {
 		t.Fatalf("mallory's copy: alice %d, mallory %d; want 0, 2", a, m)
 	}
-	v, err := objects.GetObject(c.query(), mA.ID().String())
+	v, err := objects.GetObject(c.Query(), mA.ID().String())
 	if err != nil || v.Owner != mallory.Address() {
 		t.Fatalf("the copy: %+v, %v", v, err)
 	}
@@ -288,7 +289,7 @@ func TestRenew(t *testing.T) {
 	m, b := manifest(t, data(3000, 1), c.providers...)
 	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
 	id := m.ID().String()
-	v0, err := objects.GetObject(c.query(), id)
+	v0, err := objects.GetObject(c.Query(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,11 +310,11 @@ func TestRenew(t *testing.T) {
 		if got := c.balance(payer); got != bal-3*per-r.Fee {
 			t.Fatalf("%s paid %d, want 3 x %d + fee %d", payer.Name, bal-got, per, r.Fee)
 		}
-		v, err := objects.GetObject(c.query(), id)
+		v, err := objects.GetObject(c.Query(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := find(r.Events, objects.EventRenewed)
+		ev := ledgertest.Find(r.Events, objects.EventRenewed)
 		if ev == nil || ev.Get(objects.AttrAmount) != "45" || ev.Get(objects.AttrPayer) != payer.Address().String() ||
 			ev.Get(objects.AttrPaidUntil) != ledger.FormatInt(uint64(v.PaidUntilMs)) {
 			t.Fatalf("object.renewed %+v, paid until %d", ev, v.PaidUntilMs)
@@ -337,9 +338,9 @@ func TestRenew(t *testing.T) {
 	// left.
 	poor := testKey("poor")
 	const gas = 100_000
-	c.ok(u, &ledger.Transfer{To: poor.Address(), Amount: gas*c.lp.MinGasPrice + 3*per - 1})
+	c.ok(u, &ledger.Transfer{To: poor.Address(), Amount: gas*c.Params.MinGasPrice + 3*per - 1})
 	bal := c.balance(poor)
-	r := c.failsTx(c.txGas(poor, &objects.Renew{ID: id, Seconds: secs}, gas), "objects/renew", ledger.CodeInsufficient)
+	r := c.failsTx(c.TxGas(poor, &objects.Renew{ID: id, Seconds: secs}, gas), "objects/renew", ledger.CodeInsufficient)
 	if got := c.balance(poor); got != bal-r.Fee || r.Fee == 0 {
 		t.Fatalf("a failed renew took %d, want the fee %d", bal-got, r.Fee)
 	}

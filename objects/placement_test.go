@@ -18,7 +18,7 @@ import (
 // refused.
 func TestSampleByBytes(t *testing.T) {
 	c := newChain(t)
-	ctx := c.query()
+	ctx := c.Query()
 	prov := testKey("sampled").Address()
 	r := rand.New(rand.NewPCG(7, 7))
 	var live []storage.ID

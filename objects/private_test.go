@@ -10,6 +10,7 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/storage"
 )
@@ -18,10 +19,10 @@ var wrapped = []byte("age-encryption.org/v1\n-> ssh-ed25519 (a wrapped data key)
 
 // canRead asks the ledger about shard h on provider p for reader.
 func (c *chain) canRead(p *identity.Key, h storage.Hash, reader identity.Address) (private, allowed bool) {
-	c.t.Helper()
-	private, allowed, err := objects.CanRead(c.query(), p.Address(), h, reader, c.now.UnixMilli())
+	c.T.Helper()
+	private, allowed, err := objects.CanRead(c.Query(), p.Address(), h, reader, c.Now.UnixMilli())
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	return private, allowed
 }
@@ -34,10 +35,10 @@ func TestPrivateObjectGrants(t *testing.T) {
 	m, b := manifest(t, data(3000, 9), c.providers...)
 	id := m.ID().String()
 	r := c.ok(owner, c.rc(owner, &objects.Commit{Manifest: b, Leases: c.leases(0), WrappedKey: wrapped}))
-	if find(r.Events, objects.EventCommitted) == nil {
+	if ledgertest.Find(r.Events, objects.EventCommitted) == nil {
 		t.Fatal("no object.committed event")
 	}
-	v, err := objects.GetObject(c.query(), id)
+	v, err := objects.GetObject(c.Query(), id)
 	if err != nil || v.Public || !bytes.Equal(v.WrappedKey, wrapped) {
 		t.Fatalf("the private object: %+v, %v", v, err)
 	}
@@ -65,7 +66,7 @@ func TestPrivateObjectGrants(t *testing.T) {
 	c.fails(bob, g, ledger.CodeUnauthorized)
 	c.fails(mallory, &objects.Grant{ID: id, Grantee: mallory.Address().String(), WrappedKey: wrapped}, ledger.CodeUnauthorized)
 	c.fails(owner, &objects.Grant{ID: id, Grantee: "did:key:nope", WrappedKey: wrapped}, ledger.CodeInvalid)
-	c.fails(owner, &objects.Grant{ID: id, Grantee: bob.Address().String(), WrappedKey: wrapped, UntilMs: c.now.UnixMilli()}, ledger.CodeInvalid)
+	c.fails(owner, &objects.Grant{ID: id, Grantee: bob.Address().String(), WrappedKey: wrapped, UntilMs: c.Now.UnixMilli()}, ledger.CodeInvalid)
 	c.fails(owner, &objects.Grant{ID: id, Grantee: bob.Address().String()}, ledger.CodeInvalid)
 	c.fails(owner, &objects.Grant{ID: id, Grantee: bob.Address().String(), WrappedKey: make([]byte, objects.MaxWrappedKey+1)}, ledger.CodeTooLarge)
 	c.fails(owner, &objects.Grant{ID: id, Grantee: owner.Address().String(), WrappedKey: wrapped}, ledger.CodeInvalid)
@@ -74,10 +75,10 @@ func TestPrivateObjectGrants(t *testing.T) {
 	}
 
 	// The owner grants bob for a minute: he reads until it ends.
-	until := c.now.Add(time.Minute).UnixMilli()
+	until := c.Now.Add(time.Minute).UnixMilli()
 	g.UntilMs = until
 	r = c.ok(owner, g)
-	ev := find(r.Events, objects.EventGranted)
+	ev := ledgertest.Find(r.Events, objects.EventGranted)
 	if ev == nil || ev.Get(objects.AttrGrantee) != bob.Address().String() || ev.Get(objects.AttrUntil) != fmt.Sprint(until) {
 		t.Fatalf("object.granted event %+v", ev)
 	}
@@ -87,11 +88,11 @@ func TestPrivateObjectGrants(t *testing.T) {
 	if _, ok := c.canRead(p0, h, mallory.Address()); ok {
 		t.Fatal("a grant to bob let mallory read")
 	}
-	gs, err := objects.Grants(c.query(), id)
+	gs, err := objects.Grants(c.Query(), id)
 	if err != nil || len(gs) != 1 || gs[0].Grantee != bob.Address() || gs[0].UntilMs != until || !bytes.Equal(gs[0].WrappedKey, wrapped) {
 		t.Fatalf("Grants = %+v, %v", gs, err)
 	}
-	c.block(2 * time.Minute)
+	c.BlockAfter(2 * time.Minute)
 	if priv, ok := c.canRead(p0, h, bob.Address()); !priv || ok {
 		t.Fatalf("an expired grant: private %v allowed %v", priv, ok)
 	}
@@ -107,14 +108,14 @@ func TestPrivateObjectGrants(t *testing.T) {
 	c.fails(bob, rv, ledger.CodeUnauthorized)
 	c.fails(mallory, rv, ledger.CodeUnauthorized)
 	r = c.ok(owner, rv)
-	if ev := find(r.Events, objects.EventRevoked); ev == nil || ev.Get(objects.AttrGrantee) != bob.Address().String() {
+	if ev := ledgertest.Find(r.Events, objects.EventRevoked); ev == nil || ev.Get(objects.AttrGrantee) != bob.Address().String() {
 		t.Fatalf("object.revoked event %+v", ev)
 	}
 	if priv, ok := c.canRead(p0, h, bob.Address()); !priv || ok {
 		t.Fatalf("after the revocation: private %v allowed %v", priv, ok)
 	}
 	c.fails(owner, rv, ledger.CodeNotFound)
-	if _, err := objects.GrantOf(c.query(), id, bob.Address()); !errs.Is(err, errs.NotFound) {
+	if _, err := objects.GrantOf(c.Query(), id, bob.Address()); !errs.Is(err, errs.NotFound) {
 		t.Fatalf("GrantOf after the revocation: %v", err)
 	}
 
@@ -165,7 +166,7 @@ func TestGrantsAreBounded(t *testing.T) {
 	m, b := manifest(t, data(600, 7), c.providers...)
 	id := m.ID().String()
 	c.ok(owner, c.rc(owner, &objects.Commit{Manifest: b, Leases: c.leases(0), WrappedKey: wrapped}))
-	until := c.now.Add(time.Hour).UnixMilli()
+	until := c.Now.Add(time.Hour).UnixMilli()
 	for i := range objects.MaxGrants {
 		g := &objects.Grant{ID: id, Grantee: testKey(fmt.Sprint("grantee", i)).Address().String(), WrappedKey: wrapped}
 		if i == 0 {
@@ -175,9 +176,9 @@ func TestGrantsAreBounded(t *testing.T) {
 	}
 	one := &objects.Grant{ID: id, Grantee: testKey("one too many").Address().String(), WrappedKey: wrapped}
 	c.fails(owner, one, ledger.CodeConflict)
-	c.block(2 * time.Hour)
+	c.BlockAfter(2 * time.Hour)
 	c.ok(owner, one) // grant 0 expired and made room
-	gs, err := objects.Grants(c.query(), id)
+	gs, err := objects.Grants(c.Query(), id)
 	if err != nil || len(gs) != objects.MaxGrants {
 		t.Fatalf("%d grants, %v", len(gs), err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/objects"
@@ -16,7 +17,7 @@ import (
 
 // shardBytes encodes data as manifest does and returns every shard by hash:
 // what the providers hold.
-func shardBytes(t *testing.T, data []byte) map[storage.Hash][]byte {
+func shardBytes(t testing.TB, data []byte) map[storage.Hash][]byte {
 	t.Helper()
 	e, err := storage.NewEncoder(testParams)
 	if err != nil {
@@ -36,43 +37,43 @@ func shardBytes(t *testing.T, data []byte) map[storage.Hash][]byte {
 }
 
 func (c *chain) challenges(p *identity.Key) []objects.Challenge {
-	c.t.Helper()
-	cs, _, err := objects.ChallengesAfter(c.query(), p.Address(), 0, 1000)
+	c.T.Helper()
+	cs, _, err := objects.ChallengesAfter(c.Query(), p.Address(), 0, 1000)
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	return cs
 }
 
 func (c *chain) stats(p *identity.Key) objects.ProofStats {
-	c.t.Helper()
-	st, err := objects.ProofStatsOf(c.query(), p.Address())
+	c.T.Helper()
+	st, err := objects.ProofStatsOf(c.Query(), p.Address())
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	return st
 }
 
 func (c *chain) provider(p *identity.Key) market.Provider {
-	c.t.Helper()
-	pv, err := market.GetProvider(c.query(), p.Address())
+	c.T.Helper()
+	pv, err := market.GetProvider(c.Query(), p.Address())
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	return *pv
 }
 
 func (c *chain) bucket(name string) uint64 {
-	c.t.Helper()
-	v, err := ledger.ReadBucket(c.st, name)
+	c.T.Helper()
+	v, err := ledger.ReadBucket(c.St, name)
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	return v
 }
 
 // answer is the honest answer to challenge ch from the shards held.
-func answer(t *testing.T, held map[storage.Hash][]byte, ch objects.Challenge) *objects.Prove {
+func answer(t testing.TB, held map[storage.Hash][]byte, ch objects.Challenge) *objects.Prove {
 	t.Helper()
 	var h storage.Hash
 	if err := h.UnmarshalText([]byte(ch.Hash)); err != nil {
@@ -88,28 +89,28 @@ func answer(t *testing.T, held map[storage.Hash][]byte, ch objects.Challenge) *o
 // repairsHeld checks that the repairs bucket holds exactly what the repair
 // jobs hold: the moved escrow and the fee of each.
 func (c *chain) repairsHeld() []objects.RepairJob {
-	c.t.Helper()
+	c.T.Helper()
 	var jobs []objects.RepairJob
 	var sum uint64
-	c.st.Iterate([]byte("objects/rj/"), func(_, v []byte) error {
+	c.St.Iterate([]byte("objects/rj/"), func(_, v []byte) error {
 		var j objects.RepairJob
 		if err := json.Unmarshal(v, &j); err != nil {
-			c.t.Fatal(err)
+			c.T.Fatal(err)
 		}
 		jobs = append(jobs, j)
 		sum += j.Escrow + j.Bounty
 		return nil
 	})
-	if b, _ := ledger.ReadBucket(c.st, objects.BucketRepairs); b != sum {
-		c.t.Fatalf("the repairs bucket holds %d, its jobs %d", b, sum)
+	if b, _ := ledger.ReadBucket(c.St, objects.BucketRepairs); b != sum {
+		c.T.Fatalf("the repairs bucket holds %d, its jobs %d", b, sum)
 	}
 	return jobs
 }
 
 // epoch runs a block one proof epoch (60 s by default) later, with txs.
 func (c *chain) epoch(txs ...[]byte) []ledger.TxResult {
-	c.t.Helper()
-	r := c.block(60*time.Second, txs...)
+	c.T.Helper()
+	r := c.BlockAfter(60*time.Second, txs...)
 	c.repairsHeld()
 	return r
 }
@@ -129,9 +130,9 @@ func TestProofsPassFailAndMiss(t *testing.T) {
 	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), Public: true}))
 
 	c.epoch()
-	ev := find(c.endEvents, objects.EventChallenges)
+	ev := ledgertest.Find(c.EndEvents, objects.EventChallenges)
 	if ev == nil {
-		t.Fatalf("no challenges issued after an epoch: end events %v", c.endEvents)
+		t.Fatalf("no challenges issued after an epoch: end events %v", c.EndEvents)
 	}
 	c0, c1, c2 := c.challenges(p0), c.challenges(p1), c.challenges(p2)
 	if len(c0) == 0 || len(c1) == 0 || len(c2) == 0 {
@@ -144,7 +145,7 @@ func TestProofsPassFailAndMiss(t *testing.T) {
 	// p0 answers every challenge honestly.
 	for _, ch := range c0 {
 		r := c.ok(p0, answer(t, held, ch))
-		if find(r.Events, objects.EventProofPassed) == nil {
+		if ledgertest.Find(r.Events, objects.EventProofPassed) == nil {
 			t.Fatalf("honest answer: events %v", r.Events)
 		}
 	}
@@ -153,12 +154,12 @@ func TestProofsPassFailAndMiss(t *testing.T) {
 	}
 
 	// p1 answers with a changed leaf: a failed proof, penalized.
-	coll1, bal := c.provider(p1).Collateral, c.bucket(ledger.BucketTreasury)
+	coll1, bal := c.provider(p1).Collateral, c.Bucket(ledger.BucketTreasury)
 	bad := answer(t, held, c1[0])
 	bad.Leaf = append([]byte(nil), bad.Leaf...)
 	bad.Leaf[0] ^= 1
 	r := c.ok(p1, bad)
-	miss := find(r.Events, objects.EventProofMissed)
+	miss := ledgertest.Find(r.Events, objects.EventProofMissed)
 	want := coll1 * 50 / 10_000
 	if miss == nil || miss.Get(objects.AttrReason) != "invalid" || miss.Get(objects.AttrPenalty) != ledger.FormatInt(want) {
 		t.Fatalf("wrong answer: event %+v, want a miss of reason invalid and penalty %d", miss, want)
@@ -166,7 +167,7 @@ func TestProofsPassFailAndMiss(t *testing.T) {
 	if got := c.provider(p1).Collateral; got != coll1-want {
 		t.Fatalf("p1's collateral %d after a failed proof, want %d - %d", got, coll1, want)
 	}
-	if got := c.bucket(ledger.BucketTreasury); got != bal+want {
+	if got := c.Bucket(ledger.BucketTreasury); got != bal+want {
 		t.Fatalf("the treasury holds %d, want %d + the penalty %d", got, bal, want)
 	}
 	if st := c.stats(p1); st.Failed != 1 || st.Missed != 1 || st.Penalized != want {
@@ -180,9 +181,9 @@ func TestProofsPassFailAndMiss(t *testing.T) {
 
 	// p2 does not answer: after the window each challenge is missed.
 	coll2 := c.provider(p2).Collateral
-	c.block(61 * time.Second)
+	c.BlockAfter(61 * time.Second)
 	misses := 0
-	for _, e := range c.endEvents {
+	for _, e := range c.EndEvents {
 		if e.Type == objects.EventProofMissed && e.Get(objects.AttrProvider) == p2.Address().String() {
 			misses++
 			if e.Get(objects.AttrReason) != "deadline" {
@@ -206,7 +207,7 @@ func TestProofsPassFailAndMiss(t *testing.T) {
 
 // registerProvider funds and registers one more storage provider.
 func (c *chain) registerProvider(name string) *identity.Key {
-	c.t.Helper()
+	c.T.Helper()
 	k := testKey(name)
 	c.ok(c.users[1], &ledger.Transfer{To: k.Address(), Amount: 2000 * money.UstrPerSTR})
 	c.ok(k, &market.RegisterProvider{Endpoint: "https://" + name + ".example", Region: "eu",
@@ -307,7 +308,7 @@ func TestLostShardsRepairedOwnerOffline(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := c.ok(p3, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
-		if find(r.Events, objects.EventRepaired) == nil {
+		if ledgertest.Find(r.Events, objects.EventRepaired) == nil {
 			t.Fatalf("repair events %v", r.Events)
 		}
 		fees += j.Bounty
@@ -319,7 +320,7 @@ func TestLostShardsRepairedOwnerOffline(t *testing.T) {
 	if left := c.repairsHeld(); len(left) != 0 {
 		t.Fatalf("repairs left after commits: %+v", left)
 	}
-	o, err := objects.GetObject(c.query(), id)
+	o, err := objects.GetObject(c.Query(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +383,7 @@ func TestProviderLostWhenRetiredOrDown(t *testing.T) {
 				c.ok(p, answer(t, held, ch))
 			}
 		}
-		epoch := market.EpochOf(c.query(), c.now.UnixMilli())
+		epoch := market.EpochOf(c.Query(), c.Now.UnixMilli())
 		c.ok(op, &market.ProbeReport{Epoch: epoch, Results: []market.ProbeRow{{Provider: p2.Address(), OK: 0, Total: 6}}})
 		for _, j := range c.repairsHeld() {
 			reasons[j.From+"/"+fmt.Sprint(j.Segment)] = j.Reason

@@ -83,7 +83,7 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 							}
 							record(c.do(p, a))
 						}
-						js, _, err := objects.RepairsAfter(c.query(), ptr(p.Address()), nil, 100)
+						js, _, err := objects.RepairsAfter(c.Query(), ptr(p.Address()), nil, 100)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -98,7 +98,7 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 							record(res)
 						}
 					}
-					c.block(time.Duration(30+r.IntN(60)) * time.Second)
+					c.BlockAfter(time.Duration(30+r.IntN(60)) * time.Second)
 				case op < 2: // open a lease with each provider, small deposits
 					// 1 MiB is 976,562 nano-ustr/s, 1 ustr in 1,024 s: 4
 					// to 29 ustr last about 1 to 8 hours.
@@ -138,20 +138,20 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 					}
 					c.do(who, &market.CloseLease{ID: id})
 				case op < 7: // remove one of the user's objects
-					if os, _, _ := objects.ObjectsAfter(c.query(), u.Address(), nil, 1); len(os) > 0 {
+					if os, _, _ := objects.ObjectsAfter(c.Query(), u.Address(), nil, 1); len(os) > 0 {
 						c.do(u, &objects.Remove{ID: os[r.IntN(len(os))].ID})
 					}
 				case op < 8: // anyone renews anyone's object
 					m := mans[r.IntN(len(mans))]
 					c.do(u, &objects.Renew{ID: m.m.ID().String(), Seconds: uint64(1 + r.IntN(2*3600))})
 				default: // time passes: leases run dry
-					c.block(time.Duration(r.IntN(4*3600)) * time.Second)
+					c.BlockAfter(time.Duration(r.IntN(4*3600)) * time.Second)
 				}
 				c.checkObjects()
-				for _, ev := range c.endEvents {
+				for _, ev := range c.EndEvents {
 					seen[ev.Type+" "+ev.Get(objects.AttrReason)]++
 				}
-				for _, res := range c.results {
+				for _, res := range c.Results {
 					for _, ev := range res.Events {
 						seen[ev.Type+" "+ev.Get(objects.AttrReason)]++
 					}
@@ -172,55 +172,55 @@ func ptr[T any](v T) *T { return &v }
 // of a live object is placed on its provider, or being repaired, and the
 // size tree sums what is placed) and the repairs bucket.
 func (c *chain) checkObjects() {
-	c.t.Helper()
-	q := c.query()
+	c.T.Helper()
+	q := c.Query()
 	jobs := map[string]bool{}
 	for _, j := range c.repairsHeld() {
 		jobs[fmt.Sprintf("%s/%d/%d", j.Object, j.Segment, j.Shard)] = true
 	}
 	placed := 0
-	for k := range c.st {
+	for k := range c.St {
 		if strings.HasPrefix(k, "objects/hk/") {
 			placed++
 		}
 	}
 	// Grants never outlive their object, and only private objects have any.
-	for k, v := range c.st {
+	for k, v := range c.St {
 		if !strings.HasPrefix(k, "objects/grant/") {
 			continue
 		}
 		var g objects.GrantRecord
 		if err := json.Unmarshal(v, &g); err != nil {
-			c.t.Fatal(err)
+			c.T.Fatal(err)
 		}
 		o, err := objects.GetObject(q, g.ID)
 		if err != nil || o.Public {
-			c.t.Fatalf("height %d: a grant to %s on object %s, which is gone or public (%v)", c.height, g.Grantee, g.ID, err)
+			c.T.Fatalf("height %d: a grant to %s on object %s, which is gone or public (%v)", c.Height, g.Grantee, g.ID, err)
 		}
 	}
 	shards := 0
 	use := map[uint64]objects.LeaseUse{}
 	index := map[string]bool{}
 	refs := map[string]uint64{}
-	for k, v := range c.st {
+	for k, v := range c.St {
 		if !strings.HasPrefix(k, "objects/obj/") {
 			continue
 		}
 		var o objects.Object
 		if err := json.Unmarshal(v, &o); err != nil {
-			c.t.Fatal(err)
+			c.T.Fatal(err)
 		}
 		root := k[len("objects/obj/"):]
 		for _, sh := range o.Leases {
 			l, err := market.StoredLease(q, sh.Lease)
 			if err != nil {
-				c.t.Fatal(err)
+				c.T.Fatal(err)
 			}
 			if l.State == market.LeaseClosed {
-				c.t.Fatalf("height %d: object %s lives on lease %d, which closed (%s)", c.height, o.ID, sh.Lease, l.CloseReason)
+				c.T.Fatalf("height %d: object %s lives on lease %d, which closed (%s)", c.Height, o.ID, sh.Lease, l.CloseReason)
 			}
 			if l.Consumer != o.Owner {
-				c.t.Fatalf("object %s of %s is paid by lease %d of %s", o.ID, o.Owner, sh.Lease, l.Consumer)
+				c.T.Fatalf("object %s of %s is paid by lease %d of %s", o.ID, o.Owner, sh.Lease, l.Consumer)
 			}
 			u := use[sh.Lease]
 			u.Bytes += sh.Bytes
@@ -230,7 +230,7 @@ func (c *chain) checkObjects() {
 		}
 		m, err := storage.DecodeManifest(o.Manifest)
 		if err != nil {
-			c.t.Fatal(err)
+			c.T.Fatal(err)
 		}
 		for i, seg := range m.Segments {
 			for j, sh := range seg.Shards {
@@ -241,43 +241,43 @@ func (c *chain) checkObjects() {
 				}
 				shards++
 				slot := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint32([]byte(root), uint32(i)), uint16(j))
-				if _, ok := c.st["objects/hk/"+string(p[:])+string(sh.Hash[:])+string(slot)]; !ok {
-					c.t.Fatalf("height %d: shard %d of segment %d of %s is neither placed on %s nor being repaired", c.height, j, i, o.ID, sh.Provider)
+				if _, ok := c.St["objects/hk/"+string(p[:])+string(sh.Hash[:])+string(slot)]; !ok {
+					c.T.Fatalf("height %d: shard %d of segment %d of %s is neither placed on %s nor being repaired", c.Height, j, i, o.ID, sh.Provider)
 				}
 			}
 		}
 	}
-	for k, v := range c.st {
+	for k, v := range c.St {
 		switch {
 		case strings.HasPrefix(k, "objects/leaseuse/"):
 			id := binary.BigEndian.Uint64([]byte(k[len("objects/leaseuse/"):]))
 			var u objects.LeaseUse
 			if err := json.Unmarshal(v, &u); err != nil {
-				c.t.Fatal(err)
+				c.T.Fatal(err)
 			}
 			if u != use[id] {
-				c.t.Fatalf("height %d: lease %d's use is %+v, its objects use %+v", c.height, id, u, use[id])
+				c.T.Fatalf("height %d: lease %d's use is %+v, its objects use %+v", c.Height, id, u, use[id])
 			}
 			delete(use, id)
 		case strings.HasPrefix(k, "objects/leaseobj/"):
 			if !index[k] {
-				c.t.Fatalf("height %d: index entry %q for no object", c.height, k)
+				c.T.Fatalf("height %d: index entry %q for no object", c.Height, k)
 			}
 			delete(index, k)
 		case strings.HasPrefix(k, "objects/shard/"):
 			n, _ := binary.Uvarint(v)
 			if n != refs[k] {
-				c.t.Fatalf("height %d: %d refs recorded, the objects hold %d", c.height, n, refs[k])
+				c.T.Fatalf("height %d: %d refs recorded, the objects hold %d", c.Height, n, refs[k])
 			}
 			delete(refs, k)
 		}
 	}
 	if placed != shards {
-		c.t.Fatalf("height %d: %d placements indexed, the live objects have %d shards not being repaired", c.height, placed, shards)
+		c.T.Fatalf("height %d: %d placements indexed, the live objects have %d shards not being repaired", c.Height, placed, shards)
 	}
 	c.checkWeights()
 	if len(use) != 0 || len(index) != 0 || len(refs) != 0 {
-		c.t.Fatalf("height %d: missing records: use %v, index %d, refs %d", c.height, use, len(index), len(refs))
+		c.T.Fatalf("height %d: missing records: use %v, index %d, refs %d", c.Height, use, len(index), len(refs))
 	}
 }
 
@@ -287,7 +287,7 @@ func (c *chain) checkObjects() {
 // sum the tree gives is the sum of the sizes up to that position, and
 // there is no node past the count nor array entry past it.
 func (c *chain) checkWeights() {
-	c.t.Helper()
+	c.T.Helper()
 	const hn, hp, hw = "objects/hn/", "objects/hp/", "objects/hw/"
 	type tree struct {
 		count, total uint64
@@ -301,12 +301,12 @@ func (c *chain) checkWeights() {
 		}
 		return provs[p]
 	}
-	for k, v := range c.st {
+	for k, v := range c.St {
 		switch {
 		case strings.HasPrefix(k, hn):
 			n, w := binary.Uvarint(v)
 			if w <= 0 || len(v) != w+8 {
-				c.t.Fatalf("height %d: corrupt placement count %x", c.height, v)
+				c.T.Fatalf("height %d: corrupt placement count %x", c.Height, v)
 			}
 			t := get(k[len(hn):])
 			t.count, t.total = n, binary.BigEndian.Uint64(v[w:])
@@ -323,30 +323,30 @@ func (c *chain) checkWeights() {
 	for p, t := range provs {
 		prov := identity.Address([]byte(p))
 		if uint64(len(t.sizes)) != t.count {
-			c.t.Fatalf("height %d: %s has %d placements, its count says %d", c.height, prov, len(t.sizes), t.count)
+			c.T.Fatalf("height %d: %s has %d placements, its count says %d", c.Height, prov, len(t.sizes), t.count)
 		}
 		var sum uint64
 		prefix := []uint64{0}
 		for pos := range t.count {
 			sz, ok := t.sizes[pos]
 			if !ok || sz == 0 {
-				c.t.Fatalf("height %d: %s has no placement of bytes at position %d of %d", c.height, prov, pos, t.count)
+				c.T.Fatalf("height %d: %s has no placement of bytes at position %d of %d", c.Height, prov, pos, t.count)
 			}
 			sum += sz
 			prefix = append(prefix, sum)
 		}
 		if sum != t.total {
-			c.t.Fatalf("height %d: %s's placements hold %d bytes, its total says %d", c.height, prov, sum, t.total)
+			c.T.Fatalf("height %d: %s's placements hold %d bytes, its total says %d", c.Height, prov, sum, t.total)
 		}
 		for i, w := range t.nodes {
 			if i == 0 || i > t.count {
-				c.t.Fatalf("height %d: %s has size tree node %d = %d, outside 1 to its count %d", c.height, prov, i, w, t.count)
+				c.T.Fatalf("height %d: %s has size tree node %d = %d, outside 1 to its count %d", c.Height, prov, i, w, t.count)
 			}
 		}
 		for i := uint64(1); i <= t.count; i++ {
 			if want := prefix[i] - prefix[i-i&-i]; t.nodes[i] != want {
-				c.t.Fatalf("height %d: %s's size tree node %d is %d, the sizes at positions %d to %d sum to %d",
-					c.height, prov, i, t.nodes[i], i-i&-i, i-1, want)
+				c.T.Fatalf("height %d: %s's size tree node %d is %d, the sizes at positions %d to %d sum to %d",
+					c.Height, prov, i, t.nodes[i], i-i&-i, i-1, want)
 			}
 		}
 		// And the tree's own prefix sums, as the sampler reads them.
@@ -356,7 +356,7 @@ func (c *chain) checkWeights() {
 				got += t.nodes[j]
 			}
 			if got != prefix[i] {
-				c.t.Fatalf("height %d: %s's size tree sums positions 0 to %d to %d, the placements to %d", c.height, prov, i-1, got, prefix[i])
+				c.T.Fatalf("height %d: %s's size tree sums positions 0 to %d to %d, the placements to %d", c.Height, prov, i-1, got, prefix[i])
 			}
 		}
 	}
