@@ -25,7 +25,7 @@ func TestUsageReportBounds(t *testing.T) {
 	d := c.dep(id)
 	prov := c.providerKey(d.Replicas[0].Provider)
 	escrow := d.Escrow
-	provBal, provFees := c.balance(prov.Address()), c.fees[prov.Address()]
+	provBal, provFees := c.Balance(prov.Address()), c.Fees[prov.Address()]
 
 	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch(), Calls: 1, MiBMs: 10_000_000_000_000_000, PeakConcurrency: 1, AvgConcurrency: 1},
 		ledger.CodeInvalid, "usage report has 10000000000000000 MiB-ms for 1 calls: deployment 1 allows at most 320000 per call (64 MiB for 5000 ms)")
@@ -44,11 +44,11 @@ func TestUsageReportBounds(t *testing.T) {
 	// The spend limit was never touched, the provider got nothing, and
 	// the deployment did not scale.
 	d = c.dep(id)
-	if d.Charged != 0 || d.Escrow != escrow || c.balance(prov.Address()) != provBal-(c.fees[prov.Address()]-provFees) || len(d.Replicas) != 1 {
-		t.Fatalf("charged %d, escrow %d (was %d), provider %d (was %d), %d replicas", d.Charged, d.Escrow, escrow, c.balance(prov.Address()), provBal, len(d.Replicas))
+	if d.Charged != 0 || d.Escrow != escrow || c.Balance(prov.Address()) != provBal-(c.Fees[prov.Address()]-provFees) || len(d.Replicas) != 1 {
+		t.Fatalf("charged %d, escrow %d (was %d), provider %d (was %d), %d replicas", d.Charged, d.Escrow, escrow, c.Balance(prov.Address()), provBal, len(d.Replicas))
 	}
-	c.block(10 * time.Second)
-	if sc := scaled(c.endEvents); len(sc) != 0 {
+	c.BlockAfter(10 * time.Second)
+	if sc := scaled(c.EndEvents); len(sc) != 0 {
 		t.Fatalf("scaled on a refused report: %v", sc)
 	}
 	// An honest report within the bounds is charged: 16 in queue and in
@@ -87,8 +87,8 @@ func TestOwnerCannotDodgeUsage(t *testing.T) {
 	// calls a ms = 5,440,000 calls (1,088,000 ustr) and 64 x (544,000 +
 	// 5,440,000) MiB-ms (6.13 ustr) at most, 1,088,007 ustr rounded up.
 	c.ok(owner, &functions.Scale{ID: id, Min: 1, Max: 1})
-	if sc := scaled(c.endEvents); len(sc) != 1 || sc[0].Get("lease") != ledger.FormatInt(r1.Lease) {
-		t.Fatalf("end events %v", c.endEvents)
+	if sc := scaled(c.EndEvents); len(sc) != 1 || sc[0].Get("lease") != ledger.FormatInt(r1.Lease) {
+		t.Fatalf("end events %v", c.EndEvents)
 	}
 	if l := c.lease(r1.Lease); l.State != market.LeaseClosed || l.CloseReason != "consumer" {
 		t.Fatalf("lease %d: %s (%s)", r1.Lease, l.State, l.CloseReason)
@@ -108,8 +108,8 @@ func TestOwnerCannotDodgeUsage(t *testing.T) {
 
 	// The provider's final report, a minute later: 100 calls of 1 s at
 	// 64 MiB served before the close, 20 + 0.1024 ustr.
-	provBal := c.balance(prov.Address())
-	c.block(50 * time.Second)
+	provBal := c.Balance(prov.Address())
+	c.BlockAfter(50 * time.Second)
 	rep := c.report(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch(), Calls: 100, MiBMs: 6_400_000, PeakConcurrency: 8, AvgConcurrency: 8})
 	if rep.Code != ledger.CodeOK {
 		t.Fatal(rep.Log)
@@ -117,13 +117,13 @@ func TestOwnerCannotDodgeUsage(t *testing.T) {
 	if ev := find(rep.Events, "function.charged"); len(ev) != 1 || ev[0].Get("amount") != "20" || ev[0].Get("final") != "true" {
 		t.Fatalf("charged %v", rep.Events)
 	}
-	if got := c.balance(prov.Address()); got != provBal+20-rep.Fee || rep.Fee == 0 {
+	if got := c.Balance(prov.Address()); got != provBal+20-rep.Fee || rep.Fee == 0 {
 		t.Fatalf("provider balance %d, want %d", got, provBal+20-rep.Fee)
 	}
 	// One final report only.
 	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 2, Epoch: c.epoch(), Calls: 1, PeakConcurrency: 1}, ledger.CodeConflict, "was removed")
 	// After final_report_seconds the rest of the reserve goes back.
-	c.block(10 * time.Minute)
+	c.BlockAfter(10 * time.Minute)
 	d = c.dep(id)
 	if d.Escrow != 0 || d.Reserved != 0 || d.Charged != 20 {
 		t.Fatalf("escrow %d, reserved %d, charged %d", d.Escrow, d.Reserved, d.Charged)
@@ -139,7 +139,7 @@ func TestScaleInKeepsLastEpoch(t *testing.T) {
 	s.Scaling = functions.Scaling{Min: 1, Max: 2, TargetConcurrency: 8, CooldownSeconds: 0}
 	id := c.deploy("scalein", s, 20*str)
 	c.reportAll(id, 12, 1, time.Second)
-	c.block(10 * time.Second) // scales out to 2
+	c.BlockAfter(10 * time.Second) // scales out to 2
 	c.ackAll()
 	d := c.dep(id)
 	if len(d.Replicas) != 2 {
@@ -150,7 +150,7 @@ func TestScaleInKeepsLastEpoch(t *testing.T) {
 	// Load drops: the next evaluation closes the newest replica.
 	c.reportAll(id, 1, 2, time.Second)
 	for i := 0; i < 3 && len(c.dep(id).Replicas) == 2; i++ {
-		c.block(10 * time.Second)
+		c.BlockAfter(10 * time.Second)
 	}
 	if l := c.lease(newest.Lease); l.State != market.LeaseClosed {
 		t.Fatalf("lease %d is %s", newest.Lease, l.State)
@@ -197,9 +197,9 @@ func TestSuspendedDeploymentsWriteNothing(t *testing.T) {
 		r := c.dep(id).Replicas[0]
 		c.ok(c.providerKey(r.Provider), &market.CloseLease{ID: r.Lease})
 	}
-	c.block(10 * time.Second)
-	if sus := find(c.endEvents, "function.suspended"); len(sus) == 0 {
-		t.Fatalf("end events %v", c.endEvents)
+	c.BlockAfter(10 * time.Second)
+	if sus := find(c.EndEvents, "function.suspended"); len(sus) == 0 {
+		t.Fatalf("end events %v", c.EndEvents)
 	}
 	for _, id := range ids {
 		if d := c.dep(id); d.State != functions.StateSuspended || !strings.Contains(d.SuspendedReason, "short of a replica's lease deposit") {
@@ -208,32 +208,32 @@ func TestSuspendedDeploymentsWriteNothing(t *testing.T) {
 	}
 	// The final-report reserve is released at final_report_seconds; from
 	// then on, ten minutes of blocks write nothing under functions/.
-	c.block(time.Duration(c.fp.FinalReportSeconds) * time.Second)
+	c.BlockAfter(time.Duration(c.fp.FinalReportSeconds) * time.Second)
 	for i := range 60 {
-		c.block(10 * time.Second)
+		c.BlockAfter(10 * time.Second)
 		fnEvents := 0
-		for _, e := range c.endEvents {
+		for _, e := range c.EndEvents {
 			if strings.HasPrefix(e.Type, "function.") {
 				fnEvents++
 			}
 		}
 		if w := c.moduleWrites(); w != 0 || fnEvents != 0 {
-			t.Fatalf("block %d after suspension: %d functions writes, events %v", i, w, c.endEvents)
+			t.Fatalf("block %d after suspension: %d functions writes, events %v", i, w, c.EndEvents)
 		}
 	}
-	if err := functions.Payable(c.query(), ids[0]); err == nil || !strings.Contains(err.Error(), "suspended") {
+	if err := functions.Payable(c.Query(), ids[0]); err == nil || !strings.Contains(err.Error(), "suspended") {
 		t.Fatalf("Payable: %v", err)
 	}
 	// A top-up resumes it: a replica opens on the other provider, and cron
 	// runs again.
 	r := c.ok(owner, &functions.Topup{ID: ids[0], Amount: 2 * str})
-	if len(find(r.Events, "function.resumed")) != 1 || len(scaled(c.endEvents)) != 1 {
-		t.Fatalf("top-up events %v, end events %v", r.Events, c.endEvents)
+	if len(find(r.Events, "function.resumed")) != 1 || len(scaled(c.EndEvents)) != 1 {
+		t.Fatalf("top-up events %v, end events %v", r.Events, c.EndEvents)
 	}
 	c.ackAll()
-	c.block(time.Minute)
-	if len(find(c.endEvents, "function.cron")) != 1 {
-		t.Fatalf("end events %v", c.endEvents)
+	c.BlockAfter(time.Minute)
+	if len(find(c.EndEvents, "function.cron")) != 1 {
+		t.Fatalf("end events %v", c.EndEvents)
 	}
 }
 
@@ -267,16 +267,16 @@ func TestResumeWhenReserveReleased(t *testing.T) {
 	id := c.deploy("tight", spec(), 2_050_000)
 	r := c.dep(id).Replicas[0]
 	c.ok(c.providerKey(r.Provider), &market.CloseLease{ID: r.Lease})
-	c.block(10 * time.Second)
+	c.BlockAfter(10 * time.Second)
 	d := c.dep(id)
 	if d.State != functions.StateSuspended || d.Reserved == 0 || d.Escrow-d.Reserved >= c.fp.ReplicaDeposit || d.Escrow < c.fp.ReplicaDeposit {
 		t.Fatalf("state %s, escrow %d, reserved %d", d.State, d.Escrow, d.Reserved)
 	}
-	c.block(time.Duration(c.fp.FinalReportSeconds) * time.Second) // released, resumed
-	if len(find(c.endEvents, "function.resumed")) != 1 {
-		t.Fatalf("end events %v", c.endEvents)
+	c.BlockAfter(time.Duration(c.fp.FinalReportSeconds) * time.Second) // released, resumed
+	if len(find(c.EndEvents, "function.resumed")) != 1 {
+		t.Fatalf("end events %v", c.EndEvents)
 	}
-	c.block(time.Second) // evaluated: a new replica
+	c.BlockAfter(time.Second) // evaluated: a new replica
 	if d = c.dep(id); d.State != functions.StateActive || len(d.Replicas) != 1 || d.Replicas[0].Lease == r.Lease {
 		t.Fatalf("state %s, replicas %+v", d.State, d.Replicas)
 	}
@@ -295,11 +295,11 @@ func TestBlockWorkBounded(t *testing.T) {
 		c.deploy(n, s, 5*str)
 	}
 	// All three are due at 0:01.
-	c.block(time.Minute - c.now.Sub(t0))
+	c.BlockAfter(time.Minute - c.Now.Sub(t0))
 	var per []int
 	for range 4 {
-		per = append(per, len(find(c.endEvents, "function.cron")))
-		c.block(time.Second)
+		per = append(per, len(find(c.EndEvents, "function.cron")))
+		c.BlockAfter(time.Second)
 	}
 	if per[0] != 1 || per[1] != 1 || per[2] != 1 || per[3] != 0 {
 		t.Fatalf("cron runs per block %v, want [1 1 1 0]", per)

@@ -104,11 +104,11 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c.t = t
+			c.T = t
 			c.fails(owner, tc.from(), tc.code, tc.want)
 		})
 	}
-	c.t = t
+	c.T = t
 	c.fails(c.users[1], &functions.Update{ID: id, Spec: spec()}, ledger.CodeUnauthorized, "only its owner")
 	c.fails(c.users[1], &functions.Remove{ID: id}, ledger.CodeUnauthorized, "only its owner")
 	c.fails(c.users[1], &functions.Scale{ID: id, Min: 1, Max: 1}, ledger.CodeUnauthorized, "only its owner")

@@ -20,7 +20,7 @@ func TestExactBilling(t *testing.T) {
 	s := spec()
 	s.Scaling = functions.Scaling{Min: 1, Max: 1, TargetConcurrency: 8}
 	s.Split = []market.Payee{{To: "provider", Bps: 9000}, {To: c.creator.Address().String(), Bps: 1000}}
-	b0, f0 := c.balance(owner.Address()), c.fees[owner.Address()]
+	b0, f0 := c.Balance(owner.Address()), c.Fees[owner.Address()]
 	id := c.deploy("bill", s, 10*str)
 	d := c.dep(id)
 	if len(d.Replicas) != 1 || d.Replicas[0].LeaseState != market.LeaseActive {
@@ -30,7 +30,7 @@ func TestExactBilling(t *testing.T) {
 		t.Fatalf("escrow %d, replica funding %d; want 9 STR and 1 STR", d.Escrow, d.ReplicaFunding)
 	}
 	prov := c.providerKey(d.Replicas[0].Provider)
-	creator0 := c.balance(c.creator.Address())
+	creator0 := c.Balance(c.creator.Address())
 	leaseCreator0 := c.lease(d.Replicas[0].Lease).Split[1].Paid // settled to now, as a query shows it
 
 	// 1000 calls of 5 ms at 64 MiB: 1000 x 0.2 ustr + 320,000 MiB-ms x 16
@@ -81,9 +81,9 @@ func TestExactBilling(t *testing.T) {
 	if ev := find(r.Events, "function.removed"); len(ev) != 1 || ev[0].Get("refund") != "7943793" || ev[0].Get("reserved") != "1056006" {
 		t.Fatalf("removed events %v", r.Events)
 	}
-	c.block(time.Duration(c.fp.FinalReportSeconds) * time.Second)
-	if ev := find(c.endEvents, "function.refunded"); len(ev) != 1 || ev[0].Get("refund") != "1056006" {
-		t.Fatalf("end events %v", c.endEvents)
+	c.BlockAfter(time.Duration(c.fp.FinalReportSeconds) * time.Second)
+	if ev := find(c.EndEvents, "function.refunded"); len(ev) != 1 || ev[0].Get("refund") != "1056006" {
+		t.Fatalf("end events %v", c.EndEvents)
 	}
 	d = c.dep(id)
 	if d.State != functions.StateRemoved || d.Pending != 0 || d.Payees[0].Paid != 181 || d.Usage[0].Paid != 181 || d.Refunded != 8_999_799 {
@@ -95,13 +95,13 @@ func TestExactBilling(t *testing.T) {
 	}
 	// The owner paid two fees, the deposit, and got back the escrow and
 	// what the lease did not spend.
-	if got, want := c.balance(owner.Address()), b0-(c.fees[owner.Address()]-f0)-10*str+8_999_799+l.Refunded; got != want {
+	if got, want := c.Balance(owner.Address()), b0-(c.Fees[owner.Address()]-f0)-10*str+8_999_799+l.Refunded; got != want {
 		t.Fatalf("owner balance %d, want %d", got, want)
 	}
-	if got, want := c.balance(c.creator.Address()), creator0+20+l.Split[1].Paid-leaseCreator0; got != want {
+	if got, want := c.Balance(c.creator.Address()), creator0+20+l.Split[1].Paid-leaseCreator0; got != want {
 		t.Fatalf("creator balance %d, want %d", got, want)
 	}
-	if _, err := functions.DeploymentByName(c.query(), owner.Address(), "bill"); errs.KindOf(err) != errs.NotFound {
+	if _, err := functions.DeploymentByName(c.Query(), owner.Address(), "bill"); errs.KindOf(err) != errs.NotFound {
 		t.Fatalf("the removed deployment's name is still taken: %v", err)
 	}
 }
@@ -130,7 +130,7 @@ func TestReplayedReportNotCharged(t *testing.T) {
 	// Two copies of the next report in one block: the second is refused.
 	next := *rep
 	next.Sequence = 6
-	res := c.block(1, c.tx(prov, &next), c.tx(prov, &next))
+	res := c.BlockAfter(1, c.Tx(prov, &next), c.Tx(prov, &next))
 	if res[0].Code != ledger.CodeOK || res[1].Code != ledger.CodeConflict {
 		t.Fatalf("codes %d (%s), %d (%s)", res[0].Code, res[0].Log, res[1].Code, res[1].Log)
 	}
@@ -161,7 +161,7 @@ func TestSpendLimit(t *testing.T) {
 	if d.Charged != 250 || d.State != functions.StateExhausted || d.AccruedNano != 0 {
 		t.Fatalf("after the cap: charged %d, state %s, accrued %d", d.Charged, d.State, d.AccruedNano)
 	}
-	if err := functions.Payable(c.query(), id); errs.KindOf(err) != errs.Insufficient {
+	if err := functions.Payable(c.Query(), id); errs.KindOf(err) != errs.Insufficient {
 		t.Fatalf("Payable: %v, want insufficient funds", err)
 	}
 	c.report(prov, &functions.UsageReport{Deployment: id, Sequence: 3, Epoch: c.epoch(), Calls: 1000, PeakConcurrency: 1})
@@ -173,7 +173,7 @@ func TestSpendLimit(t *testing.T) {
 	if len(find(r.Events, "function.active")) != 1 {
 		t.Fatalf("update events %v", r.Events)
 	}
-	if err := functions.Payable(c.query(), id); err != nil {
+	if err := functions.Payable(c.Query(), id); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -20,7 +20,7 @@ func TestDeploymentsAfterPages(t *testing.T) {
 	var got []uint64
 	var after uint64
 	for pages := 1; ; pages++ {
-		page, more, err := functions.DeploymentsAfter(c.query(), owner, after, 2)
+		page, more, err := functions.DeploymentsAfter(c.Query(), owner, after, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +38,7 @@ func TestDeploymentsAfterPages(t *testing.T) {
 	if !slices.Equal(got, ids) {
 		t.Errorf("pages = %v, want %v", got, ids)
 	}
-	all, err := functions.DeploymentsOf(c.query(), owner)
+	all, err := functions.DeploymentsOf(c.Query(), owner)
 	if err != nil || len(all) != len(got) {
 		t.Errorf("DeploymentsOf = %d, %v; want %d", len(all), err, len(got))
 	}

@@ -39,14 +39,14 @@ func TestRandom(t *testing.T) {
 					if m == nil {
 						continue
 					}
-					txs = append(txs, c.tx(k, m))
+					txs = append(txs, c.Tx(k, m))
 					kinds = append(kinds, kind)
 				}
 				dt := time.Duration(1+r.IntN(20)) * time.Second
 				if r.IntN(20) == 0 {
 					dt = time.Duration(r.IntN(3600)) * time.Second
 				}
-				res := c.block(dt, txs...)
+				res := c.BlockAfter(dt, txs...)
 				for i, x := range res {
 					stats[fmt.Sprintf("%s/%d", kinds[i], x.Code)]++
 					if x.Code == ledger.CodeInternal {
@@ -119,7 +119,7 @@ func randomMsg(r *rand.Rand, c *chain, deps []functions.Deployment, seqs map[str
 	case n < 35:
 		// A provider acknowledges or closes a lease.
 		for _, p := range c.providers {
-			ids, _ := market.PendingFor(c.query(), p.Address())
+			ids, _ := market.PendingFor(c.Query(), p.Address())
 			if len(ids) > 0 {
 				return p, &market.AckLease{ID: ids[0]}, "ack"
 			}

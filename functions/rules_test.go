@@ -94,10 +94,10 @@ func TestEmptyMinuteRefused(t *testing.T) {
 	c := newChain(t, testParams(), 1)
 	s := spec()
 	s.Cron = []functions.CronJob{{Schedule: ", * * * *", Path: "/tick"}}
-	before := c.balance(c.users[0].Address())
+	before := c.Balance(c.users[0].Address())
 	c.fails(c.users[0], &functions.Deploy{Name: "never", Spec: s, Deposit: 5 * str}, ledger.CodeInvalid,
 		`cron[0].schedule: ", * * * *" never runs: its minute field is empty; a schedule must run at least once a year`)
-	if got := c.balance(c.users[0].Address()); got != before {
+	if got := c.Balance(c.users[0].Address()); got != before {
 		t.Fatalf("balance %d, was %d: a message that fails its own checks is not charged", got, before)
 	}
 }

@@ -15,18 +15,18 @@ import (
 // reportAll has every replica of id report avg concurrency each, in one
 // block dt after the last.
 func (c *chain) reportAll(id uint64, each uint32, seq uint64, dt time.Duration) {
-	c.t.Helper()
+	c.T.Helper()
 	var txs [][]byte
 	for _, r := range c.dep(id).Replicas {
 		if r.LeaseState != market.LeaseActive {
 			continue
 		}
-		txs = append(txs, c.tx(c.providerKey(r.Provider), &functions.UsageReport{
+		txs = append(txs, c.Tx(c.providerKey(r.Provider), &functions.UsageReport{
 			Deployment: id, Sequence: seq, Epoch: c.epoch(), Calls: 10, MiBMs: 640, PeakConcurrency: each + 2, AvgConcurrency: each}))
 	}
-	for _, r := range c.block(dt, txs...) {
+	for _, r := range c.BlockAfter(dt, txs...) {
 		if r.Code != ledger.CodeOK {
-			c.t.Fatalf("report: %s", r.Log)
+			c.T.Fatalf("report: %s", r.Log)
 		}
 	}
 }
@@ -48,8 +48,8 @@ func TestScaleOutAndIn(t *testing.T) {
 	// The next evaluation (every 10 s) scales out.
 	var reasons []string
 	for i := 0; i < 4; i++ {
-		c.block(10 * time.Second)
-		for _, e := range scaled(c.endEvents) {
+		c.BlockAfter(10 * time.Second)
+		for _, e := range scaled(c.EndEvents) {
 			reasons = append(reasons, e.Get("from")+"->"+e.Get("to")+": "+e.Get("reason"))
 		}
 		c.ackAll()
@@ -76,11 +76,11 @@ func TestScaleOutAndIn(t *testing.T) {
 	}
 	// Light load: 2 per replica fits in fewer replicas.
 	reasons = nil
-	start := c.now
-	for c.now.Sub(start) < 5*time.Minute {
+	start := c.Now
+	for c.Now.Sub(start) < 5*time.Minute {
 		seq++
 		c.reportAll(id, 2, seq, 10*time.Second)
-		for _, e := range scaled(c.endEvents) {
+		for _, e := range scaled(c.EndEvents) {
 			reasons = append(reasons, e.Get("from")+"->"+e.Get("to"))
 			if !strings.Contains(e.Get("reason"), "for 60s") && !strings.Contains(e.Get("reason"), "for 70s") {
 				t.Errorf("scale-in reason %q does not name the cooldown", e.Get("reason"))
@@ -107,10 +107,10 @@ func TestScaleOutAndIn(t *testing.T) {
 }
 
 func (c *chain) leasesOf(a identity.Address) []market.Lease {
-	c.t.Helper()
-	ids, err := market.LeasesOf(c.query(), a, false)
+	c.T.Helper()
+	ids, err := market.LeasesOf(c.Query(), a, false)
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	var out []market.Lease
 	for _, id := range ids {
@@ -129,11 +129,11 @@ func TestReplaceClosedLease(t *testing.T) {
 	d := c.dep(id)
 	gone := d.Replicas[0]
 	c.ok(c.providerKey(gone.Provider), &market.CloseLease{ID: gone.Lease})
-	c.block(10 * time.Second)
-	lost := find(c.endEvents, "function.replica_lost")
-	sc := scaled(c.endEvents)
+	c.BlockAfter(10 * time.Second)
+	lost := find(c.EndEvents, "function.replica_lost")
+	sc := scaled(c.EndEvents)
 	if len(lost) != 1 || lost[0].Get("reason") != "provider" || len(sc) != 1 {
-		t.Fatalf("end events %v", c.endEvents)
+		t.Fatalf("end events %v", c.EndEvents)
 	}
 	if got, want := sc[0].Get("reason"), "replacing lease "+ledger.FormatInt(gone.Lease)+" (provider)"; got != want {
 		t.Fatalf("reason %q, want %q", got, want)
@@ -147,7 +147,7 @@ func TestReplaceClosedLease(t *testing.T) {
 			t.Fatalf("the replacement went back to %s", gone.Provider)
 		}
 	}
-	got, err := functions.ReplicasOf(c.query(), gone.Provider)
+	got, err := functions.ReplicasOf(c.Query(), gone.Provider)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("ReplicasOf the lost provider: %v %v", got, err)
 	}
@@ -164,9 +164,9 @@ func TestReplaceClosedLease(t *testing.T) {
 	c.ok(c.providerKey(gone.Provider), &market.RetireProvider{})
 	d = c.dep(id)
 	c.ok(c.providerKey(d.Replicas[1].Provider), &market.CloseLease{ID: d.Replicas[1].Lease})
-	c.block(10 * time.Second)
-	if b := find(c.endEvents, "function.scale_blocked"); len(b) != 1 || !strings.Contains(b[0].Get("blocked"), "no other active compute provider") {
-		t.Fatalf("end events %v", c.endEvents)
+	c.BlockAfter(10 * time.Second)
+	if b := find(c.EndEvents, "function.scale_blocked"); len(b) != 1 || !strings.Contains(b[0].Get("blocked"), "no other active compute provider") {
+		t.Fatalf("end events %v", c.EndEvents)
 	}
 }
 
@@ -178,7 +178,7 @@ func TestCron(t *testing.T) {
 	s.Scaling.Min = 2
 	s.Cron = []functions.CronJob{{Schedule: "*/5 * * * *", Path: "/tick"}, {Schedule: "@hourly", Path: "/hourly", Body: "{}"}}
 	id := c.deploy("tick", s, 20*str)
-	runs, err := functions.DueCron(c.query(), id, t0.UnixMilli(), t0.Add(time.Hour).UnixMilli())
+	runs, err := functions.DueCron(c.Query(), id, t0.UnixMilli(), t0.Add(time.Hour).UnixMilli())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,9 +188,9 @@ func TestCron(t *testing.T) {
 		t.Fatalf("%d runs: %+v", len(runs), runs)
 	}
 	var got []ledger.Event
-	for c.now.Before(t0.Add(61 * time.Minute)) {
-		c.block(30 * time.Second)
-		got = append(got, find(c.endEvents, "function.cron")...)
+	for c.Now.Before(t0.Add(61 * time.Minute)) {
+		c.BlockAfter(30 * time.Second)
+		got = append(got, find(c.EndEvents, "function.cron")...)
 	}
 	// Deployed at about 0:00:02: five-minute runs at 0:05 ... 1:00 (12),
 	// and the hourly at 1:00.
@@ -210,7 +210,7 @@ func TestCron(t *testing.T) {
 		t.Helper()
 		out := map[uint64]functions.CronAssigned{}
 		for _, r := range c.dep(id).Replicas {
-			as, err := functions.ReplicasOf(c.query(), r.Provider)
+			as, err := functions.ReplicasOf(c.Query(), r.Provider)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -236,8 +236,8 @@ func TestCron(t *testing.T) {
 		}
 	}
 	// Only the 16 latest runs are kept.
-	for c.now.Before(t0.Add(121 * time.Minute)) {
-		c.block(30 * time.Second)
+	for c.Now.Before(t0.Add(121 * time.Minute)) {
+		c.BlockAfter(30 * time.Second)
 	}
 	if d := c.dep(id); d.CronRuns != 26 || len(d.CronRecent) != 16 || d.CronRecent[0].Run != 10 || d.CronRecent[15].Run != 25 {
 		t.Fatalf("%d runs, recent %+v: want runs 10..25 of 26", d.CronRuns, d.CronRecent)

@@ -77,7 +77,7 @@ type Options struct {
 	// GenesisEvents is how many events the modules' genesis emits, each a
 	// leaf of the audit log before the chain.genesis event.
 	GenesisEvents int
-	Time          time.Time      // genesis time; default T0
+	Time          time.Time // genesis time; default T0
 	// HashTag is hashed with each height into the block hash; default
 	// "block".
 	HashTag string
