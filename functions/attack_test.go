@@ -86,7 +86,7 @@ func TestOwnerCannotDodgeUsage(t *testing.T) {
 	// final report: 8 instances x (3 s since it opened + 60 s + 5 s) x 10
 	// calls a ms = 5,440,000 calls (1,088,000 ustr) and 64 x (544,000 +
 	// 5,440,000) MiB-ms (6.13 ustr) at most, 1,088,007 ustr rounded up.
-	c.ok(owner, &functions.Scale{ID: id, Min: 1, Max: 1})
+	c.OK(owner, &functions.Scale{ID: id, Min: 1, Max: 1})
 	if sc := scaled(c.EndEvents); len(sc) != 1 || sc[0].Get("lease") != ledger.FormatInt(r1.Lease) {
 		t.Fatalf("end events %v", c.EndEvents)
 	}
@@ -101,7 +101,7 @@ func TestOwnerCannotDodgeUsage(t *testing.T) {
 	// the removal keeps back as much for the other replica (8 x 69 s x 10:
 	// 1,104,007 ustr), 2,192,014 in all.
 	escrow := d.Escrow
-	r := c.ok(owner, &functions.Remove{ID: id})
+	r := c.OK(owner, &functions.Remove{ID: id})
 	if ev := find(r.Events, "function.removed"); len(ev) != 1 || ev[0].Get("reserved") != "2192014" || attrU64(t, ev[0], "refund") != escrow-2_192_014 {
 		t.Fatalf("removed %v", r.Events)
 	}
@@ -195,7 +195,7 @@ func TestSuspendedDeploymentsWriteNothing(t *testing.T) {
 	// no escrow for another.
 	for _, id := range ids {
 		r := c.dep(id).Replicas[0]
-		c.ok(c.providerKey(r.Provider), &market.CloseLease{ID: r.Lease})
+		c.OK(c.providerKey(r.Provider), &market.CloseLease{ID: r.Lease})
 	}
 	c.BlockAfter(10 * time.Second)
 	if sus := find(c.EndEvents, "function.suspended"); len(sus) == 0 {
@@ -226,7 +226,7 @@ func TestSuspendedDeploymentsWriteNothing(t *testing.T) {
 	}
 	// A top-up resumes it: a replica opens on the other provider, and cron
 	// runs again.
-	r := c.ok(owner, &functions.Topup{ID: ids[0], Amount: 2 * str})
+	r := c.OK(owner, &functions.Topup{ID: ids[0], Amount: 2 * str})
 	if len(find(r.Events, "function.resumed")) != 1 || len(scaled(c.EndEvents)) != 1 {
 		t.Fatalf("top-up events %v, end events %v", r.Events, c.EndEvents)
 	}
@@ -266,7 +266,7 @@ func TestResumeWhenReserveReleased(t *testing.T) {
 	// 2.05 STR: 1 STR for the replica, 1.05 STR left.
 	id := c.deploy("tight", spec(), 2_050_000)
 	r := c.dep(id).Replicas[0]
-	c.ok(c.providerKey(r.Provider), &market.CloseLease{ID: r.Lease})
+	c.OK(c.providerKey(r.Provider), &market.CloseLease{ID: r.Lease})
 	c.BlockAfter(10 * time.Second)
 	d := c.dep(id)
 	if d.State != functions.StateSuspended || d.Reserved == 0 || d.Escrow-d.Reserved >= c.fp.ReplicaDeposit || d.Escrow < c.fp.ReplicaDeposit {

@@ -120,7 +120,7 @@ func TestBadInput(t *testing.T) {
 	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Epoch: c.epoch() + 5, Calls: 1, PeakConcurrency: 1}, ledger.CodeInvalid, "after the block's epoch")
 	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 1, Calls: 1, PeakConcurrency: 1, AvgConcurrency: 2}, ledger.CodeInvalid, "above peak")
 	c.fails(prov, &functions.UsageReport{Deployment: id, Sequence: 0, Calls: 1, PeakConcurrency: 1}, ledger.CodeInvalid, "sequence must be positive")
-	c.ok(owner, &functions.Remove{ID: id})
+	c.OK(owner, &functions.Remove{ID: id})
 	c.fails(owner, &functions.Remove{ID: id}, ledger.CodeConflict, "was removed")
 	c.fails(owner, &functions.Topup{ID: id, Amount: 1}, ledger.CodeConflict, "was removed")
 	// The removed replica's provider sends its final report, once.

@@ -77,7 +77,7 @@ func TestExactBilling(t *testing.T) {
 	// one 60 s epoch and one 5 s timeout, at 10 calls a ms, 5,280,000 calls
 	// and 64 x (528,000 + 5,280,000) MiB-ms at most, 1,056,006 ustr
 	// (rounded up); then it is refunded too.
-	r = c.ok(owner, &functions.Remove{ID: id})
+	r = c.OK(owner, &functions.Remove{ID: id})
 	if ev := find(r.Events, "function.removed"); len(ev) != 1 || ev[0].Get("refund") != "7943793" || ev[0].Get("reserved") != "1056006" {
 		t.Fatalf("removed events %v", r.Events)
 	}
@@ -169,7 +169,7 @@ func TestSpendLimit(t *testing.T) {
 		t.Fatalf("an exhausted deployment was charged: %d", d.Charged)
 	}
 	s.SpendLimit = 1000
-	r = c.ok(c.users[0], &functions.Update{ID: id, Spec: s})
+	r = c.OK(c.users[0], &functions.Update{ID: id, Spec: s})
 	if len(find(r.Events, "function.active")) != 1 {
 		t.Fatalf("update events %v", r.Events)
 	}
@@ -192,7 +192,7 @@ func TestEscrowExhausts(t *testing.T) {
 	if d := c.dep(id); d.Charged != 100 || d.Escrow != 0 {
 		t.Fatalf("charged %d, escrow %d", d.Charged, d.Escrow)
 	}
-	r = c.ok(c.stranger, &functions.Topup{ID: id, Amount: 5 * str})
+	r = c.OK(c.stranger, &functions.Topup{ID: id, Amount: 5 * str})
 	if len(find(r.Events, "function.active")) != 1 {
 		t.Fatalf("topup events %v", r.Events)
 	}

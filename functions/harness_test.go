@@ -83,42 +83,23 @@ func newChain(t testing.TB, fp functions.Params, nProviders int) *chain {
 		Genesis:       map[string]any{"market": mg, "functions": functions.Genesis{Params: fp}},
 		GenesisEvents: len(mg.Providers), HashTag: "functions-block", Gas: ledgertest.LateGas,
 	})
+	c.Watch = moduleState
 	c.AddCheck(c.check)
 	return c
-}
-
-func (c *chain) do(k *identity.Key, msg ledger.Msg) ledger.TxResult {
-	c.T.Helper()
-	return c.BlockAfter(time.Second, c.Tx(k, msg))[0]
-}
-
-func (c *chain) ok(k *identity.Key, msg ledger.Msg) ledger.TxResult {
-	c.T.Helper()
-	r := c.do(k, msg)
-	if r.Code != ledger.CodeOK {
-		c.T.Fatalf("%s: code %d: %s", msg.Type(), r.Code, r.Log)
-	}
-	return r
 }
 
 // fails runs msg, wants code and a log containing want, and checks that
 // neither the functions nor the market state changed.
 func (c *chain) fails(k *identity.Key, msg ledger.Msg, code uint32, want string) {
 	c.T.Helper()
-	before := c.moduleState()
-	r := c.do(k, msg)
-	if r.Code != code || !strings.Contains(r.Log, want) {
-		c.T.Fatalf("%s: code %d (%s), want %d with %q", msg.Type(), r.Code, r.Log, code, want)
-	}
-	if after := c.moduleState(); after != before {
-		c.T.Fatalf("%s failed but changed state", msg.Type())
-	}
+	c.Fails(c.Tx(k, msg), code, want)
 }
 
 // moduleState renders the functions module's state and the market's
 // leases; block-time bookkeeping that EndBlock does on its own (the
-// evaluation queue) is left out.
-func (c *chain) moduleState() string {
+// evaluation queue) is left out. A failed transaction must leave it as it
+// was.
+func moduleState(c *ledgertest.Chain) string {
 	var sb strings.Builder
 	c.St.Iterate([]byte("functions/dep/"), func(k, v []byte) error {
 		var d functions.Deployment
@@ -288,7 +269,7 @@ func spec() functions.Spec {
 // returns the deployment's id.
 func (c *chain) deploy(name string, s functions.Spec, deposit uint64) uint64 {
 	c.T.Helper()
-	r := c.ok(c.users[0], &functions.Deploy{Name: name, Spec: s, Deposit: deposit})
+	r := c.OK(c.users[0], &functions.Deploy{Name: name, Spec: s, Deposit: deposit})
 	ev := find(r.Events, "function.deployed")
 	if len(ev) != 1 {
 		c.T.Fatalf("deploy: events %v", r.Events)
@@ -300,7 +281,7 @@ func (c *chain) deploy(name string, s functions.Spec, deposit uint64) uint64 {
 // report sends a usage report from provider k in its own block.
 func (c *chain) report(k *identity.Key, m *functions.UsageReport) ledger.TxResult {
 	c.T.Helper()
-	return c.do(k, m)
+	return c.Do(k, m)
 }
 
 func (c *chain) epoch() int64 { return c.Now.UnixMilli() / (c.fp.EpochSeconds * 1000) }

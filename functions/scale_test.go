@@ -128,7 +128,7 @@ func TestReplaceClosedLease(t *testing.T) {
 	id := c.deploy("ha", s, 20*str)
 	d := c.dep(id)
 	gone := d.Replicas[0]
-	c.ok(c.providerKey(gone.Provider), &market.CloseLease{ID: gone.Lease})
+	c.OK(c.providerKey(gone.Provider), &market.CloseLease{ID: gone.Lease})
 	c.BlockAfter(10 * time.Second)
 	lost := find(c.EndEvents, "function.replica_lost")
 	sc := scaled(c.EndEvents)
@@ -161,9 +161,9 @@ func TestReplaceClosedLease(t *testing.T) {
 	// With no other provider left (the first one retires), a lost replica
 	// is reported blocked.
 	c.ackAll()
-	c.ok(c.providerKey(gone.Provider), &market.RetireProvider{})
+	c.OK(c.providerKey(gone.Provider), &market.RetireProvider{})
 	d = c.dep(id)
-	c.ok(c.providerKey(d.Replicas[1].Provider), &market.CloseLease{ID: d.Replicas[1].Lease})
+	c.OK(c.providerKey(d.Replicas[1].Provider), &market.CloseLease{ID: d.Replicas[1].Lease})
 	c.BlockAfter(10 * time.Second)
 	if b := find(c.EndEvents, "function.scale_blocked"); len(b) != 1 || !strings.Contains(b[0].Get("blocked"), "no other active compute provider") {
 		t.Fatalf("end events %v", c.EndEvents)
@@ -244,7 +244,7 @@ func TestCron(t *testing.T) {
 	}
 	// An update drops the runs not served: their index would name another job.
 	s.Cron = s.Cron[1:]
-	c.ok(c.users[0], &functions.Update{ID: id, Spec: s})
+	c.OK(c.users[0], &functions.Update{ID: id, Spec: s})
 	if d := c.dep(id); len(d.CronRecent) != 0 || len(handed()) != 0 {
 		t.Fatalf("after an update: recent %+v", d.CronRecent)
 	}

@@ -22,7 +22,7 @@ func TestAnchor(t *testing.T) {
 	root := storage.Hash{1, 2, 3}
 	prev := c.epochNow() - 1
 
-	r := c.ok(p, &objects.Anchor{Epoch: prev, Root: root, Count: 3})
+	r := c.OK(p, &objects.Anchor{Epoch: prev, Root: root, Count: 3})
 	ev := ledgertest.Find(r.Events, objects.EventAccessAnchored)
 	if ev == nil || ev.Get(objects.AttrRoot) != root.String() || ev.Get(objects.AttrCount) != "3" || ev.Get(objects.AttrProvider) != p.Address().String() {
 		t.Fatalf("events %v: want %s with the root, count and provider", r.Events, objects.EventAccessAnchored)
@@ -47,7 +47,7 @@ func TestAnchorRefused(t *testing.T) {
 	c.BlockAfter(2 * time.Minute)
 	p := c.providers[0]
 	prev := c.epochNow() - 1
-	c.ok(p, &objects.Anchor{Epoch: prev, Root: storage.Hash{1}, Count: 3})
+	c.OK(p, &objects.Anchor{Epoch: prev, Root: storage.Hash{1}, Count: 3})
 
 	t.Run("second anchor of an epoch", func(t *testing.T) {
 		c.fails(p, &objects.Anchor{Epoch: prev, Root: storage.Hash{9}, Count: 2}, ledger.CodeConflict)
@@ -74,7 +74,7 @@ func TestAnchorRefused(t *testing.T) {
 		c.fails(c.providers[1], &objects.Anchor{Epoch: c.epochNow() - 1, Root: storage.Hash{1}, Count: 0}, ledger.CodeInvalid)
 	})
 	t.Run("another provider's same epoch is its own", func(t *testing.T) {
-		c.ok(c.providers[1], &objects.Anchor{Epoch: prev, Root: storage.Hash{2}, Count: 1})
+		c.OK(c.providers[1], &objects.Anchor{Epoch: prev, Root: storage.Hash{2}, Count: 1})
 	})
 }
 
@@ -91,7 +91,7 @@ func TestAnchorMalformed(t *testing.T) {
 		"unknown field": `{"epoch":"` + itoa(prev) + `","root":"` + strings.Repeat("00", 32) + `","count":"1","extra":1}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			c.failsTx(c.TxGas(p, &ledgertest.RawMsg{Typ: "objects/anchor", B: []byte(body)}, ledgertest.DefaultGas), "objects/anchor", ledger.CodeInvalid)
+			c.Fails(c.TxGas(p, &ledgertest.RawMsg{Typ: "objects/anchor", B: []byte(body)}, ledgertest.DefaultGas), ledger.CodeInvalid, "")
 		})
 	}
 }

@@ -37,7 +37,7 @@ func (c *chain) answerAll(held map[storage.Hash][]byte, ps ...*identity.Key) {
 			if _, ok := held[h]; !ok {
 				continue
 			}
-			c.ok(p, answer(c.T, held, ch))
+			c.OK(p, answer(c.T, held, ch))
 		}
 	}
 }
@@ -63,8 +63,8 @@ func penaltiesTo(evs []ledger.Event, owner identity.Address) (sum uint64, n int)
 func (c *chain) registerPriced(name string, price uint64) *identity.Key {
 	c.T.Helper()
 	k := testKey(name)
-	c.ok(c.users[1], &ledger.Transfer{To: k.Address(), Amount: 2000 * money.UstrPerSTR})
-	c.ok(k, &market.RegisterProvider{Endpoint: "https://" + name + ".example", Region: "eu",
+	c.OK(c.users[1], &ledger.Transfer{To: k.Address(), Amount: 2000 * money.UstrPerSTR})
+	c.OK(k, &market.RegisterProvider{Endpoint: "https://" + name + ".example", Region: "eu",
 		Offers:     []market.Offer{{Class: market.ClassStorage, Capacity: 1 << 30, Pricing: market.Rule{Kind: "fixed", Price: price}}},
 		Collateral: 1000 * money.UstrPerSTR})
 	return k
@@ -79,7 +79,7 @@ func (c *chain) commitHeld(u *identity.Key, d []byte, provs ...*identity.Key) (s
 	for _, p := range provs {
 		ls = append(ls, c.openLease(u, p, leaseBytes, true))
 	}
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true}))
 	return m.ID().String(), shardBytes(c.T, d), ls
 }
 
@@ -159,8 +159,8 @@ func TestAttackConsumerCommitsShardsNeverUploaded(t *testing.T) {
 		hls = append(hls, c.openLease(honest, p, leaseBytes, true))
 	}
 	old := c.rc(honest, &objects.Commit{Manifest: hraw, Leases: hls, Public: true})
-	c.ok(honest, old)
-	c.ok(honest, &objects.Remove{ID: hm.ID().String()})
+	c.OK(honest, old)
+	c.OK(honest, &objects.Remove{ID: hm.ID().String()})
 	c.BlockAfter(storage.ReceiptLifetime)
 	if r := c.fails(honest, old, ledger.CodeInvalid); !strings.Contains(r.Log, "expired") {
 		t.Errorf("replayed receipts: %q", r.Log)
@@ -269,7 +269,7 @@ func TestAttackRepairerAtExtremePriceDrainsEscrow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.ok(greedy, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
+		c.OK(greedy, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
 	}
 	o, err := objects.GetObject(c.Query(), id)
 	if err != nil {
@@ -308,14 +308,14 @@ func TestAttackProviderDilutesChallengesWithTinyShards(t *testing.T) {
 	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
 	_, held, _ := c.commitHeld(u, data(2048, 14), p0, p1, p2)
 	sybil := testKey("sybil")
-	c.ok(c.users[1], &ledger.Transfer{To: sybil.Address(), Amount: 100 * money.UstrPerSTR})
+	c.OK(c.users[1], &ledger.Transfer{To: sybil.Address(), Amount: 100 * money.UstrPerSTR})
 	lease := c.openLease(sybil, p0, leaseBytes, true)
 	const tiny = 100
 	var tinyBytes int64
 	for i := range tiny {
 		d := data(3, byte(i))
 		m, raw := manifest(t, d, p0)
-		c.ok(sybil, c.rc(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true}))
+		c.OK(sybil, c.rc(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true}))
 		for h, b := range shardBytes(t, d) {
 			held[h] = b
 		}
@@ -472,7 +472,7 @@ func TestAttackRepairAfterRemoveAndRecommit(t *testing.T) {
 	rep := &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path}
 
 	bal := c.balance(u)
-	r := c.ok(u, &objects.Remove{ID: id})
+	r := c.OK(u, &objects.Remove{ID: id})
 	var refunds uint64
 	for _, e := range r.Events {
 		if e.Type == "lease.closed" && e.Get("consumer") == u.Address().String() {
@@ -527,7 +527,7 @@ func TestAttackRetireToEscapeOpenChallenges(t *testing.T) {
 		t.Fatal("p2 was never challenged")
 	}
 	coll, treasury := c.provider(p2).Collateral, c.Bucket(ledger.BucketTreasury)
-	c.ok(p2, &market.RetireProvider{})
+	c.OK(p2, &market.RetireProvider{})
 	// The block that starts the next epoch, before the deadline.
 	next := (c.Now.UnixMilli()/60_000 + 1) * 60_000
 	if next >= open[0].DeadlineMs {
@@ -607,11 +607,11 @@ func TestAttackProviderDrainsOwnCollateralThroughSybilOwner(t *testing.T) {
 	c.registerProvider("provider3")
 	_, held, _ := c.commitHeld(u, data(2048, 19), p0, p1, p2)
 	sybil := testKey("sybil-owner")
-	c.ok(p0, &ledger.Transfer{To: sybil.Address(), Amount: 50 * money.UstrPerSTR})
+	c.OK(p0, &ledger.Transfer{To: sybil.Address(), Amount: 50 * money.UstrPerSTR})
 	lease := c.openLease(sybil, p0, leaseBytes, true)
 	for i := range 10 {
 		_, raw := manifest(t, data(3, byte(100+i)), p0)
-		c.ok(sybil, c.rc(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true}))
+		c.OK(sybil, c.rc(sybil, &objects.Commit{Manifest: raw, Leases: []uint64{lease}, Public: true}))
 	}
 	c.answerAll(held, p0, p1, p2)
 	coll, bal := c.provider(p0).Collateral, c.balance(sybil)
@@ -652,7 +652,7 @@ func TestAttackChallengeOnRemovedObject(t *testing.T) {
 		t.Fatal("p0 was never challenged")
 	}
 	coll := c.provider(p0).Collateral
-	c.ok(u, &objects.Remove{ID: id})
+	c.OK(u, &objects.Remove{ID: id})
 	if n := len(c.challenges(p0)); n != 0 {
 		t.Fatalf("%d challenges of p0 open after the object was removed", n)
 	}
@@ -681,8 +681,8 @@ func TestAttackSharedLeaseLosesOneObjectsShard(t *testing.T) {
 	dA, dB := data(1024, 21), data(600, 22)
 	mA, rawA := manifest(t, dA, p0, p1, p2)
 	mB, rawB := manifest(t, dB, p0, p1, p2)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawA, Leases: ls, Public: true}))
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawB, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: rawA, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: rawB, Leases: ls, Public: true}))
 	heldA, heldB := shardBytes(t, dA), shardBytes(t, dB)
 	all := map[storage.Hash][]byte{}
 	for h, b := range heldA {
@@ -745,8 +745,8 @@ func TestAttackRepairRoundsSmallShardsEscrowToNothing(t *testing.T) {
 	dA, dB := data(3, 23), data(8, 24)
 	mA, rawA := manifest(t, dA, p0, p1, p2)
 	_, rawB := manifest(t, dB, p0, p1, p2)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawA, Leases: ls, Public: true}))
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: rawB, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: rawA, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: rawB, Leases: ls, Public: true}))
 	heldA, heldB := shardBytes(t, dA), shardBytes(t, dB)
 	all := map[storage.Hash][]byte{}
 	for h, b := range heldA {
@@ -781,7 +781,7 @@ func TestAttackRepairRoundsSmallShardsEscrowToNothing(t *testing.T) {
 	if j.Escrow != 1 {
 		t.Errorf("BUG: the repair of a %d-byte shard holds %d ustr of its lease's escrow, want 1 (rounded up)", j.Size, j.Escrow)
 	}
-	r := c.ok(p3, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
+	r := c.OK(p3, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
 	if _, err := objects.GetObject(c.Query(), id); err != nil {
 		t.Fatalf("BUG: a correct repair of a %d-byte shard, moved %d ustr of its lease's escrow, dropped the object (%v; events %v): "+
 			"move ceil(escrow x bytes / quantity) and fund the new lease for as long as the lost one was paid", j.Size, j.Escrow, err, ledgertest.Find(r.Events, objects.EventExpired))
@@ -812,7 +812,7 @@ func TestAttackRetireManyShardsRespectsRepairBudget(t *testing.T) {
 	// 3 segments: 3 shards on each provider.
 	_, held, _ := c.commitHeld(u, data(3*1024, 25), p0, p1, p2)
 	c.answerAll(held, p0, p1, p2)
-	c.ok(p2, &market.RetireProvider{})
+	c.OK(p2, &market.RetireProvider{})
 	lost, assigned, blocks := 0, 0, 0
 	for lost < 3 && blocks < 20 {
 		c.BlockAfter(30 * time.Second)
@@ -853,7 +853,7 @@ func TestAttackOneValidatorReportsProviderDown(t *testing.T) {
 		epoch := market.EpochOf(c.Query(), c.Now.UnixMilli())
 		for i, row := range []market.ProbeRow{{Provider: p2.Address(), OK: 6, Total: 6}, {Provider: p2.Address(), OK: 6, Total: 6},
 			{Provider: p2.Address(), OK: 0, Total: 4_000_000_000}} {
-			c.ok(testKey(fmt.Sprintf("op%d", i)), &market.ProbeReport{Epoch: epoch, Results: []market.ProbeRow{row}})
+			c.OK(testKey(fmt.Sprintf("op%d", i)), &market.ProbeReport{Epoch: epoch, Results: []market.ProbeRow{row}})
 		}
 	}
 	if st := c.stats(p2); st.LostMs != 0 || st.Lost != 0 || st.DownEpochs != 0 {
@@ -869,7 +869,7 @@ func TestAttackOneValidatorReportsProviderDown(t *testing.T) {
 		epoch := market.EpochOf(c.Query(), c.Now.UnixMilli())
 		for i, row := range []market.ProbeRow{{Provider: p2.Address(), OK: 0, Total: 6}, {Provider: p2.Address(), OK: 6, Total: 6},
 			{Provider: p2.Address(), OK: 1, Total: 6}} {
-			c.ok(testKey(fmt.Sprintf("op%d", i)), &market.ProbeReport{Epoch: epoch, Results: []market.ProbeRow{row}})
+			c.OK(testKey(fmt.Sprintf("op%d", i)), &market.ProbeReport{Epoch: epoch, Results: []market.ProbeRow{row}})
 		}
 	}
 	if st := c.stats(p2); st.LostMs == 0 || st.DownEpochs < 3 {
@@ -886,7 +886,7 @@ func TestAttackLostProviderReRegisters(t *testing.T) {
 	p0, p1, p2 := c.providers[0], c.providers[1], c.providers[2]
 	c.registerProvider("provider3")
 	_, held, _ := c.commitHeld(u, data(2048, 27), p0, p1, p2)
-	c.ok(p2, &market.RetireProvider{})
+	c.OK(p2, &market.RetireProvider{})
 	for range 3 {
 		c.epoch()
 		c.answerAll(held, p0, p1)
@@ -895,8 +895,8 @@ func TestAttackLostProviderReRegisters(t *testing.T) {
 		t.Fatalf("p2 after retiring: %+v, %d placements", st, c.placements(p2))
 	}
 	c.BlockAfter(11 * time.Minute) // the unbonding delay
-	c.ok(p2, &market.Unbond{})
-	c.ok(p2, &market.RegisterProvider{Endpoint: "https://again.example", Region: "eu",
+	c.OK(p2, &market.Unbond{})
+	c.OK(p2, &market.RegisterProvider{Endpoint: "https://again.example", Region: "eu",
 		Offers:     []market.Offer{{Class: market.ClassStorage, Capacity: 1 << 30, Pricing: market.Rule{Kind: "fixed", Price: 1_000_000_000}}},
 		Collateral: 500 * money.UstrPerSTR})
 	_, held2, _ := c.commitHeld(v, data(2048, 28), p0, p1, p2)
@@ -940,7 +940,7 @@ func TestAttackSameShardTwiceOnOneProvider(t *testing.T) {
 	for _, p := range []*identity.Key{p0, p1} {
 		ls = append(ls, c.openLease(u, p, 4096, true))
 	}
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true}))
 	held := shardBytes(t, d)
 	id := m.ID().String()
 	if n := c.placements(p0); n != 4 {
@@ -987,13 +987,13 @@ func TestAttackSameShardTwiceOnOneProvider(t *testing.T) {
 				k = p
 			}
 		}
-		c.ok(k, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
+		c.OK(k, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
 		c.checkObjects()
 	}
 	if n := c.placements(p0); n != 0 {
 		t.Fatalf("p0 still has %d placements", n)
 	}
-	c.ok(u, &objects.Remove{ID: id})
+	c.OK(u, &objects.Remove{ID: id})
 	c.checkObjects()
 	if s := c.moduleStateOf("objects/"); s != "" {
 		t.Fatalf("objects state left behind:\n%s", s)
@@ -1013,7 +1013,7 @@ func TestAttackStrangerProofAndRepairMessages(t *testing.T) {
 	p3 := c.registerProvider("provider3")
 	id, held, _ := c.commitHeld(u, data(2048, 30), p0, p1, p2)
 	stranger := testKey("throwaway")
-	c.ok(u, &ledger.Transfer{To: stranger.Address(), Amount: 20 * money.UstrPerSTR})
+	c.OK(u, &ledger.Transfer{To: stranger.Address(), Amount: 20 * money.UstrPerSTR})
 	var jobs []objects.RepairJob
 	for range 12 {
 		c.epoch()
@@ -1054,11 +1054,11 @@ func TestAttackStrangerProofAndRepairMessages(t *testing.T) {
 	}
 	for _, tc := range cases {
 		bal := c.balance(stranger)
-		r := c.failsTx(c.TxGas(stranger, tc.msg, ledgertest.DefaultGas), tc.name, tc.code)
+		r := c.Fails(c.TxGas(stranger, tc.msg, ledgertest.DefaultGas), tc.code, "")
 		if got := bal - c.balance(stranger); got != r.Fee {
 			t.Fatalf("%s: the stranger paid %d, its fee is %d", tc.name, got, r.Fee)
 		}
 	}
 	// p0's challenge is still open, and p0 answers it.
-	c.ok(p0, good)
+	c.OK(p0, good)
 }

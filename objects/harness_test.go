@@ -125,45 +125,19 @@ func newChainWith(t *testing.T, p objects.Params, vals ...int) *chain {
 		Genesis:       map[string]any{"market": mg, "objects": objects.Genesis{Params: p}},
 		GenesisEvents: len(mg.Providers), HashTag: "objects-block",
 	})
+	c.Watch = moduleState
 	c.AddCheck(c.check)
 	return c
 }
 
-// do runs one transaction in its own block and returns its result.
-func (c *chain) do(k *identity.Key, msg ledger.Msg) ledger.TxResult {
-	c.T.Helper()
-	return c.BlockAfter(time.Second, c.Tx(k, msg))[0]
-}
-
-func (c *chain) ok(k *identity.Key, msg ledger.Msg) ledger.TxResult {
-	c.T.Helper()
-	r := c.do(k, msg)
-	if r.Code != ledger.CodeOK {
-		c.T.Fatalf("%s: code %d: %s", msg.Type(), r.Code, r.Log)
-	}
-	return r
-}
-
 func (c *chain) fails(k *identity.Key, msg ledger.Msg, code uint32) ledger.TxResult {
 	c.T.Helper()
-	return c.failsTx(c.Tx(k, msg), msg.Type(), code)
+	return c.Fails(c.Tx(k, msg), code, "")
 }
 
-func (c *chain) failsTx(tx []byte, typ string, code uint32) ledger.TxResult {
-	c.T.Helper()
-	before := c.moduleState()
-	r := c.BlockAfter(time.Second, tx)[0]
-	if r.Code != code {
-		c.T.Fatalf("%s: code %d (%s), want %d", typ, r.Code, r.Log, code)
-	}
-	if after := c.moduleState(); after != before {
-		c.T.Fatalf("%s failed but changed market or objects state", typ)
-	}
-	return r
-}
-
-// moduleState renders the market's and objects' state, for comparison.
-func (c *chain) moduleState() string {
+// moduleState renders the market's and objects' state, which a failed
+// transaction must leave as it was.
+func moduleState(c *ledgertest.Chain) string {
 	var sb strings.Builder
 	c.St.Iterate([]byte("objects/"), func(k, v []byte) error { fmt.Fprintf(&sb, "%q=%q\n", k, v); return nil })
 	c.St.Iterate([]byte("market/lease/"), func(k, v []byte) error { fmt.Fprintf(&sb, "%q=%q\n", k, v); return nil })
@@ -210,12 +184,12 @@ func (c *chain) openLease(k, p *identity.Key, quantity uint64, ack bool) uint64 
 func (c *chain) openLeaseDeposit(k, p *identity.Key, quantity, deposit uint64, ack bool) uint64 {
 	c.T.Helper()
 	pa := p.Address()
-	r := c.ok(k, &market.OpenLease{Class: market.ClassStorage, Quantity: quantity, Deposit: deposit, Provider: &pa})
+	r := c.OK(k, &market.OpenLease{Class: market.ClassStorage, Quantity: quantity, Deposit: deposit, Provider: &pa})
 	ev := ledgertest.Find(r.Events, "lease.opened")
 	var id uint64
 	fmt.Sscan(ev.Get("lease"), &id)
 	if ack {
-		c.ok(p, &market.AckLease{ID: id})
+		c.OK(p, &market.AckLease{ID: id})
 	}
 	return id
 }

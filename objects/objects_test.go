@@ -32,7 +32,7 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 	ls := c.leases(0)
 
 	mA, bA := manifest(t, data(3000, 1), c.providers...)
-	r := c.ok(u, c.rc(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true}))
+	r := c.OK(u, c.rc(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true}))
 	ev := ledgertest.Find(r.Events, "object.committed")
 	if ev == nil || ev.Get("id") != mA.ID().String() || ev.Get("owner") != u.Address().String() || ev.Get("size") != "3000" {
 		t.Fatalf("object.committed event %+v", ev)
@@ -68,11 +68,11 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 	c.fails(u, c.rc(u, &objects.Commit{Manifest: bC, Leases: ls, Public: true}), ledger.CodeInsufficient)
 	// A 600-byte one does.
 	mB, bB := manifest(t, data(600, 2), c.providers...)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: bB, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: bB, Leases: ls, Public: true}))
 
 	// Only the owner removes.
 	c.fails(other, &objects.Remove{ID: mA.ID().String()}, ledger.CodeUnauthorized)
-	r = c.ok(u, &objects.Remove{ID: mA.ID().String()})
+	r = c.OK(u, &objects.Remove{ID: mA.ID().String()})
 	if ev := ledgertest.Find(r.Events, "object.removed"); ev == nil || ev.Get("id") != mA.ID().String() || ev.Get("closed") != "" {
 		t.Fatalf("object.removed event %+v (no lease should close: B uses them)", ev)
 	}
@@ -86,10 +86,10 @@ func TestCommitGetRemoveAndQuota(t *testing.T) {
 		}
 	}
 	// The freed room takes C.
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: bC, Leases: ls, Public: true}))
-	c.ok(u, &objects.Remove{ID: mB.ID().String()})
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: bC, Leases: ls, Public: true}))
+	c.OK(u, &objects.Remove{ID: mB.ID().String()})
 	// Removing the last object closes its leases and refunds the escrow.
-	r = c.ok(u, &objects.Remove{ID: mC.ID().String()})
+	r = c.OK(u, &objects.Remove{ID: mC.ID().String()})
 	if ev := ledgertest.Find(r.Events, "object.removed"); ev == nil || ev.Get("closed") != ev.Get("leases") {
 		t.Fatalf("object.removed event %+v: every lease should close", ev)
 	}
@@ -136,7 +136,7 @@ func TestCommitLeaseChecks(t *testing.T) {
 	c.fails(u, c.rc(u, &objects.Commit{Manifest: b, Leases: []uint64{pending, ls[1], ls[2]}, Public: true}), ledger.CodeConflict)
 	// A closed lease.
 	closed := c.openLease(u, p0, leaseBytes, true)
-	c.ok(u, &market.CloseLease{ID: closed})
+	c.OK(u, &market.CloseLease{ID: closed})
 	c.fails(u, c.rc(u, &objects.Commit{Manifest: b, Leases: []uint64{closed, ls[1], ls[2]}, Public: true}), ledger.CodeConflict)
 	// An unknown lease.
 	c.fails(u, c.rc(u, &objects.Commit{Manifest: b, Leases: []uint64{999, ls[1], ls[2]}, Public: true}), ledger.CodeNotFound)
@@ -148,7 +148,7 @@ func TestCommitLeaseChecks(t *testing.T) {
 	// Two leases with one provider add up: 2 x 2000 >= 3000 (2+1 over two
 	// providers puts two shards of each segment on provider 0).
 	extra := c.openLease(u, p0, leaseBytes, true)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: b01, Leases: []uint64{ls[0], extra, ls[1]}, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: b01, Leases: []uint64{ls[0], extra, ls[1]}, Public: true}))
 	// Expiry in the past.
 	_, b2 := manifest(t, data(10, 9), c.providers...)
 	c.fails(u, c.rc(u, &objects.Commit{Manifest: b2, Leases: ls, ExpiresMs: c.Now.UnixMilli(), Public: true}), ledger.CodeInvalid)
@@ -215,12 +215,12 @@ func TestValidateAndCanonical(t *testing.T) {
 		"no key field":                pre + rcs,
 		"JSON, as once encoded":       `{"manifest":"","leases":[]}`,
 	} {
-		before := c.moduleState()
+		before := moduleState(c.Chain)
 		r := c.BlockAfter(time.Second, c.Tx(u, &ledgertest.RawMsg{Typ: "objects/commit", B: []byte(s)}))[0]
 		if r.Code != ledger.CodeInvalid {
 			t.Fatalf("%s: code %d (%s)", name, r.Code, r.Log)
 		}
-		if c.moduleState() != before {
+		if moduleState(c.Chain) != before {
 			t.Fatal("a refused message changed state")
 		}
 	}
@@ -240,7 +240,7 @@ func TestExpiriesCarriedOver(t *testing.T) {
 	exp := c.Now.Add(10 * time.Second)
 	for i := range 5 {
 		_, b := manifest(t, data(300, byte(40+i)), c.providers...)
-		c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli(), Public: true}))
+		c.OK(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli(), Public: true}))
 	}
 	c.BlockAfter(exp.Sub(c.Now))
 	for i, want := range []int{2, 2, 1, 0} {
@@ -268,11 +268,11 @@ func TestExpiry(t *testing.T) {
 	ls := c.leases(0)
 	m, b := manifest(t, data(3000, 1), c.providers...)
 	exp := c.Now.Add(10 * time.Second)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli(), Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, ExpiresMs: exp.UnixMilli(), Public: true}))
 	// A second object without expiry on other leases stays.
 	ls2 := c.leases(0)
 	m2, b2 := manifest(t, data(600, 2), c.providers...)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: b2, Leases: ls2, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: b2, Leases: ls2, Public: true}))
 
 	c.BlockAfter(exp.Add(-time.Millisecond).Sub(c.Now))
 	if ledgertest.Find(c.EndEvents, "object.expired") != nil {
@@ -328,7 +328,7 @@ func TestShardRefsAndEmptyObject(t *testing.T) {
 			t.Fatalf("before commit: %s has %d refs", k, n)
 		}
 	}
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
 	want := map[string]uint64{}
 	for _, seg := range m.Segments {
 		for j, sh := range seg.Shards {
@@ -345,7 +345,7 @@ func TestShardRefsAndEmptyObject(t *testing.T) {
 	if n := objects.ShardRefs(c.Query(), c.users[1].Address(), m.Segments[0].Shards[0].Hash); n != 0 {
 		t.Fatalf("refs on a non-provider: %d", n)
 	}
-	c.ok(u, &objects.Remove{ID: m.ID().String()})
+	c.OK(u, &objects.Remove{ID: m.ID().String()})
 	for k, n := range refs() {
 		if n != 0 {
 			t.Fatalf("after remove: %s has %d refs", k, n)
@@ -355,11 +355,11 @@ func TestShardRefsAndEmptyObject(t *testing.T) {
 	// The empty object needs no lease, and refuses one.
 	e, eb := manifest(t, nil, c.providers...)
 	c.fails(u, c.rc(u, &objects.Commit{Manifest: eb, Leases: ls[:1], Public: true}), ledger.CodeInvalid)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: eb, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: eb, Public: true}))
 	if v, err := objects.GetObject(c.Query(), e.ID().String()); err != nil || v.Size != 0 || len(v.Leases) != 0 {
 		t.Fatalf("empty object: %+v, %v", v, err)
 	}
-	c.ok(u, &objects.Remove{ID: e.ID().String()})
+	c.OK(u, &objects.Remove{ID: e.ID().String()})
 }
 
 // FuzzDecodeCommit: any bytes either fail to decode, or decode to a Commit
@@ -407,8 +407,8 @@ func TestCommitAndRemoveAfterTimeKeepEscrowWhole(t *testing.T) {
 	month := 30 * 24 * time.Hour
 	c.BlockAfter(month)
 	m, b := manifest(t, data(3000, 9), c.providers...)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
 	c.BlockAfter(month)
-	c.ok(u, &objects.Remove{ID: m.ID().String()})
+	c.OK(u, &objects.Remove{ID: m.ID().String()})
 	c.BlockAfter(month)
 }

@@ -16,7 +16,7 @@ func TestObjectsAfterPages(t *testing.T) {
 	ls := c.leases(0)
 	for i := range 5 {
 		_, b := manifest(t, data(600, byte(10+i)), c.providers...)
-		c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
+		c.OK(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
 	}
 	all, more, err := objects.ObjectsAfter(c.Query(), u.Address(), nil, 100)
 	if err != nil || len(all) != 5 || more {

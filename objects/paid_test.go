@@ -28,7 +28,7 @@ func TestClosingALeaseAnObjectUsesIsRefused(t *testing.T) {
 	u, p0 := c.users[0], c.providers[0]
 	ls := c.leases(0)
 	m, b := manifest(t, data(3000, 1), c.providers...)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
 	id := m.ID().String()
 
 	for _, tc := range []struct {
@@ -38,15 +38,15 @@ func TestClosingALeaseAnObjectUsesIsRefused(t *testing.T) {
 		{u, fmt.Sprintf("lease %d pays for object %s: remove the object first (objects/remove), and the lease closes with it", ls[0], id)},
 		{p0, fmt.Sprintf("lease %d pays for object %s, so its provider cannot close it: the lease ends when its owner removes what it pays for, or when its escrow runs out", ls[0], id)},
 	} {
-		before, bal := c.moduleState(), c.balance(tc.who)
-		r := c.do(tc.who, &market.CloseLease{ID: ls[0]})
+		before, bal := moduleState(c.Chain), c.balance(tc.who)
+		r := c.Do(tc.who, &market.CloseLease{ID: ls[0]})
 		if r.Code != ledger.CodeConflict || r.Log != tc.want {
 			t.Fatalf("close_lease by %s: code %d, log %q\nwant code %d, log %q", tc.who.Name, r.Code, r.Log, ledger.CodeConflict, tc.want)
 		}
 		if got := c.balance(tc.who); got != bal-r.Fee || r.Fee == 0 {
 			t.Fatalf("close_lease by %s: balance %d -> %d, want only the fee %d taken", tc.who.Name, bal, got, r.Fee)
 		}
-		if c.moduleState() != before {
+		if moduleState(c.Chain) != before {
 			t.Fatalf("a refused close changed market or objects state")
 		}
 		if lid, obj, ok := objects.LeaseInUse("transaction rejected: " + r.Log); !ok || lid != ls[0] || obj != id {
@@ -55,8 +55,8 @@ func TestClosingALeaseAnObjectUsesIsRefused(t *testing.T) {
 	}
 	// A second object on the same lease: the message counts them.
 	m2, b2 := manifest(t, data(600, 2), c.providers...)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: b2, Leases: ls, Public: true}))
-	r := c.do(u, &market.CloseLease{ID: ls[1]})
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: b2, Leases: ls, Public: true}))
+	r := c.Do(u, &market.CloseLease{ID: ls[1]})
 	first := min(m.ID().String(), m2.ID().String()) // the index is in root order; roots sort as their IDs do
 	if want := fmt.Sprintf("lease %d pays for object %s and 1 more: remove those objects first (objects/remove), and the lease closes with the last", ls[1], first); r.Code != ledger.CodeConflict || r.Log != want {
 		t.Fatalf("close with two objects: code %d, log %q, want %q", r.Code, r.Log, want)
@@ -76,8 +76,8 @@ func TestClosingALeaseAnObjectUsesIsRefused(t *testing.T) {
 		}
 	}
 	// Removing the objects closes the leases: what was not paid comes back.
-	c.ok(u, &objects.Remove{ID: m2.ID().String()})
-	r = c.ok(u, &objects.Remove{ID: id})
+	c.OK(u, &objects.Remove{ID: m2.ID().String()})
+	r = c.OK(u, &objects.Remove{ID: id})
 	if ev := ledgertest.Find(r.Events, objects.EventRemoved); ev == nil || ev.Get(objects.AttrClosed) != ev.Get(objects.AttrLeases) {
 		t.Fatalf("removing the last object: %+v", ev)
 	}
@@ -88,7 +88,7 @@ func TestClosingALeaseAnObjectUsesIsRefused(t *testing.T) {
 	}
 	// A lease nothing uses still closes at once.
 	free := c.openLease(u, p0, leaseBytes, true)
-	c.ok(u, &market.CloseLease{ID: free})
+	c.OK(u, &market.CloseLease{ID: free})
 }
 
 // The other half of attack 1: a lease whose escrow runs out takes its
@@ -107,11 +107,11 @@ func TestALeaseThatRunsDryDropsItsObjects(t *testing.T) {
 	}
 	mA, bA := manifest(t, data(3000, 1), c.providers...)
 	mB, bB := manifest(t, data(600, 2), c.providers...)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true}))
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: bB, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: bA, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: bB, Leases: ls, Public: true}))
 	lsC := c.leases(0)
 	mC, bC := manifest(t, data(1000, 3), c.providers...)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: bC, Leases: lsC, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: bC, Leases: lsC, Public: true}))
 
 	// L2's escrow lasts ceil(20 x 10^12 / rate) ms from its activation.
 	l2 := c.lease(ls[2])
@@ -240,7 +240,7 @@ func TestCopiedManifestKeepsNoOtherOwnersShards(t *testing.T) {
 	alice, mallory := c.users[0], c.users[1]
 	lsA, lsM := c.leases(0), c.leases(1)
 	mA, bA := manifest(t, data(3000, 1), c.providers...)
-	c.ok(alice, c.rc(alice, &objects.Commit{Manifest: bA, Leases: lsA, Public: true}))
+	c.OK(alice, c.rc(alice, &objects.Commit{Manifest: bA, Leases: lsA, Public: true}))
 	// The first 1024 bytes are A's first segment: the same shard hashes.
 	// (data repeats every 256 bytes, so A's first two segments are the
 	// same, and A places each of their shards twice.)
@@ -251,7 +251,7 @@ func TestCopiedManifestKeepsNoOtherOwnersShards(t *testing.T) {
 	// Without leases of its own it cannot be committed at all.
 	c.fails(mallory, c.rc(mallory, &objects.Commit{Manifest: bPart, Leases: lsA, Public: true}), ledger.CodeUnauthorized)
 	c.fails(mallory, c.rc(mallory, &objects.Commit{Manifest: bPart, Public: true}), ledger.CodeInvalid)
-	c.ok(mallory, c.rc(mallory, &objects.Commit{Manifest: bPart, Leases: lsM, Public: true}))
+	c.OK(mallory, c.rc(mallory, &objects.Commit{Manifest: bPart, Leases: lsM, Public: true}))
 
 	p0, h := c.providers[0].Address(), mA.Segments[0].Shards[0].Hash
 	refs := func() (a, m, all uint64) {
@@ -263,14 +263,14 @@ func TestCopiedManifestKeepsNoOtherOwnersShards(t *testing.T) {
 	}
 	// Alice removes A: her references go, whatever Mallory's object says,
 	// so the provider may delete her copy.
-	c.ok(alice, &objects.Remove{ID: mA.ID().String()})
+	c.OK(alice, &objects.Remove{ID: mA.ID().String()})
 	if a, m, all := refs(); a != 0 || m != 1 || all != 1 {
 		t.Fatalf("after alice's remove: alice %d, mallory %d, all %d; want 0, 1, 1", a, m, all)
 	}
 	// A copy of A's whole manifest, committed by Mallory on his own
 	// leases, is his object: he pays for it, and it holds his references.
-	c.ok(mallory, &objects.Remove{ID: mPart.ID().String()})
-	c.ok(mallory, c.rc(mallory, &objects.Commit{Manifest: bA, Leases: c.leases(1), Public: true}))
+	c.OK(mallory, &objects.Remove{ID: mPart.ID().String()})
+	c.OK(mallory, c.rc(mallory, &objects.Commit{Manifest: bA, Leases: c.leases(1), Public: true}))
 	if a, m, _ := refs(); a != 0 || m != 2 {
 		t.Fatalf("mallory's copy: alice %d, mallory %d; want 0, 2", a, m)
 	}
@@ -287,7 +287,7 @@ func TestRenew(t *testing.T) {
 	u, other := c.users[0], c.users[1]
 	ls := c.leases(0)
 	m, b := manifest(t, data(3000, 1), c.providers...)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: b, Leases: ls, Public: true}))
 	id := m.ID().String()
 	v0, err := objects.GetObject(c.Query(), id)
 	if err != nil {
@@ -306,7 +306,7 @@ func TestRenew(t *testing.T) {
 	}
 	for _, payer := range []*identity.Key{u, other} {
 		bal := c.balance(payer)
-		r := c.ok(payer, &objects.Renew{ID: id, Seconds: secs})
+		r := c.OK(payer, &objects.Renew{ID: id, Seconds: secs})
 		if got := c.balance(payer); got != bal-3*per-r.Fee {
 			t.Fatalf("%s paid %d, want 3 x %d + fee %d", payer.Name, bal-got, per, r.Fee)
 		}
@@ -338,9 +338,9 @@ func TestRenew(t *testing.T) {
 	// left.
 	poor := testKey("poor")
 	const gas = 100_000
-	c.ok(u, &ledger.Transfer{To: poor.Address(), Amount: gas*c.Params.MinGasPrice + 3*per - 1})
+	c.OK(u, &ledger.Transfer{To: poor.Address(), Amount: gas*c.Params.MinGasPrice + 3*per - 1})
 	bal := c.balance(poor)
-	r := c.failsTx(c.TxGas(poor, &objects.Renew{ID: id, Seconds: secs}, gas), "objects/renew", ledger.CodeInsufficient)
+	r := c.Fails(c.TxGas(poor, &objects.Renew{ID: id, Seconds: secs}, gas), ledger.CodeInsufficient, "")
 	if got := c.balance(poor); got != bal-r.Fee || r.Fee == 0 {
 		t.Fatalf("a failed renew took %d, want the fee %d", bal-got, r.Fee)
 	}

@@ -31,10 +31,10 @@ func TestPrivateObjectGrants(t *testing.T) {
 	c := newChain(t)
 	owner, bob := c.users[0], c.users[1]
 	mallory := testKey("mallory")
-	c.ok(c.users[1], &ledger.Transfer{To: mallory.Address(), Amount: 1_000_000_000})
+	c.OK(c.users[1], &ledger.Transfer{To: mallory.Address(), Amount: 1_000_000_000})
 	m, b := manifest(t, data(3000, 9), c.providers...)
 	id := m.ID().String()
-	r := c.ok(owner, c.rc(owner, &objects.Commit{Manifest: b, Leases: c.leases(0), WrappedKey: wrapped}))
+	r := c.OK(owner, c.rc(owner, &objects.Commit{Manifest: b, Leases: c.leases(0), WrappedKey: wrapped}))
 	if ledgertest.Find(r.Events, objects.EventCommitted) == nil {
 		t.Fatal("no object.committed event")
 	}
@@ -77,7 +77,7 @@ func TestPrivateObjectGrants(t *testing.T) {
 	// The owner grants bob for a minute: he reads until it ends.
 	until := c.Now.Add(time.Minute).UnixMilli()
 	g.UntilMs = until
-	r = c.ok(owner, g)
+	r = c.OK(owner, g)
 	ev := ledgertest.Find(r.Events, objects.EventGranted)
 	if ev == nil || ev.Get(objects.AttrGrantee) != bob.Address().String() || ev.Get(objects.AttrUntil) != fmt.Sprint(until) {
 		t.Fatalf("object.granted event %+v", ev)
@@ -100,14 +100,14 @@ func TestPrivateObjectGrants(t *testing.T) {
 	// Granted again without an end, then revoked: refused again. Only the
 	// owner revokes, and only a grant that exists.
 	g.UntilMs = 0
-	c.ok(owner, g)
+	c.OK(owner, g)
 	if _, ok := c.canRead(p0, h, bob.Address()); !ok {
 		t.Fatal("bob, granted again, may not read")
 	}
 	rv := &objects.Revoke{ID: id, Grantee: bob.Address().String()}
 	c.fails(bob, rv, ledger.CodeUnauthorized)
 	c.fails(mallory, rv, ledger.CodeUnauthorized)
-	r = c.ok(owner, rv)
+	r = c.OK(owner, rv)
 	if ev := ledgertest.Find(r.Events, objects.EventRevoked); ev == nil || ev.Get(objects.AttrGrantee) != bob.Address().String() {
 		t.Fatalf("object.revoked event %+v", ev)
 	}
@@ -120,8 +120,8 @@ func TestPrivateObjectGrants(t *testing.T) {
 	}
 
 	// Removing the object takes its grants with it.
-	c.ok(owner, g)
-	c.ok(owner, &objects.Remove{ID: id})
+	c.OK(owner, g)
+	c.OK(owner, &objects.Remove{ID: id})
 	if s := c.moduleStateOf("objects/grant/"); s != "" {
 		t.Fatalf("grants left behind:\n%s", s)
 	}
@@ -142,8 +142,8 @@ func TestPublicCopyDoesNotOpenAPrivateShard(t *testing.T) {
 	if mA.Segments[0].Shards[0].Hash != mB.Segments[0].Shards[0].Hash {
 		t.Fatal("the two objects do not share their first segment")
 	}
-	c.ok(owner, c.rc(owner, &objects.Commit{Manifest: bA, Leases: c.leases(0), WrappedKey: wrapped}))
-	c.ok(bob, c.rc(bob, &objects.Commit{Manifest: bB, Leases: c.leases(1), Public: true}))
+	c.OK(owner, c.rc(owner, &objects.Commit{Manifest: bA, Leases: c.leases(0), WrappedKey: wrapped}))
+	c.OK(bob, c.rc(bob, &objects.Commit{Manifest: bB, Leases: c.leases(1), Public: true}))
 	h := mA.Segments[0].Shards[0].Hash
 	stranger := testKey("stranger").Address()
 	if priv, ok := c.canRead(c.providers[0], h, stranger); !priv || ok {
@@ -165,24 +165,24 @@ func TestGrantsAreBounded(t *testing.T) {
 	owner := c.users[0]
 	m, b := manifest(t, data(600, 7), c.providers...)
 	id := m.ID().String()
-	c.ok(owner, c.rc(owner, &objects.Commit{Manifest: b, Leases: c.leases(0), WrappedKey: wrapped}))
+	c.OK(owner, c.rc(owner, &objects.Commit{Manifest: b, Leases: c.leases(0), WrappedKey: wrapped}))
 	until := c.Now.Add(time.Hour).UnixMilli()
 	for i := range objects.MaxGrants {
 		g := &objects.Grant{ID: id, Grantee: testKey(fmt.Sprint("grantee", i)).Address().String(), WrappedKey: wrapped}
 		if i == 0 {
 			g.UntilMs = until
 		}
-		c.ok(owner, g)
+		c.OK(owner, g)
 	}
 	one := &objects.Grant{ID: id, Grantee: testKey("one too many").Address().String(), WrappedKey: wrapped}
 	c.fails(owner, one, ledger.CodeConflict)
 	c.BlockAfter(2 * time.Hour)
-	c.ok(owner, one) // grant 0 expired and made room
+	c.OK(owner, one) // grant 0 expired and made room
 	gs, err := objects.Grants(c.Query(), id)
 	if err != nil || len(gs) != objects.MaxGrants {
 		t.Fatalf("%d grants, %v", len(gs), err)
 	}
-	c.ok(owner, &objects.Remove{ID: id})
+	c.OK(owner, &objects.Remove{ID: id})
 	if s := c.moduleStateOf("objects/grant/"); s != "" {
 		t.Fatal("grants left behind")
 	}
@@ -219,7 +219,7 @@ func TestRepairerReadsAPrivateObject(t *testing.T) {
 	d := data(2048, 2)
 	held := shardBytes(t, d)
 	m, raw := manifest(t, d, p0, p1, p2)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), WrappedKey: wrapped}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), WrappedKey: wrapped}))
 	h0 := m.Segments[0].Shards[0].Hash
 	if _, ok := c.canRead(p0, h0, p3.Address()); ok {
 		t.Fatal("a provider with no repair may read")
@@ -229,7 +229,7 @@ func TestRepairerReadsAPrivateObject(t *testing.T) {
 		c.epoch()
 		for _, p := range []*identity.Key{p0, p1} {
 			for _, ch := range c.challenges(p) {
-				c.ok(p, answer(t, held, ch))
+				c.OK(p, answer(t, held, ch))
 			}
 		}
 		if jobs = c.repairsHeld(); len(jobs) == 2 && jobs[0].Assignee != "" && jobs[1].Assignee != "" {
@@ -252,7 +252,7 @@ func TestRepairerReadsAPrivateObject(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.ok(p3, &objects.Repair{ID: m.ID().String(), Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
+		c.OK(p3, &objects.Repair{ID: m.ID().String(), Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
 	}
 	if _, ok := c.canRead(p0, h0, p3.Address()); ok {
 		t.Fatal("the repairer may still read after its repairs are done")

@@ -127,7 +127,7 @@ func TestProofsPassFailAndMiss(t *testing.T) {
 	d := data(2048, 1)
 	held := shardBytes(t, d)
 	_, raw := manifest(t, d, p0, p1, p2)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), Public: true}))
 
 	c.epoch()
 	ev := ledgertest.Find(c.EndEvents, objects.EventChallenges)
@@ -144,7 +144,7 @@ func TestProofsPassFailAndMiss(t *testing.T) {
 
 	// p0 answers every challenge honestly.
 	for _, ch := range c0 {
-		r := c.ok(p0, answer(t, held, ch))
+		r := c.OK(p0, answer(t, held, ch))
 		if ledgertest.Find(r.Events, objects.EventProofPassed) == nil {
 			t.Fatalf("honest answer: events %v", r.Events)
 		}
@@ -158,7 +158,7 @@ func TestProofsPassFailAndMiss(t *testing.T) {
 	bad := answer(t, held, c1[0])
 	bad.Leaf = append([]byte(nil), bad.Leaf...)
 	bad.Leaf[0] ^= 1
-	r := c.ok(p1, bad)
+	r := c.OK(p1, bad)
 	miss := ledgertest.Find(r.Events, objects.EventProofMissed)
 	want := coll1 * 50 / 10_000
 	if miss == nil || miss.Get(objects.AttrReason) != "invalid" || miss.Get(objects.AttrPenalty) != ledger.FormatInt(want) {
@@ -209,8 +209,8 @@ func TestProofsPassFailAndMiss(t *testing.T) {
 func (c *chain) registerProvider(name string) *identity.Key {
 	c.T.Helper()
 	k := testKey(name)
-	c.ok(c.users[1], &ledger.Transfer{To: k.Address(), Amount: 2000 * money.UstrPerSTR})
-	c.ok(k, &market.RegisterProvider{Endpoint: "https://" + name + ".example", Region: "eu",
+	c.OK(c.users[1], &ledger.Transfer{To: k.Address(), Amount: 2000 * money.UstrPerSTR})
+	c.OK(k, &market.RegisterProvider{Endpoint: "https://" + name + ".example", Region: "eu",
 		Offers:     []market.Offer{{Class: market.ClassStorage, Capacity: 1 << 30, Pricing: market.Rule{Kind: "fixed", Price: 1_000_000_000}}},
 		Collateral: 1000 * money.UstrPerSTR})
 	return k
@@ -232,7 +232,7 @@ func TestLostShardsRepairedOwnerOffline(t *testing.T) {
 	m, raw := manifest(t, d, p0, p1, p2)
 	id := m.ID().String()
 	ls := c.leases(0)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: ls, Public: true}))
 	lost := ls[2] // p2's lease
 	escrowBefore := c.lease(lost).Escrow
 	ownerBal := c.balance(u)
@@ -243,7 +243,7 @@ func TestLostShardsRepairedOwnerOffline(t *testing.T) {
 		c.epoch()
 		for _, p := range []*identity.Key{p0, p1} {
 			for _, ch := range c.challenges(p) {
-				c.ok(p, answer(t, held, ch))
+				c.OK(p, answer(t, held, ch))
 			}
 		}
 		jobs = c.repairsHeld()
@@ -307,7 +307,7 @@ func TestLostShardsRepairedOwnerOffline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := c.ok(p3, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
+		r := c.OK(p3, &objects.Repair{ID: id, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
 		if ledgertest.Find(r.Events, objects.EventRepaired) == nil {
 			t.Fatalf("repair events %v", r.Events)
 		}
@@ -350,7 +350,7 @@ func TestLostShardsRepairedOwnerOffline(t *testing.T) {
 		t.Fatal("the repairer is not challenged on what it now holds")
 	}
 	// Removing the object leaves nothing of it behind.
-	c.ok(u, &objects.Remove{ID: id})
+	c.OK(u, &objects.Remove{ID: id})
 	if s := c.moduleStateOf("objects/"); s != "" {
 		t.Fatalf("objects state left behind:\n%s", s)
 	}
@@ -369,9 +369,9 @@ func TestProviderLostWhenRetiredOrDown(t *testing.T) {
 	d := data(2048, 3)
 	held := shardBytes(t, d)
 	_, raw := manifest(t, d, p0, p1, p2)
-	c.ok(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), Public: true}))
+	c.OK(u, c.rc(u, &objects.Commit{Manifest: raw, Leases: c.leases(0), Public: true}))
 
-	c.ok(p1, &market.RetireProvider{})
+	c.OK(p1, &market.RetireProvider{})
 	op := testKey("op0")
 	reasons := map[string]string{}
 	for e := 0; e < 8 && len(reasons) < 4; e++ {
@@ -380,11 +380,11 @@ func TestProviderLostWhenRetiredOrDown(t *testing.T) {
 		// down.
 		for _, p := range []*identity.Key{p0, p2} {
 			for _, ch := range c.challenges(p) {
-				c.ok(p, answer(t, held, ch))
+				c.OK(p, answer(t, held, ch))
 			}
 		}
 		epoch := market.EpochOf(c.Query(), c.Now.UnixMilli())
-		c.ok(op, &market.ProbeReport{Epoch: epoch, Results: []market.ProbeRow{{Provider: p2.Address(), OK: 0, Total: 6}}})
+		c.OK(op, &market.ProbeReport{Epoch: epoch, Results: []market.ProbeRow{{Provider: p2.Address(), OK: 0, Total: 6}}})
 		for _, j := range c.repairsHeld() {
 			reasons[j.From+"/"+fmt.Sprint(j.Segment)] = j.Reason
 		}

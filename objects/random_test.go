@@ -81,7 +81,7 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 							if p == flaky && r.IntN(2) == 0 {
 								a.Leaf = append([]byte{1}, a.Leaf[1:]...)
 							}
-							record(c.do(p, a))
+							record(c.Do(p, a))
 						}
 						js, _, err := objects.RepairsAfter(c.Query(), ptr(p.Address()), nil, 100)
 						if err != nil {
@@ -94,7 +94,7 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 							if err != nil {
 								t.Fatal(err)
 							}
-							res := c.do(p, &objects.Repair{ID: j.Object, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
+							res := c.Do(p, &objects.Repair{ID: j.Object, Segment: j.Segment, Shard: j.Shard, Leaf: leaf, Path: path})
 							record(res)
 						}
 					}
@@ -114,17 +114,17 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 					i := r.IntN(len(mans))
 					m := mans[i]
 					if i%2 == 0 {
-						c.do(u, c.rc(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], Public: true}))
+						c.Do(u, c.rc(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], Public: true}))
 						break
 					}
 					// Odd manifests are private, and granted to the other
 					// user: dropping them must take the grants along.
-					if c.do(u, c.rc(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], WrappedKey: []byte("wrapped")})).Code == ledger.CodeOK {
+					if c.Do(u, c.rc(u, &objects.Commit{Manifest: m.b, Leases: ls[len(ls)-3:], WrappedKey: []byte("wrapped")})).Code == ledger.CodeOK {
 						other := c.users[0]
 						if other == u {
 							other = c.users[1]
 						}
-						c.do(u, &objects.Grant{ID: m.m.ID().String(), Grantee: other.Address().String(), WrappedKey: []byte("wrapped")})
+						c.Do(u, &objects.Grant{ID: m.m.ID().String(), Grantee: other.Address().String(), WrappedKey: []byte("wrapped")})
 					}
 				case op < 6: // the consumer, or a provider, closes one of the leases
 					ls := leases[u]
@@ -136,14 +136,14 @@ func TestRandomAdversarialWorkload(t *testing.T) {
 					if r.IntN(2) == 0 {
 						who = c.providers[r.IntN(len(c.providers))]
 					}
-					c.do(who, &market.CloseLease{ID: id})
+					c.Do(who, &market.CloseLease{ID: id})
 				case op < 7: // remove one of the user's objects
 					if os, _, _ := objects.ObjectsAfter(c.Query(), u.Address(), nil, 1); len(os) > 0 {
-						c.do(u, &objects.Remove{ID: os[r.IntN(len(os))].ID})
+						c.Do(u, &objects.Remove{ID: os[r.IntN(len(os))].ID})
 					}
 				case op < 8: // anyone renews anyone's object
 					m := mans[r.IntN(len(mans))]
-					c.do(u, &objects.Renew{ID: m.m.ID().String(), Seconds: uint64(1 + r.IntN(2*3600))})
+					c.Do(u, &objects.Renew{ID: m.m.ID().String(), Seconds: uint64(1 + r.IntN(2*3600))})
 				default: // time passes: leases run dry
 					c.BlockAfter(time.Duration(r.IntN(4*3600)) * time.Second)
 				}

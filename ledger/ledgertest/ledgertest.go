@@ -96,8 +96,9 @@ type block struct {
 }
 
 // Chain is the ledger with a registry of modules over a MemReader, driven
-// block by block. Its fields are the test's to read; the ones it changes
-// between blocks (Wrap, Checks, Nonce) say so.
+// block by block. Its fields are the test's to read; a test may set Wrap,
+// Checks, Watch and a Nonce between blocks, and write St to stage a state
+// no transaction could reach.
 type Chain struct {
 	T       testing.TB
 	M       *ledger.Machine
@@ -135,6 +136,9 @@ type Chain struct {
 	// Checks run after every block, after conservation. Fork copies them;
 	// a test whose checks close over state of its own sets the fork's.
 	Checks []Check
+	// Watch, if set, renders the state a failed transaction must leave
+	// as it was (Fails compares it before and after).
+	Watch func(c *Chain) string
 
 	reg     *ledger.Registry
 	genTime time.Time
@@ -401,6 +405,64 @@ func (c *Chain) BlockAt(at time.Time, txs ...[]byte) []ledger.TxResult {
 		f(t, c)
 	}
 	return results
+}
+
+// OKAt runs a block at time at in which every transaction must succeed.
+func (c *Chain) OKAt(at time.Time, txs ...[]byte) []ledger.TxResult {
+	c.T.Helper()
+	res := c.BlockAt(at, txs...)
+	for i, r := range res {
+		if r.Code != ledger.CodeOK {
+			typ := "undecodable"
+			if r.Tx != nil {
+				typ = r.Tx.MsgType
+			}
+			c.T.Fatalf("block %d tx %d (%s): code %d: %s", c.Height, i, typ, r.Code, r.Log)
+		}
+	}
+	return res
+}
+
+// OKAfter runs a block dt after the last in which every transaction must
+// succeed.
+func (c *Chain) OKAfter(dt time.Duration, txs ...[]byte) []ledger.TxResult {
+	c.T.Helper()
+	return c.OKAt(c.Now.Add(dt), txs...)
+}
+
+// Do runs msg from k in a block of its own a second after the last.
+func (c *Chain) Do(k *identity.Key, msg ledger.Msg) ledger.TxResult {
+	c.T.Helper()
+	return c.Block(c.Tx(k, msg))[0]
+}
+
+// OK is Do of a message that must succeed.
+func (c *Chain) OK(k *identity.Key, msg ledger.Msg) ledger.TxResult {
+	c.T.Helper()
+	return c.OKAfter(time.Second, c.Tx(k, msg))[0]
+}
+
+// Fails runs tx in a block of its own a second after the last, wants it to
+// fail with code and a log containing want, and, with Watch set, to leave
+// the watched state as it was.
+func (c *Chain) Fails(tx []byte, code uint32, want string) ledger.TxResult {
+	c.T.Helper()
+	var before string
+	if c.Watch != nil {
+		before = c.Watch(c)
+	}
+	r := c.Block(tx)[0]
+	typ := "undecodable"
+	if r.Tx != nil {
+		typ = r.Tx.MsgType
+	}
+	if r.Code != code || !strings.Contains(r.Log, want) {
+		c.T.Fatalf("%s: code %d (%s), want %d with %q", typ, r.Code, r.Log, code, want)
+	}
+	if c.Watch != nil && c.Watch(c) != before {
+		c.T.Fatalf("%s failed but changed the watched state", typ)
+	}
+	return r
 }
 
 // Events is every event of the last block: its transactions', then its
