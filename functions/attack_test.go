@@ -11,6 +11,7 @@ import (
 
 	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 )
 
@@ -102,7 +103,7 @@ func TestOwnerCannotDodgeUsage(t *testing.T) {
 	// 1,104,007 ustr), 2,192,014 in all.
 	escrow := d.Escrow
 	r := c.OK(owner, &functions.Remove{ID: id})
-	if ev := find(r.Events, "function.removed"); len(ev) != 1 || ev[0].Get("reserved") != "2192014" || attrU64(t, ev[0], "refund") != escrow-2_192_014 {
+	if ev := find(r.Events, "function.removed"); len(ev) != 1 || ev[0].Get("reserved") != "2192014" || ledgertest.AttrU64(t, ev[0], "refund") != escrow-2_192_014 {
 		t.Fatalf("removed %v", r.Events)
 	}
 

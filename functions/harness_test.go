@@ -236,15 +236,6 @@ func find(evs []ledger.Event, typ string) []ledger.Event {
 	return out
 }
 
-func attrU64(t testing.TB, e ledger.Event, k string) uint64 {
-	t.Helper()
-	var v uint64
-	if _, err := fmt.Sscan(e.Get(k), &v); err != nil {
-		t.Fatalf("event %s attr %s=%q: %v", e.Type, k, e.Get(k), err)
-	}
-	return v
-}
-
 // moduleID is a valid object ID.
 var moduleID = func() string {
 	var id storage.ID
@@ -275,7 +266,7 @@ func (c *chain) deploy(name string, s functions.Spec, deposit uint64) uint64 {
 		c.T.Fatalf("deploy: events %v", r.Events)
 	}
 	c.ackAll()
-	return attrU64(c.T, ev[0], "deployment")
+	return ledgertest.AttrU64(c.T, ev[0], "deployment")
 }
 
 // report sends a usage report from provider k in its own block.

@@ -9,6 +9,7 @@ import (
 	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 )
 
@@ -56,7 +57,7 @@ func TestRandom(t *testing.T) {
 						t.Errorf("the owner closed a replica's lease directly")
 					}
 					for _, e := range find(x.Events, "function.charged") {
-						charged[e.Get("deployment")] += attrU64(t, e, "amount")
+						charged[e.Get("deployment")] += ledgertest.AttrU64(t, e, "amount")
 					}
 				}
 			}

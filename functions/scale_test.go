@@ -9,6 +9,7 @@ import (
 	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 )
 
@@ -230,7 +231,7 @@ func TestCron(t *testing.T) {
 		t.Fatalf("%d runs handed to the providers, want 13: %+v", len(runs13), runs13)
 	}
 	for _, e := range got {
-		run := runs13[attrU64(t, e, "run")]
+		run := runs13[ledgertest.AttrU64(t, e, "run")]
 		if run.Provider.String() != e.Get("provider") || strconv.Itoa(run.Index) != e.Get("index") || strconv.FormatInt(run.DueMs, 10) != e.Get("due_ms") {
 			t.Fatalf("run %+v does not match its event %v", run, e)
 		}

@@ -1,8 +1,6 @@
 package market_test
 
 import (
-	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"math"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
 )
@@ -163,18 +162,18 @@ func TestPricingWorkedExampleOnChain(t *testing.T) {
 	if l.Price != pwPrice || l.Rate != pwRate || l.State != market.LeaseActive {
 		t.Fatalf("lease 2: price %d rate %d state %s; want %d, %d, %s", l.Price, l.Rate, l.State, pwPrice, pwRate, market.LeaseActive)
 	}
-	appBefore := c.balance(app.Address())
+	appBefore := c.Balance(app.Address())
 
 	// Block 4: 5000.5 s later a top-up touches the lease and settles it.
 	c.block(61*time.Second+pwElapsedMs*time.Millisecond, c.tx(cons, &market.TopupLease{ID: 2, Amount: 1}))
 	c.checkLease(2, pwOwed, pwCarryPico, pwPaid1, pwPending1)
-	if got := c.balance(app.Address()) - appBefore; got != pwPaid1[1] {
+	if got := c.Balance(app.Address()) - appBefore; got != pwPaid1[1] {
 		t.Errorf("app creator received %d, want %d", got, pwPaid1[1])
 	}
 	// Block 5: 20 s more.
 	c.block(61*time.Second+(pwElapsedMs+pwElapsed2Ms)*time.Millisecond, c.tx(cons, &market.TopupLease{ID: 2, Amount: 1}))
 	c.checkLease(2, pwOwed+pwOwed2, pwCarryPico2, pwPaid2, pwPending2)
-	if got := c.balance(app.Address()) - appBefore; got != pwPaid2[1] {
+	if got := c.Balance(app.Address()) - appBefore; got != pwPaid2[1] {
 		t.Errorf("app creator received %d in all, want %d", got, pwPaid2[1])
 	}
 	l = c.lease(2)
@@ -313,125 +312,76 @@ func TestLeaseRate(t *testing.T) {
 	}
 }
 
-// pwChain is a one-validator chain over memory for the worked example.
+// pwChain is a ledgertest chain with the market module for the worked
+// example.
 type pwChain struct {
-	t       *testing.T
-	m       *ledger.Machine
-	st      ledger.MemReader
-	t0      time.Time
-	height  int64
-	appHash []byte
-	keys    []*identity.Key // provider, consumer, app creator
-	nonces  map[identity.Address]uint64
+	*ledgertest.Chain
+	keys []*identity.Key // provider, consumer, app creator
 }
 
-const pwChainID = "pricing-test"
-
-func pwKey(name string) *identity.Key {
-	seed := sha256.Sum256([]byte("stratus-pricing-test/" + name))
-	return &identity.Key{Name: name, Priv: ed25519.NewKeyFromSeed(seed[:])}
-}
+const pwSeed = "stratus-pricing-test"
 
 func newPWChain(t *testing.T) *pwChain {
 	t.Helper()
-	c := &pwChain{t: t, m: ledger.New(ledger.DefaultRegistry(market.Module{})), st: ledger.MemReader{},
-		t0: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), nonces: map[identity.Address]uint64{}}
-	g := ledger.Genesis{Params: ledger.DefaultParams()}
-	for _, n := range []string{"provider", "consumer", "app"} {
-		k := pwKey(n)
-		c.keys = append(c.keys, k)
-		g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: k.Address(), Balance: 10_000 * money.UstrPerSTR})
-	}
-	cons := pwKey("cons")
-	g.Validators = []ledger.Validator{{Name: "val", Operator: pwKey("op").Address(), ConsPubKey: cons.Priv.Public().(ed25519.PublicKey), Power: 1}}
+	names := []string{"provider", "consumer", "app"}
 	mg := market.DefaultGenesis()
 	mg.Params = pwParams()
 	mg.ReferencePrices = map[string]uint64{market.ClassStorage: pwRef, market.ClassCompute: 1_000_000}
-	mg.Providers = []market.GenesisProvider{{Operator: c.keys[0].Address(), RegisterProvider: market.RegisterProvider{
+	mg.Providers = []market.GenesisProvider{{Operator: ledgertest.Key(pwSeed, names[0]).Address(), RegisterProvider: market.RegisterProvider{
 		Endpoint: "https://provider.example", Region: "eu",
 		Offers:     []market.Offer{{Class: market.ClassStorage, Capacity: pwCapGiB << 30, Pricing: market.Rule{Kind: "reference", MultiplierBps: pwMultiplier}}},
 		Collateral: 1000 * money.UstrPerSTR,
 	}}}
-	app, err := g.MarshalAppState(map[string]any{"market": mg})
-	if err != nil {
-		t.Fatal(err)
+	p := ledger.DefaultParams()
+	c := &pwChain{Chain: ledgertest.New(t, ledgertest.Options{
+		ChainID: "pricing-test", Registry: ledger.DefaultRegistry(market.Module{}), Params: &p, Seed: pwSeed,
+		Funded: names, Balance: 10_000 * money.UstrPerSTR,
+		Genesis: map[string]any{"market": mg}, GenesisEvents: len(mg.Providers),
+	})}
+	for _, n := range names {
+		c.keys = append(c.keys, c.Key(n))
 	}
-	ch, err := c.m.InitChain(ledger.MemReader{}, ledger.Header{ChainID: pwChainID, Time: c.t0}, app)
-	if err != nil {
-		t.Fatalf("InitChain: %v", err)
-	}
-	c.st.Apply(ch.Writes)
-	c.appHash = ch.AppHash
 	return c
 }
 
+// tx signs msg with a generous gas limit: only the gas used is paid.
 func (c *pwChain) tx(k *identity.Key, msg ledger.Msg) []byte {
-	c.t.Helper()
-	// A generous gas limit: only the gas used is paid.
-	tx := &ledger.Tx{ChainID: pwChainID, Nonce: c.nonces[k.Address()], GasLimit: 10_000_000, GasPrice: ledger.DefaultParams().MinGasPrice, Msg: msg}
-	if err := tx.Sign(k); err != nil {
-		c.t.Fatal(err)
-	}
-	c.nonces[k.Address()]++
-	return tx.Bytes()
+	c.T.Helper()
+	return c.TxGas(k, msg, 10_000_000)
 }
 
 // block executes a block at genesis time + at; every transaction must pass.
 func (c *pwChain) block(at time.Duration, txs ...[]byte) {
-	c.t.Helper()
-	c.height++
-	hash := sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(c.height)))
-	b, err := c.m.BeginBlock(c.st, ledger.Header{ChainID: pwChainID, Height: c.height, Time: c.t0.Add(at), Hash: hash[:], PrevAppHash: c.appHash})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	for i, raw := range txs {
-		if r := b.Deliver(raw, false); r.Code != ledger.CodeOK {
-			c.t.Fatalf("block %d tx %d: code %d: %s", c.height, i, r.Code, r.Log)
-		}
-	}
-	ch, _, err := b.End()
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.st.Apply(ch.Writes)
-	c.appHash = ch.AppHash
+	c.T.Helper()
+	c.OKAt(ledgertest.T0.Add(at), txs...)
 }
 
 func (c *pwChain) reference() uint64 {
-	v := c.st["market/ref/"+market.ClassStorage+"/"]
+	v := c.St["market/ref/"+market.ClassStorage+"/"]
 	if len(v) != 8 {
-		c.t.Fatalf("no storage reference price in state")
+		c.T.Fatalf("no storage reference price in state")
 	}
 	return binary.BigEndian.Uint64(v)
 }
 
 func (c *pwChain) lease(id uint64) market.Lease {
-	c.t.Helper()
+	c.T.Helper()
 	var l market.Lease
-	if err := json.Unmarshal(c.st[string(binary.BigEndian.AppendUint64([]byte("market/lease/"), id))], &l); err != nil {
-		c.t.Fatalf("lease %d: %v", id, err)
+	if err := json.Unmarshal(c.St[string(binary.BigEndian.AppendUint64([]byte("market/lease/"), id))], &l); err != nil {
+		c.T.Fatalf("lease %d: %v", id, err)
 	}
 	return l
 }
 
-func (c *pwChain) balance(a identity.Address) uint64 {
-	acct, err := ledger.ReadAccount(c.st, a)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return acct.Balance
-}
-
 func (c *pwChain) checkLease(id, settled, carry uint64, paid [3]uint64, pending uint64) {
-	c.t.Helper()
+	c.T.Helper()
 	l := c.lease(id)
 	if l.Settled != settled || l.AccruedPico != carry || l.Pending != pending {
-		c.t.Errorf("lease %d: settled %d carry %d pending %d; want %d, %d, %d", id, l.Settled, l.AccruedPico, l.Pending, settled, carry, pending)
+		c.T.Errorf("lease %d: settled %d carry %d pending %d; want %d, %d, %d", id, l.Settled, l.AccruedPico, l.Pending, settled, carry, pending)
 	}
 	for i, p := range l.Split {
 		if p.Paid != paid[i] {
-			c.t.Errorf("lease %d payee %d (%s, %d bps) paid %d, want %d", id, i, p.To, p.Bps, p.Paid, paid[i])
+			c.T.Errorf("lease %d payee %d (%s, %d bps) paid %d, want %d", id, i, p.To, p.Bps, p.Paid, paid[i])
 		}
 	}
 }

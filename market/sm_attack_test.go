@@ -57,12 +57,12 @@ func TestSMAttackJudgingCostBounded(t *testing.T) {
 			SLA: market.SLA{TargetBps: 9900, WindowSeconds: window},
 		}))
 	}
-	c.ok(time.Second, opens...)
+	c.OKAfter(time.Second, opens...)
 	var acks [][]byte
 	for id := uint64(1); id <= nLeases; id++ {
 		acks = append(acks, c.Tx(c.providers[(id-1)%nProv], &market.AckLease{ID: id}))
 	}
-	c.ok(time.Second, acks...)
+	c.OKAfter(time.Second, acks...)
 	if c.epoch() != e0 {
 		t.Fatalf("expected figures: acknowledged in epoch %d, not %d", c.epoch(), e0)
 	}
@@ -76,11 +76,11 @@ func TestSMAttackJudgingCostBounded(t *testing.T) {
 			}
 			txs = append(txs, c.Tx(op, m))
 		}
-		c.okAt(c.epochStart(e+1).Add(time.Second), txs...)
+		c.OKAt(c.epochStart(e+1).Add(time.Second), txs...)
 	}
 	// Up to a second before the windows are judged, nothing is.
 	due := smT0.Add(time.Duration(window+c.mp.EpochSeconds) * time.Second)
-	c.okAt(due.Add(-time.Second))
+	c.OKAt(due.Add(-time.Second))
 	var judged []uint64
 	for blk := 0; len(judged) < nLeases; blk++ {
 		if blk == 3 {
@@ -88,13 +88,13 @@ func TestSMAttackJudgingCostBounded(t *testing.T) {
 		}
 		cr := &countingReader{r: c.St}
 		c.Wrap = func(ledger.Reader) ledger.Reader { return cr }
-		c.okAt(due.Add(time.Duration(blk) * time.Second))
+		c.OKAt(due.Add(time.Duration(blk) * time.Second))
 		c.Wrap = nil
 		n := 0
 		for _, ev := range c.EndEvents {
 			if ev.Type == market.EventSLAJudged {
 				n++
-				judged = append(judged, smAttrU64(t, ev, "lease"))
+				judged = append(judged, ledgertest.AttrU64(t, ev, "lease"))
 				if ev.Get("breach") != "true" || ev.Get("availability_bps") != "0" {
 					t.Errorf("lease %s window judged %v, want a breach at 0", ev.Get("lease"), ev)
 				}
@@ -153,7 +153,7 @@ func TestSMAttackProviderClosesBeforeWindowEnds(t *testing.T) {
 		s2.c = stays
 		s2.report(s.e0+2, down)
 		before := stays.Balance(cons)
-		stays.okAt(stays.epochStart(s.e0 + 4))
+		stays.OKAt(stays.epochStart(s.e0 + 4))
 		w, _ := stays.window(s.id, 0)
 		gain := stays.Balance(cons) - before
 		p := stays.mustProvider(prov)
@@ -165,7 +165,7 @@ func TestSMAttackProviderClosesBeforeWindowEnds(t *testing.T) {
 	// The provider closes 1 s before the window's end.
 	end := c.epochStart(s.e0 + 3)
 	before, collBefore := c.Balance(cons), c.Bucket(market.BucketCollateral)
-	c.okAt(end.Add(-time.Second), c.Tx(c.providers[0], &market.CloseLease{ID: s.id}))
+	c.OKAt(end.Add(-time.Second), c.Tx(c.providers[0], &market.CloseLease{ID: s.id}))
 	l := c.lease(s.id)
 	w, ok := c.window(s.id, 0)
 	p := c.mustProvider(prov)
@@ -186,7 +186,7 @@ func TestSMAttackProviderClosesBeforeWindowEnds(t *testing.T) {
 		t.Errorf("provider after closing: %d breaches, score %d; want 1, 9000", p.Breaches, p.Score)
 	}
 	ev := c.leaseEvent(market.EventSLABreach, s.id)
-	if ev == nil || ev.Get("pro_rata") != "true" || smAttrU64(t, *ev, "refund") != 137 {
+	if ev == nil || ev.Get("pro_rata") != "true" || ledgertest.AttrU64(t, *ev, "refund") != 137 {
 		t.Errorf("sla.breach event %v", ev)
 	}
 	c.Replay()
@@ -220,7 +220,7 @@ func TestSMCloseJudgesOpenWindowProRata(t *testing.T) {
 				s.report(e, tc.probes)
 			}
 			at := c.epochStart(s.e0 + 2).Add(30 * time.Second)
-			c.okAt(at, c.Tx(tc.closer(s), &market.CloseLease{ID: s.id}))
+			c.OKAt(at, c.Tx(tc.closer(s), &market.CloseLease{ID: s.id}))
 			w, ok := c.window(s.id, 0)
 			charges := s.paidAt(at)
 			if !ok || !w.ProRata || w.Charges != charges || w.Breach != tc.breach || w.Quorum != tc.quorum || w.Refund != tc.refund(charges) || w.EndMs != at.UnixMilli() {
@@ -258,7 +258,7 @@ func TestSMDrainedProviderGetsNoLeases(t *testing.T) {
 	if l := c.lease(s.id); l.Provider != prov0 {
 		t.Fatalf("the market chose %s, want the cheaper %s", l.Provider, prov0)
 	}
-	c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: s.id}))
+	c.OKAfter(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: s.id}))
 	s.act = c.Now
 	down := [4]smProbe{probesDown, probesDown, probesDown, probesDown}
 	w, gain, loss := s.window(t, down)
@@ -267,7 +267,7 @@ func TestSMDrainedProviderGetsNoLeases(t *testing.T) {
 		t.Fatalf("window %+v, consumer +%d, collateral -%d; want 60 refunded and 5740 short", w, gain, loss)
 	}
 	ev := c.leaseEvent(market.EventSLABreach, s.id)
-	if ev == nil || smAttrU64(t, *ev, "refund") != 60 || smAttrU64(t, *ev, "shortfall") != 5740 {
+	if ev == nil || ledgertest.AttrU64(t, *ev, "refund") != 60 || ledgertest.AttrU64(t, *ev, "shortfall") != 5740 {
 		t.Errorf("sla.breach event %v", ev)
 	}
 	// The next window's refund is all shortfall, and says so.
@@ -300,7 +300,7 @@ func TestSMDrainedProviderGetsNoLeases(t *testing.T) {
 		t.Errorf("open naming the drained provider: %d %s", res[0].Code, res[0].Log)
 	}
 	// Topped up, it takes leases again.
-	c.ok(time.Second, c.Tx(c.providers[0], &market.UpdateProvider{AddCollateral: 50}))
+	c.OKAfter(time.Second, c.Tx(c.providers[0], &market.UpdateProvider{AddCollateral: 50}))
 	id = c.open(time.Second, c.consumers[1], &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR, Provider: &prov0})
 	if c.lease(id).Provider != prov0 {
 		t.Errorf("lease %d not on the topped-up provider", id)
@@ -327,10 +327,10 @@ func TestSMRetention(t *testing.T) {
 	for _, id := range ids {
 		acks = append(acks, c.Tx(c.providers[0], &market.AckLease{ID: id}))
 	}
-	c.ok(time.Second, acks...)
+	c.OKAfter(time.Second, acks...)
 	s := &slaCase{c: c}
 	s.report(e0, [4]smProbe{probesOK, probesOK, probesOK, probesOK})
-	c.okAt(c.epochStart(e0 + 2)) // window 0 of each lease judged
+	c.OKAt(c.epochStart(e0 + 2)) // window 0 of each lease judged
 	for _, id := range ids {
 		if _, ok := c.window(id, 0); !ok {
 			t.Fatalf("lease %d: window 0 not judged", id)
@@ -341,7 +341,7 @@ func TestSMRetention(t *testing.T) {
 	for i, id := range ids {
 		closes = append(closes, c.Tx(c.consumers[i], &market.CloseLease{ID: id}))
 	}
-	c.ok(10*time.Second, closes...)
+	c.OKAfter(10*time.Second, closes...)
 	closedAt := c.Now
 	// Each close judged window 1, which had ended, and window 2 pro rata.
 	for _, id := range ids {
@@ -351,14 +351,14 @@ func TestSMRetention(t *testing.T) {
 	}
 
 	retention := time.Duration(p.RetentionSeconds) * time.Second
-	c.okAt(judgedAt.Add(retention - time.Millisecond))
+	c.OKAt(judgedAt.Add(retention - time.Millisecond))
 	for _, id := range ids {
 		if _, ok := c.window(id, 0); !ok {
 			t.Fatalf("lease %d: window 0 pruned before its retention ran out", id)
 		}
 	}
 	// Window 0 of the three leases goes first (judged first), three a block.
-	c.okAt(judgedAt.Add(retention))
+	c.OKAt(judgedAt.Add(retention))
 	for _, id := range ids {
 		if _, ok := c.window(id, 0); ok {
 			t.Errorf("lease %d: window 0 still in state after its retention", id)
@@ -376,7 +376,7 @@ func TestSMRetention(t *testing.T) {
 	}
 	// Windows go before their leases.
 	for i, want := range [][2]int{{6, 3}, {3, 3}, {0, 3}, {0, 0}} {
-		c.okAt(closedAt.Add(retention + time.Duration(i-1)*time.Millisecond))
+		c.OKAt(closedAt.Add(retention + time.Duration(i-1)*time.Millisecond))
 		if w, l := count(smWindowPrefix), count(smLeasePrefix); w != want[0] || l != want[1] {
 			t.Fatalf("block %d: %d windows and %d leases in state, want %d and %d", i, w, l, want[0], want[1])
 		}
@@ -410,7 +410,7 @@ func TestSMRetention(t *testing.T) {
 	// The price history keeps the last 300 s (five epochs) and the rest
 	// went, oldest first, a few a block.
 	for range 10 {
-		c.ok(time.Second)
+		c.OKAfter(time.Second)
 	}
 	horizon := (c.Now.UnixMilli() - p.PriceHistoryRetentionSeconds*1000) / c.epochMs()
 	if _, ok := c.refHist(market.ClassStorage, horizon-1); ok {
@@ -431,8 +431,8 @@ func TestSMRetention(t *testing.T) {
 	if !probeKey() {
 		t.Fatalf("no probe counts in state")
 	}
-	c.okAt(c.epochStart(e0 + 1).Add(time.Duration(p.ProbeRetentionSeconds) * time.Second))
-	c.ok(time.Second)
+	c.OKAt(c.epochStart(e0 + 1).Add(time.Duration(p.ProbeRetentionSeconds) * time.Second))
+	c.OKAfter(time.Second)
 	if probeKey() {
 		t.Errorf("probe counts in state after their retention")
 	}
@@ -455,11 +455,11 @@ func TestSMLateJudgementSameAvailability(t *testing.T) {
 		opens = append(opens, c.Tx(c.consumers[i%3], &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR,
 			SLA: market.SLA{TargetBps: 9500, WindowSeconds: 60}}))
 	}
-	c.ok(time.Second, opens...)
+	c.OKAfter(time.Second, opens...)
 	for id := uint64(1); id <= 6; id++ {
 		acks = append(acks, c.Tx(c.providers[0], &market.AckLease{ID: id}))
 	}
-	c.ok(time.Second, acks...)
+	c.OKAfter(time.Second, acks...)
 	prov := c.providers[0].Address()
 	totals := map[[2]int64]uint32{}
 	report := func(i int, e int64) []byte {
@@ -477,10 +477,10 @@ func TestSMLateJudgementSameAvailability(t *testing.T) {
 				txs = append(txs, report(i, e))
 			}
 		}
-		c.okAt(c.epochStart(e).Add(time.Second), txs...)
+		c.OKAt(c.epochStart(e).Add(time.Second), txs...)
 		for _, ev := range c.EndEvents {
 			if ev.Type == market.EventSLAJudged {
-				maxLate = max(maxLate, (c.Now.UnixMilli()-int64(smAttrU64(t, ev, "end_ms")))/c.epochMs())
+				maxLate = max(maxLate, (c.Now.UnixMilli()-int64(ledgertest.AttrU64(t, ev, "end_ms")))/c.epochMs())
 			}
 		}
 	}
@@ -520,7 +520,7 @@ func TestSMAttackChoosingReadsBounded(t *testing.T) {
 	}
 	cr := &countingReader{r: c.St}
 	c.Wrap = func(ledger.Reader) ledger.Reader { return cr }
-	c.ok(time.Millisecond, txs...) // in the genesis epoch: the reference price has not moved
+	c.OKAfter(time.Millisecond, txs...) // in the genesis epoch: the reference price has not moved
 	c.Wrap = nil
 	t.Logf("%d open_lease: %d gets, %d keys walked", nOpen, cr.gets, cr.walks)
 	if reads := cr.gets + cr.walks; reads > 10*nOpen {
@@ -555,7 +555,7 @@ func TestSMLongStopSkipsWindows(t *testing.T) {
 	c := s.c
 	s.window(t, [4]smProbe{probes95, probes95, probes95, probes95})
 	restart := s.e0 + 2 + 2000
-	c.okAt(c.epochStart(restart).Add(time.Second))
+	c.OKAt(c.epochStart(restart).Add(time.Second))
 	l := c.lease(s.id)
 	if l.State != market.LeaseActive || l.WindowCount < 1441 || l.WindowStartMs != c.epochStart(restart-1).UnixMilli() {
 		t.Fatalf("after the stop: %d windows counted, window from %d (want %d); %+v", l.WindowCount, l.WindowStartMs, c.epochStart(restart-1).UnixMilli(), l)
@@ -604,7 +604,7 @@ func TestSMOfferIndexBuiltForOldState(t *testing.T) {
 			delete(c.St, k)
 		}
 	}
-	c.ok(time.Second)
+	c.OKAfter(time.Second)
 	id := c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR})
 	if got := c.lease(id).Provider; got != c.providers[1].Address() {
 		t.Errorf("lease went to %s, want the cheaper %s", got, c.providers[1].Address())

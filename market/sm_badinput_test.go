@@ -31,17 +31,17 @@ func badInputChain(t *testing.T) (*smChain, int64) {
 	}})
 	cons := c.consumers[0]
 	p2 := c.providers[2].Address()
-	c.ok(time.Second,
+	c.OKAfter(time.Second,
 		c.Tx(cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 2, Deposit: 100 * smSTR}),
 		c.Tx(cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR}),
 		c.Tx(cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: smSTR, Provider: &p2}))
-	c.ok(time.Second,
+	c.OKAfter(time.Second,
 		c.Tx(c.providers[0], &market.AckLease{ID: 1}),
 		c.Tx(c.providers[2], &market.AckLease{ID: 3}),
 		c.Tx(cons, &market.CloseLease{ID: 2}))
-	c.ok(time.Second, c.Tx(c.providers[2], &market.RetireProvider{}))
+	c.OKAfter(time.Second, c.Tx(c.providers[2], &market.RetireProvider{}))
 	e := c.epoch()
-	c.ok(time.Second, c.Tx(c.Ops[0], &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: 9, Total: 10}}}))
+	c.OKAfter(time.Second, c.Tx(c.Ops[0], &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: 9, Total: 10}}}))
 	if c.lease(1).State != market.LeaseActive || c.lease(2).State != market.LeaseClosed || c.lease(3).State != market.LeaseActive {
 		t.Fatalf("setup: leases %v", c.leases())
 	}

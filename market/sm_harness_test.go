@@ -146,33 +146,15 @@ func (c *smChain) fork() *smChain {
 	return &d
 }
 
-// ok runs a block in which every transaction must succeed.
-func (c *smChain) ok(dt time.Duration, txs ...[]byte) []ledger.TxResult {
-	c.T.Helper()
-	res := c.BlockAfter(dt, txs...)
-	for i, r := range res {
-		if r.Code != ledger.CodeOK {
-			c.T.Fatalf("block %d tx %d: code %d: %s", c.Height, i, r.Code, r.Log)
-		}
-	}
-	return res
-}
-
-// okAt is ok at a given time.
-func (c *smChain) okAt(at time.Time, txs ...[]byte) []ledger.TxResult {
-	c.T.Helper()
-	return c.ok(at.Sub(c.Now), txs...)
-}
-
 // open opens a lease in its own block and returns its id.
 func (c *smChain) open(dt time.Duration, k *identity.Key, m *market.OpenLease) uint64 {
 	c.T.Helper()
-	res := c.ok(dt, c.Tx(k, m))
+	res := c.OKAfter(dt, c.Tx(k, m))
 	ev := ledgertest.Find(res[0].Events, "lease.opened")
 	if ev == nil {
 		c.T.Fatalf("open: no lease.opened event in %v", res[0].Events)
 	}
-	return smAttrU64(c.T, *ev, "lease")
+	return ledgertest.AttrU64(c.T, *ev, "lease")
 }
 
 // --- reading state ---
@@ -328,15 +310,6 @@ func (c *smChain) leaseEvent(typ string, id uint64) *ledger.Event {
 		}
 	}
 	return nil
-}
-
-func smAttrU64(t testing.TB, e ledger.Event, key string) uint64 {
-	t.Helper()
-	v, err := strconv.ParseUint(e.Get(key), 10, 64)
-	if err != nil {
-		t.Fatalf("event %s attribute %s = %q: %v", e.Type, key, e.Get(key), err)
-	}
-	return v
 }
 
 // --- arithmetic, written out independently with math/big ---
@@ -685,7 +658,7 @@ func (c *smChain) checkJudged(leases []market.Lease) {
 	inEnd := map[[2]uint64]bool{}
 	for _, ev := range c.EndEvents {
 		if ev.Type == market.EventSLAJudged {
-			inEnd[[2]uint64{smAttrU64(t, ev, "lease"), smAttrU64(t, ev, "window")}] = true
+			inEnd[[2]uint64{ledgertest.AttrU64(t, ev, "lease"), ledgertest.AttrU64(t, ev, "window")}] = true
 		}
 	}
 	for _, l := range leases {
@@ -755,10 +728,10 @@ func (c *smChain) checkJudged(leases []market.Lease) {
 		switch ev.Type {
 		case "provider.registered":
 			a, _ := identity.ParseDID(ev.Get("provider"))
-			added[a] += smAttrU64(t, ev, "collateral")
+			added[a] += ledgertest.AttrU64(t, ev, "collateral")
 		case "provider.updated":
 			a, _ := identity.ParseDID(ev.Get("provider"))
-			added[a] += smAttrU64(t, ev, "add_collateral")
+			added[a] += ledgertest.AttrU64(t, ev, "add_collateral")
 		}
 	}
 	provs := c.allProviders()

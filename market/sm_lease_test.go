@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 )
 
@@ -30,7 +31,7 @@ func TestSMStorage30Days(t *testing.T) {
 		cons, prov := c.consumers[0], c.providers[0]
 		consBefore, feesBefore := c.Balance(cons.Address()), c.Fees[cons.Address()]
 		id := c.open(10*time.Second, cons, &market.OpenLease{Class: market.ClassStorage, Quantity: smGiB, Deposit: deposit})
-		c.ok(7*time.Second+123*time.Millisecond, c.Tx(prov, &market.AckLease{ID: id}))
+		c.OKAfter(7*time.Second+123*time.Millisecond, c.Tx(prov, &market.AckLease{ID: id}))
 		act := c.Now
 		provBefore := c.Balance(prov.Address())
 		if l := c.lease(id); l.State != market.LeaseActive || l.Rate != rate || l.ActivatedMs != act.UnixMilli() {
@@ -46,11 +47,11 @@ func TestSMStorage30Days(t *testing.T) {
 					break
 				}
 				if r.IntN(3) > 0 {
-					c.okAt(next)
+					c.OKAt(next)
 					continue
 				}
 				// A top-up touches the lease and settles it to now.
-				c.okAt(next, c.Tx(cons, &market.TopupLease{ID: id, Amount: 1}))
+				c.OKAt(next, c.Tx(cons, &market.TopupLease{ID: id, Amount: 1}))
 				txs++
 				l := c.lease(id)
 				u, p := smAccrued(rate, next.Sub(act).Milliseconds())
@@ -59,7 +60,7 @@ func TestSMStorage30Days(t *testing.T) {
 				}
 			}
 		}
-		c.okAt(end, c.Tx(cons, &market.CloseLease{ID: id}))
+		c.OKAt(end, c.Tx(cons, &market.CloseLease{ID: id}))
 		txs++
 		l := c.lease(id)
 		if l.State != market.LeaseClosed || l.CloseReason != "consumer" {
@@ -80,7 +81,7 @@ func TestSMStorage30Days(t *testing.T) {
 		if got, want := c.Balance(cons.Address()), consBefore-(c.Fees[cons.Address()]-feesBefore)-wantPaid; got != want {
 			t.Errorf("consumer's balance %d, want %d (%d fees and %d paid)", got, want, txs, wantPaid)
 		}
-		if ev := c.leaseEvent("lease.closed", id); ev == nil || ev.Get("reason") != "consumer" || smAttrU64(t, *ev, "refund") != l.Refunded {
+		if ev := c.leaseEvent("lease.closed", id); ev == nil || ev.Get("reason") != "consumer" || ledgertest.AttrU64(t, *ev, "refund") != l.Refunded {
 			t.Errorf("lease.closed event %v, want reason consumer refund %d", ev, l.Refunded)
 		}
 		c.Replay()
@@ -106,7 +107,7 @@ func TestSMThreeWaySplit(t *testing.T) {
 	bps := []uint64{9000, 700, 300}
 	split := []market.Payee{{To: "provider", Bps: bps[0]}, {To: app.Address().String(), Bps: bps[1]}, {To: market.PayeeTreasury, Bps: bps[2]}}
 	id := c.open(time.Second, cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: 100_000, Split: split})
-	c.ok(time.Second, c.Tx(prov, &market.AckLease{ID: id}))
+	c.OKAfter(time.Second, c.Tx(prov, &market.AckLease{ID: id}))
 	act := c.Now
 	provBefore, appBefore, treasuryBefore := c.Balance(prov.Address()), c.Balance(app.Address()), c.Bucket(ledger.BucketTreasury)
 	if l := c.lease(id); l.Rate != 1_000_000_000 || l.Split[0].To != prov.Address().String() {
@@ -146,7 +147,7 @@ func TestSMThreeWaySplit(t *testing.T) {
 		}
 	}
 	for _, ms := range []int64{1500, 3000, 7250, 11_000, 13_999, 29_000, 33_001, 101_000, 1_001_000, 12_345_678} {
-		c.okAt(act.Add(time.Duration(ms)*time.Millisecond), c.Tx(cons, &market.TopupLease{ID: id, Amount: 1}))
+		c.OKAt(act.Add(time.Duration(ms)*time.Millisecond), c.Tx(cons, &market.TopupLease{ID: id, Amount: 1}))
 		settled := uint64(ms / 1000)
 		paid, pending := expect(settled)
 		check(settled, paid, pending)
@@ -155,7 +156,7 @@ func TestSMThreeWaySplit(t *testing.T) {
 	if paid, pending := expect(12_345); paid != [3]uint64{11_110, 864, 370} || pending != 1 {
 		t.Fatalf("expected figures: %v + %d", paid, pending)
 	}
-	c.okAt(act.Add(12_345_999*time.Millisecond), c.Tx(cons, &market.CloseLease{ID: id}))
+	c.OKAt(act.Add(12_345_999*time.Millisecond), c.Tx(cons, &market.CloseLease{ID: id}))
 	check(12_345, [3]uint64{11_111, 864, 370}, 0)
 	l := c.lease(id)
 	if l.Refunded != l.Deposited-12_345 || l.Deposited != 100_010 {
@@ -188,7 +189,7 @@ func newEscrowCase(t *testing.T) *escrowCase {
 		t.Fatalf("expected figures: rate %d need %d grace at %d ms out at %d ms", e.rate, e.need, e.graceMs, e.outMs)
 	}
 	e.id = c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassCompute, Quantity: qty, Deposit: deposit})
-	c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: e.id}))
+	c.OKAfter(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: e.id}))
 	e.act = c.Now
 	// Settlement is lazy: the lease is next due when, at most, the escrow
 	// might fall under the grace period.
@@ -204,17 +205,17 @@ func (e *escrowCase) at(ms int64) time.Time { return e.act.Add(time.Duration(ms)
 func (e *escrowCase) toGrace(t *testing.T) {
 	t.Helper()
 	c := e.c
-	c.okAt(e.at(e.graceMs - 1))
+	c.OKAt(e.at(e.graceMs - 1))
 	if l := c.lease(e.id); l.State != market.LeaseActive || c.leaseEvent("lease.grace", e.id) != nil {
 		t.Fatalf("1 ms before grace: state %s, events %v", l.State, c.Events())
 	}
-	c.okAt(e.at(e.graceMs))
+	c.OKAt(e.at(e.graceMs))
 	ev := c.leaseEvent("lease.grace", e.id)
 	if ev == nil {
 		t.Fatalf("no lease.grace event when the escrow fell under the grace period: %v", c.Events())
 	}
 	l := c.lease(e.id)
-	if l.State != market.LeaseGrace || l.Escrow != e.need-1 || smAttrU64(t, *ev, "escrow") != e.need-1 {
+	if l.State != market.LeaseGrace || l.Escrow != e.need-1 || ledgertest.AttrU64(t, *ev, "escrow") != e.need-1 {
 		t.Fatalf("in grace: state %s escrow %d (event %v); want grace with %d", l.State, l.Escrow, ev, e.need-1)
 	}
 }
@@ -227,14 +228,14 @@ func TestSMEscrowRunsOut(t *testing.T) {
 	e := newEscrowCase(t)
 	c := e.c
 	e.toGrace(t)
-	c.okAt(e.at(e.outMs - 1))
+	c.OKAt(e.at(e.outMs - 1))
 	// Untouched since grace began (settlement is lazy), still open.
 	if l := c.lease(e.id); l.State != market.LeaseGrace || l.SettledMs != e.at(e.graceMs).UnixMilli() {
 		t.Fatalf("1 ms before the escrow is gone: %s settled at %d", l.State, l.SettledMs)
 	}
 	consBefore := c.Balance(c.consumers[0].Address())
 	provBefore := c.Balance(c.providers[0].Address())
-	c.okAt(e.at(e.outMs))
+	c.OKAt(e.at(e.outMs))
 	ev := c.leaseEvent("lease.closed", e.id)
 	if ev == nil || ev.Get("reason") != "escrow" || ev.Get("refund") != "0" {
 		t.Fatalf("lease.closed event %v, want reason escrow, refund 0", ev)
@@ -265,7 +266,7 @@ func TestSMEscrowCloseInGrace(t *testing.T) {
 	cons := c.consumers[0]
 	before := c.Balance(cons.Address())
 	const later = 1_000_500
-	c.okAt(e.at(e.graceMs+later), c.Tx(cons, &market.CloseLease{ID: e.id}))
+	c.OKAt(e.at(e.graceMs+later), c.Tx(cons, &market.CloseLease{ID: e.id}))
 	paid, _ := smAccrued(e.rate, e.graceMs+later)
 	left := e.deposit - paid
 	l := c.lease(e.id)
@@ -282,7 +283,7 @@ func TestSMEscrowCloseInGrace(t *testing.T) {
 func TestSMEscrowJump(t *testing.T) {
 	e := newEscrowCase(t)
 	c := e.c
-	c.okAt(e.at(30 * e.outMs))
+	c.OKAt(e.at(30 * e.outMs))
 	l := c.lease(e.id)
 	if l.State != market.LeaseClosed || l.CloseReason != "escrow" || l.Settled != e.deposit || l.Split[0].Paid != e.deposit || l.Refunded != 0 {
 		t.Fatalf("after a long jump: %+v", l)
@@ -300,12 +301,12 @@ func TestSMTopupInGrace(t *testing.T) {
 	c := e.c
 	e.toGrace(t)
 	const topup = 10_000
-	c.okAt(e.at(e.graceMs+10_000), c.Tx(c.consumers[0], &market.TopupLease{ID: e.id, Amount: topup}))
+	c.OKAt(e.at(e.graceMs+10_000), c.Tx(c.consumers[0], &market.TopupLease{ID: e.id, Amount: topup}))
 	ev := c.leaseEvent("lease.active", e.id)
 	if ev == nil || ev.Get("reason") != "topup" {
 		t.Fatalf("lease.active event %v, want reason topup", ev)
 	}
-	if ev := c.leaseEvent("lease.topup", e.id); ev == nil || smAttrU64(t, *ev, "amount") != topup {
+	if ev := c.leaseEvent("lease.topup", e.id); ev == nil || ledgertest.AttrU64(t, *ev, "amount") != topup {
 		t.Fatalf("lease.topup event %v", ev)
 	}
 	total := e.deposit + topup
@@ -315,20 +316,20 @@ func TestSMTopupInGrace(t *testing.T) {
 		t.Fatalf("after top-up: state %s deposited %d due %d; want active, %d, %d", l.State, l.Deposited, l.DueMs, total, e.at(outMs).UnixMilli()-c.mp.GraceSeconds*1000)
 	}
 	grace2 := smCeilMs(e.rate, total-e.need+1)
-	c.okAt(e.at(grace2 - 1))
+	c.OKAt(e.at(grace2 - 1))
 	if c.lease(e.id).State != market.LeaseActive {
 		t.Fatalf("back in grace early")
 	}
-	c.okAt(e.at(grace2))
+	c.OKAt(e.at(grace2))
 	if c.leaseEvent("lease.grace", e.id) == nil || c.lease(e.id).State != market.LeaseGrace {
 		t.Fatalf("grace did not begin again at %d ms", grace2)
 	}
 	// A top-up too small to cover the grace period leaves it in grace.
-	c.ok(time.Second, c.Tx(c.consumers[0], &market.TopupLease{ID: e.id, Amount: 1}))
+	c.OKAfter(time.Second, c.Tx(c.consumers[0], &market.TopupLease{ID: e.id, Amount: 1}))
 	if c.lease(e.id).State != market.LeaseGrace || c.leaseEvent("lease.active", e.id) != nil {
 		t.Fatalf("a 1 ustr top-up ended grace")
 	}
-	c.okAt(e.at(smCeilMs(e.rate, total+1)))
+	c.OKAt(e.at(smCeilMs(e.rate, total+1)))
 	if l := c.lease(e.id); l.CloseReason != "escrow" || l.Settled != total+1 {
 		t.Fatalf("after the top-ups ran out: %+v", l)
 	}
@@ -346,15 +347,15 @@ func TestSMUnacknowledged(t *testing.T) {
 	if p := c.mustProvider(c.providers[0].Address()); smOfferOf(p, market.ClassStorage).Used != 5*smGiB || p.OpenLeases != 1 {
 		t.Fatalf("capacity not reserved at open: %+v", p)
 	}
-	c.ok(time.Second, c.Tx(cons, &market.TopupLease{ID: id, Amount: 7}))
+	c.OKAfter(time.Second, c.Tx(cons, &market.TopupLease{ID: id, Amount: 7}))
 	timeout := opened.Add(time.Duration(c.mp.AckTimeoutSeconds) * time.Second)
-	c.okAt(timeout.Add(-time.Millisecond))
+	c.OKAt(timeout.Add(-time.Millisecond))
 	if l := c.lease(id); l.State != market.LeasePending {
 		t.Fatalf("1 ms before the timeout: %s", l.State)
 	}
-	c.okAt(timeout)
+	c.OKAt(timeout)
 	ev := c.leaseEvent("lease.closed", id)
-	if ev == nil || ev.Get("reason") != "unacknowledged" || smAttrU64(t, *ev, "refund") != 50_007 {
+	if ev == nil || ev.Get("reason") != "unacknowledged" || ledgertest.AttrU64(t, *ev, "refund") != 50_007 {
 		t.Fatalf("lease.closed %v, want reason unacknowledged, refund 50007", ev)
 	}
 	if paid := c.Fees[cons.Address()] - fees; c.Balance(cons.Address()) != before-paid {
@@ -421,13 +422,13 @@ func TestSMCloseRules(t *testing.T) {
 	c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassCompute, 10, 1_000_000_000)}})
 	cons, prov := c.consumers[0], c.providers[0]
 	a := c.open(time.Second, cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: 5000})
-	c.ok(time.Second, c.Tx(cons, &market.CloseLease{ID: a}))
+	c.OKAfter(time.Second, c.Tx(cons, &market.CloseLease{ID: a}))
 	if l := c.lease(a); l.CloseReason != "consumer" || l.Refunded != 5000 || l.Settled != 0 {
 		t.Errorf("pending lease closed: %+v", l)
 	}
 	b := c.open(time.Second, cons, &market.OpenLease{Class: market.ClassCompute, Quantity: 2, Deposit: 5000})
-	c.ok(time.Second, c.Tx(prov, &market.AckLease{ID: b}))
-	c.ok(100*time.Second+250*time.Millisecond, c.Tx(prov, &market.CloseLease{ID: b}))
+	c.OKAfter(time.Second, c.Tx(prov, &market.AckLease{ID: b}))
+	c.OKAfter(100*time.Second+250*time.Millisecond, c.Tx(prov, &market.CloseLease{ID: b}))
 	// 2 ustr/s for 100.25 s: 200 paid, and the half ustr carried is dropped.
 	if l := c.lease(b); l.CloseReason != "provider" || l.Settled != 200 || l.Refunded != 4800 || l.AccruedPico != 0 || l.SettledMs != c.Now.UnixMilli() {
 		t.Errorf("active lease closed by its provider: %+v", l)

@@ -39,8 +39,8 @@ func TestSMProviderLifecycle(t *testing.T) {
 		Collateral: 150 * smSTR,
 	}
 	bal, coll := c.Balance(a), c.Bucket(market.BucketCollateral)
-	res := c.ok(time.Second, c.Tx(k, reg))
-	if ev := ledgertest.Find(res[0].Events, "provider.registered"); ev == nil || ev.Get("provider") != a.String() || smAttrU64(t, *ev, "collateral") != 150*smSTR {
+	res := c.OKAfter(time.Second, c.Tx(k, reg))
+	if ev := ledgertest.Find(res[0].Events, "provider.registered"); ev == nil || ev.Get("provider") != a.String() || ledgertest.AttrU64(t, *ev, "collateral") != 150*smSTR {
 		t.Fatalf("provider.registered event %v", res[0].Events)
 	}
 	if got := c.Balance(a); got != bal-150*smSTR-fee() {
@@ -66,7 +66,7 @@ func TestSMProviderLifecycle(t *testing.T) {
 	smCode(t, res, 0, ledger.CodeInvalid, "collateral below the minimum")
 
 	bal, coll = c.Balance(a), c.Bucket(market.BucketCollateral)
-	c.ok(time.Second, c.Tx(k, &market.UpdateProvider{AddCollateral: 10 * smSTR, Endpoint: "https://p1.example/v2"}))
+	c.OKAfter(time.Second, c.Tx(k, &market.UpdateProvider{AddCollateral: 10 * smSTR, Endpoint: "https://p1.example/v2"}))
 	if p := c.mustProvider(a); p.Collateral != 160*smSTR || p.Endpoint != "https://p1.example/v2" || p.Region != "us-east" || len(p.Offers) != 2 {
 		t.Errorf("after update: %+v", p)
 	}
@@ -75,7 +75,7 @@ func TestSMProviderLifecycle(t *testing.T) {
 	}
 
 	id := c.open(time.Second, cons, &market.OpenLease{Class: market.ClassStorage, Quantity: 5 * smGiB, Deposit: smSTR, Provider: &a})
-	c.ok(time.Second, c.Tx(k, &market.AckLease{ID: id}))
+	c.OKAfter(time.Second, c.Tx(k, &market.AckLease{ID: id}))
 	offers := func(storage uint64) []market.Offer {
 		return []market.Offer{{Class: market.ClassStorage, Capacity: storage, Pricing: market.Rule{Kind: "fixed", Price: 1000}}}
 	}
@@ -83,7 +83,7 @@ func TestSMProviderLifecycle(t *testing.T) {
 	smCode(t, res, 0, ledger.CodeConflict, "capacity below what leases use")
 	res = c.BlockAfter(time.Second, c.Tx(k, &market.UpdateProvider{Offers: []market.Offer{{Class: market.ClassCompute, Capacity: 1, Pricing: market.Rule{Kind: "fixed", Price: 1}}}}))
 	smCode(t, res, 0, ledger.CodeConflict, "withdrawing a class in use")
-	c.ok(time.Second, c.Tx(k, &market.UpdateProvider{Offers: offers(5 * smGiB)}))
+	c.OKAfter(time.Second, c.Tx(k, &market.UpdateProvider{Offers: offers(5 * smGiB)}))
 	if o := smOfferOf(c.mustProvider(a), market.ClassStorage); o.Capacity != 5*smGiB || o.Used != 5*smGiB {
 		t.Errorf("storage offer after shrinking to what is used: %+v", o)
 	}
@@ -96,9 +96,9 @@ func TestSMProviderLifecycle(t *testing.T) {
 
 	res = c.BlockAfter(time.Second, c.Tx(k, &market.Unbond{}))
 	smCode(t, res, 0, ledger.CodeConflict, "unbonding an active provider")
-	res = c.ok(time.Second, c.Tx(k, &market.RetireProvider{}))
+	res = c.OKAfter(time.Second, c.Tx(k, &market.RetireProvider{}))
 	unbondAt := c.Now.Add(time.Duration(c.mp.UnbondingSeconds) * time.Second)
-	if ev := ledgertest.Find(res[0].Events, "provider.retiring"); ev == nil || smAttrU64(t, *ev, "unbond_at_ms") != uint64(unbondAt.UnixMilli()) {
+	if ev := ledgertest.Find(res[0].Events, "provider.retiring"); ev == nil || ledgertest.AttrU64(t, *ev, "unbond_at_ms") != uint64(unbondAt.UnixMilli()) {
 		t.Errorf("provider.retiring event %v", res[0].Events)
 	}
 	if p := c.mustProvider(a); p.State != market.ProviderRetiring || p.UnbondAtMs != unbondAt.UnixMilli() {
@@ -117,17 +117,17 @@ func TestSMProviderLifecycle(t *testing.T) {
 	smCode(t, res, 4, ledger.CodeConflict, "unbonding with an open lease")
 
 	// The lease goes on, paid as before, until it is closed.
-	c.ok(time.Minute, c.Tx(cons, &market.CloseLease{ID: id}))
+	c.OKAfter(time.Minute, c.Tx(cons, &market.CloseLease{ID: id}))
 	if p := c.mustProvider(a); p.OpenLeases != 0 || smOfferOf(p, market.ClassStorage).Used != 0 {
 		t.Errorf("after the last lease closed: %+v", p)
 	}
-	c.okAt(unbondAt.Add(-time.Millisecond))
+	c.OKAt(unbondAt.Add(-time.Millisecond))
 	res = c.BlockAfter(0, c.Tx(k, &market.Unbond{}))
 	smCode(t, res, 0, ledger.CodeConflict, "unbonding before the delay")
 
 	bal, coll = c.Balance(a), c.Bucket(market.BucketCollateral)
-	res = c.okAt(unbondAt, c.Tx(k, &market.Unbond{}))
-	if ev := ledgertest.Find(res[0].Events, "provider.unbonded"); ev == nil || smAttrU64(t, *ev, "collateral") != 160*smSTR {
+	res = c.OKAt(unbondAt, c.Tx(k, &market.Unbond{}))
+	if ev := ledgertest.Find(res[0].Events, "provider.unbonded"); ev == nil || ledgertest.AttrU64(t, *ev, "collateral") != 160*smSTR {
 		t.Errorf("provider.unbonded event %v", res[0].Events)
 	}
 	if c.Balance(a) != bal+160*smSTR-fee() || c.Bucket(market.BucketCollateral) != coll-160*smSTR {
@@ -138,7 +138,7 @@ func TestSMProviderLifecycle(t *testing.T) {
 	}
 	res = c.BlockAfter(time.Second, c.Tx(k, &market.Unbond{}))
 	smCode(t, res, 0, ledger.CodeNotFound, "unbonding twice")
-	c.ok(time.Second, c.Tx(k, reg))
+	c.OKAfter(time.Second, c.Tx(k, reg))
 	c.Replay()
 }
 
@@ -152,9 +152,9 @@ func TestSMCapacityIndexAfterRetire(t *testing.T) {
 	}})
 	p0 := c.providers[0].Address()
 	id := c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassStorage, Quantity: 5 * smGiB, Deposit: smSTR, Provider: &p0})
-	c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: id}))
-	c.ok(time.Second, c.Tx(c.providers[0], &market.RetireProvider{})) // the harness checks the index
-	c.ok(time.Second, c.Tx(c.consumers[0], &market.CloseLease{ID: id}))
+	c.OKAfter(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: id}))
+	c.OKAfter(time.Second, c.Tx(c.providers[0], &market.RetireProvider{})) // the harness checks the index
+	c.OKAfter(time.Second, c.Tx(c.consumers[0], &market.CloseLease{ID: id}))
 	if ci := c.capIndex(market.ClassStorage); ci.Used != 0 || ci.Capacity != 10*smGiB {
 		t.Errorf("storage index %+v, want 10 GiB of capacity, none used", ci)
 	}
@@ -169,7 +169,7 @@ func TestSMCapacityOverflow(t *testing.T) {
 		c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassStorage, 1000*smGiB, 1000)}})
 		p0 := c.providers[0].Address()
 		id := c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassStorage, Quantity: 100 * smGiB, Deposit: 10 * smSTR, Provider: &p0})
-		c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: id}))
+		c.OKAfter(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: id}))
 		ref := c.ref(market.ClassStorage)
 		evil := func(capacity uint64) *market.RegisterProvider {
 			return &market.RegisterProvider{
@@ -199,11 +199,11 @@ func TestSMCapacityOverflow(t *testing.T) {
 			}
 		}
 		// The most one offer may hold is accepted and counted in full.
-		c.ok(time.Second, c.Tx(c.providers[1], evil(market.MaxCapacity)))
+		c.OKAfter(time.Second, c.Tx(c.providers[1], evil(market.MaxCapacity)))
 		if ci := c.capIndex(market.ClassStorage); ci.Capacity != 1000*smGiB+market.MaxCapacity || ci.Used != 100*smGiB {
 			t.Errorf("storage capacity index %+v, want %d of capacity, %d used", ci, 1000*smGiB+market.MaxCapacity, 100*smGiB)
 		}
-		c.okAt(c.epochStart(c.epoch() + 1))
+		c.OKAt(c.epochStart(c.epoch() + 1))
 		if got, want := c.ref(market.ClassStorage), smNextRef(ref, 100*smGiB, 1000*smGiB+market.MaxCapacity, c.mp); got != want || got > ref {
 			t.Errorf("reference price went from %d to %d at next to no utilization; want %d", ref, got, want)
 		}
@@ -334,11 +334,11 @@ func TestSMProviderChoice(t *testing.T) {
 			}
 			smCode(t, res, 0, ledger.CodeOK, "open")
 			ev := ledgertest.Find(res[0].Events, "lease.opened")
-			l := c.lease(smAttrU64(t, *ev, "lease"))
+			l := c.lease(ledgertest.AttrU64(t, *ev, "lease"))
 			if l.Provider != c.providers[tc.want].Address() || ev.Get("provider") != l.Provider.String() {
 				t.Fatalf("chose %s, want provider%d %s", l.Provider, tc.want, c.providers[tc.want].Address())
 			}
-			if l.Price != tc.price || l.Rate != smRate(tc.price, m.Quantity, market.ClassStorage) || smAttrU64(t, *ev, "rate") != l.Rate {
+			if l.Price != tc.price || l.Rate != smRate(tc.price, m.Quantity, market.ClassStorage) || ledgertest.AttrU64(t, *ev, "rate") != l.Rate {
 				t.Errorf("price %d rate %d, want %d, %d", l.Price, l.Rate, tc.price, smRate(tc.price, m.Quantity, market.ClassStorage))
 			}
 		})
@@ -362,14 +362,14 @@ func TestSMProviderChoiceByScore(t *testing.T) {
 	if l := c.lease(id); l.Provider != first.Address() {
 		t.Fatalf("at equal score the lower address should win")
 	}
-	c.ok(time.Second, c.Tx(first, &market.AckLease{ID: id}))
+	c.OKAfter(time.Second, c.Tx(first, &market.AckLease{ID: id}))
 	e := c.epoch()
 	var reps [][]byte
 	for _, op := range c.Ops {
 		reps = append(reps, c.Tx(op, &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: first.Address(), OK: 0, Total: 10}}}))
 	}
-	c.okAt(c.epochStart(e+1).Add(time.Second), reps...)
-	c.okAt(c.epochStart(e + 2))
+	c.OKAt(c.epochStart(e+1).Add(time.Second), reps...)
+	c.OKAt(c.epochStart(e + 2))
 	if p := c.mustProvider(first.Address()); p.Score != 9000 {
 		t.Fatalf("score after a breach: %d", p.Score)
 	}

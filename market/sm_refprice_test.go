@@ -58,7 +58,7 @@ func TestSMReferencePriceEpochs(t *testing.T) {
 	nextID := uint64(1)
 	// A floating lease of 10 GiB on the reference-priced provider, for the
 	// whole test.
-	c.okAt(c.epochStart(e0).Add(10*time.Second),
+	c.OKAt(c.epochStart(e0).Add(10*time.Second),
 		c.Tx(cons, &market.OpenLease{Class: market.ClassStorage, Quantity: 10 * smGiB, Deposit: 1000 * smSTR, Provider: &p1a, Float: true, MaxPrice: 2 * storageRef}),
 		c.Tx(p1, &market.AckLease{ID: nextID}))
 	floatID := nextID
@@ -95,7 +95,7 @@ func TestSMReferencePriceEpochs(t *testing.T) {
 			open = append(open, nextID)
 			nextID++
 		}
-		c.okAt(c.epochStart(e).Add(30*time.Second), txs...)
+		c.OKAt(c.epochStart(e).Add(30*time.Second), txs...)
 		if ci := c.capIndex(market.ClassStorage); ci.Used != usedGiB*smGiB || ci.Capacity != 200*smGiB {
 			t.Fatalf("epoch %d: storage index %+v, want %d GiB of 200 used", k, ci, usedGiB)
 		}
@@ -111,7 +111,7 @@ func TestSMReferencePriceEpochs(t *testing.T) {
 		}
 
 		// The first block of the next epoch moves the prices.
-		c.okAt(c.epochStart(e + 1))
+		c.OKAt(c.epochStart(e + 1))
 		for _, class := range market.Classes {
 			var want uint64
 			if class == market.ClassStorage {
@@ -172,12 +172,12 @@ func TestSMFloatRerateOverflow(t *testing.T) {
 			c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(tc.class, 100*smGiB, tc.price)}})
 			prov := c.providers[0]
 			id := c.open(time.Second, c.consumers[0], &market.OpenLease{Class: tc.class, Quantity: tc.quantity, Deposit: 10 * smSTR, Float: true, MaxPrice: math.MaxUint64})
-			c.ok(time.Second, c.Tx(prov, &market.AckLease{ID: id}))
+			c.OKAfter(time.Second, c.Tx(prov, &market.AckLease{ID: id}))
 			before := c.lease(id)
 			if before.Price != tc.price || before.Rate == 0 {
 				t.Fatalf("lease %+v", before)
 			}
-			c.ok(time.Second, c.Tx(prov, &market.UpdateProvider{Offers: []market.Offer{{Class: tc.class, Capacity: 100 * smGiB, Pricing: market.Rule{Kind: "fixed", Price: tc.absurd}}}}))
+			c.OKAfter(time.Second, c.Tx(prov, &market.UpdateProvider{Offers: []market.Offer{{Class: tc.class, Capacity: 100 * smGiB, Pricing: market.Rule{Kind: "fixed", Price: tc.absurd}}}}))
 			at := c.epochStart(c.epoch() + 1)
 			b, err := c.M.BeginBlock(c.St, ledger.Header{ChainID: smChainID, Height: c.Height + 1, Time: at, Hash: make([]byte, 32), PrevAppHash: c.AppHash})
 			if err != nil {
@@ -186,7 +186,7 @@ func TestSMFloatRerateOverflow(t *testing.T) {
 			if _, _, err := b.End(); err != nil {
 				t.Fatalf("end of the epoch's first block: %v", err)
 			}
-			c.okAt(at)
+			c.OKAt(at)
 			l := c.lease(id)
 			if l.State != market.LeaseActive || l.Price != before.Price || l.Rate != before.Rate || l.SettledMs != at.UnixMilli() || l.DueMs <= at.UnixMilli() {
 				t.Errorf("after the epoch: %s, price %d rate %d settled %d due %d; want active at the old price %d, rate %d, settled at %d, due later",
@@ -196,8 +196,8 @@ func TestSMFloatRerateOverflow(t *testing.T) {
 				t.Errorf("lease.rerated %v for a price it cannot use", ev)
 			}
 			// A usable price again is taken at the next epoch.
-			c.ok(time.Second, c.Tx(prov, &market.UpdateProvider{Offers: []market.Offer{{Class: tc.class, Capacity: 100 * smGiB, Pricing: market.Rule{Kind: "fixed", Price: 2 * tc.price}}}}))
-			c.okAt(c.epochStart(c.epoch() + 1))
+			c.OKAfter(time.Second, c.Tx(prov, &market.UpdateProvider{Offers: []market.Offer{{Class: tc.class, Capacity: 100 * smGiB, Pricing: market.Rule{Kind: "fixed", Price: 2 * tc.price}}}}))
+			c.OKAt(c.epochStart(c.epoch() + 1))
 			if l := c.lease(id); l.Price != 2*tc.price || l.Rate != smRate(2*tc.price, tc.quantity, tc.class) || c.leaseEvent("lease.rerated", id) == nil {
 				t.Errorf("after a usable price: price %d rate %d, want %d", l.Price, l.Rate, 2*tc.price)
 			}
@@ -213,7 +213,7 @@ func TestSMFloatMaxPrice(t *testing.T) {
 	c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassCompute, 100, price)}})
 	prov := c.providers[0]
 	id := c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassCompute, Quantity: 3, Deposit: 10 * smSTR, Float: true, MaxPrice: maxPrice})
-	c.ok(time.Second, c.Tx(prov, &market.AckLease{ID: id}))
+	c.OKAfter(time.Second, c.Tx(prov, &market.AckLease{ID: id}))
 	for _, tc := range []struct{ offer, want uint64 }{
 		{2 * price, maxPrice},
 		{maxPrice, maxPrice},
@@ -221,12 +221,12 @@ func TestSMFloatMaxPrice(t *testing.T) {
 		{maxPrice + 1, maxPrice},
 	} {
 		before := c.lease(id).Price
-		c.ok(time.Second, c.Tx(prov, &market.UpdateProvider{Offers: []market.Offer{{Class: market.ClassCompute, Capacity: 100, Pricing: market.Rule{Kind: "fixed", Price: tc.offer}}}}))
+		c.OKAfter(time.Second, c.Tx(prov, &market.UpdateProvider{Offers: []market.Offer{{Class: market.ClassCompute, Capacity: 100, Pricing: market.Rule{Kind: "fixed", Price: tc.offer}}}}))
 		// The change waits for the epoch boundary.
 		if l := c.lease(id); l.Price != before {
 			t.Fatalf("re-rated mid-epoch from %d to %d", before, l.Price)
 		}
-		c.okAt(c.epochStart(c.epoch() + 1))
+		c.OKAt(c.epochStart(c.epoch() + 1))
 		if l := c.lease(id); l.Price != tc.want || l.Rate != smRate(tc.want, 3, market.ClassCompute) {
 			t.Errorf("provider at %d: lease priced %d rate %d, want %d", tc.offer, l.Price, l.Rate, tc.want)
 		}
@@ -243,13 +243,13 @@ func TestSMReferencePriceGap(t *testing.T) {
 	// 9 GiB of 10 used: 90% against the 70% target, so storage goes up
 	// each epoch; compute, with no capacity, goes down to the floor.
 	id := c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassStorage, Quantity: 9 * smGiB, Deposit: 100 * smSTR, Provider: &p0})
-	c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: id}))
+	c.OKAfter(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: id}))
 	e0 := c.epoch()
 	refs := map[string]uint64{market.ClassStorage: c.ref(market.ClassStorage), market.ClassCompute: c.ref(market.ClassCompute)}
 	used := map[string][2]uint64{market.ClassStorage: {9 * smGiB, 10 * smGiB}, market.ClassCompute: {0, 0}}
 	// One block, 7 epochs and a bit later.
 	const gap = 7
-	c.okAt(c.epochStart(e0 + gap).Add(17 * time.Second))
+	c.OKAt(c.epochStart(e0 + gap).Add(17 * time.Second))
 	for _, class := range market.Classes {
 		want := refs[class]
 		for e := e0 + 1; e <= e0+gap; e++ {
@@ -268,9 +268,9 @@ func TestSMReferencePriceGap(t *testing.T) {
 	// The same as a chain that was never down.
 	d := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassStorage, 10*smGiB, 1000)}})
 	d.open(time.Second, d.consumers[0], &market.OpenLease{Class: market.ClassStorage, Quantity: 9 * smGiB, Deposit: 100 * smSTR, Provider: &p0})
-	d.ok(time.Second, d.Tx(d.providers[0], &market.AckLease{ID: id}))
+	d.OKAfter(time.Second, d.Tx(d.providers[0], &market.AckLease{ID: id}))
 	for e := e0 + 1; e <= e0+gap; e++ {
-		d.okAt(d.epochStart(e))
+		d.OKAt(d.epochStart(e))
 	}
 	for _, class := range market.Classes {
 		if c.ref(class) != d.ref(class) {
@@ -287,7 +287,7 @@ func TestSMReferencePriceLongGap(t *testing.T) {
 	c := newSMChain(t, smOpts{})
 	e0 := c.epoch()
 	const gap = 2000
-	c.okAt(c.epochStart(e0 + gap))
+	c.OKAt(c.epochStart(e0 + gap))
 	steps := 0
 	for e := e0 + 1; e <= e0+gap; e++ {
 		if _, ok := c.refHist(market.ClassStorage, e); ok {

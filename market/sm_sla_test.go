@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 )
 
@@ -48,7 +49,7 @@ func newSLACaseDeposit(t *testing.T, windowEpochs int64, target, deposit uint64)
 		Class: market.ClassCompute, Quantity: 1, Deposit: deposit,
 		SLA: market.SLA{TargetBps: target, WindowSeconds: windowEpochs * c.mp.EpochSeconds},
 	})
-	c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: s.id}))
+	c.OKAfter(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: s.id}))
 	s.act = c.Now
 	if l := c.lease(s.id); l.WindowStartMs != smT0.UnixMilli() {
 		t.Fatalf("after ack: window from %d; want %d", l.WindowStartMs, smT0.UnixMilli())
@@ -81,7 +82,7 @@ func (s *slaCase) report(e int64, probes [4]smProbe) {
 		}
 		txs = append(txs, c.Tx(c.Ops[i], &market.ProbeReport{Epoch: e, Results: []market.ProbeRow{{Provider: c.providers[0].Address(), OK: p.OK, Total: p.Total}}}))
 	}
-	c.okAt(c.epochStart(e+1).Add(time.Second), txs...)
+	c.OKAt(c.epochStart(e+1).Add(time.Second), txs...)
 }
 
 // window reports every epoch of the next window with the same probes, then
@@ -96,13 +97,13 @@ func (s *slaCase) window(t *testing.T, probes [4]smProbe) (w market.Window, cons
 		s.report(e, probes)
 	}
 	due := c.epochStart(s.e0 + (k+1)*s.n + 1)
-	c.okAt(due.Add(-time.Millisecond))
+	c.OKAt(due.Add(-time.Millisecond))
 	if _, ok := c.window(s.id, uint64(k)); ok || c.leaseEvent("sla.breach", s.id) != nil {
 		t.Fatalf("window %d judged before its due time", k)
 	}
 	cons := c.consumers[0].Address()
 	consBefore, collBefore := c.Balance(cons), c.Bucket(market.BucketCollateral)
-	c.okAt(due)
+	c.OKAt(due)
 	w, ok := c.window(s.id, uint64(k))
 	if !ok {
 		t.Fatalf("window %d not judged at %v", k, due)
@@ -165,7 +166,7 @@ func TestSMSLABreachRefund(t *testing.T) {
 		t.Fatalf("refund %d (consumer +%d, collateral -%d), want %d = 40%% of %d", w.Refund, gain, loss, want, w.Charges)
 	}
 	ev := c.leaseEvent("sla.breach", s.id)
-	if ev == nil || ev.Get("provider") != prov.String() || ev.Get("availability_bps") != "9500" || ev.Get("target_bps") != "9900" || smAttrU64(t, *ev, "refund") != want {
+	if ev == nil || ev.Get("provider") != prov.String() || ev.Get("availability_bps") != "9500" || ev.Get("target_bps") != "9900" || ledgertest.AttrU64(t, *ev, "refund") != want {
 		t.Fatalf("sla.breach event %v", ev)
 	}
 	l := c.lease(s.id)
@@ -270,7 +271,7 @@ func TestSMSLAConsecutiveBreaches(t *testing.T) {
 				t.Errorf("closed at %d, settled at %d: %d ustr + %d pico; want both at %d, %d + 0", l.ClosedMs, l.SettledMs, l.Settled, l.AccruedPico, c.Now.UnixMilli(), paid)
 			}
 			closed := c.leaseEvent("lease.closed", s.id)
-			if closed == nil || closed.Get("reason") != "sla" || smAttrU64(t, *closed, "refund") != l.Refunded {
+			if closed == nil || closed.Get("reason") != "sla" || ledgertest.AttrU64(t, *closed, "refund") != l.Refunded {
 				t.Errorf("lease.closed event %v", closed)
 			}
 			mig := c.leaseEvent("lease.migrate", s.id)
@@ -343,7 +344,7 @@ func TestSMSLARefundCappedByCollateral(t *testing.T) {
 	}()}})
 	s := &slaCase{c: c, rate: 100_000_000_000, n: 1, target: 9900, e0: c.epoch()}
 	s.id = c.open(time.Second, c.consumers[0], &market.OpenLease{Class: market.ClassCompute, Quantity: 1, Deposit: 10 * smSTR, SLA: market.SLA{TargetBps: 9900, WindowSeconds: 60}})
-	c.ok(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: s.id}))
+	c.OKAfter(time.Second, c.Tx(c.providers[0], &market.AckLease{ID: s.id}))
 	s.act = c.Now
 	w, gain, loss := s.window(t, [4]smProbe{probesDown, probesDown, probesDown, probesDown})
 	if !w.Breach || w.Refund != 7 || gain != 7 || loss != 7 || c.mustProvider(c.providers[0].Address()).Collateral != 0 {
@@ -374,7 +375,7 @@ func TestSMSLAProviderCannotDodge(t *testing.T) {
 			s.report(s.e0, [4]smProbe{probesDown, probesDown, probesDown, probesDown})
 			cons := c.consumers[0].Address()
 			before, collBefore := c.Balance(cons), c.Bucket(market.BucketCollateral)
-			c.ok(10*time.Second, tc.touch(s))
+			c.OKAfter(10*time.Second, tc.touch(s))
 			if c.leaseEvent("sla.breach", s.id) == nil {
 				t.Errorf("no sla.breach for the window that ended before the lease was touched")
 			}
@@ -420,15 +421,15 @@ func TestSMSLAEscrowCloseJudges(t *testing.T) {
 	if !out.After(end) || !out.Before(end.Add(time.Duration(c.mp.EpochSeconds)*time.Second)) {
 		t.Fatalf("expected figures: out at %v, window 0 ends at %v", out, end)
 	}
-	c.okAt(end) // the lease (in grace from the start) is settled to the window's end
+	c.OKAt(end) // the lease (in grace from the start) is settled to the window's end
 	s.report(s.e0, [4]smProbe{probesDown, probesDown, probesDown, probesDown})
-	c.okAt(out.Add(-time.Millisecond))
+	c.OKAt(out.Add(-time.Millisecond))
 	if l := c.lease(s.id); l.State == market.LeaseClosed {
 		t.Fatalf("closed before the escrow ran out: %+v", l)
 	}
 	cons := c.consumers[0].Address()
 	before := c.Balance(cons)
-	c.okAt(out)
+	c.OKAt(out)
 	l := c.lease(s.id)
 	if l.State != market.LeaseClosed || l.CloseReason != "escrow" || l.Settled != 68 {
 		t.Fatalf("lease %+v, want closed for escrow with all 68 paid", l)
@@ -470,7 +471,7 @@ func TestSMProbeReportRules(t *testing.T) {
 	c := newSMChain(t, smOpts{genesis: []market.GenesisProvider{smProvider(market.ClassCompute, 100, 1000)}})
 	prov := c.providers[0].Address()
 	e0 := c.epoch()
-	c.okAt(c.epochStart(e0 + 5).Add(time.Second))
+	c.OKAt(c.epochStart(e0 + 5).Add(time.Second))
 	rep := func(e int64, ok, total uint32) *market.ProbeReport {
 		return &market.ProbeReport{Epoch: e0 + e, Results: []market.ProbeRow{{Provider: prov, OK: ok, Total: total}}}
 	}

@@ -186,8 +186,10 @@ func (c *chain) openLeaseDeposit(k, p *identity.Key, quantity, deposit uint64, a
 	pa := p.Address()
 	r := c.OK(k, &market.OpenLease{Class: market.ClassStorage, Quantity: quantity, Deposit: deposit, Provider: &pa})
 	ev := ledgertest.Find(r.Events, "lease.opened")
-	var id uint64
-	fmt.Sscan(ev.Get("lease"), &id)
+	if ev == nil {
+		c.T.Fatalf("open: no lease.opened event in %v", r.Events)
+	}
+	id := ledgertest.AttrU64(c.T, *ev, "lease")
 	if ack {
 		c.OK(p, &market.AckLease{ID: id})
 	}

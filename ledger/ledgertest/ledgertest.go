@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -688,4 +689,15 @@ func Find(evs []ledger.Event, typ string) *ledger.Event {
 		}
 	}
 	return nil
+}
+
+// AttrU64 is an event's attribute key as a number; it fails the test if
+// the attribute is not one.
+func AttrU64(t testing.TB, e ledger.Event, key string) uint64 {
+	t.Helper()
+	v, err := strconv.ParseUint(e.Get(key), 10, 64)
+	if err != nil {
+		t.Fatalf("event %s attribute %s = %q: %v", e.Type, key, e.Get(key), err)
+	}
+	return v
 }

@@ -146,6 +146,10 @@ func TestForkAndReplay(t *testing.T) {
 	if checked != 2 { // once when added, once after the fork's block
 		t.Errorf("the added check ran %d times, want 2", checked)
 	}
+	c.Advance(time.Hour)
+	if c.Height != 2 || !c.Now.Equal(ledgertest.T0.Add(time.Hour+time.Second)) || c.SupplyNow() != c.Supply {
+		t.Errorf("after Advance: height %d at %v, supply %d of %d", c.Height, c.Now, c.SupplyNow(), c.Supply)
+	}
 	c.Replay()
 	d.Replay()
 }
