@@ -6,7 +6,9 @@ func depAttr() ledger.AttrSpec {
 	return ledger.RefAttr("deployment", ledger.RoleDeployment, "the deployment's id")
 }
 
-func escrowAttr() ledger.AttrSpec { return ledger.AmountAttr("escrow", "the deployment's escrow after it") }
+func escrowAttr() ledger.AttrSpec {
+	return ledger.AmountAttr("escrow", "the deployment's escrow after it")
+}
 
 // Events are the module's event kinds (ledger.EventKind): emitters emit
 // through them, and the CLI, the API and the audit index read them through
