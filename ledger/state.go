@@ -322,6 +322,8 @@ type Context struct {
 	// params are every set of parameters as the context found them
 	// (params.go).
 	params map[string]*loadedParams
+	// depth is how deeply the running message was dispatched (router.go).
+	depth int
 }
 
 // Modules returns the registry's modules in order, for a module that calls
