@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 	cmttypes "github.com/cometbft/cometbft/types"
@@ -159,6 +160,9 @@ func VerifyCheckpoint(cp audit.Checkpoint, t *Trusted) ([]Check, error) {
 func verifyCheckpoint(r *runner, format string, cp audit.Checkpoint, t *Trusted) (*signed, error) {
 	var s signed
 	if err := r.do(CheckFormat, func() (string, error) {
+		if !strings.HasPrefix(format, "stratus-audit-bundle/") {
+			return "", fmt.Errorf("this is not an audit bundle (format %q): stratus audit proof writes them", format)
+		}
 		if format != Format {
 			return "", fmt.Errorf("format %q, this verifier reads %q", format, Format)
 		}
