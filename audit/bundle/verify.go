@@ -204,7 +204,7 @@ func verifyCheckpoint(r *runner, format string, cp audit.Checkpoint, t *Trusted)
 		if !bytes.Equal(s.header.ValidatorsHash, t.Set.Hash()) {
 			return "", fmt.Errorf("the header names validator set %X, not the trusted one (%X)", s.header.ValidatorsHash, t.Set.Hash())
 		}
-		return fmt.Sprintf("the trusted set %X (%d validators, voting power %d) signs chain %s", t.Set.Hash(), t.Set.Size(), t.Set.TotalVotingPower(), s.header.ChainID), nil
+		return fmt.Sprintf("the trusted set %X (%s, voting power %d) signs chain %s", t.Set.Hash(), Plural(t.Set.Size(), "validator"), t.Set.TotalVotingPower(), s.header.ChainID), nil
 	}); err != nil {
 		return nil, err
 	}
@@ -373,4 +373,12 @@ func ParseValidators(b []byte) (*Trusted, error) {
 		return nil, errs.E(errs.Invalid, "the file says its validator set hashes to %s, it hashes to %s: the file was changed", f.Hash, h)
 	}
 	return &Trusted{ChainID: f.ChainID, Set: &vals}, nil
+}
+
+// Plural returns "1 validator", "2 validators".
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

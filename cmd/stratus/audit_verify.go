@@ -119,8 +119,8 @@ trusting it. When the chain's validators change, export the set again.`,
 			}
 			res := validatorsResult{File: out, ChainID: f.ChainID, Height: f.Height, Hash: f.Hash, Validators: tr.Set.Size(), Power: tr.Set.TotalVotingPower()}
 			return g.print(cmd.OutOrStdout(), res, func(w io.Writer) {
-				fmt.Fprintf(w, "wrote the validator set of %s at block %d to %s: %d validators, voting power %d\nhash %s: compare it with other sources before you trust the file\n",
-					res.ChainID, res.Height, out, res.Validators, res.Power, res.Hash)
+				fmt.Fprintf(w, "wrote the validator set of %s at block %d to %s: %s, voting power %d\nhash %s: compare it with other sources before you trust the file\n",
+					res.ChainID, res.Height, out, bundle.Plural(res.Validators, "validator"), res.Power, res.Hash)
 			})
 		},
 	}
@@ -354,7 +354,7 @@ func readWatchState(path string, tr *bundle.Trusted) (*audit.Checkpoint, error) 
 		return nil, errs.E(errs.Invalid, "--state %s is not an audit watch state file (%s): move it away to start from the node's latest checkpoint", path, watchStateFormat)
 	}
 	if _, err := bundle.VerifyCheckpoint(s.Checkpoint, tr); err != nil {
-		return nil, errs.E(errs.Invalid, "the checkpoint in --state %s fails %v: it was changed, or it is another chain's; move it away to start from the node's latest checkpoint", path, err)
+		return nil, errs.E(errs.Invalid, "the checkpoint in --state %s does not verify against --validators, %v; move it away to start from the node's latest checkpoint", path, err)
 	}
 	return &s.Checkpoint, nil
 }
