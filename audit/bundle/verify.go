@@ -120,7 +120,7 @@ func Verify(b Bundle, t *Trusted) (Report, error) {
 		}
 		h := rfc6962.DefaultHasher
 		if err := proof.VerifyInclusion(h, p.Index, p.Size, h.HashLeaf(b.Entry.Leaf), p.Hashes, cp.Root); err != nil {
-			return "", fmt.Errorf("entry %d is not in the signed log of %d entries (%v): the entry or the proof was changed", p.Index, p.Size, err)
+			return "", fmt.Errorf("entry %d is not in the signed log of %d entries (%s): the entry or the proof was changed", p.Index, p.Size, merkleProblem(err))
 		}
 		return fmt.Sprintf("entry %d is in the signed log of %d entries", p.Index, p.Size), nil
 	})
@@ -199,12 +199,12 @@ func verifyCheckpoint(r *runner, format string, cp audit.Checkpoint, t *Trusted)
 			return "", fmt.Errorf("the header is for chain %q, the trusted validators are %q's", s.header.ChainID, t.ChainID)
 		}
 		if h := s.vals.Hash(); !bytes.Equal(h, t.Set.Hash()) {
-			return "", fmt.Errorf("the bundle's validator set (%X) is not the trusted one (%X): a changed or forged set, or the set changed since you exported yours", h, t.Set.Hash())
+			return "", fmt.Errorf("the bundle's validator set (%x) is not the trusted one (%x): a changed or forged set, or the set changed since you exported yours", h, t.Set.Hash())
 		}
 		if !bytes.Equal(s.header.ValidatorsHash, t.Set.Hash()) {
-			return "", fmt.Errorf("the header names validator set %X, not the trusted one (%X)", s.header.ValidatorsHash, t.Set.Hash())
+			return "", fmt.Errorf("the header names validator set %x, not the trusted one (%x)", s.header.ValidatorsHash, t.Set.Hash())
 		}
-		return fmt.Sprintf("the trusted set %X (%s, voting power %d) signs chain %s", t.Set.Hash(), Plural(t.Set.Size(), "validator"), t.Set.TotalVotingPower(), s.header.ChainID), nil
+		return fmt.Sprintf("the trusted set %x (%s, voting power %d) signs chain %s", t.Set.Hash(), Plural(t.Set.Size(), "validator"), t.Set.TotalVotingPower(), s.header.ChainID), nil
 	}); err != nil {
 		return nil, err
 	}
@@ -299,7 +299,7 @@ func Consistent(trusted, newer audit.Checkpoint, p audit.Consistency) error {
 	}
 	h := rfc6962.DefaultHasher
 	if err := proof.VerifyConsistency(h, trusted.Size, newer.Size, p.Hashes, trusted.Root, newer.Root); err != nil {
-		return fmt.Errorf("%w: the signed log of %d entries after block %d does not extend the trusted %d entries after block %d (%v): the log was rewritten or the chain forked", ErrInconsistent, newer.Size, newer.Height, trusted.Size, trusted.Height, err)
+		return fmt.Errorf("%w: the signed log of %d entries after block %d does not extend the trusted %d entries after block %d (%s): the log was rewritten or the chain forked", ErrInconsistent, newer.Size, newer.Height, trusted.Size, trusted.Height, merkleProblem(err))
 	}
 	return nil
 }
@@ -381,4 +381,14 @@ func Plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// merkleProblem says what a transparency-dev/merkle verification error
+// means, in one line.
+func merkleProblem(err error) string {
+	var rm proof.RootMismatchError
+	if errors.As(err, &rm) {
+		return fmt.Sprintf("the proof leads to root %X, not %X", rm.CalculatedRoot, rm.ExpectedRoot)
+	}
+	return err.Error()
 }
