@@ -71,7 +71,7 @@ func TestAuditBundleFromDevnet(t *testing.T) {
 			t.Fatalf("Verify: %v", err)
 		}
 		tx := rep.Entry.Tx
-		if tx == nil || tx.Hash != res.Hash || tx.Height != res.Height || tx.Code != 0 || tx.Signer != d.demo.Address().String() || tx.MsgType != "bank/transfer" {
+		if tx == nil || tx.Hash != res.Hash || tx.Height != res.Height || tx.Code != 0 || tx.Signer != d.demo.Address().String() || tx.MsgType != (&ledger.Transfer{}).Type() {
 			t.Fatalf("entry = %+v, want the transfer %s by %s", rep.Entry, res.Hash, d.demo.Address())
 		}
 		if b.Checkpoint.Height < res.Height {
@@ -87,7 +87,7 @@ func TestAuditBundleFromDevnet(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Verify the event: %v", err)
 		}
-		if e := rep.Entry.Event; e == nil || e.Type != "bank.transfer" || e.Tx != int(res.Index) {
+		if e := rep.Entry.Event; e == nil || e.Type != ledger.CoreEvents.Transfer.Type || e.Tx != int(res.Index) {
 			t.Errorf("entry %d = %+v, want the transfer's event", b.Entry.Index+1, rep.Entry)
 		}
 
