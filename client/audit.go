@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strconv"
 	"time"
@@ -82,10 +83,32 @@ const auditPoll = 200 * time.Millisecond
 // AuditBundle returns entry index with its inclusion proof to the latest
 // checkpoint, as one bundle that package bundle verifies offline. The entry
 // is the one the node checked against its tree; nothing in the bundle is
-// trusted until bundle.Verify says so. It fails with NotFound past the end
-// of the log, and Conflict if the latest checkpoint does not cover the
-// entry yet.
+// trusted until bundle.Verify says so. An entry of the newest block is in
+// no checkpoint until the next block, so it waits for that block, until ctx
+// ends (then a Timeout error). It fails with NotFound past the end of the
+// log, and Internal if the node's copy of the entry does not match its
+// tree.
 func (c *Client) AuditBundle(ctx context.Context, index uint64) (bundle.Bundle, error) {
+	return waitCheckpoint(ctx, fmt.Sprintf("entry %d", index), func() (bundle.Bundle, error) { return c.auditBundle(ctx, index) })
+}
+
+// waitCheckpoint calls f until it stops failing with Conflict (not in a
+// checkpoint yet) or Unavailable (the node is a moment behind), or ctx ends.
+func waitCheckpoint(ctx context.Context, what string, f func() (bundle.Bundle, error)) (bundle.Bundle, error) {
+	for {
+		b, err := f()
+		if !errs.Is(err, errs.Conflict) && !errs.Is(err, errs.Unavailable) {
+			return b, err
+		}
+		select {
+		case <-ctx.Done():
+			return bundle.Bundle{}, errs.E(errs.Timeout, "%s: still not in a checkpoint (%v): is the chain making blocks?", what, err)
+		case <-time.After(auditPoll):
+		}
+	}
+}
+
+func (c *Client) auditBundle(ctx context.Context, index uint64) (bundle.Bundle, error) {
 	cp, err := c.AuditCheckpoint(ctx)
 	if err != nil {
 		return bundle.Bundle{}, err
@@ -114,17 +137,7 @@ func (c *Client) AuditBundle(ctx context.Context, index uint64) (bundle.Bundle, 
 // it waits for that block, until ctx ends. It fails with NotFound if the
 // node knows no such committed transaction.
 func (c *Client) AuditTxBundle(ctx context.Context, txHash string) (bundle.Bundle, error) {
-	for {
-		b, err := c.auditTxBundle(ctx, txHash)
-		if !errs.Is(err, errs.Conflict) && !errs.Is(err, errs.Unavailable) {
-			return b, err
-		}
-		select {
-		case <-ctx.Done():
-			return bundle.Bundle{}, errs.E(errs.Timeout, "transaction %s: still not in a checkpoint (%v): is the chain making blocks?", txHash, err)
-		case <-time.After(auditPoll):
-		}
-	}
+	return waitCheckpoint(ctx, "transaction "+txHash, func() (bundle.Bundle, error) { return c.auditTxBundle(ctx, txHash) })
 }
 
 func (c *Client) auditTxBundle(ctx context.Context, txHash string) (bundle.Bundle, error) {
@@ -140,9 +153,9 @@ func (c *Client) auditTxBundle(ctx context.Context, txHash string) (bundle.Bundl
 	if err != nil {
 		return bundle.Bundle{}, err
 	}
-	// The checkpoint may have moved on since the proof: AuditBundle proves
+	// The checkpoint may have moved on since the proof: auditBundle proves
 	// the entry again to the one it fetches.
-	return c.AuditBundle(ctx, p.Index)
+	return c.auditBundle(ctx, p.Index)
 }
 
 // AuditAdvance fetches the latest checkpoint and checks it against the

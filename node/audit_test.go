@@ -258,8 +258,8 @@ func TestAuditRefusesTamperedEntry(t *testing.T) {
 	}
 }
 
-// waitBundle fetches entry index's bundle, waiting for a checkpoint that
-// covers it.
+// waitBundle fetches entry index's bundle, waiting for the chain's first
+// checkpoint (404 before the second block).
 func waitBundle(ctx context.Context, t *testing.T, c *client.Client, index uint64) bundle.Bundle {
 	t.Helper()
 	for {

@@ -32,8 +32,8 @@ checkpoint, and that checkpoint with the header that carries its app hash,
 the validators' commit and the validator set, and writes them to FILE as
 one self-contained bundle. stratus audit verify checks it with no network.
 
-A transaction executed in the newest block is in no checkpoint until the
-next block: proof waits for it (--wait). Nothing in the bundle is trusted
+An entry of the newest block is in no checkpoint until the next block:
+proof waits for it (--wait). Nothing in the bundle is trusted
 until audit verify checks it. See docs/audit.md "Offline verification".`,
 		Example: `  stratus audit proof --tx 3f2a... -o transfer.json
   stratus audit proof --index 0 -o genesis.json`,
