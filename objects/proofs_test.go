@@ -63,15 +63,6 @@ func (c *chain) provider(p *identity.Key) market.Provider {
 	return *pv
 }
 
-func (c *chain) bucket(name string) uint64 {
-	c.T.Helper()
-	v, err := ledger.ReadBucket(c.St, name)
-	if err != nil {
-		c.T.Fatal(err)
-	}
-	return v
-}
-
 // answer is the honest answer to challenge ch from the shards held.
 func answer(t testing.TB, held map[storage.Hash][]byte, ch objects.Challenge) *objects.Prove {
 	t.Helper()
