@@ -2,17 +2,15 @@ package ledger_test
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 )
 
 // issueMsg mints (or with Burn, burns) Amount of Denom for its signer: a
@@ -55,76 +53,22 @@ func (issuerModule) EndBlock(*ledger.Context) error                     { return
 // supply cannot change, and for every denomination the balances add up to
 // its supply after every block.
 func TestDenominations(t *testing.T) {
-	m := ledger.New(ledger.DefaultRegistry(issuerModule{}))
-	alice, bob, op := testKey("denom-alice"), testKey("denom-bob"), testKey("denom-op")
 	p := ledger.DefaultParams()
-	g := ledger.Genesis{Params: p,
-		Accounts:   []ledger.GenesisAccount{{Address: alice.Address(), Balance: 1_000_000_000}, {Address: bob.Address(), Balance: 1_000_000_000}},
-		Validators: []ledger.Validator{{Name: "v", Operator: op.Address(), ConsPubKey: op.Priv.Public().(ed25519.PublicKey), Power: 1}}}
-	app, err := g.MarshalAppState(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := m.InitChain(ledger.MemReader{}, ledger.Header{ChainID: "denom", Time: t0}, app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := ledger.MemReader{}
-	st.Apply(ch.Writes)
-	strSupply, _ := ledger.ReadSupply(st)
-	height := int64(0)
-	nonces := map[identity.Address]uint64{}
-	conserve := func() {
-		t.Helper()
-		sums := map[string]uint64{}
-		supplies := map[string]uint64{}
-		for k, v := range st {
-			if d, _, ok := ledger.DenomKey([]byte(k)); ok {
-				sums[d] += binary.BigEndian.Uint64(v)
-			} else if d, ok := ledger.DenomSupplyKey([]byte(k)); ok {
-				supplies[d] = binary.BigEndian.Uint64(v)
-			}
-		}
-		for d, s := range supplies {
-			if sums[d] != s {
-				t.Errorf("height %d: %s balances add up to %d, supply %d", height, d, sums[d], s)
-			}
-		}
-		for d := range sums {
-			if _, ok := supplies[d]; !ok {
-				t.Errorf("height %d: %s has balances but no supply", height, d)
-			}
-		}
-		if s, _ := ledger.ReadSupply(st); s != strSupply {
-			t.Errorf("height %d: STR supply %d, want %d", height, s, strSupply)
-		}
-	}
+	c := ledgertest.New(t, ledgertest.Options{
+		ChainID: "denom", Registry: ledger.DefaultRegistry(issuerModule{}), Params: &p,
+		Funded: []string{"denom-alice", "denom-bob"}, Balance: 1_000_000_000,
+	})
+	alice, bob := c.Key("denom-alice"), c.Key("denom-bob")
+	// Each message in a block of its own; the chain checks after each that
+	// every denomination's balances add up to its supply, and STR's supply
+	// is what genesis minted.
 	run := func(k *identity.Key, msg ledger.Msg) ledger.TxResult {
 		t.Helper()
-		tx := &ledger.Tx{ChainID: "denom", Nonce: nonces[k.Address()], GasLimit: 100_000, GasPrice: p.MinGasPrice, Msg: msg}
-		if err := tx.Sign(k); err != nil {
-			t.Fatal(err)
-		}
-		height++
-		b, err := m.BeginBlock(st, ledger.Header{ChainID: "denom", Height: height, Time: t0.Add(time.Duration(height) * time.Second), Hash: make([]byte, 32)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := b.Deliver(tx.Bytes(), false)
-		if res.Fee > 0 {
-			nonces[k.Address()]++
-		}
-		ch, _, err := b.End()
-		if err != nil {
-			t.Fatal(err)
-		}
-		st.Apply(ch.Writes)
-		conserve()
-		return res
+		return c.Block(c.TxGas(k, msg, 100_000))[0]
 	}
 	bal := func(denom string, k *identity.Key) uint64 {
 		t.Helper()
-		v, err := ledger.ReadDenomBalance(st, denom, k.Address())
+		v, err := ledger.ReadDenomBalance(c.St, denom, k.Address())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +95,7 @@ func TestDenominations(t *testing.T) {
 	if res := run(bob, &issueMsg{Denom: "gold", Amount: 100, Burn: true}); res.Code != ledger.CodeOK || bal("gold", bob) != 200 {
 		t.Fatalf("burn: code %d %q, bob has %d", res.Code, res.Log, bal("gold", bob))
 	}
-	if s, _ := ledger.ReadDenomSupply(st, "gold"); s != 900 {
+	if s, _ := ledger.ReadDenomSupply(c.St, "gold"); s != 900 {
 		t.Fatalf("gold supply %d, want 900", s)
 	}
 	for _, msg := range []*issueMsg{{Denom: "ustr", Amount: 1}, {Denom: "", Amount: 1}, {Denom: "ustr", Amount: 1, Burn: true}} {

@@ -519,8 +519,9 @@ func (c *Chain) Replay() {
 
 // CheckConservation checks that the balances bucket is the sum of every
 // account's balance, that the buckets m lists add up to the supply, that no
-// value sits in a bucket m does not list, and that the supply is still
-// what genesis minted.
+// value sits in a bucket m does not list, that the supply is still what
+// genesis minted, and that every other denomination's balances add up to
+// its supply.
 func CheckConservation(t testing.TB, m *ledger.Machine, st ledger.MemReader, height int64, minted uint64) {
 	t.Helper()
 	bucket := func(name string) uint64 {
@@ -576,11 +577,47 @@ func CheckConservation(t testing.TB, m *ledger.Machine, st ledger.MemReader, hei
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkDenoms(t, st, height)
 	if total != supply {
 		t.Errorf("height %d: buckets hold %d but supply is %d", height, total, supply)
 	}
 	if supply != minted {
 		t.Errorf("height %d: supply is %d, want %d as minted at genesis", height, supply, minted)
+	}
+}
+
+// checkDenoms checks that every denomination's balances add up to its
+// supply, and that none has balances without a supply.
+func checkDenoms(t testing.TB, st ledger.MemReader, height int64) {
+	t.Helper()
+	sums := map[string]uint64{}
+	supplies := map[string]uint64{}
+	for k := range st {
+		if d, a, ok := ledger.DenomKey([]byte(k)); ok {
+			v, err := ledger.ReadDenomBalance(st, d, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sums[d], err = money.Add(sums[d], v); err != nil {
+				t.Fatalf("height %d: %s balances overflow: %v", height, d, err)
+			}
+		} else if d, ok := ledger.DenomSupplyKey([]byte(k)); ok {
+			v, err := ledger.ReadDenomSupply(st, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			supplies[d] = v
+		}
+	}
+	for d, s := range supplies {
+		if sums[d] != s {
+			t.Errorf("height %d: %s balances add up to %d, supply %d", height, d, sums[d], s)
+		}
+	}
+	for d := range sums {
+		if _, ok := supplies[d]; !ok {
+			t.Errorf("height %d: %s has balances but no supply", height, d)
+		}
 	}
 }
 

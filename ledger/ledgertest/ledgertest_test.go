@@ -75,6 +75,16 @@ func TestConservationCatchesLeaks(t *testing.T) {
 		{"value in an unlisted bucket", func(st ledger.MemReader) {
 			st[ledgertest.BucketPrefix+"nobody_lists_me"] = u64(1)
 		}, "not in Machine.Buckets()"},
+		{"a token balance beyond its supply", func(st ledger.MemReader) {
+			st["denom/b/gold/"+string(a[:])] = u64(5)
+			st["denom/s/gold"] = u64(4)
+			if d, _, ok := ledger.DenomKey([]byte("denom/b/gold/" + string(a[:]))); !ok || d != "gold" {
+				t.Fatal("denomination key layout changed")
+			}
+		}, "gold balances add up to 5, supply 4"},
+		{"a token without a supply", func(st ledger.MemReader) {
+			st["denom/b/gold/"+string(a[:])] = u64(5)
+		}, "gold has balances but no supply"},
 		{"the supply changed", func(st ledger.MemReader) {
 			s, _ := ledger.ReadSupply(st)
 			st["supply"] = u64(s + 1)
