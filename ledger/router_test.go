@@ -1,15 +1,14 @@
 package ledger_test
 
 import (
-	"crypto/ed25519"
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 )
 
 // relayMsg dispatches, as its signer, a transfer of Amount to To, nested
@@ -77,52 +76,19 @@ func relay(ctx *ledger.Context, signer identity.Address, msg ledger.Msg) error {
 // and events only, out of gas fails the whole transaction, and nesting is
 // bounded.
 func TestDispatchRunsMessagesFromMessages(t *testing.T) {
-	m := ledger.New(ledger.DefaultRegistry(routerModule{}))
-	alice, bob, op := testKey("router-alice"), testKey("router-bob"), testKey("router-op")
 	p := ledger.DefaultParams()
-	g := ledger.Genesis{Params: p,
-		Accounts:   []ledger.GenesisAccount{{Address: alice.Address(), Balance: 1_000_000_000}},
-		Validators: []ledger.Validator{{Name: "v", Operator: op.Address(), ConsPubKey: op.Priv.Public().(ed25519.PublicKey), Power: 1}}}
-	app, err := g.MarshalAppState(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := m.InitChain(ledger.MemReader{}, ledger.Header{ChainID: "router", Time: t0}, app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := ledger.MemReader{}
-	st.Apply(ch.Writes)
-	height, nonce := int64(0), uint64(0)
+	c := ledgertest.New(t, ledgertest.Options{
+		ChainID: "router", Registry: ledger.DefaultRegistry(routerModule{}), Params: &p,
+		Funded: []string{"router-alice"}, Balance: 1_000_000_000,
+	})
+	alice, bob := c.Key("router-alice"), c.Key("router-bob")
 	run := func(msg ledger.Msg, gas uint64) ledger.TxResult {
 		t.Helper()
-		tx := &ledger.Tx{ChainID: "router", Nonce: nonce, GasLimit: gas, GasPrice: p.MinGasPrice, Msg: msg}
-		if err := tx.Sign(alice); err != nil {
-			t.Fatal(err)
-		}
-		height++
-		b, err := m.BeginBlock(st, ledger.Header{ChainID: "router", Height: height, Time: t0.Add(time.Duration(height) * time.Second), Hash: make([]byte, 32)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := b.Deliver(tx.Bytes(), false)
-		if res.Fee > 0 {
-			nonce++
-		}
-		ch, _, err := b.End()
-		if err != nil {
-			t.Fatal(err)
-		}
-		st.Apply(ch.Writes)
-		return res
+		return c.Block(c.TxGas(alice, msg, gas))[0]
 	}
 	balance := func(k *identity.Key) uint64 {
 		t.Helper()
-		a, err := ledger.ReadAccount(st, k.Address())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a.Balance
+		return c.Balance(k.Address())
 	}
 	types := func(evs []ledger.Event) string {
 		var out []string

@@ -1,11 +1,10 @@
 package ledger_test
 
 import (
-	"crypto/ed25519"
 	"testing"
-	"time"
 
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 )
 
 var ownKey = ledger.NewStoreKey("storetest")
@@ -22,29 +21,14 @@ func TestStoreKeysKeepModulesInTheirPrefix(t *testing.T) {
 		t.Fatalf("Prefix = %q", ownKey.Prefix())
 	}
 
-	m := ledger.New(ledger.DefaultRegistry())
-	op := testKey("store-op")
-	g := ledger.Genesis{Params: ledger.DefaultParams(), Validators: []ledger.Validator{{Name: "v", Operator: op.Address(), ConsPubKey: op.Priv.Public().(ed25519.PublicKey), Power: 1}}}
-	app, err := g.MarshalAppState(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := m.InitChain(ledger.MemReader{}, ledger.Header{ChainID: "store", Time: t0}, app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := ledger.MemReader{}
-	st.Apply(ch.Writes)
-	ctx, err := m.NewQueryContext(st, "store", 0, t0.Add(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := ledgertest.New(t, ledgertest.Options{ChainID: "store"})
+	ctx := c.Query()
 
 	ctx.Store(ownKey).Set([]byte("k"), []byte("v"))
 	if got := string(ctx.Store(ownKey).Get([]byte("k"))); got != "v" {
 		t.Fatalf("own store read back %q", got)
 	}
-	a := op.Address()
+	a := c.Ops[0].Address()
 	acct := append([]byte(ledger.AccountPrefix), a[:]...)
 	mustPanic(t, "a raw read of an account", "core's", func() { ctx.Get(acct) })
 	mustPanic(t, "a raw write of the supply", "core's", func() { ctx.Set([]byte("supply"), []byte{1}) })

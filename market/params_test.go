@@ -1,15 +1,12 @@
 package market_test
 
 import (
-	"crypto/ed25519"
-	"crypto/sha256"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stratus-cloud/stratus/errs"
-	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
+	"github.com/stratus-cloud/stratus/ledger/ledgertest"
 	"github.com/stratus-cloud/stratus/market"
 )
 
@@ -18,34 +15,19 @@ import (
 // invalid or missing parameters make BeginBlock and queries fail with an
 // internal error that says what is wrong, never fall back to defaults.
 func TestCorruptParamsAreAnInternalError(t *testing.T) {
-	m := ledger.New(ledger.DefaultRegistry(market.Module{}))
-	seed := sha256.Sum256([]byte("params test"))
-	op := &identity.Key{Priv: ed25519.NewKeyFromSeed(seed[:])}
-	g := ledger.Genesis{Params: ledger.DefaultParams(), Validators: []ledger.Validator{{Name: "v", Operator: op.Address(), ConsPubKey: op.Priv.Public().(ed25519.PublicKey), Power: 1}}}
-	app, err := g.MarshalAppState(map[string]any{"market": market.DefaultGenesis()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	ch, err := m.InitChain(ledger.MemReader{}, ledger.Header{ChainID: "params", Time: t0}, app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	good := ledger.MemReader{}
-	good.Apply(ch.Writes)
+	chain := ledgertest.New(t, ledgertest.Options{
+		ChainID: "params", Registry: ledger.DefaultRegistry(market.Module{}), Genesis: map[string]any{"market": market.DefaultGenesis()},
+	})
+	m, good, t0 := chain.M, chain.St, chain.Now
 	key := string(ledger.ParamsKey("market"))
 	if good[key] == nil || good["market/params"] != nil {
 		t.Fatalf("market parameters are not stored under %s alone", key)
 	}
-	hdr := ledger.Header{ChainID: "params", Height: 1, Time: t0.Add(time.Second), Hash: make([]byte, 32), PrevAppHash: ch.AppHash}
+	hdr := chain.NextHeader()
 	if _, err := m.BeginBlock(good, hdr); err != nil {
 		t.Fatalf("BeginBlock over good parameters: %v", err)
 	}
-	ctx, err := m.NewQueryContext(good, "params", 0, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := market.GetParams(ctx); got != market.DefaultParams() {
+	if got := market.GetParams(chain.Query()); got != market.DefaultParams() {
 		t.Fatalf("GetParams = %+v, want the genesis defaults", got)
 	}
 

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
 )
 
@@ -179,7 +178,7 @@ func TestSMFloatRerateOverflow(t *testing.T) {
 			}
 			c.OKAfter(time.Second, c.Tx(prov, &market.UpdateProvider{Offers: []market.Offer{{Class: tc.class, Capacity: 100 * smGiB, Pricing: market.Rule{Kind: "fixed", Price: tc.absurd}}}}))
 			at := c.epochStart(c.epoch() + 1)
-			b, err := c.M.BeginBlock(c.St, ledger.Header{ChainID: smChainID, Height: c.Height + 1, Time: at, Hash: make([]byte, 32), PrevAppHash: c.AppHash})
+			b, err := c.M.BeginBlock(c.St, c.HeaderAt(at))
 			if err != nil {
 				t.Fatal(err)
 			}
