@@ -1,12 +1,14 @@
 package ledger_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stratus-cloud/stratus/ledger"
@@ -83,6 +85,9 @@ func TestCacheRandomOverlay(t *testing.T) {
 			if r.IntN(2) == 0 {
 				parent[fmt.Sprintf("k/%02d", i)] = []byte("p")
 			}
+			if r.IntN(3) == 0 {
+				parent[fmt.Sprintf("a/%02d", i)] = []byte("p")
+			}
 		}
 		c := ledger.NewCache(parent)
 		model := map[string]string{}
@@ -95,7 +100,10 @@ func TestCacheRandomOverlay(t *testing.T) {
 		}
 		var snaps []snap
 		for step := range 400 {
-			k := fmt.Sprintf("k/%02d", r.IntN(40))
+			// Several namespaces: a walk places only its own namespace's
+			// new keys, and Changes merges the rest in.
+			spaces := []string{"a/", "k/", "z/", "kk"}
+			k := fmt.Sprintf("%s%02d", spaces[r.IntN(len(spaces))], r.IntN(40))
 			switch op := r.IntN(10); {
 			case op < 4:
 				v := fmt.Sprint(step)
@@ -115,22 +123,38 @@ func TestCacheRandomOverlay(t *testing.T) {
 				c.Seal()
 				snaps = nil
 			default:
+				prefixes := []string{"k/", "a/", "z/", "k", ""}
+				prefix := prefixes[r.IntN(len(prefixes))]
 				var got []string
-				if err := c.Iterate([]byte("k/"), func(k, v []byte) error { got = append(got, string(k)+"="+string(v)); return nil }); err != nil {
+				if err := c.Iterate([]byte(prefix), func(k, v []byte) error { got = append(got, string(k)+"="+string(v)); return nil }); err != nil {
 					t.Fatal(err)
 				}
 				var want []string
 				for _, k := range slices.Sorted(maps.Keys(model)) {
-					want = append(want, k+"="+model[k])
+					if strings.HasPrefix(k, prefix) {
+						want = append(want, k+"="+model[k])
+					}
 				}
 				if !slices.Equal(got, want) {
 					t.Fatalf("seed %d step %d: walk %v, want %v", seed, step, got, want)
 				}
 			}
 		}
+		// Keys new to the overlay after its last walk, in namespaces that
+		// sort before, between and after the walked ones, and one walk of a
+		// single namespace: Changes merges what was never placed.
+		for _, k := range []string{"0/new", "b/new", "zz/new", "k/new"} {
+			c.Set([]byte(k), []byte("n"))
+			model[k] = "n"
+		}
+		if err := c.Iterate([]byte("k/"), func(k, v []byte) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
 		ch := c.Changes()
-		if !slices.IsSortedFunc(ch, func(a, b ledger.Change) int { return slices.Compare(a.Key, b.Key) }) {
-			t.Fatalf("seed %d: changes not sorted", seed)
+		for i := 1; i < len(ch); i++ {
+			if bytes.Compare(ch[i-1].Key, ch[i].Key) >= 0 {
+				t.Fatalf("seed %d: changes not strictly sorted: %q then %q", seed, ch[i-1].Key, ch[i].Key)
+			}
 		}
 		after := maps.Clone(parent)
 		after.Apply(ch)

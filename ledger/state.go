@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,13 +49,17 @@ type undo struct {
 // kept in a map for lookups and, for order, in a B-tree, so walking a prefix
 // costs the keys under it, not every write the block has made (which made a
 // block's execution quadratic in its transactions). New keys go into the
-// B-tree only when a walk needs the order: a block that never walks (a
-// block of transfers) sorts its keys once, at the end.
+// B-tree only when a walk needs the order, and only those of the walk's
+// namespace (the key up to its first '/'): a block that never walks (a
+// block of transfers) sorts its keys once, at the end, and a walk of a
+// module's state does not sort the audit log's thousands of new keys.
 type Cache struct {
-	parent  Reader
-	m       map[string]entry
-	order   *btree.BTreeG[string] // keys of m, in order; pending ones not yet
-	pending []string              // keys added to m since the last walk (some may be gone again)
+	parent Reader
+	m      map[string]entry
+	order  *btree.BTreeG[string] // keys of m, in order; pending ones not yet
+	// pending are the keys added to m since the last walk of their
+	// namespace, by namespace (some may be gone again).
+	pending map[string][]string
 	journal []undo
 	// reads remembers what was read from the parent, which does not change
 	// while the cache lives (a block, or the mempool's view until the next
@@ -67,7 +72,7 @@ type Cache struct {
 
 // NewCache returns an empty overlay over parent.
 func NewCache(parent Reader) *Cache {
-	return &Cache{parent: parent, m: make(map[string]entry, 256), order: btree.NewOrderedG[string](32), reads: make(map[string][]byte, 256)}
+	return &Cache{parent: parent, m: make(map[string]entry, 256), order: btree.NewOrderedG[string](32), pending: map[string][]string{}, reads: make(map[string][]byte, 256)}
 }
 
 // Get returns the value of key, or nil. A storage failure panics: the state
@@ -111,7 +116,8 @@ func (c *Cache) put(k string, e entry) {
 	c.journal = append(c.journal, undo{key: k, prev: prev, had: had})
 	c.m[k] = e
 	if !had {
-		c.pending = append(c.pending, k)
+		ns := namespace(k)
+		c.pending[ns] = append(c.pending[ns], k)
 	}
 }
 
@@ -142,7 +148,7 @@ func (c *Cache) Seal() { c.journal = c.journal[:0] }
 // overlay sees it: its own writes over its parent's state. Its cost is the
 // parent's keys under prefix plus the overlay's writes under prefix.
 func (c *Cache) Iterate(prefix []byte, fn func(key, value []byte) error) error {
-	c.place()
+	c.place(string(prefix))
 	// The overlay's keys are copied out first, since fn may write.
 	var mine []string
 	collect := func(k string) bool { mine = append(mine, k); return true }
@@ -222,14 +228,36 @@ func prefixEnd(p []byte) (string, bool) {
 	return "", false
 }
 
-// place puts the pending keys that are still written into the B-tree.
-func (c *Cache) place() {
-	for _, k := range c.pending {
+// namespace is the part of key up to and including its first '/', or the
+// whole key: every key under a prefix that has a '/' is in the prefix's
+// namespace.
+func namespace(key string) string {
+	if i := strings.IndexByte(key, '/'); i >= 0 {
+		return key[:i+1]
+	}
+	return key
+}
+
+// place puts the pending keys that a walk of prefix may meet, and that are
+// still written, into the B-tree: those of the prefix's namespace, or all of
+// them for a prefix without a '/'.
+func (c *Cache) place(prefix string) {
+	if strings.IndexByte(prefix, '/') < 0 {
+		for ns := range c.pending {
+			c.placeNamespace(ns)
+		}
+		return
+	}
+	c.placeNamespace(namespace(prefix))
+}
+
+func (c *Cache) placeNamespace(ns string) {
+	for _, k := range c.pending[ns] {
 		if _, ok := c.m[k]; ok {
 			c.order.ReplaceOrInsert(k)
 		}
 	}
-	c.pending = c.pending[:0]
+	delete(c.pending, ns)
 }
 
 // Changes returns the overlay's writes sorted by key.
@@ -251,8 +279,31 @@ func (c *Cache) Changes() []Change {
 		}
 		return out
 	}
-	c.place()
-	c.order.Ascend(func(k string) bool { add(k); return true })
+	// The keys never walked are sorted once and merged with the walked
+	// ones, which the B-tree holds in order. A pending key is in m and not
+	// in the B-tree (a key placed, reverted and written again is pending
+	// again, perhaps twice).
+	var rest []string
+	for _, ks := range c.pending {
+		for _, k := range ks {
+			if _, ok := c.m[k]; ok {
+				rest = append(rest, k)
+			}
+		}
+	}
+	sort.Strings(rest)
+	rest = slices.Compact(rest)
+	i := 0
+	c.order.Ascend(func(k string) bool {
+		for ; i < len(rest) && rest[i] < k; i++ {
+			add(rest[i])
+		}
+		add(k)
+		return true
+	})
+	for ; i < len(rest); i++ {
+		add(rest[i])
+	}
 	return out
 }
 
