@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratus-cloud/stratus/audit/leaf"
 	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
 )
 
 // Kinds of item, as in Item.Kind; KindTx is also the Type of a
@@ -127,4 +128,34 @@ type BlockEvent struct {
 	GasUsed   uint64    `json:"gas_used"`
 	AuditSize uint64    `json:"audit_size"`
 	AppHash   string    `json:"app_hash"`
+}
+
+// Transfer returns, for a transaction that moved value to or from did with
+// a bank transfer, the amount (ustr, decimal) and the other account, with
+// "to" when did sent it and "from" when it received it. ok is false for
+// any other transaction.
+func (t AccountTx) Transfer(did string) (amount, direction, counterparty string, ok bool) {
+	for _, e := range t.Events {
+		if e.Type != ledger.EventTransfer {
+			continue
+		}
+		var from, to string
+		for _, a := range e.Attrs {
+			switch a.Key {
+			case "from":
+				from = a.Value
+			case "to":
+				to = a.Value
+			case "amount":
+				amount = a.Value
+			}
+		}
+		switch did {
+		case from:
+			return amount, "to", to, true
+		case to:
+			return amount, "from", from, true
+		}
+	}
+	return "", "", "", false
 }

@@ -22,6 +22,10 @@ const (
 	BucketTreasury = "treasury"
 )
 
+// EventTransfer is emitted by a successful Transfer. Attributes: from and
+// to (did:key) and amount (ustr).
+const EventTransfer = "bank.transfer"
+
 // BucketOwner is implemented by modules that hold value outside balances.
 type BucketOwner interface {
 	Buckets() []string
@@ -206,7 +210,7 @@ func (Bank) Msgs() []MsgSpec {
 			if err := ctx.Transfer(signer, m.To, m.Amount); err != nil {
 				return err
 			}
-			ctx.Emit("bank.transfer",
+			ctx.Emit(EventTransfer,
 				Attr{"from", signer.String()}, Attr{"to", m.To.String()}, Attr{"amount", FormatInt(m.Amount)})
 			return nil
 		},
