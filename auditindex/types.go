@@ -82,14 +82,14 @@ func (f Filter) Matches(it Item) bool {
 	if f.Account != nil {
 		did := f.Account.String()
 		ok := it.Signer == did
-		for _, a := range Accounts(attrs) {
+		for _, a := range Accounts(it.Type, attrs) {
 			ok = ok || a.Value == did
 		}
 		if !ok {
 			return false
 		}
 	}
-	return f.Resource == "" || contains(Resources(attrs), f.Resource)
+	return f.Resource == "" || contains(Resources(it.Type, attrs), f.Resource)
 }
 
 // Event is one event of a transaction in an account's history.
@@ -135,26 +135,21 @@ type BlockEvent struct {
 // "to" when did sent it and "from" when it received it. ok is false for
 // any other transaction.
 func (t AccountTx) Transfer(did string) (amount, direction, counterparty string, ok bool) {
+	k := ledger.CoreEvents.Transfer
 	for _, e := range t.Events {
-		if e.Type != ledger.EventTransfer {
+		if e.Type != k.Type {
 			continue
 		}
-		var from, to string
+		ev := ledger.Event{Type: e.Type}
 		for _, a := range e.Attrs {
-			switch a.Key {
-			case "from":
-				from = a.Value
-			case "to":
-				to = a.Value
-			case "amount":
-				amount = a.Value
-			}
+			ev.Attrs = append(ev.Attrs, ledger.Attr{Key: a.Key, Value: a.Value})
 		}
+		from, to := k.Get(ev, "from"), k.Get(ev, "to")
 		switch did {
 		case from:
-			return amount, "to", to, true
+			return k.Get(ev, "amount"), "to", to, true
 		case to:
-			return amount, "from", from, true
+			return k.Get(ev, "amount"), "from", from, true
 		}
 	}
 	return "", "", "", false

@@ -312,10 +312,6 @@ func (s *store) replicaOf(lease uint64) uint64 {
 	return binary.BigEndian.Uint64(b)
 }
 
-func attrDep(id uint64) ledger.Attr {
-	return ledger.Attr{Key: "deployment", Value: ledger.FormatInt(id)}
-}
-
-func attr(k, v string) ledger.Attr { return ledger.Attr{Key: k, Value: v} }
+func depID(d *Deployment) string { return ledger.FormatInt(d.ID) }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

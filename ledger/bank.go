@@ -22,10 +22,6 @@ const (
 	BucketTreasury = "treasury"
 )
 
-// EventTransfer is emitted by a successful Transfer. Attributes: from and
-// to (did:key) and amount (ustr).
-const EventTransfer = "bank.transfer"
-
 // BucketOwner is implemented by modules that hold value outside balances.
 type BucketOwner interface {
 	Buckets() []string
@@ -210,8 +206,7 @@ func (Bank) Msgs() []MsgSpec {
 			if err := ctx.Transfer(signer, m.To, m.Amount); err != nil {
 				return err
 			}
-			ctx.Emit(EventTransfer,
-				Attr{"from", signer.String()}, Attr{"to", m.To.String()}, Attr{"amount", FormatInt(m.Amount)})
+			CoreEvents.Transfer.Emit(ctx, signer.String(), m.To.String(), FormatInt(m.Amount))
 			return nil
 		},
 	}}
@@ -261,6 +256,6 @@ func (Bank) EndBlock(ctx *Context) error {
 	if err := ctx.MoveBucket(BucketFees, BucketTreasury, pool-paid); err != nil {
 		return err
 	}
-	ctx.Emit("bank.fees_distributed", Attr{"pool", FormatInt(pool)}, Attr{"validators", FormatInt(paid)}, Attr{"treasury", FormatInt(pool - paid)})
+	CoreEvents.FeesDistributed.Emit(ctx, FormatInt(pool), FormatInt(paid), FormatInt(pool-paid))
 	return nil
 }

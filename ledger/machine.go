@@ -257,7 +257,7 @@ func (m *Machine) InitChain(r Reader, h Header, appState []byte) (Changes, error
 	if err != nil {
 		return Changes{}, err
 	}
-	ctx.Emit("chain.genesis", Attr{"chain_id", h.ChainID}, Attr{"supply", FormatInt(ctx.Supply())})
+	CoreEvents.Genesis.Emit(ctx, h.ChainID, FormatInt(ctx.Supply()))
 	appendEvents(log, h.Height, -1, ctx.events)
 	log.Flush()
 	return finish(ctx.cache, log, h), nil

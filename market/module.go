@@ -173,9 +173,7 @@ func (Module) EndBlock(ctx *ledger.Context) error {
 				s.setReference(c, e, ref)
 				// The history is pruned after its retention; the audit log
 				// keeps every price.
-				ctx.Emit(EventPriceReference, ledger.Attr{Key: "class", Value: c},
-					ledger.Attr{Key: "epoch", Value: ledger.FormatInt(uint64(e))},
-					ledger.Attr{Key: "reference", Value: ledger.FormatInt(ref)})
+				Events.PriceReference.Emit(ctx, c, ledger.FormatInt(uint64(e)), ledger.FormatInt(ref))
 			}
 		}
 		s.kv.Set([]byte(keyEpoch), u64key("", epoch))

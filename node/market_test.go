@@ -206,4 +206,28 @@ func TestEveryRouteIsInOpenAPI(t *testing.T) {
 			t.Errorf("route %q is missing from openapi.json", route)
 		}
 	}
+
+	// Every module's event kinds are declared, with the roles that the
+	// audit index and the dashboard find accounts and resources by.
+	var kinds struct {
+		Kinds []ledger.EventKind `json:"kinds"`
+	}
+	if err := d.c.Get(context.Background(), "/v1/events/kinds", &kinds); err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]string{}
+	for _, k := range kinds.Kinds {
+		for _, a := range k.Attrs {
+			roles[k.Type+"/"+a.Key] = a.Role
+		}
+	}
+	for key, want := range map[string]string{
+		"bank.transfer/to": ledger.RoleAccount, "lease.opened/lease": ledger.RoleLease, "lease.opened/consumer": ledger.RoleAccount,
+		"object.committed/id": ledger.RoleObject, "function.deployed/deployment": ledger.RoleDeployment,
+		"sla.breach/refund": ledger.RoleAmount, "storage.proof_missed/provider": ledger.RoleAccount,
+	} {
+		if got, ok := roles[key]; !ok || got != want {
+			t.Errorf("GET /v1/events/kinds: %s has role %q (declared: %v), want %q", key, got, ok, want)
+		}
+	}
 }
