@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
@@ -17,7 +18,6 @@ import (
 const Prefix = "functions/"
 
 const (
-	keyParams   = "params"
 	keyNextID   = "next_id"
 	prefDep     = "dep/"
 	prefByOwner = "byowner/"
@@ -149,7 +149,11 @@ type store struct {
 	p   *Params
 }
 
-func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Prefixed(Prefix)} }
+// storeKey opens the module's state, under Prefix; only this package holds
+// it (ledger.StoreKey).
+var storeKey = ledger.NewStoreKey(strings.TrimSuffix(Prefix, "/"))
+
+func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Store(storeKey)} }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
@@ -199,14 +203,7 @@ func (s *store) params() Params {
 	if s.p != nil {
 		return *s.p
 	}
-	p := DefaultParams()
-	var stored Params
-	if ok, err := s.getJSON([]byte(keyParams), &stored); ok && err == nil {
-		p = stored
-	}
-	if p.FinalReportSeconds == 0 {
-		p.FinalReportSeconds = DefaultParams().FinalReportSeconds
-	}
+	p := *s.ctx.ModuleParams(Module{}.Name()).(*Params)
 	s.p = &p
 	return p
 }

@@ -107,7 +107,8 @@ func KindOfCode(code uint32) errs.Kind {
 
 // Machine executes blocks. It is stateless between calls and safe to share.
 type Machine struct {
-	reg *Registry
+	reg    *Registry
+	params paramCache
 }
 
 // New returns a machine over the registry's modules.
@@ -204,18 +205,12 @@ func (in AppHashInputs) AppHash() []byte {
 
 func (m *Machine) newContext(r Reader, h Header, check bool) (*Context, error) {
 	ctx := &Context{cache: NewCache(r), reg: m.reg, ChainID: h.ChainID, Height: h.Height, Time: h.Time, Entropy: h.Hash, Check: check}
-	raw := ctx.Get([]byte(keyParams))
-	if raw == nil {
-		return nil, errs.E(errs.Internal, "state has no chain parameters: was InitChain run?")
+	if err := m.loadParams(ctx); err != nil {
+		return nil, err
 	}
-	p, err := decodeParams(raw)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: corrupt params: %w", err)
-	}
-	ctx.Params = p
 	if h.Time.IsZero() {
 		// The mempool has no block: it sees the time of the last one.
-		if b := ctx.Get([]byte(keyBlockTime)); len(b) == 8 {
+		if b := ctx.cache.Get([]byte(keyBlockTime)); len(b) == 8 {
 			ctx.Time = time.UnixMilli(int64(readU64(b))).UTC()
 		}
 	}
@@ -239,10 +234,12 @@ func (m *Machine) InitChain(r Reader, h Header, appState []byte) (Changes, error
 		return Changes{}, err
 	}
 	ctx := &Context{cache: NewCache(r), reg: m.reg, ChainID: h.ChainID, Height: h.Height, Time: h.Time, Params: g.Params}
-	ctx.Set([]byte(keyParams), g.Params.encode())
-	ctx.Set([]byte(keyBlockTime), u64(uint64(h.Time.UnixMilli())))
-	ctx.Set([]byte(keyValidators), encodeValidators(g.Validators))
-	ctx.Set([]byte(keySupply), u64(0))
+	if err := ctx.SetParams(CoreParams, &g.Params); err != nil {
+		return Changes{}, err
+	}
+	ctx.cache.Set([]byte(keyBlockTime), u64(uint64(h.Time.UnixMilli())))
+	ctx.cache.Set([]byte(keyValidators), encodeValidators(g.Validators))
+	ctx.cache.Set([]byte(keySupply), u64(0))
 	for _, a := range g.Accounts {
 		if err := ctx.mint(a.Address, a.Balance); err != nil {
 			return Changes{}, err
@@ -253,7 +250,7 @@ func (m *Machine) InitChain(r Reader, h Header, appState []byte) (Changes, error
 			return Changes{}, fmt.Errorf("genesis of module %s: %w", mod.Name(), err)
 		}
 	}
-	log, err := audit.Load(ctx.Prefixed(prefAudit))
+	log, err := audit.Load(ctx.prefixed(prefAudit))
 	if err != nil {
 		return Changes{}, err
 	}
@@ -267,7 +264,7 @@ const prefAudit = "audit/"
 
 // AuditLog returns the state of the audit log (package audit), for reading
 // proofs and entries from a query context.
-func (c *Context) AuditLog() audit.KV { return c.Prefixed(prefAudit) }
+func (c *Context) AuditLog() audit.KV { return c.prefixed(prefAudit) }
 
 // BeginBlock starts executing a block over committed state r.
 func (m *Machine) BeginBlock(r Reader, h Header) (*Block, error) {
@@ -275,11 +272,11 @@ func (m *Machine) BeginBlock(r Reader, h Header) (*Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	log, err := audit.Load(ctx.Prefixed(prefAudit))
+	log, err := audit.Load(ctx.prefixed(prefAudit))
 	if err != nil {
 		return nil, err
 	}
-	ctx.Set([]byte(keyBlockTime), u64(uint64(h.Time.UnixMilli())))
+	ctx.cache.Set([]byte(keyBlockTime), u64(uint64(h.Time.UnixMilli())))
 	return &Block{m: m, ctx: ctx, log: log, header: h}, nil
 }
 
@@ -609,14 +606,18 @@ func DecodeAccountValue(b []byte) Account { return readAccount(b) }
 
 // ReadParams reads the chain parameters from committed state.
 func ReadParams(r Reader) (Params, error) {
-	b, err := r.Get([]byte(keyParams))
+	b, err := r.Get(ParamsKey(CoreParams))
 	if err != nil {
 		return Params{}, err
 	}
 	if b == nil {
 		return Params{}, errs.E(errs.NotFound, "no chain parameters in state yet")
 	}
-	return decodeParams(b)
+	p, err := decodeParamSet(b, func() ParamSet { return &Params{} })
+	if err != nil {
+		return Params{}, errs.E(errs.Internal, "state holds corrupt chain parameters: %v", err)
+	}
+	return *p.(*Params), nil
 }
 
 // NewQueryContext returns a context over committed state r as of time t, for

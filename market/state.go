@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
@@ -27,7 +28,6 @@ const (
 
 // Key layout under "market/".
 const (
-	keyParams   = "params"
 	keyNextID   = "next_id"
 	keyEpoch    = "epoch"
 	keyIndexed  = "indexed"  // set once the offer index holds every provider
@@ -60,7 +60,11 @@ type store struct {
 	judged int
 }
 
-func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Prefixed(Prefix)} }
+// storeKey opens the module's state, under Prefix; only this package holds
+// it (ledger.StoreKey).
+var storeKey = ledger.NewStoreKey(strings.TrimSuffix(Prefix, "/"))
+
+func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Store(storeKey)} }
 
 func u64key(prefix string, parts ...any) []byte {
 	k := []byte(prefix)
@@ -105,11 +109,7 @@ func (s *store) params() Params {
 	if s.p != nil {
 		return *s.p
 	}
-	p := DefaultParams()
-	var stored Params
-	if ok, err := s.getJSON([]byte(keyParams), &stored); ok && err == nil {
-		p = stored.withDefaults()
-	}
+	p := *s.ctx.ModuleParams(Module{}.Name()).(*Params)
 	s.p = &p
 	return p
 }

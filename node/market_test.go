@@ -207,6 +207,21 @@ func TestEveryRouteIsInOpenAPI(t *testing.T) {
 		}
 	}
 
+	// One store of parameters, one encoding, every module's in it.
+	var params map[string]json.RawMessage
+	if err := d.c.Get(context.Background(), "/v1/params", &params); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ledger", "market", "objects", "functions"} {
+		if len(params[name]) < 10 {
+			t.Errorf("GET /v1/params has no %s parameters: %s", name, params[name])
+		}
+	}
+	var mp market.Params
+	if err := json.Unmarshal(params["market"], &mp); err != nil || mp != market.DefaultParams() {
+		t.Errorf("GET /v1/params market = %+v (%v), want the devnet's defaults %+v", mp, err, market.DefaultParams())
+	}
+
 	// Every module's event kinds are declared, with the roles that the
 	// audit index and the dashboard find accounts and resources by.
 	var kinds struct {

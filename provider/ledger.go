@@ -119,6 +119,15 @@ type freshAnswer struct {
 	quota uint64
 }
 
+// ttl is how long the answer stands: freshZeroTTL for one that found no
+// lease, else freshTTL.
+func (a freshAnswer) ttl() time.Duration {
+	if a.quota == 0 {
+		return freshZeroTTL
+	}
+	return freshTTL
+}
+
 // leaseList is one provider's storage quotas per consumer, as of at.
 type leaseList struct {
 	at    time.Time
@@ -149,11 +158,7 @@ func (l *restLedger) FreshQuota(ctx context.Context, consumer, provider identity
 	l.mu.Unlock()
 	var seen time.Time // the answer this caller waited on, if any
 	if ok {
-		ttl := freshTTL
-		if a.quota == 0 {
-			ttl = freshZeroTTL
-		}
-		if wait := ttl - l.now().Sub(a.at); wait > 0 {
+		if wait := a.ttl() - l.now().Sub(a.at); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
@@ -167,7 +172,7 @@ func (l *restLedger) FreshQuota(ctx context.Context, consumer, provider identity
 	l.freshMu.Lock()
 	defer l.freshMu.Unlock()
 	l.mu.Lock()
-	if cur, ok := l.fresh[k]; ok && cur.at.After(seen) && l.now().Sub(cur.at) < freshTTL {
+	if cur, ok := l.fresh[k]; ok && cur.at.After(seen) && l.now().Sub(cur.at) < cur.ttl() {
 		// Another caller asked while this one waited.
 		l.mu.Unlock()
 		return cur.quota, nil

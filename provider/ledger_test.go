@@ -143,13 +143,21 @@ func TestRESTLedger(t *testing.T) {
 	if took := time.Since(start); fn.count() != 6 || took < 2*freshZeroTTL {
 		t.Errorf("3 fresh questions about a stranger: %d queries in all after %s; want 6, after at least %s", fn.count(), took, 2*freshZeroTTL)
 	}
+	// Refused a while ago (past freshZeroTTL, within freshTTL), it opens a
+	// lease and writes again: the old "no lease" is not reused, it is asked
+	// again at once (a slow lease transaction between two puts).
+	now = now.Add(freshZeroTTL + 100*time.Millisecond)
+	fn.add(mallory, prov, market.ClassStorage, market.LeaseActive, 9)
+	if q, err := l.FreshQuota(ctx, mallory, prov); err != nil || q != 9 || fn.count() != 7 {
+		t.Errorf("FreshQuota(mallory) after a lease, %s after its refusal = %d, %v after %d queries; want 9 after 7", freshZeroTTL+100*time.Millisecond, q, err, fn.count())
+	}
 	fn.add(alice, prov, market.ClassStorage, market.LeaseActive, 1)
 	if q, _ := l.Quota(ctx, alice, prov); q != 1230 {
 		t.Errorf("Quota(alice) from the cache = %d, want 1230", q)
 	}
 	now = now.Add(leaseTTL)
-	if q, _ := l.Quota(ctx, alice, prov); q != 1231 || fn.count() != 7 {
-		t.Errorf("Quota(alice) after %s = %d after %d queries, want 1231 after 7", leaseTTL, q, fn.count())
+	if q, _ := l.Quota(ctx, alice, prov); q != 1231 || fn.count() != 8 {
+		t.Errorf("Quota(alice) after %s = %d after %d queries, want 1231 after 8", leaseTTL, q, fn.count())
 	}
 
 	if n, err := l.Refs(ctx, prov, [32]byte{1}, alice); err != nil || n != 3 || fn.lastOwner() != alice.String() {

@@ -45,7 +45,8 @@ func newAuditExportCmd(g *globals) *cobra.Command {
 		Long: `Export the audit log records a query chooses (as GET /v1/audit/events), each
 with its leaf and its inclusion proof in one checkpoint fetched at the start.
 Every proof is checked against the checkpoint's root before its record is
-written; check the checkpoint itself with stratus audit verify.
+written; check the checkpoint itself (its app hash and the validators'
+signatures) as docs/audit.md's Checkpoints section describes.
 
 --from is inclusive and --to exclusive; each is a block height or an RFC 3339
 time. JSON is one document: the checkpoint, the query, then the records.
