@@ -151,10 +151,14 @@ func (c *Context) mint(a identity.Address, amt uint64) error {
 	return nil
 }
 
-// Transfer is the message bank/transfer: move Amount from the signer to To.
+// Transfer is the message bank/transfer: move Amount from the signer to To,
+// of STR or, with Denom, of another denomination (a token).
 type Transfer struct {
 	To     identity.Address `json:"to"`
 	Amount uint64           `json:"amount,string"`
+	// Denom is empty for STR (its canonical form: "ustr" is refused, so
+	// each transfer has one encoding).
+	Denom string `json:"denom,omitempty"`
 }
 
 // Type implements Msg.
@@ -164,12 +168,20 @@ func (*Transfer) Type() string { return "bank/transfer" }
 func (m *Transfer) Encode(w *codec.Writer) {
 	w.Fixed(m.To[:])
 	w.Uvarint(m.Amount)
+	if m.Denom != "" {
+		w.String(m.Denom) // absent for STR: a STR transfer encodes as before denominations
+	}
 }
 
 // Decode implements Msg.
 func (m *Transfer) Decode(r *codec.Reader) error {
 	copy(m.To[:], r.Fixed(len(m.To)))
 	m.Amount = r.Uvarint()
+	if r.Err() == nil && r.Remaining() > 0 {
+		if m.Denom = r.String(MaxDenom); r.Err() == nil && m.Denom == "" {
+			r.Fail(errs.E(errs.Invalid, "an empty denomination is encoded by leaving it out"))
+		}
+	}
 	return r.Err()
 }
 
@@ -180,6 +192,12 @@ func (m *Transfer) Validate() error {
 	}
 	if m.To.IsZero() {
 		return errs.E(errs.Invalid, "transfer has no recipient")
+	}
+	if m.Denom == NativeDenom {
+		return errs.E(errs.Invalid, "leave the denomination out for STR")
+	}
+	if m.Denom != "" {
+		return ValidDenom(m.Denom)
 	}
 	return nil
 }
@@ -196,6 +214,13 @@ func (Bank) Msgs() []MsgSpec {
 		New: func() Msg { return &Transfer{} },
 		Handler: func(ctx *Context, signer identity.Address, msg Msg) error {
 			m := msg.(*Transfer)
+			if m.Denom != "" {
+				if err := ctx.TransferDenom(m.Denom, signer, m.To, m.Amount); err != nil {
+					return err
+				}
+				CoreEvents.Transfer.Emit(ctx, signer.String(), m.To.String(), FormatInt(m.Amount), m.Denom)
+				return nil
+			}
 			if bal := ctx.GetAccount(signer).Balance; bal < m.Amount {
 				// The fee is already paid; say what the sender had before.
 				before, _ := money.Add(bal, ctx.TxFee)
@@ -206,7 +231,7 @@ func (Bank) Msgs() []MsgSpec {
 			if err := ctx.Transfer(signer, m.To, m.Amount); err != nil {
 				return err
 			}
-			CoreEvents.Transfer.Emit(ctx, signer.String(), m.To.String(), FormatInt(m.Amount))
+			CoreEvents.Transfer.Emit(ctx, signer.String(), m.To.String(), FormatInt(m.Amount), "")
 			return nil
 		},
 	}}

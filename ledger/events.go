@@ -14,7 +14,7 @@ const (
 	RoleLease      = "lease"      // a lease id
 	RoleObject     = "object"     // an object id
 	RoleDeployment = "deployment" // a function deployment id
-	RoleAmount     = "amount"     // an amount of ustr
+	RoleAmount     = "amount"     // an amount of ustr, or of the event's denom when it has one
 )
 
 // AttrSpec declares one attribute of an event kind.
@@ -165,8 +165,10 @@ func WithRole(e Event, role string) []string {
 var CoreEvents = struct{ Genesis, Transfer, FeesDistributed *EventKind }{
 	Genesis: DeclareEvent("chain.genesis", "The chain started: leaf 0 of the audit log.",
 		A("chain_id", "the chain's id"), AmountAttr("supply", "the STR minted at genesis")),
-	Transfer: DeclareEvent("bank.transfer", "A bank/transfer moved STR between accounts.",
-		AccountAttr("from", "the sender"), AccountAttr("to", "the recipient"), AmountAttr("amount", "what moved")),
+	Transfer: DeclareEvent("bank.transfer", "A bank/transfer moved STR, or a token, between accounts.",
+		AccountAttr("from", "the sender"), AccountAttr("to", "the recipient"),
+		AmountAttr("amount", "what moved: ustr, or with denom the token's smallest unit"),
+		A("denom", "the token; absent for STR").Opt()),
 	FeesDistributed: DeclareEvent("bank.fees_distributed", "The fee pool of a fee epoch was paid out.",
 		AmountAttr("pool", "the fees collected"), AmountAttr("validators", "what the validators were paid, by voting power"),
 		AmountAttr("treasury", "what went to the treasury")),

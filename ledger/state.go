@@ -384,7 +384,7 @@ type StoreKey struct{ prefix string }
 func (k *StoreKey) Prefix() string { return k.prefix }
 
 // coreNamespaces are the core's keys and key prefixes.
-var coreNamespaces = []string{prefAccount, prefBucket, keySupply, prefParams, prefAudit, keyValidators, keyBlockTime}
+var coreNamespaces = []string{prefAccount, prefBucket, keySupply, prefParams, prefAudit, prefDenom, keyValidators, keyBlockTime}
 
 var (
 	storeKeysMu sync.RWMutex
