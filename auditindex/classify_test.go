@@ -75,3 +75,23 @@ func TestFilterMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestAccountTxTransfer(t *testing.T) {
+	var a, b identity.Address
+	a[0], b[0] = 1, 2
+	tx := AccountTx{Events: []Event{{Type: "bank.transfer", Attrs: []Attr{
+		{Key: "from", Value: a.String()}, {Key: "to", Value: b.String()}, {Key: "amount", Value: "5"}, {Key: "denom", Value: "gold"}}}}}
+	if tr, ok := tx.Transfer(a.String()); !ok || tr != (Transfer{Amount: "5", Denom: "gold", Direction: "to", Counterparty: b.String()}) {
+		t.Errorf("sender's view = %+v, %v", tr, ok)
+	}
+	if tr, ok := tx.Transfer(b.String()); !ok || tr.Direction != "from" || tr.Counterparty != a.String() {
+		t.Errorf("recipient's view = %+v, %v", tr, ok)
+	}
+	var c identity.Address
+	if _, ok := tx.Transfer(c.String()); ok {
+		t.Error("a third account sees the transfer as its own")
+	}
+	if _, ok := (AccountTx{Events: []Event{{Type: "lease.opened"}}}).Transfer(a.String()); ok {
+		t.Error("a lease is a transfer")
+	}
+}

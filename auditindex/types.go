@@ -130,11 +130,20 @@ type BlockEvent struct {
 	AppHash   string    `json:"app_hash"`
 }
 
+// Transfer is what a bank transfer in an account's history moved, seen
+// from that account.
+type Transfer struct {
+	Amount string // decimal: ustr, or with Denom the token's smallest unit
+	Denom  string // the token; empty for STR
+	// Direction is "to" when the account sent it and "from" when it
+	// received it; Counterparty is the other account.
+	Direction, Counterparty string
+}
+
 // Transfer returns, for a transaction that moved value to or from did with
-// a bank transfer, the amount (ustr, decimal) and the other account, with
-// "to" when did sent it and "from" when it received it. ok is false for
-// any other transaction.
-func (t AccountTx) Transfer(did string) (amount, direction, counterparty string, ok bool) {
+// a bank transfer, what moved and the other account. ok is false for any
+// other transaction.
+func (t AccountTx) Transfer(did string) (tr Transfer, ok bool) {
 	k := ledger.CoreEvents.Transfer
 	for _, e := range t.Events {
 		if e.Type != k.Type {
@@ -145,12 +154,15 @@ func (t AccountTx) Transfer(did string) (amount, direction, counterparty string,
 			ev.Attrs = append(ev.Attrs, ledger.Attr{Key: a.Key, Value: a.Value})
 		}
 		from, to := k.Get(ev, "from"), k.Get(ev, "to")
+		tr = Transfer{Amount: k.Get(ev, "amount"), Denom: k.Get(ev, "denom")}
 		switch did {
 		case from:
-			return k.Get(ev, "amount"), "to", to, true
+			tr.Direction, tr.Counterparty = "to", to
+			return tr, true
 		case to:
-			return k.Get(ev, "amount"), "from", from, true
+			tr.Direction, tr.Counterparty = "from", from
+			return tr, true
 		}
 	}
-	return "", "", "", false
+	return Transfer{}, false
 }

@@ -55,11 +55,12 @@ func printHistory(w io.Writer, did string, txs []auditindex.AccountTx) {
 	fmt.Fprintf(w, "%-24s %8s %-12s %-20s %-14s %-60s %-8s %s\n", "TIME", "HEIGHT", "HASH", "TYPE", "AMOUNT", "COUNTERPARTY", "STATUS", "MEMO")
 	for _, t := range txs {
 		amount, counterparty := "-", "-"
-		if a, dir, other, ok := t.Transfer(did); ok {
-			if u, err := strconv.ParseUint(a, 10, 64); err == nil {
+		if tr, ok := t.Transfer(did); ok {
+			amount = tr.Amount + " " + tr.Denom
+			if u, err := strconv.ParseUint(tr.Amount, 10, 64); err == nil && tr.Denom == "" {
 				amount = money.Format(u)
 			}
-			counterparty = dir + " " + other
+			counterparty = tr.Direction + " " + tr.Counterparty
 		} else if !containsRole(t.Roles, auditindex.RoleSigner) {
 			counterparty = "signed by " + t.Signer
 		}
