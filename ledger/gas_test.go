@@ -62,7 +62,8 @@ func TestGasFollowsTheWork(t *testing.T) {
 	// Ten more keys: ten more writes, and ten more keys walked (the first
 	// ten are now in state, so their writes and steps cost the same).
 	c := run(2, 20, 1)
-	per := g.WriteFlat + g.WriteByte*uint64(len(gasKey(0))+gasValueBytes) + g.IterStep + g.ReadByte*uint64(len(gasKey(0))+gasValueBytes)
+	keyLen := uint64(len(testStore.Prefix()) + len(gasKey(0))) // gas counts the whole state key
+	per := g.WriteFlat + g.WriteByte*(keyLen+gasValueBytes) + g.IterStep + g.ReadByte*(keyLen+gasValueBytes)
 	if got, want := c.GasUsed-a.GasUsed, 10*per; got != want {
 		t.Errorf("10 more writes cost %d gas, want %d (10 x %d)", got, want, per)
 	}

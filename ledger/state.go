@@ -381,34 +381,6 @@ type Context struct {
 // the others through an interface they implement (market.LeaseHooks).
 func (c *Context) Modules() []Module { return c.reg.modules }
 
-// Iterate walks state under prefix in key order; see Cache.Iterate. Like
-// Get, Set and Delete, it refuses keys that belong to the core or to a
-// module (see StoreKey).
-func (c *Context) Iterate(prefix []byte, fn func(key, value []byte) error) error {
-	checkUnowned(prefix)
-	return c.cache.Iterate(prefix, fn)
-}
-
-// Get reads key from state: a key no module and not the core owns. A
-// module's own state is reached through its StoreKey (Context.Store),
-// another module's through that module's exported functions.
-func (c *Context) Get(key []byte) []byte {
-	checkUnowned(key)
-	return c.cache.Get(key)
-}
-
-// Set writes key, which no module and not the core may own (see Get).
-func (c *Context) Set(key, val []byte) {
-	checkUnowned(key)
-	c.cache.Set(key, val)
-}
-
-// Delete removes key, which no module and not the core may own (see Get).
-func (c *Context) Delete(key []byte) {
-	checkUnowned(key)
-	c.cache.Delete(key)
-}
-
 // Emit records an event.
 func (c *Context) Emit(typ string, attrs ...Attr) {
 	c.events = append(c.events, Event{Type: typ, Attrs: attrs})
@@ -422,9 +394,11 @@ func (c *Context) Emit(typ string, attrs ...Attr) {
 func (c *Context) prefixed(prefix string) *PrefixKV { return &PrefixKV{c: c.cache, p: prefix} }
 
 // Store returns the state of the module that holds k: everything under
-// "<module>/". Only that module holds its key (an unexported package
-// variable), so only its own code, and whoever it hands the view to,
-// reaches its state: the context enforces each module's prefix.
+// "<module>/". It is the context's only way into state besides the core's
+// own methods (accounts, buckets, denominations, parameters, the audit
+// log), and only the module holds its key (an unexported package variable),
+// so only its own code, and whoever it hands the view to, reaches its
+// state: the context enforces each module's prefix.
 func (c *Context) Store(k *StoreKey) *PrefixKV { return &PrefixKV{c: c.cache, p: k.prefix} }
 
 // StoreKey is a module's capability on its own state, made once per module
@@ -462,25 +436,6 @@ func NewStoreKey(module string) *StoreKey {
 	}
 	storeKeys[p] = true
 	return &StoreKey{prefix: p}
-}
-
-// checkUnowned panics if key lies in the core's namespaces or a module's
-// state: those are reached only through their owners' code.
-func checkUnowned(key []byte) {
-	k := string(key)
-	for _, ns := range coreNamespaces {
-		if strings.HasPrefix(k, ns) || (len(k) < len(ns) && strings.HasPrefix(ns, k)) {
-			panic(fmt.Sprintf("ledger: key %q is the core's: use the Context's methods for accounts, buckets and parameters", k))
-		}
-	}
-	if i := strings.IndexByte(k, '/'); i >= 0 {
-		storeKeysMu.RLock()
-		owned := storeKeys[k[:i+1]]
-		storeKeysMu.RUnlock()
-		if owned {
-			panic(fmt.Sprintf("ledger: key %q belongs to module %s: reach it through that module's exported functions", k, k[:i]))
-		}
-	}
 }
 
 // PrefixKV is state under a key prefix.

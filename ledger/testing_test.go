@@ -187,7 +187,11 @@ func (m *gasMsg) Validate() error { return nil }
 
 const gasValueBytes = 100
 
-func gasKey(i uint64) []byte { return fmt.Appendf(nil, "test/k/%08d", i) }
+// testStore opens the test module's state, under test/.
+var testStore = ledger.NewStoreKey("test")
+
+// gasKey is key i under test/k/, relative to the module's state.
+func gasKey(i uint64) []byte { return fmt.Appendf(nil, "k/%08d", i) }
 
 func (testModule) Name() string      { return "test" }
 func (testModule) Buckets() []string { return []string{lockBucket} }
@@ -197,9 +201,9 @@ func (testModule) Msgs() []ledger.MsgSpec {
 		Handler: func(ctx *ledger.Context, _ identity.Address, msg ledger.Msg) error {
 			m := msg.(*gasMsg)
 			for i := range m.Writes {
-				ctx.Set(gasKey(i), make([]byte, gasValueBytes))
+				ctx.Store(testStore).Set(gasKey(i), make([]byte, gasValueBytes))
 			}
-			if err := ctx.Iterate([]byte("test/k/"), func(k, v []byte) error { return nil }); err != nil {
+			if err := ctx.Store(testStore).Iterate([]byte("k/"), func(k, v []byte) error { return nil }); err != nil {
 				return err
 			}
 			ctx.ConsumeGas(m.Burn, "burning")
@@ -212,7 +216,7 @@ func (testModule) Msgs() []ledger.MsgSpec {
 			if err := ctx.Debit(signer, lockBucket, m.Amount); err != nil {
 				return err
 			}
-			ctx.Set([]byte("test/touched"), []byte{1})
+			ctx.Store(testStore).Set([]byte("touched"), []byte{1})
 			ctx.Emit("test.locked", ledger.Attr{Key: "amount", Value: ledger.FormatInt(m.Amount)})
 			if m.Fail {
 				return errs.E(errs.Conflict, "told to fail")
