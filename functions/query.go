@@ -6,7 +6,6 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
-	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
 )
 
@@ -54,7 +53,7 @@ func GetDeployment(ctx *ledger.Context, id uint64) (*DeploymentView, error) {
 		v.Room, _ = d.room()
 	}
 	for _, r := range d.Replicas {
-		l, err := market.GetLease(ctx, r.Lease)
+		l, err := mkt.GetLease(ctx, r.Lease)
 		if err != nil {
 			return nil, err
 		}

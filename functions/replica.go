@@ -20,12 +20,12 @@ const maxTries = 8
 // outside exclude, in the market's order of preference: cheapest, then
 // highest score, then lowest address.
 func (s *store) candidates(quantity uint64, exclude map[identity.Address]bool) ([]identity.Address, error) {
-	provs, err := market.Providers(s.ctx)
+	provs, err := mkt.Providers(s.ctx)
 	if err != nil {
 		return nil, err
 	}
 	var ref uint64
-	for _, p := range market.Prices(s.ctx) {
+	for _, p := range mkt.Prices(s.ctx) {
 		if p.Class == market.ClassCompute {
 			ref = p.Reference
 		}
@@ -107,7 +107,7 @@ func (s *store) openReplica(d *Deployment, exclude map[identity.Address]bool) (R
 		if p.ReplicaSLABps > 0 {
 			m.SLA = market.SLA{TargetBps: p.ReplicaSLABps, WindowSeconds: p.ReplicaSLAWindowSeconds}
 		}
-		id, err := market.OpenLeaseFor(s.ctx, d.Owner, m)
+		id, err := mkt.OpenLeaseFor(s.ctx, d.Owner, m)
 		if err != nil {
 			lastErr = err
 			continue
@@ -133,7 +133,7 @@ func (s *store) openReplica(d *Deployment, exclude map[identity.Address]bool) (R
 func (s *store) closeReplica(d *Deployment, r Replica) (bool, error) {
 	closed := false
 	closedMs := s.nowMs()
-	l, err := market.StoredLease(s.ctx, r.Lease)
+	l, err := mkt.StoredLease(s.ctx, r.Lease)
 	switch {
 	case errs.KindOf(err) == errs.NotFound:
 	case err != nil:
@@ -141,7 +141,7 @@ func (s *store) closeReplica(d *Deployment, r Replica) (bool, error) {
 	case l.State == market.LeaseClosed:
 		closedMs = l.ClosedMs
 	default:
-		if err := market.CloseLeaseAs(s.ctx, d.Owner, r.Lease); err != nil {
+		if err := mkt.CloseLeaseAs(s.ctx, d.Owner, r.Lease); err != nil {
 			return false, err
 		}
 		closed = true
@@ -168,7 +168,7 @@ func (s *store) dropReplica(d *Deployment, r Replica) {
 // leaseState returns a replica's lease as stored: market.GetLease would
 // settle it, moving value in a context that is not a query's.
 func (s *store) leaseState(id uint64) (*market.Lease, error) {
-	return market.StoredLease(s.ctx, id)
+	return mkt.StoredLease(s.ctx, id)
 }
 
 func isLive(state string) bool { return state == market.LeaseActive || state == market.LeaseGrace }

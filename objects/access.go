@@ -7,7 +7,6 @@ import (
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
-	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/storage"
 )
 
@@ -90,8 +89,8 @@ type AnchorWindow struct {
 // GetAnchorWindow returns the epochs that may be anchored at the context's
 // time.
 func GetAnchorWindow(ctx *ledger.Context) AnchorWindow {
-	p := market.GetParams(ctx)
-	cur := uint64(max(market.EpochOf(ctx, ctx.Time.UnixMilli()), 0))
+	p := mkt.Params(ctx)
+	cur := uint64(max(mkt.EpochOf(ctx, ctx.Time.UnixMilli()), 0))
 	age := uint64(max(AnchorMaxAgeSeconds/max(p.EpochSeconds, 1), 1))
 	oldest := uint64(0)
 	if cur > age {
@@ -119,7 +118,7 @@ func GetAnchor(ctx *ledger.Context, provider identity.Address, epoch uint64) (*A
 }
 
 func anchor(ctx *ledger.Context, signer identity.Address, m *Anchor) error {
-	if _, err := market.GetProvider(ctx, signer); err != nil {
+	if _, err := mkt.GetProvider(ctx, signer); err != nil {
 		if errs.Is(err, errs.NotFound) {
 			return errs.E(errs.Unauthorized, "%s is not a registered provider: only providers anchor access logs", signer)
 		}

@@ -241,7 +241,7 @@ func (s *store) proofPass(p Params) error {
 	deadline := now + p.ProofWindowSeconds*1000
 	done := false
 	for budget >= int(p.ChallengesPerProvider) {
-		provs, more, err := market.ProvidersAfter(s.ctx, cursor, 32)
+		provs, more, err := mkt.ProvidersAfter(s.ctx, cursor, 32)
 		if err != nil {
 			return err
 		}
@@ -424,7 +424,7 @@ func (s *store) judge(c *Challenge, passed bool, reason string, p Params) error 
 		s.putStats(prov, st)
 		s.kv.Delete(key(prefSlotMiss, prov[:], slot))
 		Events.ProofPassed.Emit(s.ctx, ledger.FormatInt(c.ID), c.Provider, c.Object)
-		return market.AdjustScore(s.ctx, prov, int64(p.PassScorePoints))
+		return mkt.AdjustScore(s.ctx, prov, int64(p.PassScorePoints))
 	}
 	st.Missed++
 	if reason == "invalid" {
@@ -443,7 +443,7 @@ func (s *store) judge(c *Challenge, passed bool, reason string, p Params) error 
 	var penalty uint64
 	owner := ""
 	if held {
-		mp, err := market.GetProvider(s.ctx, prov)
+		mp, err := mkt.GetProvider(s.ctx, prov)
 		if err != nil {
 			return err
 		}
@@ -451,13 +451,13 @@ func (s *store) judge(c *Challenge, passed bool, reason string, p Params) error 
 		if err != nil {
 			return err
 		}
-		if penalty, err = market.TakeCollateral(s.ctx, prov, amt, nil, ledger.BucketTreasury); err != nil {
+		if penalty, err = mkt.TakeCollateral(s.ctx, prov, amt, nil, ledger.BucketTreasury); err != nil {
 			return err
 		}
 		st.Penalized += penalty
 		owner = pl.Owner.String()
 	}
-	if err := market.AdjustScore(s.ctx, prov, -int64(p.MissScorePoints)); err != nil {
+	if err := mkt.AdjustScore(s.ctx, prov, -int64(p.MissScorePoints)); err != nil {
 		return err
 	}
 	Events.ProofMissed.Emit(s.ctx, ledger.FormatInt(c.ID), c.Provider, c.Object, strconv.FormatUint(uint64(c.Segment), 10),

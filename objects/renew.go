@@ -36,7 +36,7 @@ func renew(ctx *ledger.Context, signer identity.Address, m *Renew) error {
 	}
 	var total uint64
 	for _, sh := range o.Leases {
-		l, err := market.StoredLease(ctx, sh.Lease)
+		l, err := mkt.StoredLease(ctx, sh.Lease)
 		if err != nil {
 			return err
 		}
@@ -44,7 +44,7 @@ func renew(ctx *ledger.Context, signer identity.Address, m *Renew) error {
 		if err != nil {
 			return err
 		}
-		if err := market.TopupLeaseFor(ctx, signer, &market.TopupLease{ID: sh.Lease, Amount: amt}); err != nil {
+		if err := mkt.TopupLeaseFor(ctx, signer, &market.TopupLease{ID: sh.Lease, Amount: amt}); err != nil {
 			return err
 		}
 		if total, err = money.Add(total, amt); err != nil {
@@ -72,7 +72,7 @@ func paidUntil(ctx *ledger.Context, o *Object) (int64, error) {
 	}
 	var until int64 = 1<<63 - 1
 	for _, sh := range o.Leases {
-		l, err := market.StoredLease(ctx, sh.Lease)
+		l, err := mkt.StoredLease(ctx, sh.Lease)
 		if err != nil {
 			return 0, err
 		}

@@ -142,11 +142,11 @@ func (s *store) downCheck(prov identity.Address, st *ProofStats) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	e := market.EpochOf(s.ctx, s.nowMs()) - 1
+	e := mkt.EpochOf(s.ctx, s.nowMs()) - 1
 	if e < 0 || st.DownChecked >= e {
 		return false, nil
 	}
-	up, total := market.ProbeCounts(s.ctx, prov, e)
+	up, total := mkt.ProbeCounts(s.ctx, prov, e)
 	st.DownChecked = e
 	down := false
 	switch {
@@ -242,7 +242,7 @@ func (s *store) loseShard(prov identity.Address, pl placement, reason string, p 
 	if err != nil {
 		return err
 	}
-	if j.Bounty, err = market.TakeCollateral(s.ctx, prov, fee, nil, BucketRepairs); err != nil {
+	if j.Bounty, err = mkt.TakeCollateral(s.ctx, prov, fee, nil, BucketRepairs); err != nil {
 		return err
 	}
 	// Healthy counts the segment's shards without this one, which has a
@@ -260,7 +260,7 @@ func (s *store) loseShard(prov identity.Address, pl placement, reason string, p 
 	for _, t := range takes {
 		// The repaired shard's lease costs the owner no more than the
 		// lost one: the highest price of the leases it leaves.
-		l, err := market.StoredLease(s.ctx, t.lease)
+		l, err := mkt.StoredLease(s.ctx, t.lease)
 		if err != nil {
 			return err
 		}
@@ -272,7 +272,7 @@ func (s *store) loseShard(prov identity.Address, pl placement, reason string, p 
 		} else if u.Objects == 0 {
 			q = math.MaxUint64
 		}
-		moved, err := market.ShrinkLease(s.ctx, t.lease, q, BucketRepairs)
+		moved, err := mkt.ShrinkLease(s.ctx, t.lease, q, BucketRepairs)
 		if err != nil {
 			return err
 		}
@@ -471,7 +471,7 @@ func (s *store) repairPass(p Params) error {
 	if err != nil || len(queued) == 0 {
 		return err
 	}
-	provs, err := market.Providers(s.ctx)
+	provs, err := mkt.Providers(s.ctx)
 	if err != nil {
 		return err
 	}
@@ -526,7 +526,7 @@ func (s *store) assign(slot []byte, provs []market.Provider, p Params) error {
 	for i := range provs {
 		pv := &provs[i]
 		did := pv.Operator.String()
-		if holds[did] || !market.CanTakeStorage(s.ctx, pv, uint64(j.Size)) {
+		if holds[did] || !mkt.CanTakeStorage(s.ctx, pv, uint64(j.Size)) {
 			continue
 		}
 		if st, err := s.stats(pv.Operator); err != nil || st.LostMs != 0 {
@@ -595,7 +595,7 @@ func repair(ctx *ledger.Context, signer identity.Address, m *Repair) error {
 	if err != nil {
 		return errs.E(errs.Internal, "objects: placed shard with provider %q: %v", ref.Provider, err)
 	}
-	lease, err := market.OpenFundedLease(ctx, o.Owner, signer, uint64(ref.Size), j.Escrow, j.Price, BucketRepairs)
+	lease, err := mkt.OpenFundedLease(ctx, o.Owner, signer, uint64(ref.Size), j.Escrow, j.Price, BucketRepairs)
 	if err != nil {
 		return errs.E(errs.KindOf(err), "the repaired shard's lease: %v", err)
 	}
@@ -608,7 +608,7 @@ func repair(ctx *ledger.Context, signer identity.Address, m *Repair) error {
 	// A lease funded with nothing (the lost lease had run dry) closes at
 	// once: the object is no longer paid for, and goes as any unpaid
 	// object does.
-	if l, err := market.StoredLease(ctx, lease); err != nil {
+	if l, err := mkt.StoredLease(ctx, lease); err != nil {
 		return err
 	} else if l.State == market.LeaseClosed {
 		return s.drop(root, o, 0, Events.Expired, ReasonUnpaid, ledger.FormatInt(lease), l.CloseReason)

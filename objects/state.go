@@ -224,7 +224,7 @@ func commit(ctx *ledger.Context, signer identity.Address, m *Commit) error {
 	}
 	byProv := map[identity.Address][]avail{}
 	for _, lid := range m.Leases {
-		l, err := market.StoredLease(ctx, lid)
+		l, err := mkt.StoredLease(ctx, lid)
 		if err != nil {
 			return err
 		}
@@ -416,7 +416,7 @@ func (s *store) drop(id storage.ID, o *Object, closing uint64, kind *ledger.Even
 // yet, as its consumer (who owned the objects), so the market settles it and
 // refunds the remaining escrow. It reports whether it closed the lease.
 func closeUnused(ctx *ledger.Context, id uint64) (bool, error) {
-	l, err := market.StoredLease(ctx, id)
+	l, err := mkt.StoredLease(ctx, id)
 	if err != nil {
 		if errs.KindOf(err) == errs.NotFound {
 			return false, nil
@@ -426,7 +426,7 @@ func closeUnused(ctx *ledger.Context, id uint64) (bool, error) {
 	if l.State == market.LeaseClosed {
 		return false, nil
 	}
-	if err := market.CloseLeaseAs(ctx, l.Consumer, id); err != nil {
+	if err := mkt.CloseLeaseAs(ctx, l.Consumer, id); err != nil {
 		return false, err
 	}
 	return true, nil
