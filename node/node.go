@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/dashboard"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/ledger"
@@ -155,6 +156,8 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 	n.api = api.NewServer(b, api.Options{Logger: logger, CometRPC: "http://" + rpcAddr})
 	n.mountMarket()
 	n.mountFunctions()
+	n.mountBlocks()
+	dashboard.Mount(n.api)
 	if cfg.Mode == ModeDevnet {
 		n.mountDevnet()
 	}
