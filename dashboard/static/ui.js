@@ -100,7 +100,7 @@ export function fixed(x) {
 
 // rate formats nano-ustr per second as STR per day.
 export function ratePerDay(nanoPerSecond) {
-  return str(big(nanoPerSecond) * 86400n / 1000n) + '/day';
+  return str(big(nanoPerSecond) * 86400n / 1000000000n) + "/day";
 }
 
 export function pct(bps) {
