@@ -52,6 +52,7 @@ type Node struct {
 	storageLedger provider.Ledger
 	storagePass   string
 	compute       computeSet
+	audit         *auditIndexer // the audit query index and event stream
 
 	submissions chan submission
 	stopAdmit   chan struct{}
@@ -152,10 +153,15 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 		ln.Close()
 		return nil, err
 	}
+	if n.audit, err = newAuditIndexer(n, home); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	b := &backend{n: n}
 	n.api = api.NewServer(b, api.Options{Logger: logger, CometRPC: "http://" + rpcAddr})
 	n.mountMarket()
 	n.mountFunctions()
+	n.mountQuery()
 	n.mountBlocks()
 	dashboard.Mount(n.api)
 	if cfg.Mode == ModeDevnet {
@@ -175,6 +181,7 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 	n.app.OnCommit = func(c abci.CommitInfo) {
 		m.observe(c)
 		d.observe(c)
+		n.audit.notify(c)
 	}
 
 	n.comet, err = abci.StartComet(ctx, n.app, abci.CometConfig{
@@ -199,6 +206,7 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 		}
 		return env.StateStore, nil
 	})
+	n.audit.start()
 	n.submissions, n.stopAdmit = make(chan submission, 4096), make(chan struct{})
 	go n.admit(n.stopAdmit)
 	n.httpSrv = &http.Server{Handler: n.api.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -208,6 +216,7 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 	n.httpSrv.Protocols.SetHTTP1(true)
 	n.httpSrv.Protocols.SetUnencryptedHTTP2(true)
 	n.httpSrv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
+	n.httpSrv.RegisterOnShutdown(n.audit.hub.closeAll) // streams end, so Shutdown does not wait on them
 	go func() {
 		if err := n.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("API server stopped", "err", err)
@@ -289,6 +298,12 @@ func (n *Node) Close() error {
 	if n.stopAdmit != nil {
 		close(n.stopAdmit)
 		n.stopAdmit = nil
+	}
+	if n.audit != nil {
+		// It reads the store and the block store.
+		if err := n.audit.stop(); err != nil && first == nil {
+			first = err
+		}
 	}
 	if n.comet != nil && n.comet.IsRunning() {
 		if err := n.comet.Stop(); err != nil && first == nil {
