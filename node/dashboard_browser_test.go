@@ -161,6 +161,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	} {
 		lie.Store(c.lie)
 		b.base = proxy
+		b.run("leave the page", chromedp.Navigate("about:blank"))
 		b.open("/audit/1?verify=1")
 		b.waitJS("verification fails with a lying "+c.lie, `document.querySelector('#verify-result')?.classList.contains('bad')`)
 		bad := evalAs[string](b, `[...document.querySelectorAll('#verify-steps li.bad')].map((li) => li.innerText).join(' | ')`)
