@@ -89,12 +89,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	did := to.Address().String()
 	b.go_("/accounts/" + did)
 	b.waitJS("the new account's balance is 0", `document.querySelector('#balance')?.textContent === '0 STR'`)
-	memo := "dashboard test " + strconv.FormatInt(time.Now().UnixNano(), 36)
+	// A stranger's memo is shown as text, never run as HTML.
+	memo := "dashboard test " + strconv.FormatInt(time.Now().UnixNano(), 36) + ` <img src=x onerror="window.pwned=1">`
 	tr, err := d.c.Send(ctx, d.demo, &ledger.Transfer{To: to.Address(), Amount: 1_500_000}, client.SendOptions{Memo: memo})
 	if err != nil {
 		t.Fatalf("transfer: %v", err)
 	}
 	b.waitJS("the transfer's memo is in the account's history", fmt.Sprintf(`document.querySelector('#history')?.textContent.includes(%q)`, memo))
+	if evalAs[bool](b, `!!document.querySelector('#history img') || window.pwned === 1`) {
+		t.Errorf("the memo %q became HTML in the history", memo)
+	}
 	b.waitJS("the history shows the amount received", `document.querySelector('#history').textContent.includes('+1.5 STR')`)
 	b.waitJS("the balance is 1.5 STR", `document.querySelector('#balance')?.textContent === '1.5 STR'`)
 	b.shoot("account")

@@ -259,7 +259,8 @@ async function accountHistory(did) {
       }
     }
     return [when(t.time), id(t.hash, '#/txs/' + t.hash), t.msg_type || '–', (t.roles || []).join(', '), t.memo ? el('span', {class: 'memo'}, t.memo) : '', amount,
-      t.fee ? str(t.fee) : '–', codeBadge(t.code ?? 0)];
+      // The signer paid the fee; other parties did not.
+      t.signer === did ? str(t.fee) : '–', codeBadge(t.code ?? 0)];
   });
   return [table(['When', 'Tx', 'Type', 'Role', 'Memo', 'Amount', 'Fee', 'Result'], rows,
     {numeric: ['Amount', 'Fee'], empty: 'No transactions yet.', id: 'history'}),
