@@ -79,6 +79,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	b.go_("/leases/" + leaseID)
 	b.waitJS("the lease shows its deposit", `document.querySelector('main')?.textContent.includes('5 STR') && document.querySelector('main').textContent.includes('Where the deposit went')`)
 	b.shoot("lease")
+	b.eval(`document.querySelector('a.trail').click()`)
+	b.waitJS("the lease's audit trail lists its opening", `document.querySelector('#audit-entries')?.textContent.includes('lease.opened')`)
+	b.shoot("audit-search")
 
 	// An account's history: open the page first, then send, and the
 	// transfer appears with its memo without a reload.

@@ -233,7 +233,7 @@ async function accountPage(p) {
   const objects = p.section(async () => market.objectTable((await get('/v1/objects?owner=' + enc(did) + '&limit=50')).items));
   const fns = p.section(async () => market.fnTable((await get('/v1/functions?owner=' + enc(did) + '&limit=50')).items));
   const prov = await maybe('/v1/providers/' + enc(did));
-  fill(p.main, heading('Account', id(did)),
+  fill(p.main, heading('Account', id(did), el('a', {href: '#/audit?account=' + enc(did), class: 'trail'}, 'Audit trail →')),
     summary,
     prov ? el('p', {class: 'note'}, 'This account is a provider: ', el('a', {href: '#/providers/' + did}, 'see its provider page →')) : null,
     card('History', history),

@@ -73,7 +73,7 @@ export async function list(p) {
     return;
   }
   const accountIn = el('input', {type: 'search', name: 'account', placeholder: 'account did:key', value: q.get('account') || '', 'aria-label': 'Account'});
-  const resourceIn = el('input', {type: 'search', name: 'resource', placeholder: 'resource: lease, object or deployment id', value: q.get('resource') || '', 'aria-label': 'Resource'});
+  const resourceIn = el('input', {type: 'search', name: 'resource', placeholder: 'resource: lease:ID, object:ID or deployment:ID', value: q.get('resource') || '', 'aria-label': 'Resource'});
   const form = el('form', {class: 'search', onsubmit: (ev) => {
     ev.preventDefault();
     const s = new URLSearchParams();
@@ -99,7 +99,7 @@ export async function list(p) {
         if (e.status === 404 && /no route/i.test(e.message)) return el('p', {class: 'empty'}, 'This node cannot search the audit log (GET /v1/audit/events); upgrade it.');
         throw e;
       }
-      return [entryTable(page.items.map(fromEvent)),
+      return [entryTable(page.items.map(fromEvent)), el('p', {class: 'note'}, 'In log order, oldest first.'),
         page.next ? el('p', {class: 'pager'}, el('a', {href: '#/audit?' + new URLSearchParams({...Object.fromEntries(q), after: page.next})}, 'More →')) : null];
     }
     const t = await tail(25, before);

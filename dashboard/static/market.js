@@ -5,6 +5,11 @@ import {el, fill, str, num, when, id, account, table, card, stat, kv, badge, sta
 import {get, maybe, all, enc} from './api.js';
 import {stepChart} from './chart.js';
 
+// trail links to the audit log's entries that name a resource.
+function trail(resource) {
+  return el('a', {href: '#/audit?resource=' + encodeURIComponent(resource), class: 'trail'}, 'Audit trail →');
+}
+
 // ---- Providers ----
 
 function offerCells(offers) {
@@ -120,7 +125,7 @@ export async function lease(p) {
     card('Payees', payees),
     card('Service level windows', windows)];
   }, always);
-  fill(p.main, heading('Lease #' + leaseId), body);
+  fill(p.main, heading('Lease #' + leaseId, trail('lease:' + leaseId)), body);
 }
 
 // ---- Objects ----
@@ -147,7 +152,7 @@ export async function objects(p) {
 export async function object(p) {
   const o = await get('/v1/objects/' + enc(p.params[0]));
   const man = o.decoded_manifest || {};
-  fill(p.main, heading('Object', id(o.id)),
+  fill(p.main, heading('Object', id(o.id), trail('object:' + o.id)),
     el('div', {class: 'stats'}, stat('Size', bytes(o.size)), stat('Redundancy', `${o.k}+${o.m}`, {sub: `any ${o.k} of ${o.k + o.m} shards`}),
       stat('Access', o.public ? 'public' : 'private'), stat('Paid until', o.paid_until_ms >= 9e15 ? 'no end' : when(o.paid_until_ms))),
     card('Object', kv([['Owner', account(o.owner)], ['Stored', when(o.created_ms)], ['Expires', o.expires_ms ? when(o.expires_ms) : 'when its leases run out'],
@@ -211,7 +216,7 @@ export async function fn(p) {
           when(r.opened_ms), `${r.avg_concurrency ?? 0} / ${r.peak_concurrency ?? 0}`, num(u.calls ?? 0), str(u.paid ?? 0)];
       }), {numeric: ['Calls reported', 'Paid'], empty: 'No replica runs it now.'}))];
   }, blockHadTxs);
-  fill(p.main, heading('Function #' + fid), body);
+  fill(p.main, heading('Function #' + fid, trail('deployment:' + fid)), body);
 }
 
 // ---- Prices ----
