@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -25,10 +26,13 @@ import (
 
 	"github.com/stratus-cloud/stratus/api"
 	"github.com/stratus-cloud/stratus/client"
+	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/internal/testnet"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
+	"github.com/stratus-cloud/stratus/storeclient"
 )
 
 // TestDashboardInBrowser drives the dashboard a devnet node serves at / in
@@ -131,15 +135,33 @@ func TestDashboardInBrowser(t *testing.T) {
 	b.eval(`document.querySelector('#audit-entries a.verify').click()`)
 	b.waitVerified()
 
-	// The remaining pages render without an error.
-	for _, p := range []struct{ route, ready string }{
-		{"/objects", `!!document.querySelector('#objects, main .empty')`},
-		{"/functions", `!!document.querySelector('#functions, main .empty')`},
-		{"/prices", `!!document.querySelector('#chart-storage svg path.line') && !!document.querySelector('#chart-compute svg path.line')`},
+	// An object and a function deployment: the module is the object.
+	mod := testnet.HelloWasm()
+	put, err := storeclient.New(d.c).Put(ctx, d.demo, bytes.NewReader(mod), int64(len(mod)), storeclient.PutOptions{})
+	if err != nil {
+		t.Fatalf("store the module: %v", err)
+	}
+	spec := functions.Spec{Module: put.ID, SpecHash: strings.Repeat("ab", 32), MemoryBytes: 64 << 20, TimeoutMs: 5000, Routes: []string{"/"},
+		Scaling: functions.Scaling{Min: 1, Max: 1, TargetConcurrency: 8, CooldownSeconds: 60}, SpendLimit: 100_000_000}
+	dep, err := d.c.Send(ctx, d.demo, &functions.Deploy{Name: "dashboard-hello", Spec: spec, Deposit: 10_000_000}, client.SendOptions{})
+	if err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	depID := eventAttr(t, dep.Events, "function.deployed", "deployment")
+	for _, p := range []struct{ route, what, ready string }{
+		{"/objects", "the module is listed", fmt.Sprintf(`!!document.querySelector('#objects a[title=%q]')`, put.ID)},
+		{"/objects/" + put.ID, "the object shows its leases", fmt.Sprintf(`document.querySelectorAll('main a[href^="#/leases/"]').length === %d`, len(put.Leases))},
+		{"/functions", "the deployment is listed", `document.querySelector('#functions')?.textContent.includes('dashboard-hello')`},
+		{"/functions/" + depID, "the deployment shows its replica", `document.querySelectorAll('main a[href^="#/providers/"]').length > 0`},
+		{"/prices", "both price charts are drawn", `!!document.querySelector('#chart-storage svg path.line') && !!document.querySelector('#chart-compute svg path.line')`},
 	} {
 		b.go_(p.route)
-		b.waitJS(p.route+" shows its data", p.ready)
-		b.shoot(strings.TrimPrefix(p.route, "/"))
+		b.waitJS(p.what, p.ready)
+		name := strings.TrimPrefix(p.route, "/")
+		if i := strings.IndexByte(name, '/'); i > 0 {
+			name = name[:i] + "-one"
+		}
+		b.shoot(name)
 	}
 
 	// The JavaScript SHA-256, used where WebCrypto is missing, agrees with

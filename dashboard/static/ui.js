@@ -172,7 +172,9 @@ export function id(value, href) {
 }
 
 export function account(did) {
-  return did === 'treasury' ? el('span', {class: 'tag'}, 'treasury') : id(did, '#/accounts/' + encodeURIComponent(did));
+  // Splits name two payees by role rather than address.
+  if (did === 'treasury' || did === 'provider') return el('span', {class: 'tag'}, did === 'provider' ? 'the provider' : 'treasury');
+  return id(did, '#/accounts/' + encodeURIComponent(did));
 }
 
 async function copy(text, btn) {
