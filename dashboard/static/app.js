@@ -26,7 +26,13 @@ class Page {
     this.offs.push(() => live.removeEventListener(type, h));
   }
 
+  // show fills the page, unless the reader has moved on while it loaded.
+  show(...children) {
+    if (!this.left) fill(this.main, ...children);
+  }
+
   leave() {
+    this.left = true;
     for (const off of this.offs) off();
   }
 
@@ -37,13 +43,15 @@ class Page {
     const box = el('div', {class: 'section'}, el('p', {class: 'loading'}, 'Loading…'));
     let busy = false, again = false, timer = 0, last = 0;
     const run = async () => {
+      if (this.left) return;
       if (busy) { again = true; return; }
       busy = true;
       last = Date.now();
       try {
-        fill(box, await loader());
+        const content = await loader();
+        if (!this.left) fill(box, content);
       } catch (e) {
-        fill(box, errorBox(e));
+        if (!this.left) fill(box, errorBox(e));
       }
       busy = false;
       if (again) { again = false; schedule(); }
@@ -145,7 +153,7 @@ async function overview(p) {
   const validators = table(['Name', 'Operator', 'Consensus address', 'Power'],
     status.validators.map((v) => [v.name || '–', account(v.operator), id(v.cons_address), num(v.power)]), {numeric: ['Power']});
   const events = auditlog.recent(p);
-  fill(p.main, heading('Network', el('span', {class: 'muted'}, status.chain_id)), head,
+  p.show(heading('Network', el('span', {class: 'muted'}, status.chain_id)), head,
     el('div', {class: 'grid2'},
       card('Latest blocks', recent, el('p', {}, el('a', {href: '#/blocks'}, 'All blocks →'))),
       card('Supply by bucket', supply, el('p', {class: 'note'}, 'Every ustr is in exactly one bucket; the buckets add up to the supply.'))),
@@ -170,14 +178,14 @@ async function blocks(p) {
       el('p', {class: 'pager'}, after ? el('a', {href: '#/blocks'}, '← Newest') : null,
         page.next ? el('a', {href: '#/blocks?after=' + page.next}, 'Older →') : null)];
   }, after ? null : always);
-  fill(p.main, heading('Blocks'), card('', list));
+  p.show(heading('Blocks'), card('', list));
 }
 
 async function block(p) {
   const h = p.params[0];
   const b = await get('/v1/blocks/' + h);
   const txs = await Promise.all(b.tx_hashes.map((x) => get('/v1/txs/' + x).catch(() => ({hash: x}))));
-  fill(p.main, heading('Block ' + num(b.height)),
+  p.show(heading('Block ' + num(b.height)),
     card('', kv([['Time', [when(b.time), ' · ', new Date(b.time).toLocaleString()]], ['Hash', id(b.hash)], ['Previous', id(b.last_block_hash, '#/blocks/' + (b.height - 1))],
       ['Proposer', id(b.proposer)], ['App hash (of the block before)', id(b.app_hash)], ['Transactions', num(b.num_txs)]]),
     el('p', {class: 'pager'}, b.height > 1 ? el('a', {href: '#/blocks/' + (b.height - 1)}, '← ' + num(b.height - 1)) : null,
@@ -194,7 +202,7 @@ function txTable(txs) {
 async function tx(p) {
   const t = await get('/v1/txs/' + p.params[0].toLowerCase());
   const events = (t.events || []).map((e) => [e.type, attrList(e.attrs)]);
-  fill(p.main, heading('Transaction'),
+  p.show(heading('Transaction'),
     card('', kv([['Hash', id(t.hash)], ['Result', [codeBadge(t.code), t.log ? el('span', {class: 'muted'}, ' ' + t.log) : null]],
       ['Block', t.height ? el('a', {href: '#/blocks/' + t.height}, num(t.height)) : 'not yet committed'], ['Time', when(t.time)],
       ['Type', t.type || '–'], ['Signer', account(t.signer)], ['Nonce', num(t.nonce)],
@@ -219,7 +227,7 @@ async function accounts(p) {
     return table(['Account', 'Role', 'Balance'], list.map(([did, role], i) => [account(did), role, bals[i] ? str(bals[i].balance) : '–']),
       {numeric: ['Balance']});
   });
-  fill(p.main, heading('Accounts'), card('Open an account', form), card('Known accounts', known));
+  p.show(heading('Accounts'), card('Open an account', form), card('Known accounts', known));
 }
 
 async function accountPage(p) {
@@ -233,7 +241,7 @@ async function accountPage(p) {
   const objects = p.section(async () => market.objectTable((await get('/v1/objects?owner=' + enc(did) + '&limit=50')).items));
   const fns = p.section(async () => market.fnTable((await get('/v1/functions?owner=' + enc(did) + '&limit=50')).items));
   const prov = await maybe('/v1/providers/' + enc(did));
-  fill(p.main, heading('Account', id(did), el('a', {href: '#/audit?account=' + enc(did), class: 'trail'}, 'Audit trail →')),
+  p.show(heading('Account', id(did), el('a', {href: '#/audit?account=' + enc(did), class: 'trail'}, 'Audit trail →')),
     summary,
     prov ? el('p', {class: 'note'}, 'This account is a provider: ', el('a', {href: '#/providers/' + did}, 'see its provider page →')) : null,
     card('History', history),

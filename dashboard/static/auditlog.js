@@ -107,7 +107,7 @@ export async function list(p) {
     return [entryTable(t.entries), el('p', {class: 'pager'}, before !== undefined ? el('a', {href: '#/audit'}, '← Newest') : null,
       low > 0 ? el('a', {href: '#/audit?before=' + low}, 'Older →') : null)];
   }, filtered || before !== undefined ? null : (b) => true);
-  fill(p.main, heading('Audit log'),
+  p.show(heading('Audit log'),
     el('p', {class: 'lead'}, 'Every transaction and event, in an append-only Merkle log whose root the validators sign. Verify any entry here, in your browser.'),
     head, card('Search', form), card(filtered ? 'Matching entries' : 'Latest entries', entries));
 }
@@ -150,7 +150,7 @@ export async function entry(p) {
     }
     button.disabled = false;
   };
-  fill(p.main, heading('Audit entry ' + num(index)),
+  p.show(heading('Audit entry ' + num(index)),
     el('div', {class: 'grid2'},
       card('Entry', kv(fields), el('details', {}, el('summary', {}, 'Raw leaf'), el('pre', {class: 'json'}, toHex(fromBase64(e.raw))))),
       card('Verify', el('p', {}, 'Checks, in this browser, that this entry is in the log whose size and root the latest checkpoint commits to, and that they are the inputs of the app hash in the next block\'s header.'),

@@ -43,7 +43,7 @@ export async function providers(p) {
           `${num(pr.passed ?? 0)} / ${num(pr.missed ?? 0)}`, num(x.open_leases), str(x.collateral), stateBadge(x.state)];
       }), {numeric: ['Breaches', 'Open leases', 'Collateral'], empty: 'No providers are registered.', id: 'providers'});
   }, blockHadTxs);
-  fill(p.main, heading('Providers'), card('', list,
+  p.show(heading('Providers'), card('', list,
     el('p', {class: 'note'}, 'Score: 100% for a provider that kept every promise; each SLA breach takes 10 points, each good window gives back 1. Proofs: storage challenges answered and missed.')));
 }
 
@@ -53,7 +53,7 @@ export async function provider(p) {
   const pr = x.proofs || {};
   const challenges = await get('/v1/storage/challenges?provider=' + enc(did) + '&limit=20').catch(() => null);
   const leases = p.section(async () => leaseTable((await get('/v1/leases?provider=' + enc(did) + '&limit=100')).items.reverse()), blockHadTxs);
-  fill(p.main, heading('Provider', id(did)),
+  p.show(heading('Provider', id(did)),
     el('div', {class: 'stats'}, stat('Score', score(x.score)), stat('SLA breaches', num(x.breaches)), stat('Open leases', num(x.open_leases)),
       stat('Collateral', str(x.collateral), {sub: 'minimum ' + str(x.min_collateral)}), stat('Proofs passed', num(pr.passed ?? 0)), stat('Proofs missed', num(pr.missed ?? 0))),
     el('div', {class: 'grid2'},
@@ -95,7 +95,7 @@ async function allLeases(state) {
 export async function leases(p) {
   const state = p.query.get('state') || 'open';
   const list = p.section(async () => leaseTable(await allLeases(state === 'all' ? '' : state)), always);
-  fill(p.main, heading('Leases', el('span', {class: 'tabs'},
+  p.show(heading('Leases', el('span', {class: 'tabs'},
     ['open', 'closed', 'all'].map((s) => el('a', {href: '#/leases?state=' + s, class: s === state ? 'active' : ''}, s)))),
   card('', list, el('p', {class: 'note'}, 'The rate is what the escrow pays the lease\'s payees; time left is how long the escrow lasts at that rate.')));
 }
@@ -125,7 +125,7 @@ export async function lease(p) {
     card('Payees', payees),
     card('Service level windows', windows)];
   }, always);
-  fill(p.main, heading('Lease #' + leaseId, trail('lease:' + leaseId)), body);
+  p.show(heading('Lease #' + leaseId, trail('lease:' + leaseId)), body);
 }
 
 // ---- Objects ----
@@ -146,13 +146,13 @@ export async function objects(p) {
     const os = (await Promise.all(owners.map((o) => all('/v1/objects?owner=' + enc(o), 200)))).flat();
     return objectTable(os.sort((a, b) => b.created_ms - a.created_ms));
   }, blockHadTxs);
-  fill(p.main, heading('Objects'), card('', list, el('p', {class: 'note'}, 'Objects of every account that pays for a storage lease.')));
+  p.show(heading('Objects'), card('', list, el('p', {class: 'note'}, 'Objects of every account that pays for a storage lease.')));
 }
 
 export async function object(p) {
   const o = await get('/v1/objects/' + enc(p.params[0]));
   const man = o.decoded_manifest || {};
-  fill(p.main, heading('Object', id(o.id), trail('object:' + o.id)),
+  p.show(heading('Object', id(o.id), trail('object:' + o.id)),
     el('div', {class: 'stats'}, stat('Size', bytes(o.size)), stat('Redundancy', `${o.k}+${o.m}`, {sub: `any ${o.k} of ${o.k + o.m} shards`}),
       stat('Access', o.public ? 'public' : 'private'), stat('Paid until', o.paid_until_ms >= 9e15 ? 'no end' : when(o.paid_until_ms))),
     card('Object', kv([['Owner', account(o.owner)], ['Stored', when(o.created_ms)], ['Expires', o.expires_ms ? when(o.expires_ms) : 'when its leases run out'],
@@ -193,7 +193,7 @@ export async function functions(p) {
     for (let i = last; i >= 1 && ids.length < 50; i--) ids.push(i);
     return fnTable(await Promise.all(ids.map((i) => get('/v1/functions/' + i))));
   }, blockHadTxs);
-  fill(p.main, heading('Function deployments'), card('', list,
+  p.show(heading('Function deployments'), card('', list,
     el('p', {class: 'note'}, 'Cost is what the calls and MiB-milliseconds charged the deployment\'s escrow so far.')));
 }
 
@@ -216,7 +216,7 @@ export async function fn(p) {
           when(r.opened_ms), `${r.avg_concurrency ?? 0} / ${r.peak_concurrency ?? 0}`, num(u.calls ?? 0), str(u.paid ?? 0)];
       }), {numeric: ['Calls reported', 'Paid'], empty: 'No replica runs it now.'}))];
   }, blockHadTxs);
-  fill(p.main, heading('Function #' + fid, trail('deployment:' + fid)), body);
+  p.show(heading('Function #' + fid, trail('deployment:' + fid)), body);
 }
 
 // ---- Prices ----
@@ -235,6 +235,6 @@ export async function prices(p) {
     return el('div', {class: 'chart-wrap', id: 'chart-' + cls}, stepChart(pts, {format: fixed, label: cls + ' reference price over time'}),
       el('p', {class: 'note'}, `${h.items.length} epoch${h.items.length === 1 ? '' : 's'} with a price set.`));
   })));
-  fill(p.main, heading('Prices'), now, el('div', {class: 'grid2'}, charts),
+  p.show(heading('Prices'), now, el('div', {class: 'grid2'}, charts),
     el('p', {class: 'note'}, 'The reference price of each class follows its utilization, epoch by epoch (docs/pricing.md). Providers price from it.'));
 }
