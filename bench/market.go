@@ -248,11 +248,11 @@ func benchProvider(i int, price uint64) market.GenesisProvider {
 // newChain starts a chain with the market module over st: genesis funds
 // consumers accounts (mbKey("consumer", i)), the providers' operators
 // (mbKey("provider", i)) and an app creator with a million STR each, and
-// registers the providers.
-func newChain(st *pebblestore.Store, chainID string, consumers int, providers []market.GenesisProvider) (*mbChain, error) {
+// registers the providers. Modules in extra run after the market's.
+func newChain(st *pebblestore.Store, chainID string, consumers int, providers []market.GenesisProvider, extra ...ledger.Module) (*mbChain, error) {
 	c := &mbChain{
 		chainID: chainID,
-		m:       ledger.New(ledger.DefaultRegistry(market.Module{})), st: st,
+		m:       ledger.New(ledger.DefaultRegistry(append([]ledger.Module{market.Module{}}, extra...)...)), st: st,
 		t0:     time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		app:    mbKey("app", 0),
 		nonces: map[identity.Address]uint64{},

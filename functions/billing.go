@@ -160,7 +160,7 @@ func (s *store) releaseReserve(d *Deployment) error {
 	if err := s.refund(d, amt); err != nil {
 		return err
 	}
-	s.ctx.Emit("function.refunded", attrDep(d.ID), attr("refund", ledger.FormatInt(amt)))
+	Events.Refunded.Emit(s.ctx, depID(d), ledger.FormatInt(amt))
 	return nil
 }
 
@@ -172,8 +172,7 @@ func (s *store) loseReplica(d *Deployment, r Replica, l *market.Lease) error {
 		return err
 	}
 	s.dropReplica(d, r)
-	s.ctx.Emit("function.replica_lost", attrDep(d.ID), attr("lease", ledger.FormatInt(r.Lease)),
-		attr("provider", r.Provider.String()), attr("reason", l.CloseReason))
+	Events.ReplicaLost.Emit(s.ctx, depID(d), ledger.FormatInt(r.Lease), r.Provider.String(), l.CloseReason)
 	return nil
 }
 
@@ -270,7 +269,7 @@ func usageReport(ctx *ledger.Context, signer identity.Address, m *UsageReport) e
 		switch {
 		case m.ModuleError != "" && m.ModuleError != d.ModuleError:
 			d.ModuleError = m.ModuleError
-			ctx.Emit("function.module_error", attrDep(d.ID), attr("provider", signer.String()), attr("error", m.ModuleError))
+			Events.ModuleError.Emit(ctx, depID(d), signer.String(), m.ModuleError)
 		case m.ModuleError == "" && m.Calls > 0:
 			d.ModuleError = ""
 		}
@@ -282,14 +281,12 @@ func usageReport(ctx *ledger.Context, signer identity.Address, m *UsageReport) e
 	u.Paid += provPaid
 	s.putJSON(key(prefSeq, d.ID, signer), u)
 	s.putDeployment(d)
-	attrs := []ledger.Attr{attrDep(d.ID), attr("provider", signer.String()),
-		attr("sequence", ledger.FormatInt(m.Sequence)), attr("calls", ledger.FormatInt(m.Calls)),
-		attr("mib_ms", ledger.FormatInt(m.MiBMs)), attr("amount", ledger.FormatInt(amt)),
-		attr("charged", ledger.FormatInt(d.Charged)), attr("state", d.State)}
+	fin := ""
 	if final {
-		attrs = append(attrs, attr("final", "true"))
+		fin = "true"
 	}
-	ctx.Emit(EventCharged, attrs...)
+	Events.Charged.Emit(ctx, depID(d), signer.String(), ledger.FormatInt(m.Sequence), ledger.FormatInt(m.Calls),
+		ledger.FormatInt(m.MiBMs), ledger.FormatInt(amt), ledger.FormatInt(d.Charged), d.State, fin)
 	return nil
 }
 

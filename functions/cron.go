@@ -96,22 +96,22 @@ func (s *store) processCron() error {
 			}
 		}
 		job := d.Spec.Cron[e.idx]
-		attrs := []ledger.Attr{attrDep(d.ID), attr("schedule", job.Schedule), attr("path", job.Path), attr("index", itoa(int(e.idx))),
-			attr("due_ms", ledger.FormatInt(uint64(e.at))), attr("run", ledger.FormatInt(d.CronRuns))}
+		var skipped, provider, lease string
 		switch {
 		case d.State == StateExhausted:
-			attrs = append(attrs, attr("skipped", "exhausted"))
+			skipped = "exhausted"
 		case len(live) == 0:
-			attrs = append(attrs, attr("skipped", "no active replica"))
+			skipped = "no active replica"
 		default:
 			r := live[d.CronRuns%uint64(len(live))]
-			attrs = append(attrs, attr("provider", r.Provider.String()), attr("lease", ledger.FormatInt(r.Lease)))
+			provider, lease = r.Provider.String(), ledger.FormatInt(r.Lease)
 			d.CronRecent = append(d.CronRecent, CronAssigned{Run: d.CronRuns, Index: int(e.idx), DueMs: e.at, Lease: r.Lease, Provider: r.Provider})
 			if n := len(d.CronRecent); n > maxCronRecent {
 				d.CronRecent = append([]CronAssigned(nil), d.CronRecent[n-maxCronRecent:]...)
 			}
 		}
-		s.ctx.Emit("function.cron", attrs...)
+		Events.Cron.Emit(s.ctx, depID(d), job.Schedule, job.Path, itoa(int(e.idx)), ledger.FormatInt(uint64(e.at)),
+			ledger.FormatInt(d.CronRuns), skipped, provider, lease)
 		d.CronRuns++
 		next := cronNext(job.Schedule, now)
 		d.CronNextMs[e.idx] = next

@@ -44,8 +44,8 @@ func deploy(ctx *ledger.Context, signer identity.Address, m *Deploy) error {
 		if err != nil {
 			return errs.E(errs.KindOf(err), "scaling.min: %d replicas are needed but only %d could be opened: %v", m.Spec.Scaling.Min, len(d.Replicas), err)
 		}
-		ctx.Emit("function.scaled", attrDep(d.ID), attr("from", itoa(len(d.Replicas)-1)), attr("to", itoa(len(d.Replicas))),
-			attr("reason", "deploy: min "+itoa(int(m.Spec.Scaling.Min))), attr("lease", ledger.FormatInt(r.Lease)), attr("provider", r.Provider.String()))
+		Events.Scaled.Emit(ctx, depID(d), itoa(len(d.Replicas)-1), itoa(len(d.Replicas)),
+			"deploy: min "+itoa(int(m.Spec.Scaling.Min)), ledger.FormatInt(r.Lease), r.Provider.String())
 	}
 	s.setCron(d)
 	s.schedule(d, now+p.EvalSeconds*msPerSecond)
@@ -53,8 +53,7 @@ func deploy(ctx *ledger.Context, signer identity.Address, m *Deploy) error {
 	s.putSpec(d)
 	s.kv.Set(key(prefByName, signer, m.Name), key("", d.ID))
 	s.kv.Set(key(prefByOwner, signer, d.ID), []byte{})
-	ctx.Emit("function.deployed", attrDep(d.ID), attr("owner", signer.String()), attr("name", m.Name),
-		attr("module", m.Spec.Module), attr("replicas", itoa(len(d.Replicas))), attr("deposit", ledger.FormatInt(m.Deposit)))
+	Events.Deployed.Emit(ctx, depID(d), signer.String(), m.Name, m.Spec.Module, itoa(len(d.Replicas)), ledger.FormatInt(m.Deposit))
 	return nil
 }
 
@@ -128,8 +127,7 @@ func update(ctx *ledger.Context, signer identity.Address, m *Update) error {
 	}
 	s.putDeployment(d)
 	s.putSpec(d)
-	ctx.Emit("function.updated", attrDep(d.ID), attr("module", m.Spec.Module), attr("spec_hash", m.Spec.SpecHash),
-		attr("spend_limit", ledger.FormatInt(m.Spec.SpendLimit)))
+	Events.Updated.Emit(ctx, depID(d), m.Spec.Module, m.Spec.SpecHash, ledger.FormatInt(m.Spec.SpendLimit))
 	return nil
 }
 
@@ -159,8 +157,7 @@ func scale(ctx *ledger.Context, signer identity.Address, m *Scale) error {
 	}
 	s.putDeployment(d)
 	s.putSpec(d)
-	ctx.Emit("function.rescaled", attrDep(d.ID), attr("min", itoa(int(m.Min))), attr("max", itoa(int(m.Max))),
-		attr("from_min", itoa(int(from.Min))), attr("from_max", itoa(int(from.Max))))
+	Events.Rescaled.Emit(ctx, depID(d), itoa(int(m.Min)), itoa(int(m.Max)), itoa(int(from.Min)), itoa(int(from.Max)))
 	return nil
 }
 
@@ -193,8 +190,7 @@ func topup(ctx *ledger.Context, signer identity.Address, m *Topup) error {
 		s.schedule(d, s.nowMs())
 	}
 	s.putDeployment(d)
-	ctx.Emit("function.topup", attrDep(d.ID), attr("from", signer.String()), attr("amount", ledger.FormatInt(m.Amount)),
-		attr("escrow", ledger.FormatInt(d.Escrow)))
+	Events.Topup.Emit(ctx, depID(d), signer.String(), ledger.FormatInt(m.Amount), ledger.FormatInt(d.Escrow))
 	return nil
 }
 
@@ -233,8 +229,7 @@ func remove(ctx *ledger.Context, signer identity.Address, m *Remove) error {
 	d.State, d.ExhaustedReason, d.SuspendedReason, d.AccruedNano, d.LowSinceMs, d.Blocked = StateRemoved, "", "", 0, 0, ""
 	d.RemovedMs = s.nowMs()
 	s.putDeployment(d)
-	ctx.Emit("function.removed", attrDep(d.ID), attr("refund", ledger.FormatInt(refund)), attr("closed", strings.Join(closed, ",")),
-		attr("reserved", ledger.FormatInt(d.Reserved)), attr("module", d.Spec.Module))
+	Events.Removed.Emit(ctx, depID(d), ledger.FormatInt(refund), strings.Join(closed, ","), ledger.FormatInt(d.Reserved), d.Spec.Module)
 	return nil
 }
 
@@ -265,7 +260,7 @@ func (s *store) suspend(d *Deployment, reason string) {
 		// Only to release the reserve when its time is up.
 		s.schedule(d, d.ReservedUntilMs)
 	}
-	s.ctx.Emit("function.suspended", attrDep(d.ID), attr("reason", reason), attr("escrow", ledger.FormatInt(d.Escrow)))
+	Events.Suspended.Emit(s.ctx, depID(d), reason, ledger.FormatInt(d.Escrow))
 }
 
 // resume makes a suspended deployment run again when it can pay for a
@@ -284,7 +279,7 @@ func (s *store) resume(d *Deployment) {
 	d.State, d.ExhaustedReason, d.SuspendedReason = StateActive, "", ""
 	s.setCron(d)
 	s.schedule(d, s.nowMs())
-	s.ctx.Emit("function.resumed", attrDep(d.ID), attr("escrow", ledger.FormatInt(d.Escrow)))
+	Events.Resumed.Emit(s.ctx, depID(d), ledger.FormatInt(d.Escrow))
 }
 
 // refresh sets an active or exhausted deployment's state from the room it
@@ -297,14 +292,12 @@ func (s *store) refresh(d *Deployment) {
 	switch {
 	case room == 0 && d.State != StateExhausted:
 		d.State, d.ExhaustedReason = StateExhausted, reason
-		s.ctx.Emit("function.exhausted", attrDep(d.ID), attr("reason", reason), attr("charged", ledger.FormatInt(d.Charged)),
-			attr("escrow", ledger.FormatInt(d.Escrow)))
+		Events.Exhausted.Emit(s.ctx, depID(d), reason, ledger.FormatInt(d.Charged), ledger.FormatInt(d.Escrow))
 	case room == 0:
 		d.ExhaustedReason = reason
 	case d.State == StateExhausted:
 		d.State, d.ExhaustedReason = StateActive, ""
-		s.ctx.Emit("function.active", attrDep(d.ID), attr("escrow", ledger.FormatInt(d.Escrow)),
-			attr("spend_limit", ledger.FormatInt(d.Spec.SpendLimit)))
+		Events.Active.Emit(s.ctx, depID(d), ledger.FormatInt(d.Escrow), ledger.FormatInt(d.Spec.SpendLimit))
 	}
 }
 

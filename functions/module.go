@@ -331,9 +331,12 @@ func (Module) InitGenesis(ctx *ledger.Context, raw json.RawMessage) error {
 	if err := g.Params.Validate(); err != nil {
 		return err
 	}
-	newStore(ctx).putJSON([]byte(keyParams), g.Params)
-	return nil
+	return ctx.SetParams(Module{}.Name(), &g.Params)
 }
+
+// NewParams implements ledger.ParamsOwner: the module's parameters are
+// stored by the ledger under params/functions.
+func (Module) NewParams() ledger.ParamSet { return &Params{} }
 
 // EndBlock evaluates the deployments due by the block's time, then emits
 // the cron runs due by it.

@@ -163,8 +163,7 @@ func (s *store) scaleOut(d *Deployment, exclude map[identity.Address]bool, reaso
 		return false
 	}
 	d.Blocked = ""
-	s.ctx.Emit("function.scaled", attrDep(d.ID), attr("from", itoa(from)), attr("to", itoa(from+1)), attr("reason", reason),
-		attr("lease", ledger.FormatInt(r.Lease)), attr("provider", r.Provider.String()))
+	Events.Scaled.Emit(s.ctx, depID(d), itoa(from), itoa(from+1), reason, ledger.FormatInt(r.Lease), r.Provider.String())
 	return true
 }
 
@@ -173,8 +172,7 @@ func (s *store) blocked(d *Deployment, want int, reason, why string) {
 		return
 	}
 	d.Blocked = why
-	s.ctx.Emit("function.scale_blocked", attrDep(d.ID), attr("replicas", itoa(len(d.Replicas))), attr("want", itoa(want)),
-		attr("reason", reason), attr("blocked", why))
+	Events.ScaleBlocked.Emit(s.ctx, depID(d), itoa(len(d.Replicas)), itoa(want), reason, why)
 }
 
 // scaleIn closes the newest replica's lease and emits function.scaled. The
@@ -186,7 +184,6 @@ func (s *store) scaleIn(d *Deployment, reason string) error {
 		return err
 	}
 	d.Blocked = ""
-	s.ctx.Emit("function.scaled", attrDep(d.ID), attr("from", itoa(from)), attr("to", itoa(from-1)), attr("reason", reason),
-		attr("lease", ledger.FormatInt(r.Lease)), attr("provider", r.Provider.String()))
+	Events.Scaled.Emit(s.ctx, depID(d), itoa(from), itoa(from-1), reason, ledger.FormatInt(r.Lease), r.Provider.String())
 	return nil
 }

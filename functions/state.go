@@ -17,7 +17,6 @@ import (
 const Prefix = "functions/"
 
 const (
-	keyParams   = "params"
 	keyNextID   = "next_id"
 	prefDep     = "dep/"
 	prefByOwner = "byowner/"
@@ -199,14 +198,7 @@ func (s *store) params() Params {
 	if s.p != nil {
 		return *s.p
 	}
-	p := DefaultParams()
-	var stored Params
-	if ok, err := s.getJSON([]byte(keyParams), &stored); ok && err == nil {
-		p = stored
-	}
-	if p.FinalReportSeconds == 0 {
-		p.FinalReportSeconds = DefaultParams().FinalReportSeconds
-	}
+	p := *s.ctx.ModuleParams(Module{}.Name()).(*Params)
 	s.p = &p
 	return p
 }
@@ -312,10 +304,6 @@ func (s *store) replicaOf(lease uint64) uint64 {
 	return binary.BigEndian.Uint64(b)
 }
 
-func attrDep(id uint64) ledger.Attr {
-	return ledger.Attr{Key: "deployment", Value: ledger.FormatInt(id)}
-}
-
-func attr(k, v string) ledger.Attr { return ledger.Attr{Key: k, Value: v} }
+func depID(d *Deployment) string { return ledger.FormatInt(d.ID) }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -206,8 +206,7 @@ func (Bank) Msgs() []MsgSpec {
 			if err := ctx.Transfer(signer, m.To, m.Amount); err != nil {
 				return err
 			}
-			ctx.Emit("bank.transfer",
-				Attr{"from", signer.String()}, Attr{"to", m.To.String()}, Attr{"amount", FormatInt(m.Amount)})
+			CoreEvents.Transfer.Emit(ctx, signer.String(), m.To.String(), FormatInt(m.Amount))
 			return nil
 		},
 	}}
@@ -257,6 +256,6 @@ func (Bank) EndBlock(ctx *Context) error {
 	if err := ctx.MoveBucket(BucketFees, BucketTreasury, pool-paid); err != nil {
 		return err
 	}
-	ctx.Emit("bank.fees_distributed", Attr{"pool", FormatInt(pool)}, Attr{"validators", FormatInt(paid)}, Attr{"treasury", FormatInt(pool - paid)})
+	CoreEvents.FeesDistributed.Emit(ctx, FormatInt(pool), FormatInt(paid), FormatInt(pool-paid))
 	return nil
 }

@@ -3,7 +3,6 @@ package ledger
 import (
 	"fmt"
 
-	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/errs"
 )
 
@@ -59,20 +58,6 @@ func (g GasTable) Validate() error {
 		}
 	}
 	return nil
-}
-
-func (g GasTable) encode(w *codec.Writer) {
-	for _, f := range g.pointers() {
-		w.Uvarint(*f)
-	}
-}
-
-func decodeGasTable(r *codec.Reader) GasTable {
-	var g GasTable
-	for _, f := range g.pointers() {
-		*f = r.Uvarint()
-	}
-	return g
 }
 
 func (g *GasTable) pointers() []*uint64 {

@@ -66,32 +66,10 @@ func (p Params) Validate() error {
 	return nil
 }
 
-func (p Params) encode() []byte {
-	w := codec.NewWriter(64)
-	w.Uvarint(p.MinGasPrice)
-	w.Uvarint(p.MaxBlockGas)
-	p.Gas.encode(w)
-	w.Uvarint(p.TreasuryFeeBps)
-	w.Uvarint(p.FeeEpochBlocks)
-	w.Uvarint(p.MaxTxBytes)
-	return w.Bytes()
-}
-
-func decodeParams(b []byte) (Params, error) {
-	r := codec.NewReader(b)
-	p := Params{MinGasPrice: r.Uvarint(), MaxBlockGas: r.Uvarint()}
-	p.Gas = decodeGasTable(r)
-	p.TreasuryFeeBps, p.FeeEpochBlocks, p.MaxTxBytes = r.Uvarint(), r.Uvarint(), r.Uvarint()
-	return p, r.Finish()
-}
-
 // maxTotalVotingPower is CometBFT's types.MaxTotalVotingPower.
 const maxTotalVotingPower = int64(^uint64(0)>>1) / 8
 
-const (
-	keyParams     = "params"
-	keyValidators = "validators"
-)
+const keyValidators = "validators"
 
 // Validator is a member of the validator set as the state machine knows it:
 // its operator account receives its share of fees.

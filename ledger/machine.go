@@ -107,7 +107,8 @@ func KindOfCode(code uint32) errs.Kind {
 
 // Machine executes blocks. It is stateless between calls and safe to share.
 type Machine struct {
-	reg *Registry
+	reg    *Registry
+	params paramCache
 }
 
 // New returns a machine over the registry's modules.
@@ -204,15 +205,9 @@ func (in AppHashInputs) AppHash() []byte {
 
 func (m *Machine) newContext(r Reader, h Header, check bool) (*Context, error) {
 	ctx := &Context{cache: NewCache(r), reg: m.reg, ChainID: h.ChainID, Height: h.Height, Time: h.Time, Entropy: h.Hash, Check: check}
-	raw := ctx.Get([]byte(keyParams))
-	if raw == nil {
-		return nil, errs.E(errs.Internal, "state has no chain parameters: was InitChain run?")
+	if err := m.loadParams(ctx); err != nil {
+		return nil, err
 	}
-	p, err := decodeParams(raw)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: corrupt params: %w", err)
-	}
-	ctx.Params = p
 	if h.Time.IsZero() {
 		// The mempool has no block: it sees the time of the last one.
 		if b := ctx.Get([]byte(keyBlockTime)); len(b) == 8 {
@@ -239,7 +234,9 @@ func (m *Machine) InitChain(r Reader, h Header, appState []byte) (Changes, error
 		return Changes{}, err
 	}
 	ctx := &Context{cache: NewCache(r), reg: m.reg, ChainID: h.ChainID, Height: h.Height, Time: h.Time, Params: g.Params}
-	ctx.Set([]byte(keyParams), g.Params.encode())
+	if err := ctx.SetParams(CoreParams, &g.Params); err != nil {
+		return Changes{}, err
+	}
 	ctx.Set([]byte(keyBlockTime), u64(uint64(h.Time.UnixMilli())))
 	ctx.Set([]byte(keyValidators), encodeValidators(g.Validators))
 	ctx.Set([]byte(keySupply), u64(0))
@@ -257,7 +254,7 @@ func (m *Machine) InitChain(r Reader, h Header, appState []byte) (Changes, error
 	if err != nil {
 		return Changes{}, err
 	}
-	ctx.Emit("chain.genesis", Attr{"chain_id", h.ChainID}, Attr{"supply", FormatInt(ctx.Supply())})
+	CoreEvents.Genesis.Emit(ctx, h.ChainID, FormatInt(ctx.Supply()))
 	appendEvents(log, h.Height, -1, ctx.events)
 	log.Flush()
 	return finish(ctx.cache, log, h), nil
@@ -609,14 +606,18 @@ func DecodeAccountValue(b []byte) Account { return readAccount(b) }
 
 // ReadParams reads the chain parameters from committed state.
 func ReadParams(r Reader) (Params, error) {
-	b, err := r.Get([]byte(keyParams))
+	b, err := r.Get(ParamsKey(CoreParams))
 	if err != nil {
 		return Params{}, err
 	}
 	if b == nil {
 		return Params{}, errs.E(errs.NotFound, "no chain parameters in state yet")
 	}
-	return decodeParams(b)
+	p, err := decodeParamSet(b, func() ParamSet { return &Params{} })
+	if err != nil {
+		return Params{}, errs.E(errs.Internal, "state holds corrupt chain parameters: %v", err)
+	}
+	return *p.(*Params), nil
 }
 
 // NewQueryContext returns a context over committed state r as of time t, for

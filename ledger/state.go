@@ -318,6 +318,9 @@ type Context struct {
 	// ran, so handlers can explain a shortfall in the sender's terms.
 	TxFee  uint64
 	events []Event
+	// params are every set of parameters as the context found them
+	// (params.go).
+	params map[string]*loadedParams
 }
 
 // Modules returns the registry's modules in order, for a module that calls

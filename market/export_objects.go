@@ -118,8 +118,7 @@ func ShrinkLease(ctx *ledger.Context, id, quantity uint64, bucket string) (uint6
 			}
 		}
 	}
-	ctx.Emit("lease.shrunk", attrID(l.ID), ledger.Attr{Key: "quantity", Value: ledger.FormatInt(quantity)},
-		ledger.Attr{Key: "moved", Value: ledger.FormatInt(moved)})
+	Events.LeaseShrunk.Emit(ctx, ledger.FormatInt(l.ID), ledger.FormatInt(quantity), ledger.FormatInt(moved))
 	if l.Quantity == 0 {
 		// close frees the capacity of what is left, which is nothing now.
 		if err := s.close(l, ReasonShrunk); err != nil {
@@ -191,11 +190,9 @@ func OpenFundedLease(ctx *ledger.Context, consumer, provider identity.Address, q
 	}
 	s.kv.Set(u64key(prefByCons, consumer, l.ID), []byte{})
 	s.kv.Set(u64key(prefByProv, provider, l.ID), []byte{})
-	ctx.Emit("lease.opened", attrID(l.ID), ledger.Attr{Key: "consumer", Value: consumer.String()},
-		ledger.Attr{Key: "provider", Value: provider.String()}, ledger.Attr{Key: "class", Value: ClassStorage},
-		ledger.Attr{Key: "quantity", Value: ledger.FormatInt(quantity)}, ledger.Attr{Key: "rate", Value: ledger.FormatInt(rate)},
-		ledger.Attr{Key: "deposit", Value: ledger.FormatInt(deposit)}, ledger.Attr{Key: "funded_by", Value: bucket})
-	ctx.Emit("lease.active", attrID(l.ID), ledger.Attr{Key: "provider", Value: provider.String()})
+	Events.LeaseOpened.Emit(ctx, ledger.FormatInt(l.ID), consumer.String(), provider.String(), ClassStorage,
+		ledger.FormatInt(quantity), ledger.FormatInt(rate), ledger.FormatInt(deposit), bucket)
+	Events.LeaseActive.Emit(ctx, ledger.FormatInt(l.ID), provider.String(), "")
 	if l.Escrow == 0 {
 		if err := s.close(l, "escrow"); err != nil {
 			return 0, err

@@ -11,8 +11,6 @@ import (
 	"github.com/stratus-cloud/stratus/money"
 )
 
-func attrID(id uint64) ledger.Attr { return ledger.Attr{Key: "lease", Value: ledger.FormatInt(id)} }
-
 // candidate is a provider that could take a lease, at a price.
 type candidate struct {
 	prov  *Provider
@@ -139,10 +137,8 @@ func openLease(ctx *ledger.Context, signer identity.Address, m *OpenLease) (uint
 	s.kv.Set(u64key(prefByProv, c.prov.Operator, l.ID), []byte{})
 	s.schedule(l, now+p.AckTimeoutSeconds*msPerSecond)
 	s.putLease(l)
-	ctx.Emit("lease.opened", attrID(l.ID), ledger.Attr{Key: "consumer", Value: signer.String()},
-		ledger.Attr{Key: "provider", Value: c.prov.Operator.String()}, ledger.Attr{Key: "class", Value: m.Class},
-		ledger.Attr{Key: "quantity", Value: ledger.FormatInt(m.Quantity)}, ledger.Attr{Key: "rate", Value: ledger.FormatInt(rate)},
-		ledger.Attr{Key: "deposit", Value: ledger.FormatInt(m.Deposit)})
+	Events.LeaseOpened.Emit(ctx, ledger.FormatInt(l.ID), signer.String(), c.prov.Operator.String(), m.Class,
+		ledger.FormatInt(m.Quantity), ledger.FormatInt(rate), ledger.FormatInt(m.Deposit), "")
 	return l.ID, nil
 }
 
@@ -194,7 +190,7 @@ func ackLease(ctx *ledger.Context, signer identity.Address, m *AckLease) error {
 	}
 	s.reschedule(l)
 	s.putLease(l)
-	ctx.Emit("lease.active", attrID(l.ID), ledger.Attr{Key: "provider", Value: signer.String()})
+	Events.LeaseActive.Emit(ctx, ledger.FormatInt(l.ID), signer.String(), "")
 	return nil
 }
 
@@ -228,11 +224,11 @@ func topupLease(ctx *ledger.Context, signer identity.Address, m *TopupLease) err
 	}
 	if l.State == LeaseGrace && !s.inGrace(l) {
 		l.State = LeaseActive
-		ctx.Emit("lease.active", attrID(l.ID), ledger.Attr{Key: "reason", Value: "topup"})
+		Events.LeaseActive.Emit(ctx, ledger.FormatInt(l.ID), "", "topup")
 	}
 	s.reschedule(l)
 	s.putLease(l)
-	ctx.Emit("lease.topup", attrID(l.ID), ledger.Attr{Key: "amount", Value: ledger.FormatInt(m.Amount)})
+	Events.LeaseTopup.Emit(ctx, ledger.FormatInt(l.ID), ledger.FormatInt(m.Amount))
 	return nil
 }
 
@@ -387,7 +383,7 @@ func (s *store) settleTo(l *Lease, t int64) error {
 	}
 	if l.State == LeaseActive && l.Escrow > 0 && s.inGrace(l) {
 		l.State = LeaseGrace
-		s.ctx.Emit("lease.grace", attrID(l.ID), ledger.Attr{Key: "escrow", Value: ledger.FormatInt(l.Escrow)})
+		Events.LeaseGrace.Emit(s.ctx, ledger.FormatInt(l.ID), ledger.FormatInt(l.Escrow))
 	}
 	return nil
 }
@@ -483,14 +479,9 @@ func (s *store) close(l *Lease, reason string) error {
 	s.queuePrune(l.ClosedMs+s.params().RetentionSeconds*msPerSecond, pruneLease, l.ID)
 	// The event carries the lease's final books, which stay in the audit
 	// log after the record is pruned.
-	s.ctx.Emit("lease.closed", attrID(l.ID), ledger.Attr{Key: "reason", Value: reason},
-		ledger.Attr{Key: "refund", Value: ledger.FormatInt(l.Refunded)},
-		ledger.Attr{Key: "consumer", Value: l.Consumer.String()},
-		ledger.Attr{Key: "provider", Value: l.Provider.String()},
-		ledger.Attr{Key: "deposited", Value: ledger.FormatInt(l.Deposited)},
-		ledger.Attr{Key: "settled", Value: ledger.FormatInt(l.Settled)},
-		ledger.Attr{Key: "sla_refunded", Value: ledger.FormatInt(l.SLARefunded)},
-		ledger.Attr{Key: "sla_shortfall", Value: ledger.FormatInt(l.SLAShortfall)})
+	Events.LeaseClosed.Emit(s.ctx, ledger.FormatInt(l.ID), reason, ledger.FormatInt(l.Refunded),
+		l.Consumer.String(), l.Provider.String(), ledger.FormatInt(l.Deposited), ledger.FormatInt(l.Settled),
+		ledger.FormatInt(l.SLARefunded), ledger.FormatInt(l.SLAShortfall))
 	for _, h := range hooks(s.ctx) {
 		if err := h.AfterLeaseClose(s.ctx, l); err != nil {
 			return err
@@ -578,7 +569,7 @@ func (s *store) processDue() error {
 		for i, id := range ids {
 			if budget <= 0 {
 				// Looked at one more than the budget, to say so.
-				s.ctx.Emit(EventDueCarried, ledger.Attr{Key: "due_ms", Value: ledger.FormatInt(uint64(dues[i]))})
+				Events.DueCarried.Emit(s.ctx, ledger.FormatInt(uint64(dues[i])))
 				return nil
 			}
 			l, err := s.lease(id)
@@ -658,6 +649,5 @@ func (s *store) rerate(l *Lease) {
 		return
 	}
 	l.Price, l.Rate = price, rate
-	s.ctx.Emit("lease.rerated", attrID(l.ID), ledger.Attr{Key: "price", Value: ledger.FormatInt(price)},
-		ledger.Attr{Key: "rate", Value: ledger.FormatInt(rate)})
+	Events.LeaseRerated.Emit(s.ctx, ledger.FormatInt(l.ID), ledger.FormatInt(price), ledger.FormatInt(rate))
 }

@@ -17,6 +17,10 @@ var _ ledger.Module = Module{}
 // Name implements ledger.Module.
 func (Module) Name() string { return "market" }
 
+// NewParams implements ledger.ParamsOwner: the market's parameters are
+// stored by the ledger under params/market.
+func (Module) NewParams() ledger.ParamSet { return &Params{} }
+
 // Buckets implements ledger.BucketOwner.
 func (Module) Buckets() []string { return []string{BucketEscrow, BucketCollateral, BucketPayouts} }
 
@@ -116,8 +120,10 @@ func (Module) InitGenesis(ctx *ledger.Context, raw json.RawMessage) error {
 	if err := g.Params.Validate(); err != nil {
 		return err
 	}
+	if err := ctx.SetParams(Module{}.Name(), &g.Params); err != nil {
+		return err
+	}
 	s := newStore(ctx)
-	s.putJSON([]byte(keyParams), g.Params)
 	s.kv.Set([]byte(keyIndexed), []byte{1})
 	epoch := s.nowMs() / (g.Params.EpochSeconds * msPerSecond)
 	for _, c := range Classes {
@@ -173,9 +179,7 @@ func (Module) EndBlock(ctx *ledger.Context) error {
 				s.setReference(c, e, ref)
 				// The history is pruned after its retention; the audit log
 				// keeps every price.
-				ctx.Emit(EventPriceReference, ledger.Attr{Key: "class", Value: c},
-					ledger.Attr{Key: "epoch", Value: ledger.FormatInt(uint64(e))},
-					ledger.Attr{Key: "reference", Value: ledger.FormatInt(ref)})
+				Events.PriceReference.Emit(ctx, c, ledger.FormatInt(uint64(e)), ledger.FormatInt(ref))
 			}
 		}
 		s.kv.Set([]byte(keyEpoch), u64key("", epoch))

@@ -61,8 +61,7 @@ func registerProvider(ctx *ledger.Context, signer identity.Address, m *RegisterP
 	}
 	s.putProvider(prov)
 	s.indexProvider(prov)
-	ctx.Emit("provider.registered", ledger.Attr{Key: "provider", Value: signer.String()},
-		ledger.Attr{Key: "collateral", Value: ledger.FormatInt(m.Collateral)})
+	Events.ProviderRegistered.Emit(ctx, signer.String(), ledger.FormatInt(m.Collateral))
 	return nil
 }
 
@@ -140,8 +139,7 @@ func updateProvider(ctx *ledger.Context, signer identity.Address, m *UpdateProvi
 		prov.Collateral = c
 	}
 	s.putProvider(prov)
-	ctx.Emit("provider.updated", ledger.Attr{Key: "provider", Value: signer.String()},
-		ledger.Attr{Key: "add_collateral", Value: ledger.FormatInt(m.AddCollateral)})
+	Events.ProviderUpdated.Emit(ctx, signer.String(), ledger.FormatInt(m.AddCollateral))
 	return nil
 }
 
@@ -165,8 +163,7 @@ func retireProvider(ctx *ledger.Context, signer identity.Address) error {
 		}
 	}
 	s.putProvider(prov)
-	ctx.Emit("provider.retiring", ledger.Attr{Key: "provider", Value: signer.String()},
-		ledger.Attr{Key: "unbond_at_ms", Value: ledger.FormatInt(uint64(prov.UnbondAtMs))})
+	Events.ProviderRetiring.Emit(ctx, signer.String(), ledger.FormatInt(uint64(prov.UnbondAtMs)))
 	return nil
 }
 
@@ -191,7 +188,6 @@ func unbond(ctx *ledger.Context, signer identity.Address) error {
 	for _, v := range ctx.Validators() {
 		s.kv.Delete(u64key(prefTally, signer, v.Operator))
 	}
-	ctx.Emit("provider.unbonded", ledger.Attr{Key: "provider", Value: signer.String()},
-		ledger.Attr{Key: "collateral", Value: ledger.FormatInt(prov.Collateral)})
+	Events.ProviderUnbonded.Emit(ctx, signer.String(), ledger.FormatInt(prov.Collateral))
 	return nil
 }

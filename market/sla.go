@@ -293,12 +293,8 @@ func (s *store) judge(l *Lease, endMs int64, proRata bool) (*Window, error) {
 		l.ConsecutiveBreaches++
 		prov.Breaches++
 		prov.Score -= min(prov.Score, 1000)
-		s.ctx.Emit(EventSLABreach, attrID(l.ID), ledger.Attr{Key: "provider", Value: l.Provider.String()},
-			ledger.Attr{Key: "availability_bps", Value: ledger.FormatInt(w.AvailabilityBps)},
-			ledger.Attr{Key: "target_bps", Value: ledger.FormatInt(l.SLA.TargetBps)},
-			ledger.Attr{Key: "refund", Value: ledger.FormatInt(refund)},
-			ledger.Attr{Key: "shortfall", Value: ledger.FormatInt(w.Shortfall)},
-			ledger.Attr{Key: "pro_rata", Value: boolAttr(proRata)})
+		Events.SLABreach.Emit(s.ctx, ledger.FormatInt(l.ID), l.Provider.String(), ledger.FormatInt(w.AvailabilityBps),
+			ledger.FormatInt(l.SLA.TargetBps), ledger.FormatInt(refund), ledger.FormatInt(w.Shortfall), boolAttr(proRata))
 	} else if w.Quorum {
 		l.ConsecutiveBreaches = 0
 		prov.Score = min(prov.Score+100, 10_000)
@@ -306,15 +302,9 @@ func (s *store) judge(l *Lease, endMs int64, proRata bool) (*Window, error) {
 	s.putProvider(prov)
 	s.putJSON(u64key(prefWindow, l.ID, w.Index), w)
 	s.queuePrune(s.nowMs()+p.RetentionSeconds*msPerSecond, pruneWindow, l.ID, w.Index)
-	s.ctx.Emit(EventSLAJudged, attrID(l.ID), ledger.Attr{Key: "window", Value: ledger.FormatInt(w.Index)},
-		ledger.Attr{Key: "start_ms", Value: ledger.FormatInt(uint64(w.StartMs))},
-		ledger.Attr{Key: "end_ms", Value: ledger.FormatInt(uint64(w.EndMs))},
-		ledger.Attr{Key: "availability_bps", Value: ledger.FormatInt(w.AvailabilityBps)},
-		ledger.Attr{Key: "quorum", Value: boolAttr(w.Quorum)},
-		ledger.Attr{Key: "charges", Value: ledger.FormatInt(w.Charges)},
-		ledger.Attr{Key: "breach", Value: boolAttr(w.Breach)},
-		ledger.Attr{Key: "refund", Value: ledger.FormatInt(w.Refund)},
-		ledger.Attr{Key: "pro_rata", Value: boolAttr(proRata)})
+	Events.SLAJudged.Emit(s.ctx, ledger.FormatInt(l.ID), ledger.FormatInt(w.Index), ledger.FormatInt(uint64(w.StartMs)),
+		ledger.FormatInt(uint64(w.EndMs)), ledger.FormatInt(w.AvailabilityBps), boolAttr(w.Quorum),
+		ledger.FormatInt(w.Charges), boolAttr(w.Breach), ledger.FormatInt(w.Refund), boolAttr(proRata))
 	return w, nil
 }
 
@@ -345,9 +335,7 @@ func (s *store) endWindow(l *Lease) error {
 		if err := s.close(l, "sla"); err != nil {
 			return err
 		}
-		s.ctx.Emit("lease.migrate", attrID(l.ID), ledger.Attr{Key: "provider", Value: l.Provider.String()},
-			ledger.Attr{Key: "consumer", Value: l.Consumer.String()}, ledger.Attr{Key: "class", Value: l.Class},
-			ledger.Attr{Key: "quantity", Value: ledger.FormatInt(l.Quantity)})
+		Events.LeaseMigrate.Emit(s.ctx, ledger.FormatInt(l.ID), l.Provider.String(), l.Consumer.String(), l.Class, ledger.FormatInt(l.Quantity))
 		return nil
 	}
 	return s.startWindow(l)

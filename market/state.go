@@ -27,7 +27,6 @@ const (
 
 // Key layout under "market/".
 const (
-	keyParams   = "params"
 	keyNextID   = "next_id"
 	keyEpoch    = "epoch"
 	keyIndexed  = "indexed"  // set once the offer index holds every provider
@@ -105,11 +104,7 @@ func (s *store) params() Params {
 	if s.p != nil {
 		return *s.p
 	}
-	p := DefaultParams()
-	var stored Params
-	if ok, err := s.getJSON([]byte(keyParams), &stored); ok && err == nil {
-		p = stored.withDefaults()
-	}
+	p := *s.ctx.ModuleParams(Module{}.Name()).(*Params)
 	s.p = &p
 	return p
 }

@@ -56,6 +56,8 @@ func (n *Node) mountMarket() {
 	a := n.api
 	a.HandleJSON("GET /v1/providers", n.query(listProviders))
 	n.mountAudit()
+	n.mountEventKinds()
+	n.mountParams()
 	n.mountProofs()
 	a.HandleJSON("GET /v1/providers/{did}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		addr, err := identity.ParseDID(r.PathValue("did"))

@@ -207,4 +207,43 @@ func TestEveryRouteIsInOpenAPI(t *testing.T) {
 			t.Errorf("route %q is missing from openapi.json", route)
 		}
 	}
+
+	// One store of parameters, one encoding, every module's in it.
+	var params map[string]json.RawMessage
+	if err := d.c.Get(context.Background(), "/v1/params", &params); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ledger", "market", "objects", "functions"} {
+		if len(params[name]) < 10 {
+			t.Errorf("GET /v1/params has no %s parameters: %s", name, params[name])
+		}
+	}
+	var mp market.Params
+	if err := json.Unmarshal(params["market"], &mp); err != nil || mp != market.DefaultParams() {
+		t.Errorf("GET /v1/params market = %+v (%v), want the devnet's defaults %+v", mp, err, market.DefaultParams())
+	}
+
+	// Every module's event kinds are declared, with the roles that the
+	// audit index and the dashboard find accounts and resources by.
+	var kinds struct {
+		Kinds []ledger.EventKind `json:"kinds"`
+	}
+	if err := d.c.Get(context.Background(), "/v1/events/kinds", &kinds); err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]string{}
+	for _, k := range kinds.Kinds {
+		for _, a := range k.Attrs {
+			roles[k.Type+"/"+a.Key] = a.Role
+		}
+	}
+	for key, want := range map[string]string{
+		"bank.transfer/to": ledger.RoleAccount, "lease.opened/lease": ledger.RoleLease, "lease.opened/consumer": ledger.RoleAccount,
+		"object.committed/id": ledger.RoleObject, "function.deployed/deployment": ledger.RoleDeployment,
+		"sla.breach/refund": ledger.RoleAmount, "storage.proof_missed/provider": ledger.RoleAccount,
+	} {
+		if got, ok := roles[key]; !ok || got != want {
+			t.Errorf("GET /v1/events/kinds: %s has role %q (declared: %v), want %q", key, got, ok, want)
+		}
+	}
 }

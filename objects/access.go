@@ -143,9 +143,6 @@ func anchor(ctx *ledger.Context, signer identity.Address, m *Anchor) error {
 		return errs.E(errs.Internal, "objects: anchor does not marshal: %v", err)
 	}
 	s.kv.Set(k, b)
-	ctx.Emit(EventAccessAnchored, ledger.Attr{Key: AttrProvider, Value: signer.String()},
-		ledger.Attr{Key: AttrEpoch, Value: ledger.FormatInt(m.Epoch)},
-		ledger.Attr{Key: AttrRoot, Value: m.Root.String()},
-		ledger.Attr{Key: AttrCount, Value: ledger.FormatInt(m.Count)})
+	Events.AccessAnchored.Emit(ctx, signer.String(), ledger.FormatInt(m.Epoch), m.Root.String(), ledger.FormatInt(m.Count))
 	return nil
 }

@@ -110,8 +110,6 @@ type Genesis struct {
 // DefaultGenesis is a devnet's objects section.
 func DefaultGenesis() Genesis { return Genesis{Params: DefaultParams()} }
 
-const keyParams = "params"
-
 // InitGenesis implements ledger.Module: it stores the parameters (the
 // defaults when the section is missing). Objects are only created by
 // transactions.
@@ -126,23 +124,18 @@ func (Module) InitGenesis(ctx *ledger.Context, raw json.RawMessage) error {
 	if err := g.Params.Validate(); err != nil {
 		return err
 	}
-	newStore(ctx).putJSON([]byte(keyParams), g.Params)
-	return nil
+	return ctx.SetParams(Module{}.Name(), &g.Params)
 }
 
-// params reads the module's parameters: an error if state holds a corrupt
-// record (never silently the defaults), the defaults if it holds none (a
-// chain from before proofs existed).
+// NewParams implements ledger.ParamsOwner: the module's parameters are
+// stored by the ledger under params/objects.
+func (Module) NewParams() ledger.ParamSet { return &Params{} }
+
+// params reads the module's parameters. The context checked them when it
+// was made (ledger.Context.ModuleParams), so it cannot fail; it keeps its
+// error for its callers' sake.
 func (s *store) params() (Params, error) {
-	var p Params
-	ok, err := s.getJSON([]byte(keyParams), &p)
-	if err != nil {
-		return p, err
-	}
-	if !ok {
-		return DefaultParams(), nil
-	}
-	return p, nil
+	return *s.ctx.ModuleParams(Module{}.Name()).(*Params), nil
 }
 
 // GetParams returns the module's parameters, for the API and agents.

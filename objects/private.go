@@ -192,8 +192,7 @@ func grant(ctx *ledger.Context, signer identity.Address, m *Grant) error {
 	}
 	g := GrantRecord{ID: o.ID, Grantee: grantee, WrappedKey: m.WrappedKey, UntilMs: m.UntilMs, GrantedMs: now}
 	s.putJSON(k, g)
-	ctx.Emit(EventGranted, ledger.Attr{Key: AttrID, Value: o.ID}, ledger.Attr{Key: AttrOwner, Value: signer.String()},
-		ledger.Attr{Key: AttrGrantee, Value: grantee.String()}, ledger.Attr{Key: AttrUntil, Value: strconv.FormatInt(m.UntilMs, 10)})
+	Events.Granted.Emit(ctx, o.ID, signer.String(), grantee.String(), strconv.FormatInt(m.UntilMs, 10))
 	return nil
 }
 
@@ -209,8 +208,7 @@ func revoke(ctx *ledger.Context, signer identity.Address, m *Revoke) error {
 		return errs.E(errs.NotFound, "object %s has no grant to %s: see `stratus store grants %s`", o.ID, grantee, o.ID)
 	}
 	s.kv.Delete(k)
-	ctx.Emit(EventRevoked, ledger.Attr{Key: AttrID, Value: o.ID}, ledger.Attr{Key: AttrOwner, Value: signer.String()},
-		ledger.Attr{Key: AttrGrantee, Value: grantee.String()})
+	Events.Revoked.Emit(ctx, o.ID, signer.String(), grantee.String())
 	return nil
 }
 

@@ -276,8 +276,7 @@ func (s *store) proofPass(p Params) error {
 		s.kv.Set([]byte(keyPass), append(be(uint64(epoch)), cursor[:]...))
 	}
 	if issued > 0 {
-		s.ctx.Emit(EventChallenges, ledger.Attr{Key: AttrEpoch, Value: strconv.FormatInt(epoch, 10)},
-			ledger.Attr{Key: AttrCount, Value: strconv.Itoa(issued)})
+		Events.Challenges.Emit(s.ctx, strconv.FormatInt(epoch, 10), strconv.Itoa(issued))
 	}
 	return nil
 }
@@ -419,14 +418,12 @@ func (s *store) judge(c *Challenge, passed bool, reason string, p Params) error 
 	if err != nil {
 		return err
 	}
-	attrs := []ledger.Attr{{Key: AttrChallenge, Value: ledger.FormatInt(c.ID)}, {Key: AttrProvider, Value: c.Provider},
-		{Key: AttrID, Value: c.Object}}
 	if passed {
 		st.Passed++
 		st.Consecutive = 0
 		s.putStats(prov, st)
 		s.kv.Delete(key(prefSlotMiss, prov[:], slot))
-		s.ctx.Emit(EventProofPassed, attrs...)
+		Events.ProofPassed.Emit(s.ctx, ledger.FormatInt(c.ID), c.Provider, c.Object)
 		return market.AdjustScore(s.ctx, prov, int64(p.PassScorePoints))
 	}
 	st.Missed++
@@ -463,9 +460,8 @@ func (s *store) judge(c *Challenge, passed bool, reason string, p Params) error 
 	if err := market.AdjustScore(s.ctx, prov, -int64(p.MissScorePoints)); err != nil {
 		return err
 	}
-	s.ctx.Emit(EventProofMissed, append(attrs, ledger.Attr{Key: AttrSegment, Value: strconv.FormatUint(uint64(c.Segment), 10)},
-		ledger.Attr{Key: AttrShard, Value: strconv.FormatUint(uint64(c.Shard), 10)}, ledger.Attr{Key: AttrReason, Value: reason},
-		ledger.Attr{Key: AttrPenalty, Value: ledger.FormatInt(penalty)}, ledger.Attr{Key: AttrOwner, Value: owner})...)
+	Events.ProofMissed.Emit(s.ctx, ledger.FormatInt(c.ID), c.Provider, c.Object, strconv.FormatUint(uint64(c.Segment), 10),
+		strconv.FormatUint(uint64(c.Shard), 10), reason, ledger.FormatInt(penalty), owner)
 	s.putStats(prov, st)
 	if held {
 		misses, _ := binary.Uvarint(s.kv.Get(key(prefSlotMiss, prov[:], slot)))

@@ -55,9 +55,7 @@ func renew(ctx *ledger.Context, signer identity.Address, m *Renew) error {
 	if err != nil {
 		return err
 	}
-	ctx.Emit(EventRenewed, ledger.Attr{Key: AttrID, Value: o.ID}, ledger.Attr{Key: AttrPayer, Value: signer.String()},
-		ledger.Attr{Key: AttrSeconds, Value: ledger.FormatInt(m.Seconds)}, ledger.Attr{Key: AttrAmount, Value: ledger.FormatInt(total)},
-		ledger.Attr{Key: AttrPaidUntil, Value: ledger.FormatInt(uint64(until))})
+	Events.Renewed.Emit(ctx, o.ID, signer.String(), ledger.FormatInt(m.Seconds), ledger.FormatInt(total), ledger.FormatInt(uint64(until)))
 	return nil
 }
 

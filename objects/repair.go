@@ -130,8 +130,7 @@ func (s *store) loseProvider(prov identity.Address, reason string) error {
 	st.LostMs = s.nowMs()
 	s.putStats(prov, st)
 	s.kv.Set(key(prefLostProv, prov[:]), []byte(reason))
-	s.ctx.Emit(EventProviderLost, ledger.Attr{Key: AttrProvider, Value: prov.String()}, ledger.Attr{Key: AttrReason, Value: reason},
-		ledger.Attr{Key: AttrCount, Value: ledger.FormatInt(s.holdCount(prov))})
+	Events.ProviderLost.Emit(s.ctx, prov.String(), reason, ledger.FormatInt(s.holdCount(prov)))
 	return nil
 }
 
@@ -301,12 +300,8 @@ func (s *store) loseShard(prov identity.Address, pl placement, reason string, p 
 	st.Lost++
 	st.Penalized += j.Bounty
 	s.putStats(prov, st)
-	s.ctx.Emit(EventShardLost, ledger.Attr{Key: AttrID, Value: o.ID},
-		ledger.Attr{Key: AttrSegment, Value: strconv.FormatUint(uint64(pl.Segment), 10)},
-		ledger.Attr{Key: AttrShard, Value: strconv.FormatUint(uint64(pl.Shard), 10)},
-		ledger.Attr{Key: AttrProvider, Value: prov.String()}, ledger.Attr{Key: AttrReason, Value: reason},
-		ledger.Attr{Key: AttrFee, Value: ledger.FormatInt(j.Bounty)}, ledger.Attr{Key: AttrMoved, Value: ledger.FormatInt(j.Escrow)},
-		ledger.Attr{Key: AttrHealthy, Value: strconv.Itoa(j.Healthy)})
+	Events.ShardLost.Emit(s.ctx, o.ID, strconv.FormatUint(uint64(pl.Segment), 10), strconv.FormatUint(uint64(pl.Shard), 10),
+		prov.String(), reason, ledger.FormatInt(j.Bounty), ledger.FormatInt(j.Escrow), strconv.Itoa(j.Healthy))
 	return nil
 }
 
@@ -390,9 +385,7 @@ func (s *store) repairPass(p Params) error {
 		if j.Assignee != "" {
 			a, _ := identity.ParseDID(j.Assignee)
 			s.kv.Delete(key(prefAssigned, a[:], []byte{byte(min(j.Healthy, 255))}, k[8:]))
-			s.ctx.Emit(EventRepairExpired, ledger.Attr{Key: AttrID, Value: j.Object},
-				ledger.Attr{Key: AttrSegment, Value: strconv.FormatUint(uint64(j.Segment), 10)},
-				ledger.Attr{Key: AttrShard, Value: strconv.FormatUint(uint64(j.Shard), 10)}, ledger.Attr{Key: AttrAssignee, Value: j.Assignee})
+			Events.RepairExpired.Emit(s.ctx, j.Object, strconv.FormatUint(uint64(j.Segment), 10), strconv.FormatUint(uint64(j.Shard), 10), j.Assignee)
 			if len(j.Tried) < 16 {
 				j.Tried = append(j.Tried, j.Assignee)
 			}
@@ -564,11 +557,8 @@ func (s *store) assign(slot []byte, provs []market.Provider, p Params) error {
 	s.kv.Set(key(prefAssigned, best.Operator[:], []byte{byte(min(j.Healthy, 255))}, slot), []byte{})
 	s.kv.Set(key(prefJobDue, be(uint64(j.DeadlineMs)), slot), []byte{})
 	s.putJSON(key(prefJob, slot), j)
-	s.ctx.Emit(EventRepair, ledger.Attr{Key: AttrID, Value: j.Object},
-		ledger.Attr{Key: AttrSegment, Value: strconv.FormatUint(uint64(j.Segment), 10)},
-		ledger.Attr{Key: AttrShard, Value: strconv.FormatUint(uint64(j.Shard), 10)},
-		ledger.Attr{Key: AttrProvider, Value: j.From}, ledger.Attr{Key: AttrAssignee, Value: j.Assignee},
-		ledger.Attr{Key: AttrDeadline, Value: strconv.FormatInt(j.DeadlineMs, 10)})
+	Events.Repair.Emit(s.ctx, j.Object, strconv.FormatUint(uint64(j.Segment), 10), strconv.FormatUint(uint64(j.Shard), 10),
+		j.From, j.Assignee, strconv.FormatInt(j.DeadlineMs, 10))
 	return nil
 }
 
@@ -621,8 +611,7 @@ func repair(ctx *ledger.Context, signer identity.Address, m *Repair) error {
 	if l, err := market.StoredLease(ctx, lease); err != nil {
 		return err
 	} else if l.State == market.LeaseClosed {
-		return s.drop(root, o, 0, EventExpired, ledger.Attr{Key: AttrReason, Value: ReasonUnpaid},
-			ledger.Attr{Key: AttrLease, Value: ledger.FormatInt(lease)}, ledger.Attr{Key: AttrLeaseReason, Value: l.CloseReason})
+		return s.drop(root, o, 0, Events.Expired, ReasonUnpaid, ledger.FormatInt(lease), l.CloseReason)
 	}
 	// Point the manifest at the assignee; the shard's references follow.
 	s.countShard(from, ref.Hash, o.Owner, -1)
@@ -647,11 +636,8 @@ func repair(ctx *ledger.Context, signer identity.Address, m *Repair) error {
 	}
 	st.Repaired++
 	s.putStats(signer, st)
-	ctx.Emit(EventRepaired, ledger.Attr{Key: AttrID, Value: o.ID},
-		ledger.Attr{Key: AttrSegment, Value: strconv.FormatUint(uint64(m.Segment), 10)},
-		ledger.Attr{Key: AttrShard, Value: strconv.FormatUint(uint64(m.Shard), 10)},
-		ledger.Attr{Key: AttrAssignee, Value: signer.String()}, ledger.Attr{Key: AttrLease, Value: ledger.FormatInt(lease)},
-		ledger.Attr{Key: AttrFee, Value: ledger.FormatInt(j.Bounty)})
+	Events.Repaired.Emit(ctx, o.ID, strconv.FormatUint(uint64(m.Segment), 10), strconv.FormatUint(uint64(m.Shard), 10),
+		signer.String(), ledger.FormatInt(lease), ledger.FormatInt(j.Bounty))
 	return nil
 }
 

@@ -299,9 +299,7 @@ func commit(ctx *ledger.Context, signer identity.Address, m *Commit) error {
 	if o.ExpiresMs != 0 {
 		s.kv.Set(key(prefDue, be(uint64(o.ExpiresMs)), id[:]), []byte{})
 	}
-	ctx.Emit(EventCommitted, ledger.Attr{Key: AttrID, Value: o.ID},
-		ledger.Attr{Key: AttrOwner, Value: signer.String()}, ledger.Attr{Key: AttrSize, Value: strconv.FormatInt(o.Size, 10)},
-		ledger.Attr{Key: AttrLeases, Value: leaseList(shares)})
+	Events.Committed.Emit(ctx, o.ID, signer.String(), strconv.FormatInt(o.Size, 10), leaseList(shares))
 	return nil
 }
 
@@ -346,19 +344,19 @@ func remove(ctx *ledger.Context, signer identity.Address, m *Remove) error {
 	if o.Owner != signer {
 		return errs.E(errs.Unauthorized, "object %s is %s's: only its owner can remove it", o.ID, o.Owner)
 	}
-	return s.drop(id, o, 0, EventRemoved)
+	return s.drop(id, o, 0, Events.Removed)
 }
 
 // drop deletes an object, releases its use of its leases, closes those no
 // other object uses but the lease closing (0 for none: the lease whose
 // close is dropping the object, which the market is closing already), and
-// emits event typ with attrs after the common ones.
+// emits kind: the values every drop has, then extra.
 //
 // Everything that points at the object (its lease index entries, its shard
 // references) goes before any lease is closed, so the AfterLeaseClose that
 // each close calls back into finds no object of it: the recursion is one
 // level deep.
-func (s *store) drop(id storage.ID, o *Object, closing uint64, typ string, attrs ...ledger.Attr) error {
+func (s *store) drop(id storage.ID, o *Object, closing uint64, kind *ledger.EventKind, extra ...string) error {
 	man, err := storage.DecodeManifest(o.Manifest)
 	if err != nil {
 		return errs.E(errs.Internal, "objects: stored manifest of %s: %v", o.ID, err)
@@ -406,9 +404,7 @@ func (s *store) drop(id storage.ID, o *Object, closing uint64, typ string, attrs
 			closed = append(closed, ledger.FormatInt(lid))
 		}
 	}
-	s.ctx.Emit(typ, append([]ledger.Attr{{Key: AttrID, Value: o.ID}, {Key: AttrOwner, Value: o.Owner.String()},
-		{Key: AttrSize, Value: strconv.FormatInt(o.Size, 10)},
-		{Key: AttrLeases, Value: leaseList(o.Leases)}, {Key: AttrClosed, Value: strings.Join(closed, ",")}}, attrs...)...)
+	kind.Emit(s.ctx, append([]string{o.ID, o.Owner.String(), strconv.FormatInt(o.Size, 10), leaseList(o.Leases), strings.Join(closed, ",")}, extra...)...)
 	return nil
 }
 
@@ -463,7 +459,7 @@ func (s *store) expireDue() error {
 		if err != nil {
 			return err
 		}
-		if err := s.drop(id, o, 0, EventExpired, ledger.Attr{Key: AttrReason, Value: ReasonExpiry}); err != nil {
+		if err := s.drop(id, o, 0, Events.Expired, ReasonExpiry, "", ""); err != nil {
 			return err
 		}
 	}
@@ -488,8 +484,7 @@ func (s *store) dropUnpaid(l *market.Lease) error {
 		if err != nil {
 			return err
 		}
-		err = s.drop(id, o, l.ID, EventExpired, ledger.Attr{Key: AttrReason, Value: ReasonUnpaid},
-			ledger.Attr{Key: AttrLease, Value: ledger.FormatInt(l.ID)}, ledger.Attr{Key: AttrLeaseReason, Value: l.CloseReason})
+		err = s.drop(id, o, l.ID, Events.Expired, ReasonUnpaid, ledger.FormatInt(l.ID), l.CloseReason)
 		if err != nil {
 			return err
 		}

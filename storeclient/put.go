@@ -404,8 +404,8 @@ func (c *Client) openLeases(ctx context.Context, key *identity.Key, provs []cand
 	var ids []uint64
 	for _, res := range results {
 		for _, ev := range res.Events {
-			if ev.Type == "lease.opened" {
-				if id, perr := strconv.ParseUint(ev.Attrs["lease"], 10, 64); perr == nil {
+			if k := market.Events.LeaseOpened; ev.Type == k.Type {
+				if id, perr := strconv.ParseUint(ev.Attrs[k.Key("lease")], 10, 64); perr == nil {
 					ids = append(ids, id)
 				}
 			}

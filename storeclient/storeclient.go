@@ -231,8 +231,8 @@ func (c *Client) Remove(ctx context.Context, key *identity.Key, id string) (*Rem
 	}
 	out := &RemoveResult{ID: v.ID, Tx: res.Hash, Height: res.Height, Closed: []string{}}
 	for _, ev := range res.Events {
-		if ev.Type == objects.EventRemoved {
-			if s := ev.Attrs[objects.AttrClosed]; s != "" {
+		if k := objects.Events.Removed; ev.Type == k.Type {
+			if s := ev.Attrs[k.Key(objects.AttrClosed)]; s != "" {
 				out.Closed = strings.Split(s, ",")
 			}
 		}
@@ -293,9 +293,9 @@ func (c *Client) Renew(ctx context.Context, key *identity.Key, id string, d time
 		out.Leases = append(out.Leases, sh.Lease)
 	}
 	for _, ev := range res.Events {
-		if ev.Type == objects.EventRenewed {
-			out.Amount, _ = strconv.ParseUint(ev.Attrs[objects.AttrAmount], 10, 64)
-			until, _ := strconv.ParseUint(ev.Attrs[objects.AttrPaidUntil], 10, 64)
+		if k := objects.Events.Renewed; ev.Type == k.Type {
+			out.Amount, _ = strconv.ParseUint(ev.Attrs[k.Key(objects.AttrAmount)], 10, 64)
+			until, _ := strconv.ParseUint(ev.Attrs[k.Key(objects.AttrPaidUntil)], 10, 64)
 			out.PaidUntilMs = int64(until)
 		}
 	}

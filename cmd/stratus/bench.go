@@ -10,5 +10,6 @@ func newBenchCmd(g *globals) *cobra.Command {
 	c.AddCommand(newBenchStorageCmd(g))
 	c.AddCommand(newBenchRepairCmd(g))
 	c.AddCommand(newBenchComputeCmd(g))
+	c.AddCommand(newBenchAuditCmd(g))
 	return c
 }

@@ -257,8 +257,8 @@ func (g *globals) fnLookup(ctx context.Context, arg, from string) (functions.Dep
 
 func deploymentFromEvents(res api.TxResult) uint64 {
 	for _, e := range res.Events {
-		if e.Type == "function.deployed" {
-			id, _ := strconv.ParseUint(e.Attrs["deployment"], 10, 64)
+		if k := functions.Events.Deployed; e.Type == k.Type {
+			id, _ := strconv.ParseUint(e.Attrs[k.Key("deployment")], 10, 64)
 			return id
 		}
 	}
@@ -488,11 +488,11 @@ stops paying, unless another live deployment of the key uses it or
 			var refund, reserved uint64
 			var closed []string
 			for _, e := range res.Events {
-				if e.Type == "function.removed" {
-					refund, _ = strconv.ParseUint(e.Attrs["refund"], 10, 64)
-					reserved, _ = strconv.ParseUint(e.Attrs["reserved"], 10, 64)
-					if e.Attrs["closed"] != "" {
-						closed = strings.Split(e.Attrs["closed"], ",")
+				if k := functions.Events.Removed; e.Type == k.Type {
+					refund, _ = strconv.ParseUint(e.Attrs[k.Key("refund")], 10, 64)
+					reserved, _ = strconv.ParseUint(e.Attrs[k.Key("reserved")], 10, 64)
+					if s := e.Attrs[k.Key("closed")]; s != "" {
+						closed = strings.Split(s, ",")
 					}
 				}
 			}
@@ -603,13 +603,13 @@ closed directly. The spec's other fields, and its spec hash, stay.`,
 			}
 			var closed, opened []string
 			for _, e := range res.Events {
-				if e.Type == "function.scaled" {
-					from, _ := strconv.Atoi(e.Attrs["from"])
-					to, _ := strconv.Atoi(e.Attrs["to"])
+				if k := functions.Events.Scaled; e.Type == k.Type {
+					from, _ := strconv.Atoi(e.Attrs[k.Key("from")])
+					to, _ := strconv.Atoi(e.Attrs[k.Key("to")])
 					if to < from {
-						closed = append(closed, e.Attrs["lease"])
+						closed = append(closed, e.Attrs[k.Key("lease")])
 					} else {
-						opened = append(opened, e.Attrs["lease"])
+						opened = append(opened, e.Attrs[k.Key("lease")])
 					}
 				}
 			}
@@ -668,8 +668,8 @@ func newFnTopupCmd(g *globals) *cobra.Command {
 			}
 			escrow := d.Escrow + amt
 			for _, e := range res.Events {
-				if e.Type == "function.topup" {
-					escrow, _ = strconv.ParseUint(e.Attrs["escrow"], 10, 64)
+				if k := functions.Events.Topup; e.Type == k.Type {
+					escrow, _ = strconv.ParseUint(e.Attrs[k.Key("escrow")], 10, 64)
 				}
 			}
 			out := map[string]any{"id": strconv.FormatUint(d.ID, 10), "amount": strconv.FormatUint(amt, 10),

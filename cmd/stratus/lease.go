@@ -68,8 +68,8 @@ func (g *globals) leaseArg(cmd *cobra.Command, arg string) (market.LeaseView, er
 
 func leaseIDFromEvents(res api.TxResult) string {
 	for _, e := range res.Events {
-		if e.Type == "lease.opened" {
-			return e.Attrs["lease"]
+		if k := market.Events.LeaseOpened; e.Type == k.Type {
+			return e.Attrs[k.Key("lease")]
 		}
 	}
 	return ""

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -158,6 +159,32 @@ func (c *Cluster) start(i int) {
 	c.mu.Lock()
 	c.nodes[i] = n
 	c.mu.Unlock()
+}
+
+// Diagnose logs, for each running validator, its height, whether it is
+// still syncing blocks, and its peers: what a test that waited in vain for
+// a height needs to say why.
+func (c *Cluster) Diagnose() {
+	c.t.Helper()
+	c.mu.Lock()
+	nodes := slices.Clone(c.nodes)
+	c.mu.Unlock()
+	for i, n := range nodes {
+		if n == nil {
+			c.t.Logf("validator%d: stopped", i)
+			continue
+		}
+		cm := n.Comet()
+		var peers []string
+		for _, p := range cm.Switch().Peers().List() {
+			dir := "in"
+			if p.IsOutbound() {
+				dir = "out"
+			}
+			peers = append(peers, fmt.Sprintf("%.8s(%s)", p.ID(), dir))
+		}
+		c.t.Logf("validator%d %.8s: block store at %d, syncing blocks %v, peers %v", i, cm.NodeInfo().ID(), cm.BlockStore().Height(), cm.ConsensusReactor().WaitSync(), peers)
+	}
 }
 
 // closeAll stops every running validator, all at once.

@@ -57,6 +57,7 @@ func TestClusterToleratesOneDown(t *testing.T) {
 	restarted := time.Now()
 	target := c.Height(0)
 	if err := c.WaitHeight(ctx, down, target); err != nil {
+		c.Diagnose()
 		t.Fatalf("restarted validator%d did not catch up with validator0 at %d: %v", down, target, err)
 	}
 	t.Logf("restarted validator%d caught up to height %d in %s", down, target, time.Since(restarted).Round(time.Millisecond))
