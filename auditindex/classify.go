@@ -5,73 +5,97 @@ import (
 
 	"github.com/stratus-cloud/stratus/audit/leaf"
 	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
 )
 
-// This file is the one place that says which attributes of an event name
-// an account and which name a resource. Events are untyped today (a type
-// and key/value strings); when they become typed, replace this table, and
-// docs/audit.md's copy of it, with the declarations.
+// What an event names is what its kind's declaration says
+// (ledger.EventKind): an attribute with role ledger.RoleAccount names an
+// account, one with RoleLease, RoleObject or RoleDeployment a resource. The
+// modules' declarations must be linked in (the node links them all). A leaf
+// of a type no declaration knows (one renamed since) names as accounts the
+// attributes whose value is a did:key, and no resource.
 
-// The roles a transaction leaf gives its signer.
+// RoleSigner is the role a transaction leaf gives its signer.
 const RoleSigner = "signer"
 
-// resourceKeys maps an attribute key to the kind of resource its value
-// names. A value may list several, comma-separated (objects' "leases" and
-// "closed").
-var resourceKeys = map[string]string{
-	"lease":      "lease",      // market, objects: a lease id
-	"leases":     "lease",      // objects: the leases of an object
-	"closed":     "lease",      // objects, functions: the leases an event closed
-	"deployment": "deployment", // functions: a deployment id
-	"id":         "object",     // objects: an object id (only the objects module uses "id")
+// resourceKinds maps a declared role to the kind a resource name starts
+// with.
+var resourceKinds = map[string]string{
+	ledger.RoleLease:      "lease",
+	ledger.RoleObject:     "object",
+	ledger.RoleDeployment: "deployment",
 }
+
+// ResourceKinds are the kinds a resource name starts with.
+var ResourceKinds = []string{"lease", "deployment", "object"}
 
 // maxResource bounds a resource name, in an event or a query.
 const maxResource = 256
 
-// Named is an account or a resource an event names, and the attribute that
-// names it (the account's role).
+// Named is an account an event names, and the attribute that names it
+// (the account's role).
 type Named struct {
 	Key   string // attribute key
-	Value string // did:key of an account, or "kind:id" of a resource
+	Value string // did:key
 }
 
-// Accounts returns the accounts an event names: every attribute whose value
-// is a did:key, with its key as the account's role.
-func Accounts(attrs []leaf.Attr) []Named {
+// Accounts returns the accounts an event of type typ names, each with the
+// key of the attribute that names it.
+func Accounts(typ string, attrs []leaf.Attr) []Named {
 	var out []Named
-	for _, a := range attrs {
-		if !strings.HasPrefix(a.Value, "did:key:") {
+	add := func(key, value string) {
+		if addr, err := identity.ParseDID(value); err == nil {
+			out = append(out, Named{Key: key, Value: addr.String()})
+		}
+	}
+	k := ledger.LookupEventKind(typ)
+	if k == nil {
+		for _, a := range attrs {
+			if strings.HasPrefix(a.Value, "did:key:") {
+				add(a.Key, a.Value)
+			}
+		}
+		return out
+	}
+	for _, spec := range k.Attrs {
+		if spec.Role != ledger.RoleAccount {
 			continue
 		}
-		if addr, err := identity.ParseDID(a.Value); err == nil {
-			out = append(out, Named{Key: a.Key, Value: addr.String()})
+		if v := get(attrs, spec.Key); v != "" {
+			add(spec.Key, v)
 		}
 	}
 	return out
 }
 
-// Resources returns the resources an event names, as "kind:id" ("lease:7",
-// "deployment:3", "object:<id>"), without duplicates.
-func Resources(attrs []leaf.Attr) []string {
+// Resources returns the resources an event of type typ names, as
+// "kind:id" ("lease:7", "deployment:3", "object:<id>"), without duplicates.
+func Resources(typ string, attrs []leaf.Attr) []string {
+	k := ledger.LookupEventKind(typ)
+	if k == nil {
+		return nil
+	}
 	var out []string
-	for _, a := range attrs {
-		kind, ok := resourceKeys[a.Key]
+	for _, spec := range k.Attrs {
+		kind, ok := resourceKinds[spec.Role]
 		if !ok {
 			continue
 		}
-		for id := range strings.SplitSeq(a.Value, ",") {
-			id = strings.TrimSpace(id)
-			if id == "" {
-				continue
-			}
-			r := kind + ":" + id
-			if len(r) <= maxResource && !contains(out, r) {
-				out = append(out, r)
-			}
+		id := strings.TrimSpace(get(attrs, spec.Key))
+		if r := kind + ":" + id; id != "" && len(r) <= maxResource && !contains(out, r) {
+			out = append(out, r)
 		}
 	}
 	return out
+}
+
+func get(attrs []leaf.Attr, key string) string {
+	for _, a := range attrs {
+		if a.Key == key {
+			return a.Value
+		}
+	}
+	return ""
 }
 
 func contains(s []string, v string) bool {
@@ -82,6 +106,3 @@ func contains(s []string, v string) bool {
 	}
 	return false
 }
-
-// ResourceKinds are the kinds a resource name starts with.
-var ResourceKinds = []string{"lease", "deployment", "object"}

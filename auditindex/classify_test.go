@@ -5,34 +5,48 @@ import (
 	"testing"
 
 	"github.com/stratus-cloud/stratus/audit/leaf"
+	_ "github.com/stratus-cloud/stratus/functions" // their event declarations
 	"github.com/stratus-cloud/stratus/identity"
+	_ "github.com/stratus-cloud/stratus/market"
+	_ "github.com/stratus-cloud/stratus/objects"
 )
 
 func TestClassify(t *testing.T) {
 	var a identity.Address
 	a[0] = 7
 	did := a.String()
+	at := func(kv ...string) []leaf.Attr {
+		var out []leaf.Attr
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, leaf.Attr{Key: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
 	for _, tc := range []struct {
-		name      string
+		typ       string
 		attrs     []leaf.Attr
 		accounts  []string
 		resources []string
 	}{
-		{"transfer", []leaf.Attr{{Key: "from", Value: did}, {Key: "to", Value: did}, {Key: "amount", Value: "5"}}, []string{"from", "to"}, nil},
-		{"lease", []leaf.Attr{{Key: "lease", Value: "7"}, {Key: "consumer", Value: did}}, []string{"consumer"}, []string{"lease:7"}},
-		{"object with leases", []leaf.Attr{{Key: "id", Value: "abc"}, {Key: "leases", Value: "1,2"}, {Key: "closed", Value: "2"}}, nil, []string{"object:abc", "lease:1", "lease:2"}},
-		{"deployment", []leaf.Attr{{Key: "deployment", Value: "3"}}, nil, []string{"deployment:3"}},
-		{"a did:key that does not parse is not an account", []leaf.Attr{{Key: "to", Value: "did:key:zBAD"}}, nil, nil},
+		{"bank.transfer", at("from", did, "to", did, "amount", "5"), []string{"from", "to"}, nil},
+		{"lease.opened", at("lease", "7", "consumer", did, "provider", did, "class", "storage"), []string{"consumer", "provider"}, []string{"lease:7"}},
+		{"object.committed", at("id", "abc", "owner", did, "size", "3", "leases", "1,2"), []string{"owner"}, []string{"object:abc"}},
+		{"function.deployed", at("deployment", "3", "owner", did, "name", "f"), []string{"owner"}, []string{"deployment:3"}},
+		// A did:key in an attribute not declared an account is not one.
+		{"lease.closed", at("lease", "4", "reason", did), nil, []string{"lease:4"}},
+		// A type no declaration knows: did:key values are accounts.
+		{"old.renamed", at("who", did, "lease", "9"), []string{"who"}, nil},
+		{"bank.transfer", at("from", "did:key:zBAD", "to", did), []string{"to"}, nil},
 	} {
 		var keys []string
-		for _, n := range Accounts(tc.attrs) {
+		for _, n := range Accounts(tc.typ, tc.attrs) {
 			keys = append(keys, n.Key)
 		}
 		if !slices.Equal(keys, tc.accounts) {
-			t.Errorf("%s: accounts %v, want %v", tc.name, keys, tc.accounts)
+			t.Errorf("%s %v: accounts %v, want %v", tc.typ, tc.attrs, keys, tc.accounts)
 		}
-		if got := Resources(tc.attrs); !slices.Equal(got, tc.resources) {
-			t.Errorf("%s: resources %v, want %v", tc.name, got, tc.resources)
+		if got := Resources(tc.typ, tc.attrs); !slices.Equal(got, tc.resources) {
+			t.Errorf("%s %v: resources %v, want %v", tc.typ, tc.attrs, got, tc.resources)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratus-cloud/stratus/audit/leaf"
 	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/ledger"
 )
 
 // Kinds of item, as in Item.Kind; KindTx is also the Type of a
@@ -81,14 +82,14 @@ func (f Filter) Matches(it Item) bool {
 	if f.Account != nil {
 		did := f.Account.String()
 		ok := it.Signer == did
-		for _, a := range Accounts(attrs) {
+		for _, a := range Accounts(it.Type, attrs) {
 			ok = ok || a.Value == did
 		}
 		if !ok {
 			return false
 		}
 	}
-	return f.Resource == "" || contains(Resources(attrs), f.Resource)
+	return f.Resource == "" || contains(Resources(it.Type, attrs), f.Resource)
 }
 
 // Event is one event of a transaction in an account's history.
@@ -127,4 +128,29 @@ type BlockEvent struct {
 	GasUsed   uint64    `json:"gas_used"`
 	AuditSize uint64    `json:"audit_size"`
 	AppHash   string    `json:"app_hash"`
+}
+
+// Transfer returns, for a transaction that moved value to or from did with
+// a bank transfer, the amount (ustr, decimal) and the other account, with
+// "to" when did sent it and "from" when it received it. ok is false for
+// any other transaction.
+func (t AccountTx) Transfer(did string) (amount, direction, counterparty string, ok bool) {
+	k := ledger.CoreEvents.Transfer
+	for _, e := range t.Events {
+		if e.Type != k.Type {
+			continue
+		}
+		ev := ledger.Event{Type: e.Type}
+		for _, a := range e.Attrs {
+			ev.Attrs = append(ev.Attrs, ledger.Attr{Key: a.Key, Value: a.Value})
+		}
+		from, to := k.Get(ev, "from"), k.Get(ev, "to")
+		switch did {
+		case from:
+			return k.Get(ev, "amount"), "to", to, true
+		case to:
+			return k.Get(ev, "amount"), "from", from, true
+		}
+	}
+	return "", "", "", false
 }

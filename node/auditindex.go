@@ -101,13 +101,17 @@ func (x *auditIndexer) run() {
 	t := time.NewTicker(indexTick)
 	defer t.Stop()
 	for {
-		if err := x.catchUp(); err != nil {
+		more, err := x.catchUp()
+		if err != nil {
 			x.log.Error("audit index stopped catching up; it retries", "err", err)
 			select {
 			case <-x.quit:
 				return
 			case <-time.After(indexRetry):
 			}
+		}
+		if more {
+			continue
 		}
 		select {
 		case <-x.quit:
@@ -118,37 +122,46 @@ func (x *auditIndexer) run() {
 	}
 }
 
+// roundBatches bounds the batches one snapshot of state serves, so a long
+// rebuild does not pin one snapshot (and what compactions would drop)
+// throughout.
+const roundBatches = 16
+
 // catchUp indexes the log up to the last committed block, batch by batch,
-// and streams each batch as it is written.
-func (x *auditIndexer) catchUp() error {
+// and streams each batch as it is written. more reports that it stopped
+// after roundBatches with leaves left.
+func (x *auditIndexer) catchUp() (more bool, _ error) {
 	ctx, snap, err := x.n.queryContext()
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer snap.Close()
 	kv := ctx.AuditLog()
 	size, err := audit.CurrentSize(kv)
 	if err != nil {
-		return err
+		return false, err
 	}
 	src := &stateSource{n: x.n, kv: kv, size: size}
-	for {
+	for round := 0; ; round++ {
 		select {
 		case <-x.quit:
-			return nil
+			return false, nil
 		default:
+		}
+		if round == roundBatches {
+			return true, nil
 		}
 		blocks, err := x.idx.Next(src, indexBatch)
 		if errors.Is(err, pebbleindex.ErrAhead) {
 			x.log.Warn("the audit index is ahead of the log (restored state?): rebuilding it from leaf 0", "err", err)
 			if err := x.idx.Reset(); err != nil {
-				return err
+				return false, err
 			}
 			x.hub.reset()
 			continue
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 		if len(blocks) == 0 {
 			break
@@ -156,7 +169,7 @@ func (x *auditIndexer) catchUp() error {
 		x.publish(blocks, blocks[len(blocks)-1].Height)
 	}
 	x.publish(nil, snap.Height())
-	return nil
+	return false, nil
 }
 
 // publish streams the committed blocks up to height through and the

@@ -238,7 +238,7 @@ func (h *eventHub) serveEvents(a *api.Server) http.HandlerFunc {
 // most maxBackfill of them; if it stops short it sends a "gap" event whose
 // id moves the client's Last-Event-ID past what it left out.
 func (h *eventHub) backfill(w io.Writer, send func(func() error) bool, f auditindex.Filter, after, upTo uint64) bool {
-	if after+1 >= upTo {
+	if after >= upTo || after+1 == upTo {
 		return true
 	}
 	f.To = upTo

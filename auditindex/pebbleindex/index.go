@@ -172,14 +172,14 @@ func (x *Index) Next(src Source, maxLeaves int) ([]Block, error) {
 			for _, a := range ev.Attrs {
 				it.Attrs = append(it.Attrs, auditindex.Attr{Key: a.Key, Value: a.Value})
 			}
-			for _, acct := range auditindex.Accounts(ev.Attrs) {
+			for _, acct := range auditindex.Accounts(ev.Type, ev.Attrs) {
 				addr, _ := identity.ParseDID(acct.Value)
 				w.account(addr, i)
 				if fromTx {
 					w.history(addr, txLeaf[ev.Tx], acct.Key)
 				}
 			}
-			for _, r := range auditindex.Resources(ev.Attrs) {
+			for _, r := range auditindex.Resources(ev.Type, ev.Attrs) {
 				w.resource(r, i)
 			}
 		}

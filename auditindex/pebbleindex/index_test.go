@@ -10,6 +10,7 @@ import (
 	"github.com/stratus-cloud/stratus/auditindex"
 	"github.com/stratus-cloud/stratus/codec"
 	"github.com/stratus-cloud/stratus/identity"
+	_ "github.com/stratus-cloud/stratus/market" // its event declarations
 )
 
 // fakeLog is an in-memory log: leaves encoded as the ledger encodes them.

@@ -37,8 +37,11 @@ func (x *Index) Query(f auditindex.Filter, after uint64, hasAfter bool, limit, m
 	if f.To != 0 && f.To < hi {
 		hi = f.To
 	}
-	if hasAfter && after+1 > lo {
-		lo = after + 1
+	if hasAfter {
+		if after == noBound {
+			return Page{Items: []auditindex.Item{}}, nil
+		}
+		lo = max(lo, after+1)
 	}
 	page := Page{Items: []auditindex.Item{}}
 	if lo >= hi {

@@ -31,6 +31,7 @@ func newAccountCmd(g *globals) *cobra.Command {
 			})
 		},
 	})
+	c.AddCommand(newAccountHistoryCmd(g))
 	return c
 }
 
