@@ -85,6 +85,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	b.shoot("lease")
 	b.eval(`document.querySelector('a.trail').click()`)
 	b.waitJS("the lease's audit trail lists its opening", `document.querySelector('#audit-entries')?.textContent.includes('lease.opened')`)
+	// The event's attributes are shown by what the node declares they
+	// name: the lease links to its page, the amounts read in STR.
+	b.waitJS("the lease.opened entry links to the lease", fmt.Sprintf(`!!document.querySelector('#audit-entries a[href="#/leases/%s"]')`, leaseID))
+	b.waitJS("its deposit reads in STR", `document.querySelector('#audit-entries').textContent.includes('5 STR')`)
 	b.shoot("audit-search")
 
 	// An account's history: open the page first, then send, and the

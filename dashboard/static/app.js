@@ -2,7 +2,7 @@
 // pages of the chain itself (overview, blocks, transactions, accounts).
 // The market's pages are in market.js and the audit log's in auditlog.js.
 
-import {el, fill, str, num, when, tick, id, account, table, card, stat, kv, codeBadge, bar, errorBox, big, fixed, heading, blockHadTxs, always, attrList, attrsOf} from './ui.js';
+import {el, fill, str, num, when, tick, id, account, table, card, stat, kv, codeBadge, bar, errorBox, big, fixed, heading, blockHadTxs, always, attrList, attrsOf, loadEventKinds} from './ui.js';
 import {get, maybe, all, enc, Live} from './api.js';
 import * as market from './market.js';
 import * as auditlog from './auditlog.js';
@@ -201,7 +201,7 @@ function txTable(txs) {
 
 async function tx(p) {
   const t = await get('/v1/txs/' + p.params[0].toLowerCase());
-  const events = (t.events || []).map((e) => [e.type, attrList(e.attrs)]);
+  const events = (t.events || []).map((e) => [e.type, attrList(e.attrs, e.type)]);
   p.show(heading('Transaction'),
     card('', kv([['Hash', id(t.hash)], ['Result', [codeBadge(t.code), t.log ? el('span', {class: 'muted'}, ' ' + t.log) : null]],
       ['Block', t.height ? el('a', {href: '#/blocks/' + t.height}, num(t.height)) : 'not yet committed'], ['Time', when(t.time)],
@@ -286,7 +286,7 @@ function start() {
   get('/v1/status').then((s) => { document.getElementById('chain').textContent = s.chain_id; }).catch(() => {});
   window.addEventListener('hashchange', route);
   setInterval(tick, 1000);
-  route();
+  loadEventKinds(get).finally(route);
 }
 
 start();

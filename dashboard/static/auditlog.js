@@ -41,7 +41,7 @@ function what(e) {
 
 function details(e) {
   if (e.kind === 'tx') return [account(e.signer), ' ', codeBadge(e.code ?? 0)];
-  return attrList(e.attrs);
+  return attrList(e.attrs, e.type);
 }
 
 function entryTable(entries, {verifyButtons = true} = {}) {
@@ -119,7 +119,7 @@ export async function entry(p) {
     ? [['Kind', 'transaction'], ['Block', el('a', {href: '#/blocks/' + e.height}, num(e.height))], ['Position in block', num(e.index_in_block)],
       ['Transaction', id(e.hash, '#/txs/' + e.hash)], ['Result', codeBadge(e.code)], ['Signer', e.signer ? account(e.signer) : 'did not decode'], ['Message', e.msg_type || '–']]
     : [['Kind', 'event'], ['Block', e.height ? el('a', {href: '#/blocks/' + e.height}, num(e.height)) : 'genesis'],
-      ['Emitted by', e.tx < 0 ? 'the block itself' : 'transaction ' + num(e.tx) + ' of the block'], ['Type', e.type], ['Attributes', attrList(e.attrs)]];
+      ['Emitted by', e.tx < 0 ? 'the block itself' : 'transaction ' + num(e.tx) + ' of the block'], ['Type', e.type], ['Attributes', attrList(e.attrs, e.type)]];
   const steps = el('ol', {class: 'steps', id: 'verify-steps'});
   const result = el('div', {class: 'result', id: 'verify-result'});
   const button = el('button', {type: 'button', id: 'verify', class: 'button', onclick: () => run()}, 'Verify');

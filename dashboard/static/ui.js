@@ -273,18 +273,42 @@ export function heading(text, ...extra) {
 export const blockHadTxs = (b) => b.txs === undefined || b.txs > 0;
 export const always = () => true;
 
-// attrList shows event attributes (an object, or a list of {key, value}),
-// linking accounts and formatting amounts.
-export function attrList(attrs) {
-  const pairs = Array.isArray(attrs) ? attrs.map((a) => [a.key, a.value]) : Object.entries(attrs || {});
-  return el('span', {class: 'attrs'}, pairs.map(([k, v]) => el('span', {class: 'attr'}, el('span', {class: 'k'}, k), ' ', attrValue(k, v))));
+// roles maps an event type to what each of its attributes names
+// ("account", "amount", "lease", "object", "deployment"), as the node
+// declares them at GET /v1/events/kinds.
+const roles = new Map();
+
+// loadEventKinds reads the node's event declarations; an older node
+// without them leaves the attributes to be recognized by their values.
+export async function loadEventKinds(get) {
+  try {
+    const {kinds} = await get('/v1/events/kinds');
+    for (const k of kinds || []) roles.set(k.type, new Map((k.attrs || []).map((a) => [a.key, a.role || ''])));
+  } catch { /* not served: fall back */ }
 }
 
-function attrValue(k, v) {
-  if (String(v).startsWith('did:key:')) return account(v);
-  if (/^(amount|fee|deposit|refund|paid|escrow|collateral|charged|pool|treasury|validators|penalty|reward)$/.test(k) && /^\d+$/.test(v)) return str(v);
+// attrList shows the attributes of an event of type (an object, or a list
+// of {key, value}), linking what they name and formatting amounts.
+export function attrList(attrs, type) {
+  const pairs = Array.isArray(attrs) ? attrs.map((a) => [a.key, a.value]) : Object.entries(attrs || {});
+  const kind = roles.get(type);
+  return el('span', {class: 'attrs'}, pairs.map(([k, v]) =>
+    el('span', {class: 'attr'}, el('span', {class: 'k'}, k), ' ', attrValue(kind ? kind.get(k) : undefined, v))));
+}
+
+function attrValue(role, v) {
+  v = String(v);
+  switch (role) {
+  case 'account': return account(v);
+  case 'amount': return /^\d+$/.test(v) ? str(v) : v;
+  case 'lease': return el('a', {href: '#/leases/' + encodeURIComponent(v)}, '#' + v);
+  case 'object': return id(v, '#/objects/' + encodeURIComponent(v));
+  case 'deployment': return el('a', {href: '#/functions/' + encodeURIComponent(v)}, '#' + v);
+  }
+  // An undeclared attribute: recognize accounts and hashes by their form.
+  if (v.startsWith('did:key:')) return account(v);
   if (/^[0-9a-f]{64}$/.test(v)) return id(v);
-  return String(v);
+  return v;
 }
 
 // attrsOf turns event attributes of either shape into an object.
