@@ -120,6 +120,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Blocks and the transfer's transaction.
 	b.go_("/blocks")
 	b.waitJS("blocks are listed", `document.querySelectorAll('#blocks tbody tr').length >= 20`)
+	b.waitJS("the transfer is among the latest transactions", fmt.Sprintf(`!!document.querySelector('#txs a[href="#/txs/%s"]')`, tr.Hash))
 	b.shoot("blocks")
 	b.go_("/blocks/" + strconv.FormatInt(tr.Height, 10))
 	b.waitJS("the block lists the transfer", fmt.Sprintf(`!!document.querySelector('a[href="#/txs/%s"]')`, tr.Hash))

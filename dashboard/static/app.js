@@ -178,7 +178,13 @@ async function blocks(p) {
       el('p', {class: 'pager'}, after ? el('a', {href: '#/blocks'}, '← Newest') : null,
         page.next ? el('a', {href: '#/blocks?after=' + page.next}, 'Older →') : null)];
   }, after ? null : always);
-  p.show(heading('Blocks'), card('', list));
+  const txs = after ? null : p.section(async () => {
+    // The transactions of the last 100 blocks, newest first.
+    const page = await get('/v1/blocks?limit=100');
+    const hashes = page.items.flatMap((b) => [...b.tx_hashes].reverse()).slice(0, 15);
+    return txTable(await Promise.all(hashes.map((x) => get('/v1/txs/' + x).catch(() => ({hash: x})))), 'No transactions in the last 100 blocks.');
+  }, blockHadTxs);
+  p.show(heading('Blocks'), txs ? card('Latest transactions', txs) : null, card(txs ? 'Latest blocks' : '', list));
 }
 
 async function block(p) {
@@ -193,10 +199,11 @@ async function block(p) {
     card('Transactions', txTable(txs)));
 }
 
-function txTable(txs) {
-  return table(['Hash', 'Type', 'Signer', 'Fee', 'Result'], txs.map((t) => [
-    id(t.hash, '#/txs/' + t.hash), t.type || '–', account(t.signer), t.fee ? str(t.fee) : '–', t.code === undefined ? '–' : codeBadge(t.code),
-  ]), {numeric: ['Fee'], empty: 'No transactions in this block.'});
+function txTable(txs, empty = 'No transactions in this block.') {
+  return table(['Hash', 'Block', 'Time', 'Type', 'Signer', 'Fee', 'Result'], txs.map((t) => [
+    id(t.hash, '#/txs/' + t.hash), t.height ? el('a', {href: '#/blocks/' + t.height}, num(t.height)) : '–', when(t.time), t.type || '–',
+    account(t.signer), t.fee ? str(t.fee) : '–', t.code === undefined ? '–' : codeBadge(t.code),
+  ]), {numeric: ['Fee'], empty, id: 'txs'});
 }
 
 async function tx(p) {
