@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
@@ -148,7 +149,11 @@ type store struct {
 	p   *Params
 }
 
-func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Prefixed(Prefix)} }
+// storeKey opens the module's state, under Prefix; only this package holds
+// it (ledger.StoreKey).
+var storeKey = ledger.NewStoreKey(strings.TrimSuffix(Prefix, "/"))
+
+func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Store(storeKey)} }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 

@@ -210,7 +210,7 @@ func (m *Machine) newContext(r Reader, h Header, check bool) (*Context, error) {
 	}
 	if h.Time.IsZero() {
 		// The mempool has no block: it sees the time of the last one.
-		if b := ctx.Get([]byte(keyBlockTime)); len(b) == 8 {
+		if b := ctx.cache.Get([]byte(keyBlockTime)); len(b) == 8 {
 			ctx.Time = time.UnixMilli(int64(readU64(b))).UTC()
 		}
 	}
@@ -237,9 +237,9 @@ func (m *Machine) InitChain(r Reader, h Header, appState []byte) (Changes, error
 	if err := ctx.SetParams(CoreParams, &g.Params); err != nil {
 		return Changes{}, err
 	}
-	ctx.Set([]byte(keyBlockTime), u64(uint64(h.Time.UnixMilli())))
-	ctx.Set([]byte(keyValidators), encodeValidators(g.Validators))
-	ctx.Set([]byte(keySupply), u64(0))
+	ctx.cache.Set([]byte(keyBlockTime), u64(uint64(h.Time.UnixMilli())))
+	ctx.cache.Set([]byte(keyValidators), encodeValidators(g.Validators))
+	ctx.cache.Set([]byte(keySupply), u64(0))
 	for _, a := range g.Accounts {
 		if err := ctx.mint(a.Address, a.Balance); err != nil {
 			return Changes{}, err
@@ -250,7 +250,7 @@ func (m *Machine) InitChain(r Reader, h Header, appState []byte) (Changes, error
 			return Changes{}, fmt.Errorf("genesis of module %s: %w", mod.Name(), err)
 		}
 	}
-	log, err := audit.Load(ctx.Prefixed(prefAudit))
+	log, err := audit.Load(ctx.prefixed(prefAudit))
 	if err != nil {
 		return Changes{}, err
 	}
@@ -264,7 +264,7 @@ const prefAudit = "audit/"
 
 // AuditLog returns the state of the audit log (package audit), for reading
 // proofs and entries from a query context.
-func (c *Context) AuditLog() audit.KV { return c.Prefixed(prefAudit) }
+func (c *Context) AuditLog() audit.KV { return c.prefixed(prefAudit) }
 
 // BeginBlock starts executing a block over committed state r.
 func (m *Machine) BeginBlock(r Reader, h Header) (*Block, error) {
@@ -272,11 +272,11 @@ func (m *Machine) BeginBlock(r Reader, h Header) (*Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	log, err := audit.Load(ctx.Prefixed(prefAudit))
+	log, err := audit.Load(ctx.prefixed(prefAudit))
 	if err != nil {
 		return nil, err
 	}
-	ctx.Set([]byte(keyBlockTime), u64(uint64(h.Time.UnixMilli())))
+	ctx.cache.Set([]byte(keyBlockTime), u64(uint64(h.Time.UnixMilli())))
 	return &Block{m: m, ctx: ctx, log: log, header: h}, nil
 }
 

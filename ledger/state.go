@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/btree"
@@ -321,25 +322,41 @@ type Context struct {
 	// params are every set of parameters as the context found them
 	// (params.go).
 	params map[string]*loadedParams
+	// depth is how deeply the running message was dispatched (router.go).
+	depth int
 }
 
 // Modules returns the registry's modules in order, for a module that calls
 // the others through an interface they implement (market.LeaseHooks).
 func (c *Context) Modules() []Module { return c.reg.modules }
 
-// Iterate walks state under prefix in key order; see Cache.Iterate.
+// Iterate walks state under prefix in key order; see Cache.Iterate. Like
+// Get, Set and Delete, it refuses keys that belong to the core or to a
+// module (see StoreKey).
 func (c *Context) Iterate(prefix []byte, fn func(key, value []byte) error) error {
+	checkUnowned(prefix)
 	return c.cache.Iterate(prefix, fn)
 }
 
-// Get reads key from state.
-func (c *Context) Get(key []byte) []byte { return c.cache.Get(key) }
+// Get reads key from state: a key no module and not the core owns. A
+// module's own state is reached through its StoreKey (Context.Store),
+// another module's through that module's exported functions.
+func (c *Context) Get(key []byte) []byte {
+	checkUnowned(key)
+	return c.cache.Get(key)
+}
 
-// Set writes key.
-func (c *Context) Set(key, val []byte) { c.cache.Set(key, val) }
+// Set writes key, which no module and not the core may own (see Get).
+func (c *Context) Set(key, val []byte) {
+	checkUnowned(key)
+	c.cache.Set(key, val)
+}
 
-// Delete removes key.
-func (c *Context) Delete(key []byte) { c.cache.Delete(key) }
+// Delete removes key, which no module and not the core may own (see Get).
+func (c *Context) Delete(key []byte) {
+	checkUnowned(key)
+	c.cache.Delete(key)
+}
 
 // Emit records an event.
 func (c *Context) Emit(typ string, attrs ...Attr) {
@@ -349,9 +366,71 @@ func (c *Context) Emit(typ string, attrs ...Attr) {
 	}
 }
 
-// Prefixed returns a view of state under prefix, for modules and the audit
-// log.
-func (c *Context) Prefixed(prefix string) *PrefixKV { return &PrefixKV{c: c.cache, p: prefix} }
+// prefixed returns a view of state under prefix, for the core's own
+// namespaces (the audit log).
+func (c *Context) prefixed(prefix string) *PrefixKV { return &PrefixKV{c: c.cache, p: prefix} }
+
+// Store returns the state of the module that holds k: everything under
+// "<module>/". Only that module holds its key (an unexported package
+// variable), so only its own code, and whoever it hands the view to,
+// reaches its state: the context enforces each module's prefix.
+func (c *Context) Store(k *StoreKey) *PrefixKV { return &PrefixKV{c: c.cache, p: k.prefix} }
+
+// StoreKey is a module's capability on its own state, made once per module
+// by NewStoreKey and kept unexported.
+type StoreKey struct{ prefix string }
+
+// Prefix returns the key prefix of the state the key opens, "<module>/".
+func (k *StoreKey) Prefix() string { return k.prefix }
+
+// coreNamespaces are the core's keys and key prefixes.
+var coreNamespaces = []string{prefAccount, prefBucket, keySupply, prefParams, prefAudit, keyValidators, keyBlockTime}
+
+var (
+	storeKeysMu sync.RWMutex
+	storeKeys   = map[string]bool{} // module prefixes claimed
+)
+
+// NewStoreKey claims the state under "<module>/" for a module. Each name is
+// claimed once, and none may reach into the core's namespaces; a second
+// claim panics (a programming error found when the program starts).
+func NewStoreKey(module string) *StoreKey {
+	p := module + "/"
+	if module == "" || strings.ContainsAny(module, "/\x00") {
+		panic(fmt.Sprintf("ledger: %q is not a module name", module))
+	}
+	for _, ns := range coreNamespaces {
+		if strings.HasPrefix(p, ns) || strings.HasPrefix(ns, p) {
+			panic(fmt.Sprintf("ledger: module %q would share the core's namespace %q", module, ns))
+		}
+	}
+	storeKeysMu.Lock()
+	defer storeKeysMu.Unlock()
+	if storeKeys[p] {
+		panic(fmt.Sprintf("ledger: module %q claimed its state twice", module))
+	}
+	storeKeys[p] = true
+	return &StoreKey{prefix: p}
+}
+
+// checkUnowned panics if key lies in the core's namespaces or a module's
+// state: those are reached only through their owners' code.
+func checkUnowned(key []byte) {
+	k := string(key)
+	for _, ns := range coreNamespaces {
+		if strings.HasPrefix(k, ns) || (len(k) < len(ns) && strings.HasPrefix(ns, k)) {
+			panic(fmt.Sprintf("ledger: key %q is the core's: use the Context's methods for accounts, buckets and parameters", k))
+		}
+	}
+	if i := strings.IndexByte(k, '/'); i >= 0 {
+		storeKeysMu.RLock()
+		owned := storeKeys[k[:i+1]]
+		storeKeysMu.RUnlock()
+		if owned {
+			panic(fmt.Sprintf("ledger: key %q belongs to module %s: reach it through that module's exported functions", k, k[:i]))
+		}
+	}
+}
 
 // PrefixKV is state under a key prefix.
 type PrefixKV struct {

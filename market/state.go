@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
@@ -59,7 +60,11 @@ type store struct {
 	judged int
 }
 
-func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Prefixed(Prefix)} }
+// storeKey opens the module's state, under Prefix; only this package holds
+// it (ledger.StoreKey).
+var storeKey = ledger.NewStoreKey(strings.TrimSuffix(Prefix, "/"))
+
+func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Store(storeKey)} }
 
 func u64key(prefix string, parts ...any) []byte {
 	k := []byte(prefix)

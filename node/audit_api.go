@@ -28,7 +28,7 @@ func (n *Node) mountAudit() {
 		}
 		return audit.Record{Index: idx, Leaf: leaf}, nil
 	}))
-	a.HandleJSON("GET /v1/audit/proof/inclusion", n.query(auditInclusion))
+	a.HandleJSON("GET /v1/audit/proof/inclusion", n.query(n.auditInclusion))
 	a.HandleJSON("GET /v1/audit/proof/consistency", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		kv := ctx.AuditLog()
 		from, err := auditNumber("from", r.URL.Query().Get("from"))
@@ -56,8 +56,10 @@ func (n *Node) mountAudit() {
 	}))
 }
 
-// auditInclusion serves ?index=N&size=S, or ?tx=HASH at the current size.
-func auditInclusion(ctx *ledger.Context, r *http.Request) (any, error) {
+// auditInclusion serves ?index=N&size=S, or ?tx=HASH at the latest
+// checkpoint's size, so the proof checks against a root the validators
+// signed (GET /v1/audit/checkpoint).
+func (n *Node) auditInclusion(ctx *ledger.Context, r *http.Request) (any, error) {
 	kv := ctx.AuditLog()
 	q := r.URL.Query()
 	var idx uint64
@@ -66,7 +68,7 @@ func auditInclusion(ctx *ledger.Context, r *http.Request) (any, error) {
 		return nil, errs.E(errs.Invalid, "give either tx or index, not both")
 	case tx != "":
 		if q.Get("size") != "" {
-			return nil, errs.E(errs.Invalid, "a proof by tx hash is to the current size: leave size out, or ask by index")
+			return nil, errs.E(errs.Invalid, "a proof by tx hash is to the latest checkpoint's size: leave size out, or ask by index")
 		}
 		h, err := hex.DecodeString(tx)
 		if err != nil || len(h) != 32 {
@@ -75,6 +77,20 @@ func auditInclusion(ctx *ledger.Context, r *http.Request) (any, error) {
 		if idx, err = audit.TxIndex(kv, h); err != nil {
 			return nil, err
 		}
+		size, err := n.checkpointSize()
+		if err != nil {
+			return nil, err
+		}
+		if cur, err := audit.CurrentSize(kv); err != nil {
+			return nil, err
+		} else if size > cur {
+			// Blocks committed since this answer's snapshot was taken.
+			return nil, errs.E(errs.Unavailable, "the node committed blocks while answering: try again")
+		}
+		if idx >= size {
+			return nil, errs.E(errs.Conflict, "transaction %s is entry %d of the audit log, and the latest checkpoint covers %d entries: it is not in a checkpoint yet; try again after the next block", tx, idx, size)
+		}
+		return audit.InclusionProof(kv, idx, size)
 	case index != "":
 		var err error
 		if idx, err = auditNumber("index", index); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/stratus-cloud/stratus/audit"
+	"github.com/stratus-cloud/stratus/audit/bundle"
 	"github.com/stratus-cloud/stratus/audit/leaf"
 	"github.com/stratus-cloud/stratus/client"
 	"github.com/stratus-cloud/stratus/errs"
@@ -40,14 +42,34 @@ func TestAuditProofsOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	before, err := d.c.AuditCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := d.c.AuditTxInclusion(ctx, res.Hash)
-	for errs.Is(err, errs.NotFound) && ctx.Err() == nil {
-		// The query snapshot can trail the commit the send waited for.
+	for (errs.Is(err, errs.NotFound) || errs.Is(err, errs.Conflict)) && ctx.Err() == nil {
+		// The query snapshot can trail the commit the send waited for,
+		// and the transaction's block is in no checkpoint until the next.
+		if errs.Is(err, errs.Conflict) && !strings.Contains(err.Error(), "not in a checkpoint yet; try again after the next block") {
+			t.Fatalf("?tx= before the next block: %v, want it to say to try again", err)
+		}
 		time.Sleep(50 * time.Millisecond)
 		p, err = d.c.AuditTxInclusion(ctx, res.Hash)
 	}
 	if err != nil {
 		t.Fatalf("inclusion proof by tx hash: %v", err)
+	}
+	// ?tx= proves to the latest checkpoint's size, a root the validators
+	// signed, not to the log's current size, which is a block ahead.
+	after, err := d.c.AuditCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Size < before.Size || p.Size > after.Size {
+		t.Errorf("?tx= proof to size %d; the checkpoints around it were at %d and %d", p.Size, before.Size, after.Size)
+	}
+	if after.Size == p.Size && !bytes.Equal(after.Root, p.Root) {
+		t.Errorf("?tx= proof root %X, the checkpoint at the same size has %X", p.Root, after.Root)
 	}
 	head, err := d.c.AuditRoot(ctx, p.Size)
 	if err != nil {
@@ -162,6 +184,17 @@ func TestAuditRefusesTamperedEntry(t *testing.T) {
 	if _, err := c.AuditEntry(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
+	// What an auditor took from the node while it was intact: the
+	// validators to trust, and entry 0's bundle, which verifies.
+	good := waitBundle(ctx, t, c, 0)
+	vf, err := bundle.ExportValidators(good.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted := parseValidators(t, vf)
+	if _, err := bundle.Verify(good, trusted); err != nil {
+		t.Fatalf("entry 0's bundle before the change: %v", err)
+	}
 	stop()
 
 	st, err := pebblestore.Open(node.StateDir(home))
@@ -183,11 +216,75 @@ func TestAuditRefusesTamperedEntry(t *testing.T) {
 	}
 
 	n, _ = startNode(t, home, cfg)
+	c = client.New(n.APIURL())
 	code, p := getJSON(t, n.APIURL()+"/v1/audit/entries/0", nil)
 	if code != http.StatusInternalServerError || !strings.Contains(p.Detail, "audit log is corrupt") {
 		t.Errorf("changed entry 0: %d %q, want 500 saying the log is corrupt", code, p.Detail)
 	}
-	if _, err := client.New(n.APIURL()).AuditEntry(ctx, 1); err != nil {
+	if _, err := c.AuditEntry(ctx, 1); err != nil {
 		t.Errorf("entry 1, unchanged: %v", err)
 	}
+	if _, err := c.AuditBundle(ctx, 0); !errs.Is(err, errs.Internal) {
+		t.Errorf("a bundle of the changed entry from the node: %v, want the node to refuse", err)
+	}
+
+	// A bundle made from the changed copy anyway, with the node's proof
+	// and a checkpoint signed after the change: it fails verification,
+	// at the inclusion check.
+	cp, err := c.AuditCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip, err := c.AuditInclusion(ctx, 0, cp.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered, err := bundle.New(audit.Record{Index: 0, Leaf: changed}, ip, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bundle.Verify(tampered, trusted)
+	var ce *bundle.CheckError
+	if !errors.As(err, &ce) || ce.Name != bundle.CheckInclusion {
+		t.Errorf("a bundle of the changed entry: %v, want check %q to fail", err, bundle.CheckInclusion)
+	}
+	// The same bundle with the intact leaf passes: what failed is the byte.
+	intact, err := bundle.New(before, ip, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bundle.Verify(intact, trusted); err != nil {
+		t.Errorf("the intact entry against the same checkpoint: %v", err)
+	}
+}
+
+// waitBundle fetches entry index's bundle, waiting for the chain's first
+// checkpoint (404 before the second block).
+func waitBundle(ctx context.Context, t *testing.T, c *client.Client, index uint64) bundle.Bundle {
+	t.Helper()
+	for {
+		b, err := c.AuditBundle(ctx, index)
+		if err == nil {
+			return b
+		}
+		if !errs.Is(err, errs.Conflict) && !errs.Is(err, errs.NotFound) || ctx.Err() != nil {
+			t.Fatalf("bundle of entry %d: %v", index, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// parseValidators passes a validator set file through its JSON, as the CLI
+// does.
+func parseValidators(t *testing.T, f bundle.ValidatorsFile) *bundle.Trusted {
+	t.Helper()
+	raw, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := bundle.ParseValidators(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }

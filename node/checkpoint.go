@@ -20,6 +20,16 @@ import (
 // this node holds: its own seen commit for the top block, or, failing that,
 // the canonical commit carried by the top block for the one below.
 func (n *Node) checkpoint(r *http.Request) (any, error) {
+	meta, commit, err := n.latestSigned()
+	if err != nil {
+		return nil, err
+	}
+	return n.checkpointAt(meta, commit)
+}
+
+// latestSigned returns the highest block this node holds a commit for, the
+// block H+1 of the latest checkpoint, with that commit.
+func (n *Node) latestSigned() (*cmttypes.BlockMeta, *cmttypes.Commit, error) {
 	bs := n.comet.BlockStore()
 	top := bs.Height()
 	for b := top; b >= top-1 && b >= 2 && b >= bs.Base(); b-- {
@@ -31,9 +41,22 @@ func (n *Node) checkpoint(r *http.Request) (any, error) {
 		if commit == nil || meta == nil {
 			continue
 		}
-		return n.checkpointAt(meta, commit)
+		return meta, commit, nil
 	}
-	return nil, errs.E(errs.NotFound, "no checkpoint yet: the chain is at height %d and a checkpoint needs two blocks; try again after the next block", top)
+	return nil, nil, errs.E(errs.NotFound, "no checkpoint yet: the chain is at height %d and a checkpoint needs two blocks; try again after the next block", top)
+}
+
+// checkpointSize returns the log's size at the latest checkpoint.
+func (n *Node) checkpointSize() (uint64, error) {
+	meta, _, err := n.latestSigned()
+	if err != nil {
+		return 0, err
+	}
+	in, err := n.app.AppHashInputs(meta.Header.Height - 1)
+	if err != nil {
+		return 0, err
+	}
+	return in.AuditSize, nil
 }
 
 func (n *Node) checkpointAt(meta *cmttypes.BlockMeta, commit *cmttypes.Commit) (any, error) {

@@ -105,7 +105,11 @@ type store struct {
 	kv  *ledger.PrefixKV
 }
 
-func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Prefixed(Prefix)} }
+// storeKey opens the module's state, under Prefix; only this package holds
+// it (ledger.StoreKey).
+var storeKey = ledger.NewStoreKey(strings.TrimSuffix(Prefix, "/"))
+
+func newStore(ctx *ledger.Context) *store { return &store{ctx: ctx, kv: ctx.Store(storeKey)} }
 
 func key(prefix string, parts ...[]byte) []byte {
 	k := []byte(prefix)

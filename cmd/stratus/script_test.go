@@ -74,6 +74,10 @@ func TestMain(m *testing.M) {
 //	    GET URL, with the header "Range: SPEC" if given, and write the body
 //	    to FILE; fail unless the status is 200 or 206. With !, fail unless it
 //	    is neither.
+//	flipbyte FILE PATH
+//	    change one byte of the value at PATH in the JSON document FILE: the
+//	    last byte of a hex or base64 string, a number plus one, or the last
+//	    character of another string (audit_script_test.go).
 //
 // A PATH is dot-separated object keys and array indexes, "." for the whole
 // document; a last segment '#' is the length of the array or object. Strings
@@ -110,6 +114,7 @@ func TestScripts(t *testing.T) {
 			"wasmbuild":  cmdWasmBuild,
 			"httpget":    cmdHTTPGet,
 			"webserver":  cmdWebServer,
+			"flipbyte":   cmdFlipByte, // audit_script_test.go
 		},
 	})
 }
