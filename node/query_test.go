@@ -158,6 +158,36 @@ func TestAuditQueries(t *testing.T) {
 		}
 	}
 
+	// By resource: a lease's events, opened then active (acknowledged by
+	// its provider), each naming the lease; and AND the account of its
+	// provider.
+	prov, lease := storageLease(ctx, t, &d, "storage0")
+	res := "lease:" + strconv.FormatUint(lease, 10)
+	var leaseEvents []auditindex.Item
+	for ctx.Err() == nil {
+		if leaseEvents, err = d.c.AuditEvents(ctx, client.AuditQuery{Resource: res}); err != nil {
+			t.Fatal(err)
+		}
+		if len(leaseEvents) >= 2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(leaseEvents) < 2 || leaseEvents[0].Type != "lease.opened" || leaseEvents[1].Type != "lease.active" {
+		t.Fatalf("%s's events = %+v, want lease.opened then lease.active", res, leaseEvents)
+	}
+	for _, it := range leaseEvents {
+		if it.Get("lease") != strconv.FormatUint(lease, 10) {
+			t.Errorf("%s's event %+v names another lease", res, it)
+		}
+	}
+	if got, err := d.c.AuditEvents(ctx, client.AuditQuery{Resource: res, Account: prov.String(), Kind: "lease.active"}); err != nil || len(got) != 1 || got[0].Index != leaseEvents[1].Index {
+		t.Errorf("%s AND its provider AND lease.active = %+v, %v; want the one lease.active", res, got, err)
+	}
+	if got, err := d.c.AuditEvents(ctx, client.AuditQuery{Resource: res, Account: alice.Address().String()}); err != nil || len(got) != 0 {
+		t.Errorf("%s AND alice = %+v, %v; want none", res, got, err)
+	}
+
 	// Paging with limit 1 gives every item once, in order.
 	all, err := d.c.AuditEvents(ctx, client.AuditQuery{})
 	if err != nil {
@@ -209,8 +239,10 @@ func TestAuditQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(demoHist) < 3 || demoHist[0].Hash != txs[2].res.Hash || !slices.Equal(demoHist[0].Roles, []string{"signer", "from"}) {
-		t.Fatalf("the demo key's newest = %+v, want transfer 2 with roles signer and from", demoHist[:min(len(demoHist), 1)])
+	// Newest first: the lease it opened, then transfer 2.
+	if len(demoHist) < 4 || demoHist[0].MsgType != "market/open_lease" || !slices.Equal(demoHist[0].Roles, []string{"signer", "consumer"}) ||
+		demoHist[1].Hash != txs[2].res.Hash || !slices.Equal(demoHist[1].Roles, []string{"signer", "from"}) {
+		t.Fatalf("the demo key's newest = %+v, want its lease (signer, consumer) then transfer 2 (signer, from)", demoHist[:min(len(demoHist), 2)])
 	}
 	// And page by page, newest first.
 	p1, err := d.c.AccountTxsPage(ctx, alice.Address().String(), client.PageOptions{Limit: 1})

@@ -12,6 +12,7 @@ package pebbleindex
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -32,7 +33,7 @@ import (
 // Key layout. Leaf indexes and heights are 8-byte big-endian, so keys sort
 // in log order.
 var (
-	keyCursor = []byte("c")  // size (next leaf to index) and last height
+	keyCursor = []byte("c")  // size (next leaf to index), last height, SHA-256 of the last leaf
 	prefItem  = []byte("l/") // leaf -> Item JSON
 	prefAcct  = []byte("a/") // address(32) leaf -> ""
 	prefRes   = []byte("r/") // resource 0x00 leaf -> ""
@@ -44,9 +45,10 @@ var (
 )
 
 // ErrAhead is returned, wrapped, by Next when the index holds more leaves
-// than the log: it was built from another chain or a later state (a
-// restored snapshot). Reset it and index again.
-var ErrAhead = errors.New("the audit index is ahead of the log")
+// than the log, or its last leaf is not the log's: it was built from
+// another chain or a later state (a restored snapshot). Reset it and index
+// again.
+var ErrAhead = errors.New("the audit index is ahead of the log, or of another log")
 
 // Index is the query index in one Pebble database.
 type Index struct {
@@ -72,8 +74,9 @@ func (x *Index) Close() error { return x.db.Close() }
 
 // Cursor is how far the index has read the log.
 type Cursor struct {
-	Size   uint64 // leaves indexed: the next leaf to read
-	Height int64  // height of the last block indexed
+	Size   uint64   // leaves indexed: the next leaf to read
+	Height int64    // height of the last block indexed
+	Last   [32]byte // SHA-256 of leaf Size-1
 }
 
 // Cursor returns how far the index has read.
@@ -84,10 +87,12 @@ func readCursor(r pebble.Reader) (Cursor, error) {
 	if err != nil || v == nil {
 		return Cursor{}, err
 	}
-	if len(v) != 16 {
-		return Cursor{}, fmt.Errorf("audit index: corrupt cursor")
+	if len(v) != 48 {
+		return Cursor{}, fmt.Errorf("audit index: corrupt cursor (delete the index directory to rebuild it)")
 	}
-	return Cursor{Size: binary.BigEndian.Uint64(v), Height: int64(binary.BigEndian.Uint64(v[8:]))}, nil
+	c := Cursor{Size: binary.BigEndian.Uint64(v), Height: int64(binary.BigEndian.Uint64(v[8:]))}
+	copy(c.Last[:], v[16:])
+	return c, nil
 }
 
 // Source is the log the index reads: committed state at one height.
@@ -122,6 +127,16 @@ func (x *Index) Next(src Source, maxLeaves int) ([]Block, error) {
 	if size < cur.Size {
 		return nil, fmt.Errorf("%w: the index has %d leaves but the log only %d", ErrAhead, cur.Size, size)
 	}
+	if cur.Size > 0 {
+		raw, err := src.Leaf(cur.Size - 1)
+		if err != nil {
+			return nil, err
+		}
+		if sha256.Sum256(raw) != cur.Last {
+			return nil, fmt.Errorf("%w: leaf %d differs", ErrAhead, cur.Size-1)
+		}
+	}
+	last := cur.Last
 	w := newWriter(x.db)
 	var blocks []Block
 	var txs map[int][32]byte // this block's transaction hashes by position
@@ -188,9 +203,10 @@ func (x *Index) Next(src Source, maxLeaves int) ([]Block, error) {
 			return nil, err
 		}
 		b.Items = append(b.Items, it)
+		last = sha256.Sum256(raw)
 		n++
 	}
-	next := Cursor{Size: i, Height: cur.Height}
+	next := Cursor{Size: i, Height: cur.Height, Last: last}
 	if len(blocks) > 0 {
 		next.Height = blocks[len(blocks)-1].Height
 	}
@@ -298,7 +314,7 @@ func (w *writer) commit(c Cursor) error {
 		}
 		w.set([]byte(k), be(n))
 	}
-	w.set(keyCursor, append(be(c.Size), be(uint64(c.Height))...))
+	w.set(keyCursor, append(append(be(c.Size), be(uint64(c.Height))...), c.Last[:]...))
 	if w.err != nil {
 		return w.err
 	}

@@ -115,6 +115,14 @@ func TestNextIndexesWholeBlocks(t *testing.T) {
 	if _, err := x.Next(short, 10); !errors.Is(err, ErrAhead) {
 		t.Errorf("Next on a shorter log: %v, want ErrAhead", err)
 	}
+	// A log as long but with another leaf where the index stopped: the
+	// index was built from another chain.
+	other := &fakeLog{leaves: append([][]byte(nil), l.leaves...)}
+	other.leaves[len(other.leaves)-1] = other.leaves[len(other.leaves)-3]
+	other.event(4, -1, "chain.genesis")
+	if _, err := x.Next(other, 10); !errors.Is(err, ErrAhead) {
+		t.Errorf("Next on another log: %v, want ErrAhead", err)
+	}
 	if err := x.Reset(); err != nil {
 		t.Fatal(err)
 	}
