@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stratus-cloud/stratus/api"
+	"github.com/stratus-cloud/stratus/dashboard"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/functions"
 	"github.com/stratus-cloud/stratus/ledger"
@@ -161,6 +162,8 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 	n.mountMarket()
 	n.mountFunctions()
 	n.mountQuery()
+	n.mountBlocks()
+	dashboard.Mount(n.api)
 	if cfg.Mode == ModeDevnet {
 		n.mountDevnet()
 	}
