@@ -278,8 +278,15 @@ func (n *Node) API() *api.Server { return n.api }
 // Close stops the compute and storage providers, the API, consensus and the
 // store, in that order. It is safe to call on a partly started node.
 func (n *Node) Close() error {
-	// The providers first: their requests in flight read the ledger
-	// through the API.
+	// The node's scheduled jobs first: a storage provider's (anchoring its
+	// access log) writes to the provider's store, which closeStorage
+	// closes.
+	if n.roles != nil {
+		n.roles.stop()
+		n.roles = nil
+	}
+	// Then the providers: their requests in flight read the ledger through
+	// the API.
 	first := n.closeCompute()
 	if err := n.closeStorage(); err != nil && first == nil {
 		first = err
@@ -290,10 +297,6 @@ func (n *Node) Close() error {
 			n.httpSrv.Close()
 		}
 		cancel()
-	}
-	if n.roles != nil {
-		n.roles.stop()
-		n.roles = nil
 	}
 	if n.stopAdmit != nil {
 		close(n.stopAdmit)
