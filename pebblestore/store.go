@@ -48,10 +48,10 @@ func Open(dir string) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-func (s *Store) get(key []byte) ([]byte, error) { return get(s.db, key) }
+func (s *Store) get(key []byte) ([]byte, error) { return ReadCopy(s.db, key) }
 
-// get copies key's value out of r; a missing key is (nil, nil).
-func get(r pebble.Reader, key []byte) ([]byte, error) {
+// ReadCopy copies key's value out of r; a missing key is (nil, nil).
+func ReadCopy(r pebble.Reader, key []byte) ([]byte, error) {
 	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
@@ -157,7 +157,7 @@ type iterReader interface {
 
 func iterate(r iterReader, prefix []byte, fn func(key, value []byte) error) error {
 	lower := append([]byte(prefState), prefix...)
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upperBound(lower)})
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: UpperBound(lower)})
 	if err != nil {
 		return err
 	}
@@ -170,7 +170,9 @@ func iterate(r iterReader, prefix []byte, fn func(key, value []byte) error) erro
 	return it.Error()
 }
 
-func upperBound(p []byte) []byte {
+// UpperBound is the least key above every key with prefix p, as Pebble's
+// IterOptions.UpperBound wants it; nil (no bound) when p is all 0xff.
+func UpperBound(p []byte) []byte {
 	u := bytes.Clone(p)
 	for i := len(u) - 1; i >= 0; i-- {
 		if u[i] < 0xff {
@@ -197,7 +199,7 @@ func (s *Store) Snapshot() *Snapshot { return &Snapshot{snap: s.db.NewSnapshot()
 
 // Get reads a state key; it implements ledger.Reader.
 func (s *Snapshot) Get(key []byte) ([]byte, error) {
-	return get(s.snap, append([]byte(prefState), key...))
+	return ReadCopy(s.snap, append([]byte(prefState), key...))
 }
 
 // Height returns the height the snapshot was taken at.

@@ -11,7 +11,6 @@
 package pebbleindex
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -28,6 +27,7 @@ import (
 	"github.com/stratus-cloud/stratus/auditindex"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/pebblestore"
 )
 
 // Key layout. Leaf indexes and heights are 8-byte big-endian, so keys sort
@@ -83,7 +83,7 @@ type Cursor struct {
 func (x *Index) Cursor() (Cursor, error) { return readCursor(x.db) }
 
 func readCursor(r pebble.Reader) (Cursor, error) {
-	v, err := get(r, keyCursor)
+	v, err := pebblestore.ReadCopy(r, keyCursor)
 	if err != nil || v == nil {
 		return Cursor{}, err
 	}
@@ -305,7 +305,7 @@ func (w *writer) commit(c Cursor) error {
 		w.set([]byte(k), v)
 	}
 	for k, n := range w.counts {
-		old, err := get(w.db, []byte(k))
+		old, err := pebblestore.ReadCopy(w.db, []byte(k))
 		if err != nil {
 			return err
 		}
@@ -340,19 +340,6 @@ func cat(parts ...[]byte) []byte {
 }
 
 func be(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
-
-func get(r pebble.Reader, key []byte) ([]byte, error) {
-	v, closer, err := r.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := bytes.Clone(v)
-	closer.Close()
-	return out, nil
-}
 
 type quietLogger struct{}
 

@@ -1,7 +1,6 @@
 package pebbleindex
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/stratus-cloud/stratus/auditindex"
 	"github.com/stratus-cloud/stratus/identity"
+	"github.com/stratus-cloud/stratus/pebblestore"
 )
 
 // Page is one page of a query.
@@ -63,7 +63,7 @@ func (x *Index) Query(f auditindex.Filter, after uint64, hasAfter bool, limit, m
 	scan := posting{prefix: prefItem}
 	best := uint64(noBound)
 	for _, l := range lists {
-		v, err := get(snap, l.count)
+		v, err := pebblestore.ReadCopy(snap, l.count)
 		if err != nil {
 			return Page{}, err
 		}
@@ -138,7 +138,7 @@ func (x *Index) check(r pebble.Reader, f auditindex.Filter, idx uint64) (bool, e
 }
 
 func readItem(r pebble.Reader, idx uint64) (auditindex.Item, error) {
-	v, err := get(r, cat(prefItem, be(idx)))
+	v, err := pebblestore.ReadCopy(r, cat(prefItem, be(idx)))
 	if err != nil {
 		return auditindex.Item{}, err
 	}
@@ -154,7 +154,7 @@ func readItem(r pebble.Reader, idx uint64) (auditindex.Item, error) {
 
 // Item returns indexed leaf idx, and false if it is not indexed yet.
 func (x *Index) Item(idx uint64) (auditindex.Item, bool, error) {
-	v, err := get(x.db, cat(prefItem, be(idx)))
+	v, err := pebblestore.ReadCopy(x.db, cat(prefItem, be(idx)))
 	if err != nil || v == nil {
 		return auditindex.Item{}, false, err
 	}
@@ -172,7 +172,7 @@ func (x *Index) LeafAtHeight(h int64) (uint64, error) {
 }
 
 func firstLeafFrom(r pebble.Reader, h uint64) (uint64, error) {
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: cat(prefBlock, be(h)), UpperBound: upperBound(prefBlock)})
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: cat(prefBlock, be(h)), UpperBound: pebblestore.UpperBound(prefBlock)})
 	if err != nil {
 		return 0, err
 	}
@@ -196,7 +196,7 @@ func (x *Index) LeafAtTime(t time.Time) (uint64, error) {
 	if ns < 0 {
 		ns = 0
 	}
-	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: cat(prefTime, be(uint64(ns))), UpperBound: upperBound(prefTime)})
+	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: cat(prefTime, be(uint64(ns))), UpperBound: pebblestore.UpperBound(prefTime)})
 	if err != nil {
 		return 0, err
 	}
@@ -234,7 +234,7 @@ func (x *Index) History(addr identity.Address, before uint64, hasBefore bool, li
 	snap := x.db.NewSnapshot()
 	defer snap.Close()
 	prefix := cat(prefHist, addr[:])
-	upper := upperBound(prefix)
+	upper := pebblestore.UpperBound(prefix)
 	if hasBefore {
 		upper = cat(prefix, be(before))
 	}
@@ -262,15 +262,4 @@ func (x *Index) History(addr identity.Address, before uint64, hasBefore bool, li
 		page.Entries = append(page.Entries, HistoryEntry{Tx: item, Roles: roles})
 	}
 	return page, it.Error()
-}
-
-func upperBound(p []byte) []byte {
-	u := bytes.Clone(p)
-	for i := len(u) - 1; i >= 0; i-- {
-		if u[i] < 0xff {
-			u[i]++
-			return u[:i+1]
-		}
-	}
-	return nil
 }
