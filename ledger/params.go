@@ -74,7 +74,7 @@ func (pc *paramCache) load(name string, raw []byte, newp func() ParamSet) (*load
 		}
 	}
 	if raw == nil {
-		return nil, errs.E(errs.Internal, "state holds no parameters of %s: was InitChain run? The node's state is damaged: restore it or sync it again", name)
+		return nil, errs.E(errs.Internal, "state holds no parameters of %s: the node's state is damaged, or was made by an older release that kept parameters elsewhere: restore it or sync it again (a devnet: remove its home and start it again)", name)
 	}
 	p, err := decodeParamSet(raw, newp)
 	if err != nil {

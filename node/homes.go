@@ -16,6 +16,7 @@ import (
 	"github.com/stratus-cloud/stratus/market"
 	"github.com/stratus-cloud/stratus/money"
 	"github.com/stratus-cloud/stratus/objects"
+	"github.com/stratus-cloud/stratus/tokens"
 )
 
 // Genesis allocations of development networks.
@@ -230,7 +231,7 @@ func InitDevnetModules(home string, cfg Config, passphrase string, mods ModuleGe
 // genesisModules are the modules' sections of a devnet's or testnet's
 // genesis.
 func genesisModules(mg market.Genesis, fg functions.Genesis, og objects.Genesis) map[string]any {
-	return map[string]any{"market": mg, "functions": fg, "objects": og}
+	return map[string]any{"market": mg, "functions": fg, "objects": og, "tokens": tokens.DefaultGenesis()}
 }
 
 func createOrShow(ks *identity.Keystore, name, passphrase string) (identity.Address, error) {

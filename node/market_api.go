@@ -58,6 +58,7 @@ func (n *Node) mountMarket() {
 	n.mountAudit()
 	n.mountEventKinds()
 	n.mountParams()
+	n.mountTokens()
 	n.mountProofs()
 	a.HandleJSON("GET /v1/providers/{did}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		addr, err := identity.ParseDID(r.PathValue("did"))

@@ -27,6 +27,7 @@ import (
 	"github.com/stratus-cloud/stratus/objects"
 	"github.com/stratus-cloud/stratus/pebblestore"
 	"github.com/stratus-cloud/stratus/provider"
+	"github.com/stratus-cloud/stratus/tokens"
 )
 
 // Node is a running Stratus node: ledger, consensus and REST API.
@@ -84,7 +85,7 @@ const gcPercent = 400
 // Registry is the message registry of this release: the ledger's core and
 // every module.
 func Registry() *ledger.Registry {
-	return ledger.DefaultRegistry(market.Module{}, objects.Module{}, functions.Module{})
+	return ledger.DefaultRegistry(market.Module{}, objects.Module{}, functions.Module{}, tokens.Module{})
 }
 
 // Start opens the home's state, starts consensus, serves the API and runs
