@@ -182,4 +182,3 @@ func newTokenShowCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&holder, "holder", "", "also show what this did:key or key name holds")
 	return c
 }
-
