@@ -145,8 +145,12 @@ func (c *Context) BurnDenom(denom string, from identity.Address, amt uint64) err
 	if err != nil {
 		return errs.E(errs.Insufficient, "insufficient %s in %s to burn: need %d, have %d", denom, from, amt, have)
 	}
+	supply, err := money.Sub(c.DenomSupply(denom), amt)
+	if err != nil {
+		return errs.E(errs.Internal, "the supply of %s is below a balance of it: %v", denom, err)
+	}
 	c.setDenomBalance(denom, from, left)
-	c.cache.Set(denomSupplyKey(denom), u64(c.DenomSupply(denom)-amt)) // the supply is at least any balance
+	c.cache.Set(denomSupplyKey(denom), u64(supply))
 	return nil
 }
 
