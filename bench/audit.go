@@ -383,8 +383,7 @@ func emit(ctx *ledger.Context, signer identity.Address, msg ledger.Msg) error {
 	}
 	from := signer.String()
 	for i := range m.N {
-		ctx.Emit("bank.transfer", ledger.Attr{Key: "from", Value: from}, ledger.Attr{Key: "to", Value: emitTo},
-			ledger.Attr{Key: "amount", Value: strconv.FormatUint(uint64(ctx.Height)*1000+uint64(i), 10)})
+		ledger.CoreEvents.Transfer.Emit(ctx, from, emitTo, strconv.FormatUint(uint64(ctx.Height)*1000+uint64(i), 10), "")
 	}
 	return nil
 }
