@@ -153,6 +153,22 @@ func (c *Context) SetParams(name string, p ParamSet) error {
 	return nil
 }
 
+// DecodeParams decodes raw strictly as the parameters of name and
+// validates them, without storing them: what a governance proposal checks
+// before it is put to a vote. Unknown names and invalid parameters are
+// errs.Invalid.
+func (c *Context) DecodeParams(name string, raw []byte) (ParamSet, error) {
+	newp, ok := c.reg.paramSpaces()[name]
+	if !ok {
+		return nil, errs.E(errs.Invalid, "no module has parameters named %q: see GET /v1/params", name)
+	}
+	p, err := decodeParamSet(raw, newp)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "parameters of %s: %v", name, err)
+	}
+	return p, nil
+}
+
 // AllParams returns every set of parameters by name, the core's as
 // "ledger", for GET /v1/params.
 func (c *Context) AllParams() map[string]ParamSet {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/functions"
+	"github.com/stratus-cloud/stratus/gov"
 	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/market"
@@ -231,7 +232,7 @@ func InitDevnetModules(home string, cfg Config, passphrase string, mods ModuleGe
 // genesisModules are the modules' sections of a devnet's or testnet's
 // genesis.
 func genesisModules(mg market.Genesis, fg functions.Genesis, og objects.Genesis) map[string]any {
-	return map[string]any{"market": mg, "functions": fg, "objects": og, "tokens": tokens.DefaultGenesis()}
+	return map[string]any{"market": mg, "functions": fg, "objects": og, "tokens": tokens.DefaultGenesis(), "gov": gov.DefaultGenesis()}
 }
 
 func createOrShow(ks *identity.Keystore, name, passphrase string) (identity.Address, error) {

@@ -59,6 +59,7 @@ func (n *Node) mountMarket() {
 	n.mountEventKinds()
 	n.mountParams()
 	n.mountTokens()
+	n.mountGov()
 	n.mountProofs()
 	a.HandleJSON("GET /v1/providers/{did}", n.query(func(ctx *ledger.Context, r *http.Request) (any, error) {
 		addr, err := identity.ParseDID(r.PathValue("did"))

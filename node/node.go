@@ -21,6 +21,7 @@ import (
 	"github.com/stratus-cloud/stratus/dashboard"
 	"github.com/stratus-cloud/stratus/errs"
 	"github.com/stratus-cloud/stratus/functions"
+	"github.com/stratus-cloud/stratus/gov"
 	"github.com/stratus-cloud/stratus/ledger"
 	"github.com/stratus-cloud/stratus/ledger/abci"
 	"github.com/stratus-cloud/stratus/market"
@@ -85,7 +86,7 @@ const gcPercent = 400
 // Registry is the message registry of this release: the ledger's core and
 // every module.
 func Registry() *ledger.Registry {
-	return ledger.DefaultRegistry(market.Module{}, objects.Module{}, functions.Module{}, tokens.Module{})
+	return ledger.DefaultRegistry(market.Module{}, objects.Module{}, functions.Module{}, tokens.Module{}, gov.Module{})
 }
 
 // Start opens the home's state, starts consensus, serves the API and runs

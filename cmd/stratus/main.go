@@ -97,7 +97,7 @@ func newRoot() *cobra.Command {
 		newKeysCmd(g), newAccountCmd(g), newTxCmd(g), newStatusCmd(g),
 		newProviderCmd(g), newLeaseCmd(g), newPricesCmd(g),
 		newStoreCmd(g), newFnCmd(g),
-		newTokenCmd(g), newAuditCmd(g), newBenchCmd(g), newVersionCmd(g),
+		newTokenCmd(g), newGovCmd(g), newAuditCmd(g), newBenchCmd(g), newVersionCmd(g),
 	)
 	return root
 }
