@@ -135,11 +135,11 @@ func Start(ctx context.Context, home string, cfg Config, logger *slog.Logger) (_
 		return nil, err
 	}
 	n.rpcAddr = rpcAddr
-	apiListen, err := resolvePort(cfg.API.Listen, taken)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", apiListen)
+	// The API is bound here and now, so port 0 is left to the system: its
+	// choice cannot be taken between a pick and the bind, as a picked port
+	// can by another process probing the same one (parallel devnets).
+	// System ports are ephemeral ones, which no picked port is.
+	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
 		return nil, errs.E(errs.Conflict, "the API cannot listen on %s: %v (is another node running? pass --api 127.0.0.1:PORT with a free port)", cfg.API.Listen, err)
 	}
