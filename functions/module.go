@@ -144,7 +144,6 @@ import (
 	"encoding/json"
 
 	"github.com/stratus-cloud/stratus/errs"
-	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 )
 
@@ -169,21 +168,15 @@ func (Module) Name() string { return "functions" }
 // Buckets implements ledger.BucketOwner.
 func (Module) Buckets() []string { return []string{BucketEscrow, BucketPayouts} }
 
-func handle[M ledger.Msg](f func(*ledger.Context, identity.Address, M) error) ledger.Handler {
-	return func(ctx *ledger.Context, signer identity.Address, msg ledger.Msg) error {
-		return f(ctx, signer, msg.(M))
-	}
-}
-
 // Msgs implements ledger.Module.
 func (Module) Msgs() []ledger.MsgSpec {
 	return []ledger.MsgSpec{
-		{New: func() ledger.Msg { return &Deploy{} }, Handler: handle(deploy)},
-		{New: func() ledger.Msg { return &Update{} }, Handler: handle(update)},
-		{New: func() ledger.Msg { return &Topup{} }, Handler: handle(topup)},
-		{New: func() ledger.Msg { return &Remove{} }, Handler: handle(remove)},
-		{New: func() ledger.Msg { return &UsageReport{} }, Handler: handle(usageReport)},
-		{New: func() ledger.Msg { return &Scale{} }, Handler: handle(scale)},
+		{New: func() ledger.Msg { return &Deploy{} }, Handler: ledger.Handle(deploy)},
+		{New: func() ledger.Msg { return &Update{} }, Handler: ledger.Handle(update)},
+		{New: func() ledger.Msg { return &Topup{} }, Handler: ledger.Handle(topup)},
+		{New: func() ledger.Msg { return &Remove{} }, Handler: ledger.Handle(remove)},
+		{New: func() ledger.Msg { return &UsageReport{} }, Handler: ledger.Handle(usageReport)},
+		{New: func() ledger.Msg { return &Scale{} }, Handler: ledger.Handle(scale)},
 	}
 }
 

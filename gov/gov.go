@@ -271,16 +271,10 @@ func (Module) InitGenesis(ctx *ledger.Context, raw json.RawMessage) error {
 // Msgs implements ledger.Module.
 func (Module) Msgs() []ledger.MsgSpec {
 	return []ledger.MsgSpec{
-		{New: func() ledger.Msg { return &BondMsg{} }, Handler: handle(bond)},
-		{New: func() ledger.Msg { return &UnbondMsg{} }, Handler: handle(unbond)},
-		{New: func() ledger.Msg { return &Propose{} }, Handler: handle(propose)},
-		{New: func() ledger.Msg { return &VoteMsg{} }, Handler: handle(vote)},
-	}
-}
-
-func handle[M ledger.Msg](f func(*ledger.Context, identity.Address, M) error) ledger.Handler {
-	return func(ctx *ledger.Context, signer identity.Address, msg ledger.Msg) error {
-		return f(ctx, signer, msg.(M))
+		{New: func() ledger.Msg { return &BondMsg{} }, Handler: ledger.Handle(bond)},
+		{New: func() ledger.Msg { return &UnbondMsg{} }, Handler: ledger.Handle(unbond)},
+		{New: func() ledger.Msg { return &Propose{} }, Handler: ledger.Handle(propose)},
+		{New: func() ledger.Msg { return &VoteMsg{} }, Handler: ledger.Handle(vote)},
 	}
 }
 

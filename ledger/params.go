@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"sync"
 
 	"github.com/stratus-cloud/stratus/errs"
@@ -176,15 +175,5 @@ func (c *Context) AllParams() map[string]ParamSet {
 	for name, lp := range c.params {
 		out[name] = lp.val
 	}
-	return out
-}
-
-// ParamNames returns the names of every set of parameters, sorted.
-func (r *Registry) ParamNames() []string {
-	var out []string
-	for name := range r.paramSpaces() {
-		out = append(out, name)
-	}
-	sort.Strings(out)
 	return out
 }

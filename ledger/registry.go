@@ -27,6 +27,15 @@ type Msg interface {
 // undone (the fee is still paid).
 type Handler func(ctx *Context, signer identity.Address, msg Msg) error
 
+// Handle adapts a handler of one message type to a Handler: the registry
+// only calls it with messages its MsgSpec's New made, so the assertion
+// holds.
+func Handle[M Msg](f func(*Context, identity.Address, M) error) Handler {
+	return func(ctx *Context, signer identity.Address, msg Msg) error {
+		return f(ctx, signer, msg.(M))
+	}
+}
+
 // MsgSpec registers one message type.
 type MsgSpec struct {
 	New     func() Msg

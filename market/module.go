@@ -24,27 +24,21 @@ func (Module) NewParams() ledger.ParamSet { return &Params{} }
 // Buckets implements ledger.BucketOwner.
 func (Module) Buckets() []string { return []string{BucketEscrow, BucketCollateral, BucketPayouts} }
 
-func handle[M ledger.Msg](f func(*ledger.Context, identity.Address, M) error) ledger.Handler {
-	return func(ctx *ledger.Context, signer identity.Address, msg ledger.Msg) error {
-		return f(ctx, signer, msg.(M))
-	}
-}
-
 // Msgs implements ledger.Module.
 func (Module) Msgs() []ledger.MsgSpec {
 	return []ledger.MsgSpec{
-		{New: func() ledger.Msg { return &RegisterProvider{} }, Handler: handle(registerProvider)},
-		{New: func() ledger.Msg { return &UpdateProvider{} }, Handler: handle(updateProvider)},
-		{New: func() ledger.Msg { return &RetireProvider{} }, Handler: handle(func(c *ledger.Context, a identity.Address, _ *RetireProvider) error { return retireProvider(c, a) })},
-		{New: func() ledger.Msg { return &Unbond{} }, Handler: handle(func(c *ledger.Context, a identity.Address, _ *Unbond) error { return unbond(c, a) })},
-		{New: func() ledger.Msg { return &OpenLease{} }, Handler: handle(func(c *ledger.Context, a identity.Address, m *OpenLease) error {
+		{New: func() ledger.Msg { return &RegisterProvider{} }, Handler: ledger.Handle(registerProvider)},
+		{New: func() ledger.Msg { return &UpdateProvider{} }, Handler: ledger.Handle(updateProvider)},
+		{New: func() ledger.Msg { return &RetireProvider{} }, Handler: ledger.Handle(func(c *ledger.Context, a identity.Address, _ *RetireProvider) error { return retireProvider(c, a) })},
+		{New: func() ledger.Msg { return &Unbond{} }, Handler: ledger.Handle(func(c *ledger.Context, a identity.Address, _ *Unbond) error { return unbond(c, a) })},
+		{New: func() ledger.Msg { return &OpenLease{} }, Handler: ledger.Handle(func(c *ledger.Context, a identity.Address, m *OpenLease) error {
 			_, err := openLease(c, a, m)
 			return err
 		})},
-		{New: func() ledger.Msg { return &AckLease{} }, Handler: handle(ackLease)},
-		{New: func() ledger.Msg { return &TopupLease{} }, Handler: handle(topupLease)},
-		{New: func() ledger.Msg { return &CloseLease{} }, Handler: handle(closeLease)},
-		{New: func() ledger.Msg { return &ProbeReport{} }, Handler: handle(probeReport)},
+		{New: func() ledger.Msg { return &AckLease{} }, Handler: ledger.Handle(ackLease)},
+		{New: func() ledger.Msg { return &TopupLease{} }, Handler: ledger.Handle(topupLease)},
+		{New: func() ledger.Msg { return &CloseLease{} }, Handler: ledger.Handle(closeLease)},
+		{New: func() ledger.Msg { return &ProbeReport{} }, Handler: ledger.Handle(probeReport)},
 	}
 }
 

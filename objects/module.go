@@ -34,7 +34,6 @@
 package objects
 
 import (
-	"github.com/stratus-cloud/stratus/identity"
 	"github.com/stratus-cloud/stratus/ledger"
 )
 
@@ -46,23 +45,17 @@ var _ ledger.Module = Module{}
 // Name implements ledger.Module.
 func (Module) Name() string { return "objects" }
 
-func handle[M ledger.Msg](f func(*ledger.Context, identity.Address, M) error) ledger.Handler {
-	return func(ctx *ledger.Context, signer identity.Address, msg ledger.Msg) error {
-		return f(ctx, signer, msg.(M))
-	}
-}
-
 // Msgs implements ledger.Module.
 func (Module) Msgs() []ledger.MsgSpec {
 	return []ledger.MsgSpec{
-		{New: func() ledger.Msg { return &Commit{} }, Handler: handle(commit)},
-		{New: func() ledger.Msg { return &Remove{} }, Handler: handle(remove)},
-		{New: func() ledger.Msg { return &Renew{} }, Handler: handle(renew)},
-		{New: func() ledger.Msg { return &Anchor{} }, Handler: handle(anchor)},
-		{New: func() ledger.Msg { return &Prove{} }, Handler: handle(prove)},
-		{New: func() ledger.Msg { return &Repair{} }, Handler: handle(repair)},
-		{New: func() ledger.Msg { return &Grant{} }, Handler: handle(grant)},
-		{New: func() ledger.Msg { return &Revoke{} }, Handler: handle(revoke)},
+		{New: func() ledger.Msg { return &Commit{} }, Handler: ledger.Handle(commit)},
+		{New: func() ledger.Msg { return &Remove{} }, Handler: ledger.Handle(remove)},
+		{New: func() ledger.Msg { return &Renew{} }, Handler: ledger.Handle(renew)},
+		{New: func() ledger.Msg { return &Anchor{} }, Handler: ledger.Handle(anchor)},
+		{New: func() ledger.Msg { return &Prove{} }, Handler: ledger.Handle(prove)},
+		{New: func() ledger.Msg { return &Repair{} }, Handler: ledger.Handle(repair)},
+		{New: func() ledger.Msg { return &Grant{} }, Handler: ledger.Handle(grant)},
+		{New: func() ledger.Msg { return &Revoke{} }, Handler: ledger.Handle(revoke)},
 	}
 }
 

@@ -211,15 +211,9 @@ func (Module) EndBlock(*ledger.Context) error { return nil }
 // Msgs implements ledger.Module.
 func (Module) Msgs() []ledger.MsgSpec {
 	return []ledger.MsgSpec{
-		{New: func() ledger.Msg { return &Create{} }, Handler: handle(create)},
-		{New: func() ledger.Msg { return &Mint{} }, Handler: handle(mint)},
-		{New: func() ledger.Msg { return &Burn{} }, Handler: handle(burn)},
-	}
-}
-
-func handle[M ledger.Msg](f func(*ledger.Context, identity.Address, M) error) ledger.Handler {
-	return func(ctx *ledger.Context, signer identity.Address, msg ledger.Msg) error {
-		return f(ctx, signer, msg.(M))
+		{New: func() ledger.Msg { return &Create{} }, Handler: ledger.Handle(create)},
+		{New: func() ledger.Msg { return &Mint{} }, Handler: ledger.Handle(mint)},
+		{New: func() ledger.Msg { return &Burn{} }, Handler: ledger.Handle(burn)},
 	}
 }
 
